@@ -1,0 +1,1 @@
+"""The OCPP central system node: chargers connect here over WebSocket."""

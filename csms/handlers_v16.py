@@ -1,0 +1,126 @@
+"""OCPP 1.6J: what the central system answers to each charger-initiated action."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from csms import meter
+from csms.session import Context, Outcome, base_event, status_event
+from shared.redis_keys import F
+
+Handler = Callable[[Context, dict[str, Any]], Outcome | Awaitable[Outcome]]
+TransactionIds = Callable[[], Awaitable[int]]
+
+
+def boot_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
+    s = ctx.session
+    status = "Accepted" if s.known else ctx.boot_unknown
+    s.boot_accepted = status == "Accepted"
+    fields = {F.VENDOR: p["chargePointVendor"], F.MODEL: p["chargePointModel"]}
+    if "firmwareVersion" in p:
+        fields[F.FIRMWARE] = p["firmwareVersion"]
+    return Outcome(
+        {"status": status, "currentTime": ctx.now_iso, "interval": ctx.heartbeat_interval},
+        fields,
+    )
+
+
+def heartbeat(ctx: Context, p: dict[str, Any]) -> Outcome:
+    return Outcome({"currentTime": ctx.now_iso})
+
+
+def status_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
+    s = ctx.session
+    connector = p["connectorId"]
+    before = s.partner_status(connector)
+    s.raw_status[connector] = p["status"]
+    ts = p.get("timestamp") or ctx.now_iso
+    event = status_event(ctx, connector, before, ts, p["errorCode"])
+    return Outcome({}, {f"{F.RAW}{connector}": p["status"], F.STATUS_TS: ts}, [event])
+
+
+def meter_outcome(ctx: Context, connector: int, tx: str | None,
+                   values: list[dict[str, Any]]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    found, ts = meter.samples(values, ctx.session.protocol)
+    if not found:
+        return {}, []
+    fields: dict[str, str] = {}
+    wh = meter.energy_wh(found)
+    if wh is not None:
+        fields[F.KWH] = repr(wh / 1000)
+        fields[F.KWH_TS] = ts or ctx.now_iso
+    event = base_event(ctx, "meter", connector=connector, transaction_id=tx, ts=ts,
+                       samples=found)
+    return fields, [event]
+
+
+def meter_values(ctx: Context, p: dict[str, Any]) -> Outcome:
+    tx = p.get("transactionId")
+    fields, events = meter_outcome(ctx, p["connectorId"], None if tx is None else str(tx),
+                                    p["meterValue"])
+    return Outcome({}, fields, events)
+
+
+def authorize(ctx: Context, p: dict[str, Any]) -> Outcome:
+    # No authorization list yet: every idTag is accepted (partners start sessions remotely).
+    return Outcome({"idTagInfo": {"status": "Accepted"}})
+
+
+def start_transaction(ids: TransactionIds) -> Handler:
+    async def handle(ctx: Context, p: dict[str, Any]) -> Outcome:
+        tx_id = await ids()
+        connector = p["connectorId"]
+        ctx.session.transactions[connector] = str(tx_id)
+        event = base_event(
+            ctx, "tx_start", connector=connector, transaction_id=str(tx_id),
+            id_tag=p["idTag"], meter_start_wh=float(p["meterStart"]), ts=p["timestamp"],
+        )
+        return Outcome(
+            {"idTagInfo": {"status": "Accepted"}, "transactionId": tx_id},
+            {f"{F.TRANSACTION}{connector}": str(tx_id)},
+            [event],
+        )
+
+    return handle
+
+
+def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
+    s = ctx.session
+    tx = str(p["transactionId"])
+    connector = s.connector_of(tx)
+    fields: dict[str, str] = {}
+    events: list[dict[str, Any]] = []
+    if connector is not None:
+        del s.transactions[connector]
+        fields[f"{F.TRANSACTION}{connector}"] = ""
+        if "transactionData" in p:
+            fields, events = meter_outcome(ctx, connector, tx, p["transactionData"])
+            fields[f"{F.TRANSACTION}{connector}"] = ""
+    wh = float(p["meterStop"])
+    events.append(base_event(
+        ctx, "tx_stop", connector=connector, transaction_id=tx, meter_stop_wh=wh,
+        reason=p.get("reason", "Local"), ts=p["timestamp"],
+    ))
+    response: dict[str, Any] = {}
+    if "idTag" in p:
+        response["idTagInfo"] = {"status": "Accepted"}
+    return Outcome(response, fields, events)
+
+
+def _accept(ctx: Context, p: dict[str, Any]) -> Outcome:
+    return Outcome({})
+
+
+def handlers(ids: TransactionIds) -> dict[str, Handler]:
+    return {
+        "BootNotification": boot_notification,
+        "Heartbeat": heartbeat,
+        "StatusNotification": status_notification,
+        "MeterValues": meter_values,
+        "Authorize": authorize,
+        "StartTransaction": start_transaction(ids),
+        "StopTransaction": stop_transaction,
+        "DiagnosticsStatusNotification": _accept,
+        "FirmwareStatusNotification": _accept,
+    }

@@ -1,0 +1,114 @@
+"""OCPP 2.0.1: what the central system answers to each charger-initiated action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from csms.handlers_v16 import Handler, meter_outcome
+from csms.meter import energy_wh
+from csms.session import Context, Outcome, base_event, status_event
+from shared.redis_keys import F
+
+
+def boot_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
+    s = ctx.session
+    status = "Accepted" if s.known else ctx.boot_unknown
+    s.boot_accepted = status == "Accepted"
+    station = p["chargingStation"]
+    fields = {F.VENDOR: station["vendorName"], F.MODEL: station["model"]}
+    if "firmwareVersion" in station:
+        fields[F.FIRMWARE] = station["firmwareVersion"]
+    return Outcome(
+        {"status": status, "currentTime": ctx.now_iso, "interval": ctx.heartbeat_interval},
+        fields,
+    )
+
+
+def heartbeat(ctx: Context, p: dict[str, Any]) -> Outcome:
+    return Outcome({"currentTime": ctx.now_iso})
+
+
+def status_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
+    # Partner connectors are EVSEs in 2.0.1: the unit a partner starts a session on.
+    s = ctx.session
+    evse = p["evseId"]
+    before = s.partner_status(evse)
+    s.raw_status[evse] = p["connectorStatus"]
+    event = status_event(ctx, evse, before, p["timestamp"])
+    return Outcome({}, {f"{F.RAW}{evse}": p["connectorStatus"], F.STATUS_TS: p["timestamp"]}, [event])
+
+
+def meter_values(ctx: Context, p: dict[str, Any]) -> Outcome:
+    evse = p["evseId"]
+    fields, events = meter_outcome(ctx, evse, ctx.session.transactions.get(evse), p["meterValue"])
+    return Outcome({}, fields, events)
+
+
+def authorize(ctx: Context, p: dict[str, Any]) -> Outcome:
+    return Outcome({"idTokenInfo": {"status": "Accepted"}})
+
+
+def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
+    s = ctx.session
+    info = p["transactionInfo"]
+    tx = info["transactionId"]
+    kind = p["eventType"]
+    evse = (p.get("evse") or {}).get("id") or s.connector_of(tx) or 0
+    before = s.partner_status(evse)
+    fields: dict[str, str] = {}
+    events: list[dict[str, Any]] = []
+    if "meterValue" in p:
+        fields, events = meter_outcome(ctx, evse, tx, p["meterValue"])
+    meter_wh = _energy_wh(events)
+    if kind == "Started":
+        id_token = (p.get("idToken") or {}).get("idToken")
+        events.append(base_event(ctx, "tx_start", connector=evse, transaction_id=tx,
+                                 id_tag=id_token, meter_start_wh=meter_wh, ts=p["timestamp"],
+                                 seq_no=p["seqNo"], offline=p.get("offline", False)))
+    if kind == "Ended":
+        s.transactions.pop(evse, None)
+        s.charging_state.pop(evse, None)
+        fields[f"{F.TRANSACTION}{evse}"] = ""
+        fields[f"{F.CHARGING_STATE}{evse}"] = ""
+        events.append(base_event(ctx, "tx_stop", connector=evse, transaction_id=tx,
+                                 meter_stop_wh=meter_wh, reason=info.get("stoppedReason", "Local"),
+                                 ts=p["timestamp"], seq_no=p["seqNo"]))
+    else:
+        s.transactions[evse] = tx
+        fields[f"{F.TRANSACTION}{evse}"] = tx
+        if "chargingState" in info:
+            s.charging_state[evse] = info["chargingState"]
+            fields[f"{F.CHARGING_STATE}{evse}"] = info["chargingState"]
+    if s.partner_status(evse) != before and evse in s.raw_status:
+        events.append(status_event(ctx, evse, before, p["timestamp"]))
+    response: dict[str, Any] = {}
+    if "idToken" in p:
+        response["idTokenInfo"] = {"status": "Accepted"}
+    return Outcome(response, fields, events)
+
+
+def _energy_wh(events: list[dict[str, Any]]) -> float | None:
+    for event in events:
+        if event["type"] == "meter":
+            return energy_wh(event["samples"])
+    return None
+
+
+def _accept(ctx: Context, p: dict[str, Any]) -> Outcome:
+    return Outcome({})
+
+
+def handlers() -> dict[str, Handler]:
+    return {
+        "BootNotification": boot_notification,
+        "Heartbeat": heartbeat,
+        "StatusNotification": status_notification,
+        "MeterValues": meter_values,
+        "Authorize": authorize,
+        "TransactionEvent": transaction_event,
+        "FirmwareStatusNotification": _accept,
+        "LogStatusNotification": _accept,
+        "SecurityEventNotification": _accept,
+        "NotifyEvent": _accept,
+        "NotifyReport": _accept,
+    }

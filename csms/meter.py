@@ -1,0 +1,65 @@
+"""Reading OCPP sampled values: measurands, units, and the energy register in kWh."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ENERGY = "Energy.Active.Import.Register"
+_TO_BASE = {"Wh": 1.0, "kWh": 1000.0, "W": 1.0, "kW": 1000.0, "varh": 1.0, "kvarh": 1000.0,
+            "var": 1.0, "kvar": 1000.0}
+_BASE_UNIT = {"Wh": "Wh", "kWh": "Wh", "W": "W", "kW": "W", "varh": "varh", "kvarh": "varh",
+              "var": "var", "kvar": "var"}
+
+Sample = tuple[str, str | None, float, str | None]  # measurand, phase, value, unit
+
+
+def _unit(sampled: dict[str, Any], protocol: str) -> str | None:
+    if protocol == "ocpp1.6":
+        unit = sampled.get("unit")
+    else:
+        unit = (sampled.get("unitOfMeasure") or {}).get("unit")
+        multiplier = (sampled.get("unitOfMeasure") or {}).get("multiplier", 0)
+        if multiplier and unit:
+            return f"{unit}*10^{multiplier}"
+    if unit is None:
+        measurand = sampled.get("measurand", ENERGY)
+        return "Wh" if measurand.startswith("Energy") else None
+    return str(unit)
+
+
+def _normalise(value: float, unit: str | None) -> tuple[float, str | None]:
+    if unit is None:
+        return value, None
+    if "*10^" in unit:
+        base, exp = unit.split("*10^")
+        value, unit = value * 10 ** int(exp), base
+    factor = _TO_BASE.get(unit)
+    if factor is None:
+        return value, unit
+    return value * factor, _BASE_UNIT[unit]
+
+
+def samples(meter_values: list[dict[str, Any]], protocol: str) -> tuple[list[Sample], str | None]:
+    """All numeric samples (energy in Wh, power in W) and the latest sample's timestamp."""
+    out: list[Sample] = []
+    ts: str | None = None
+    for mv in meter_values:
+        ts = mv.get("timestamp", ts)
+        for sv in mv.get("sampledValue", ()):
+            raw = sv.get("value")
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                continue  # 1.6 allows signed/encoded data; not a number we can chart
+            norm, unit = _normalise(value, _unit(sv, protocol))
+            out.append((sv.get("measurand", ENERGY), sv.get("phase"), norm, unit))
+    return out, ts
+
+
+def energy_wh(sample_list: list[Sample]) -> float | None:
+    """The last whole-charger energy register reading, in Wh."""
+    found = None
+    for measurand, phase, value, unit in sample_list:
+        if measurand == ENERGY and phase is None and unit == "Wh":
+            found = value
+    return found

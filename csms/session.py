@@ -1,0 +1,75 @@
+"""Per-connection state and what a handler returns. Plain data, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.status import PartnerStatus, connector_status
+
+
+@dataclass(slots=True)
+class Session:
+    """What the node remembers about one charger while its connection is open."""
+
+    charger_id: str
+    protocol: str
+    node_id: str
+    generation: str
+    boot_accepted: bool
+    known: bool
+    raw_status: dict[int, str] = field(default_factory=dict)
+    charging_state: dict[int, str] = field(default_factory=dict)
+    transactions: dict[int, str] = field(default_factory=dict)  # connector/EVSE -> tx id
+
+    def partner_status(self, connector: int) -> PartnerStatus:
+        raw = self.raw_status.get(connector)
+        if raw is None:
+            return PartnerStatus.UNKNOWN
+        return connector_status(self.protocol, raw, self.charging_state.get(connector))
+
+    def connector_of(self, transaction_id: str) -> int | None:
+        for connector, tx in self.transactions.items():
+            if tx == transaction_id:
+                return connector
+        return None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A handler's answer: the CALLRESULT payload, fields for the charger's hash, events."""
+
+    response: dict[str, Any]
+    fields: dict[str, str] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Context:
+    """What a handler may read besides the payload."""
+
+    session: Session
+    now: float  # epoch seconds at receipt
+    now_iso: str
+    heartbeat_interval: int
+    boot_unknown: str  # policy for chargers no admin registered
+
+
+def base_event(ctx: Context, kind: str, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "cp": ctx.session.charger_id, "at": ctx.now, **fields}
+
+
+def status_event(ctx: Context, connector: int, before: PartnerStatus, ts: str | None,
+                 error_code: str | None = None) -> dict[str, Any]:
+    """The event for a connector's status as it stands now, with the status it had before."""
+    s = ctx.session
+    after = s.partner_status(connector)
+    return base_event(
+        ctx, "status",
+        connector=connector,
+        ocpp_status=s.raw_status.get(connector),
+        status=after.value,
+        previous=before.value,
+        error_code=error_code,
+        ts=ts or ctx.now_iso,
+    )

@@ -1,0 +1,1 @@
+"""The `evcs` command: run each process, the local dev system, and admin tasks."""

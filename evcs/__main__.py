@@ -1,0 +1,3 @@
+from evcs.cli import main
+
+main()

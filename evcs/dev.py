@@ -1,0 +1,222 @@
+"""`evcs dev`: the whole system on one machine, for local work.
+
+Starts (or uses) PostgreSQL and Redis, migrates, seeds a demo partner with a key and demo
+chargers, then runs a csms node, a recorder, a gateway and simulated chargers as child
+processes until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared import apikeys, db, embedded, registry
+from shared.redis_client import connect
+from shared.redis_keys import Keys
+from shared.settings import Settings
+
+DEMO_PARTNER = "demo"
+OTHER_PARTNER = "other"
+DEMO_CHARGERS = (("DEMO-16-1", "ocpp1.6"), ("DEMO-201-1", "ocpp2.0.1"), ("DEMO-16-2", "ocpp1.6"))
+OTHER_CHARGER = "OTHER-16-1"
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+async def _seed(settings: Settings, previous: dict[str, str]) -> str:
+    """Demo partner, its API key (reused while still valid) and chargers; returns the key."""
+    assert settings.database_url and settings.redis_url
+    await db.migrate(settings.database_url)
+    pool = await db.create_pool(settings.database_url, max_size=2)
+    r = connect(settings.redis_url)
+    keys = Keys(settings.redis_prefix)
+    try:
+        for pid, name in ((DEMO_PARTNER, "Demo partner"), (OTHER_PARTNER, "Another partner")):
+            try:
+                await registry.create_partner(pool, name, partner_id=pid, actor="evcs dev")
+            except registry.Conflict:
+                pass
+        chargers = [(cp, proto, DEMO_PARTNER) for cp, proto in DEMO_CHARGERS]
+        chargers.append((OTHER_CHARGER, "ocpp1.6", OTHER_PARTNER))
+        for cp, proto, owner in chargers:
+            try:
+                await registry.register_charger(pool, r, keys, cp, protocol=proto, partner_id=owner,
+                                                actor="evcs dev")
+            except registry.Conflict:
+                pass
+        await registry.sync_chargers(pool, r, keys)
+        key = previous.get("EVCS_DEMO_API_KEY", "")
+        record = await registry.find_key(pool, apikeys.digest(key)) if apikeys.well_formed(key) else None
+        if record is None or record.revoked or record.partner_id != DEMO_PARTNER:
+            _, key = await registry.issue_api_key(pool, DEMO_PARTNER, actor="evcs dev")
+        return key
+    finally:
+        await pool.close()
+        await r.aclose()
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _spawn(name: str, argv: list[str], env: dict[str, str], logs: Path) -> Child:
+    log = logs / f"{name}.log"
+    handle = log.open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "evcs", *argv], env=env, stdout=handle, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    return Child(name, process, log)
+
+
+def _wait_until(check: object, what: str, children: list[Child], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in children:
+            if child.process.poll() is not None:
+                raise RuntimeError(f"{child.name} exited early; see {child.log}")
+        if callable(check) and check():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up within {timeout:.0f}s")
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _stop(children: list[Child]) -> None:
+    for child in reversed(children):
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in reversed(children):
+        try:
+            child.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+
+
+def main(args: argparse.Namespace) -> int:
+    base = Settings()
+    data = base.data_dir
+    logs = data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env_file = data / "dev.env"
+    previous = _read_env(env_file)
+    for name, port in (("csms", base.csms_port), ("gateway", base.gateway_port)):
+        if not _port_free(base.csms_host if name == "csms" else base.gateway_host, port):
+            print(f"error: port {port} for the {name} is in use (set EVCS_{name.upper()}_PORT)",
+                  file=sys.stderr)
+            return 1
+
+    database_url = base.database_url or embedded.start_postgres(data / "postgres")
+    redis_url = base.redis_url or embedded.start_redis(data / "redis")
+    admin_token = (base.admin_token.get_secret_value() if base.admin_token
+                   else previous.get("EVCS_ADMIN_TOKEN") or secrets.token_urlsafe(24))
+    settings = base.with_urls(database_url, redis_url)
+    children: list[Child] = []
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        api_key = asyncio.run(_seed(settings, previous))
+        env = {**os.environ, "EVCS_DATABASE_URL": database_url, "EVCS_REDIS_URL": redis_url,
+               "EVCS_ADMIN_TOKEN": admin_token, "EVCS_CHARGER_AUTH": "false",
+               "EVCS_BOOT_UNKNOWN": "Accepted", "EVCS_NODE_ID": "dev-csms-1"}
+        csms_url = f"ws://{settings.csms_host}:{settings.csms_port}/ocpp"
+        gateway_url = f"http://{settings.gateway_host}:{settings.gateway_port}/api/v1"
+        children.append(_spawn("recorder", ["recorder"], env, logs))
+        children.append(_spawn("csms", ["csms"], env, logs))
+        children.append(_spawn("gateway", ["gateway"], env, logs))
+        _wait_until(lambda: not _port_free(settings.csms_host, settings.csms_port), "csms", children)
+        _wait_until(lambda: _http_ok(f"{gateway_url}/health"), "gateway", children)
+        if not args.no_sim:
+            for proto in ("ocpp1.6", "ocpp2.0.1"):
+                ids = ",".join(cp for cp, p in DEMO_CHARGERS if p == proto)
+                children.append(_spawn(f"sim-{proto}", ["sim", "--url", csms_url, "--protocol", proto,
+                                                         "--ids", ids], env, logs))
+        values = {
+            "EVCS_CSMS_URL": csms_url,
+            "EVCS_GATEWAY_URL": gateway_url,
+            "EVCS_DEMO_API_KEY": api_key,
+            "EVCS_ADMIN_TOKEN": admin_token,
+            "EVCS_DEMO_CHARGERS": ",".join(cp for cp, _ in DEMO_CHARGERS),
+            "EVCS_OTHER_PARTNER_CHARGER": OTHER_CHARGER,
+            "EVCS_DATABASE_URL": database_url,
+            "EVCS_REDIS_URL": redis_url,
+        }
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        env_file.chmod(0o600)
+        _banner(values, logs, env_file, args.no_sim)
+        while not stopping:
+            for child in children:
+                if child.process.poll() is not None:
+                    print(f"{child.name} exited with {child.process.returncode}; see {child.log}",
+                          file=sys.stderr)
+                    stopping = True
+            time.sleep(0.2)
+        return 0
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping…", flush=True)
+        _stop(children)
+        # Only the servers this command started; configured ones are not ours to stop.
+        if not base.redis_url:
+            embedded.stop_redis(data / "redis")
+        if not base.database_url:
+            embedded.stop_postgres(data / "postgres")
+        print("stopped", flush=True)
+
+
+def _banner(values: dict[str, str], logs: Path, env_file: Path, no_sim: bool) -> None:
+    print(
+        "\nevcs dev is running — PERMISSIVE MODE for local work: chargers connect without\n"
+        "authentication and unknown chargers are accepted. Never run it like this in production.\n"
+    )
+    for key in ("EVCS_CSMS_URL", "EVCS_GATEWAY_URL", "EVCS_DEMO_API_KEY", "EVCS_ADMIN_TOKEN",
+                "EVCS_DEMO_CHARGERS"):
+        print(f"  {key}={values[key]}")
+    sims = "no simulated chargers (--no-sim)" if no_sim else "simulated chargers are running"
+    print(f"\n  {sims}; logs in {logs}/, these values in {env_file}")
+    print("  try:  . .evcs/dev.env && curl -s -H \"x-api-key: $EVCS_DEMO_API_KEY\" "
+          "$EVCS_GATEWAY_URL/chargers/DEMO-16-1/status\n  Ctrl-C stops everything.\n", flush=True)

@@ -1,0 +1,1 @@
+"""The recorder: event stream -> PostgreSQL in COPY batches, acknowledged after commit."""

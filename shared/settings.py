@@ -1,0 +1,70 @@
+"""The one settings object for every process, read from `EVCS_` environment variables."""
+
+from __future__ import annotations
+
+import os
+import socket
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BootPolicy = Literal["Accepted", "Pending", "Rejected"]
+
+
+def _default_node_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(BaseSettings):
+    """Settings shared by csms, gateway, recorder and simulators."""
+
+    model_config = SettingsConfigDict(env_prefix="EVCS_", extra="ignore")
+
+    # Storage. Unset URLs mean "the embedded servers under data_dir" (see shared.embedded).
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path(".evcs")
+    redis_prefix: str = Field("evcs", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    stream_shards: int = Field(1, ge=1, le=256)
+    # Acknowledged entries stay this long so the live feed can resume from Last-Event-ID.
+    stream_retention_seconds: int = Field(600, ge=0)
+
+    # csms
+    node_id: str = Field(default_factory=_default_node_id)
+    csms_host: str = "127.0.0.1"
+    csms_port: int = 9000
+    charger_auth: bool = True
+    boot_unknown: BootPolicy = "Rejected"
+    heartbeat_interval: int = Field(60, ge=1)
+    offline_grace: float = Field(150.0, gt=0)
+    node_ttl: float = Field(15.0, gt=0)
+    max_frame_bytes: int = Field(65_536, ge=1024)
+    command_timeout: float = Field(10.0, gt=0)
+
+    # gateway
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    admin_token: SecretStr | None = None
+    rate_limit_minute: int = Field(100, ge=1)
+    rate_limit_hour: int = Field(1000, ge=1)
+    key_cache_seconds: float = Field(10.0, ge=0)
+
+    # recorder
+    recorder_batch: int = Field(2000, ge=1)
+    recorder_claim_idle_ms: int = Field(30_000, ge=100)
+
+    # processes
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    def with_urls(self, database_url: str, redis_url: str) -> Settings:
+        """A copy that points at concrete servers."""
+        return self.model_copy(update={"database_url": database_url, "redis_url": redis_url})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

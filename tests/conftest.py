@@ -1,0 +1,106 @@
+"""Real PostgreSQL and Redis for every test session.
+
+With EVCS_DATABASE_URL and EVCS_REDIS_URL set, tests use those servers (in a fresh database
+and under a fresh Redis key prefix); otherwise they start the embedded servers in a temp folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import redis.asyncio as redis
+
+from shared import db, embedded
+from shared.redis_client import connect
+from shared.redis_keys import Keys
+from shared.settings import Settings
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def server_urls() -> Iterator[tuple[str, str]]:
+    database_url = os.environ.get("EVCS_DATABASE_URL")
+    redis_url = os.environ.get("EVCS_REDIS_URL")
+    folder: Path | None = None
+    if not (database_url and redis_url):
+        folder = Path(tempfile.mkdtemp(prefix="evcs-test-"))
+        servers = embedded.start(folder)
+        database_url = database_url or servers.database_url
+        redis_url = redis_url or servers.redis_url
+    try:
+        yield database_url, redis_url
+    finally:
+        if folder is not None:
+            embedded.stop(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def settings(server_urls: tuple[str, str]) -> AsyncIterator[Settings]:
+    """Settings for this session: a fresh, migrated database and a fresh Redis prefix."""
+    admin_url, redis_url = server_urls
+    name = f"evcs_test_{secrets.token_hex(4)}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    database_url = _with_database(admin_url, name)
+    await db.migrate(database_url)
+    yield Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=f"t{secrets.token_hex(4)}",
+        data_dir=Path(tempfile.gettempdir()) / name,
+        node_id="test-node",
+        charger_auth=False,
+        boot_unknown="Accepted",
+        command_timeout=5.0,
+        log_level="WARNING",
+    )
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def keys(settings: Settings) -> Keys:
+    return Keys(settings.redis_prefix)
+
+
+@pytest.fixture(scope="session")
+async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    assert settings.database_url
+    p = await db.create_pool(settings.database_url)
+    yield p
+    await p.close()
+
+
+@pytest.fixture(scope="session")
+async def rds(settings: Settings) -> AsyncIterator[redis.Redis]:
+    assert settings.redis_url
+    r = connect(settings.redis_url)
+    yield r
+    async for key in r.scan_iter(match=f"{settings.redis_prefix}:*", count=1000):
+        await r.delete(key)
+    await r.aclose()
+
+
+@pytest.fixture
+def uid() -> str:
+    """A short unique suffix so tests never share chargers or partners."""
+    return secrets.token_hex(3)

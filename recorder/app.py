@@ -149,7 +149,7 @@ class Recorder:
             if floor is None or _id_lt(keep_from, floor):
                 floor = keep_from
             if floor != "0-0":
-                await self.redis.xtrim(stream, minid=floor, approximate=True)
+                await self.redis.xtrim(stream, minid=floor, approximate=False)
 
 
 def _id_lt(a: str, b: str) -> bool:

@@ -1,0 +1,128 @@
+"""The recorder: stream -> PostgreSQL, once, acknowledged only after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+import redis.asyncio as redis
+
+from recorder.app import Recorder
+from shared import events as ev
+from shared.redis_keys import RECORDER_GROUP, Keys
+from shared.settings import Settings
+
+
+@pytest.fixture
+async def stream_settings(settings: Settings, uid: str) -> Settings:
+    # each test gets its own stream (own prefix), so counts are exact
+    return settings.model_copy(update={"redis_prefix": f"{settings.redis_prefix}r{uid}",
+                                       "recorder_claim_idle_ms": 200})
+
+
+@pytest.fixture
+async def recorder(stream_settings: Settings, rds: redis.Redis, pool: asyncpg.Pool) -> AsyncIterator[Recorder]:
+    rec = Recorder(stream_settings, rds, pool)
+    await rec.ensure_groups()
+    yield rec
+
+
+def _events(cp: str, n: int) -> list[dict]:
+    now = time.time()
+    out: list[dict] = []
+    for i in range(n):
+        out.append({"type": ev.STATUS, "cp": cp, "at": now, "connector": 1, "ocpp_status": "Charging",
+                    "status": "CHARGING", "error_code": "NoError", "ts": "2026-01-01T00:00:00Z"})
+        out.append({"type": ev.METER, "cp": cp, "at": now, "connector": 1, "transaction_id": "7",
+                    "ts": "2026-01-01T00:00:01Z", "samples": [["Energy.Active.Import.Register", None, 1000.0 + i, "Wh"],
+                                                              ["Power.Active.Import", None, 11000.0, "W"]]})
+    out.append({"type": ev.TX_START, "cp": cp, "at": now, "connector": 1, "transaction_id": "7",
+                "id_tag": "T", "meter_start_wh": 1000.0, "ts": "2026-01-01T00:00:00Z"})
+    out.append({"type": ev.TX_STOP, "cp": cp, "at": now, "connector": 1, "transaction_id": "7",
+                "meter_stop_wh": 5000.0, "reason": "Remote", "ts": "2026-01-01T01:00:00Z"})
+    return out
+
+
+async def _append(rds: redis.Redis, keys: Keys, events: list[dict]) -> None:
+    for e in events:
+        await rds.xadd(keys.stream(0), ev.encode(e))  # type: ignore[arg-type]
+
+
+async def _counts(pool: asyncpg.Pool, cp: str) -> tuple[int, int, int]:
+    s = await pool.fetchval("SELECT count(*) FROM status_events WHERE charger_id = $1", cp)
+    m = await pool.fetchval("SELECT count(*) FROM meter_values WHERE charger_id = $1", cp)
+    t = await pool.fetchval("SELECT count(*) FROM transactions WHERE charger_id = $1", cp)
+    return s, m, t
+
+
+async def test_events_land_in_their_tables_and_are_acknowledged(
+    recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str
+) -> None:
+    cp = f"REC-{uid}"
+    await _append(rds, recorder.keys, _events(cp, 50))
+    await recorder._drain(await recorder._read())
+    assert await _counts(pool, cp) == (50, 100, 1)
+    tx = await pool.fetchrow("SELECT * FROM transactions WHERE charger_id = $1", cp)
+    assert tx["energy_wh"] == 4000.0 and tx["stop_reason"] == "Remote"
+    pending = await rds.xpending(recorder.keys.stream(0), RECORDER_GROUP)
+    assert pending["pending"] == 0
+
+
+async def test_a_batch_delivered_twice_lands_once(recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str) -> None:
+    cp = f"TWICE-{uid}"
+    await _append(rds, recorder.keys, _events(cp, 10))
+    entries = await recorder._read()
+    await recorder._drain(entries)
+    await recorder._drain(entries)
+    assert await _counts(pool, cp) == (10, 20, 1)
+
+
+async def test_entries_of_a_crashed_recorder_are_claimed_by_another(
+    stream_settings: Settings, recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str
+) -> None:
+    cp = f"CRASH-{uid}"
+    await _append(rds, recorder.keys, _events(cp, 5))
+    taken = await recorder._read()  # read, never written nor acked: the crash
+    assert len(taken) == 12
+    survivor = Recorder(stream_settings, rds, pool)
+    survivor.consumer = "survivor"
+    await asyncio.sleep(0.3)  # past recorder_claim_idle_ms
+    await survivor._drain(await survivor._claim())
+    assert await _counts(pool, cp) == (5, 10, 1)
+    assert (await rds.xpending(recorder.keys.stream(0), RECORDER_GROUP))["pending"] == 0
+
+
+async def test_run_loop_records_and_trims_only_what_is_acknowledged(
+    recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str
+) -> None:
+    cp = f"LOOP-{uid}"
+    recorder.settings = recorder.settings.model_copy(update={"stream_retention_seconds": 0})
+    task = asyncio.create_task(recorder.run())
+    try:
+        await _append(rds, recorder.keys, _events(cp, 20))
+        for _ in range(100):
+            if (await _counts(pool, cp))[0] == 20:
+                break
+            await asyncio.sleep(0.05)
+        assert await _counts(pool, cp) == (20, 40, 1)
+    finally:
+        recorder.stop()
+        await task
+
+
+async def test_trimming_keeps_every_entry_not_yet_acknowledged(
+    recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str
+) -> None:
+    recorder.settings = recorder.settings.model_copy(update={"stream_retention_seconds": 0})
+    await _append(rds, recorder.keys, _events(f"TRIM-{uid}", 10))
+    await recorder._drain(await recorder._read())
+    await _append(rds, recorder.keys, _events(f"TRIM2-{uid}", 3))
+    pending = await recorder._read()  # delivered, not acknowledged
+    await _append(rds, recorder.keys, _events(f"TRIM3-{uid}", 2))  # not even delivered
+    await recorder._trim()
+    left = [entry_id for entry_id, _ in await rds.xrange(recorder.keys.stream(0))]
+    assert left == [entry_id for _, entry_id, _ in pending] + left[len(pending):]
+    assert len(left) == len(pending) + 6

@@ -34,7 +34,9 @@ def _connector(params: dict[str, Any], session: Session) -> int | None:
     return None
 
 
-def build(action: Action, params: dict[str, Any], session: Session, command_id: str) -> OcppCall | Refusal:
+def build(
+    action: Action, params: dict[str, Any], session: Session, command_id: str
+) -> OcppCall | Refusal:
     """The OCPP CALL that carries out a partner command on this charger."""
     v16 = session.protocol == OCPP16
     connector = _connector(params, session)
@@ -46,8 +48,10 @@ def build(action: Action, params: dict[str, Any], session: Session, command_id: 
                 payload["connectorId"] = connector
             return OcppCall("RemoteStartTransaction", payload)
         # remoteStartId lets the charger's TransactionEvent name the command that started it
-        payload = {"idToken": {"idToken": id_tag, "type": "Central"},
-                   "remoteStartId": zlib.crc32(command_id.encode()) & 0x7FFFFFFF}
+        payload = {
+            "idToken": {"idToken": id_tag, "type": "Central"},
+            "remoteStartId": zlib.crc32(command_id.encode()) & 0x7FFFFFFF,
+        }
         if connector is not None:
             payload["evseId"] = connector
         return OcppCall("RequestStartTransaction", payload)
@@ -64,8 +68,10 @@ def build(action: Action, params: dict[str, Any], session: Session, command_id: 
         return OcppCall("RequestStopTransaction", {"transactionId": tx})
     operative = params.get("operative", True)
     if v16:
-        return OcppCall("ChangeAvailability", {
-            "connectorId": connector or 0, "type": "Operative" if operative else "Inoperative"})
+        return OcppCall(
+            "ChangeAvailability",
+            {"connectorId": connector or 0, "type": "Operative" if operative else "Inoperative"},
+        )
     payload = {"operationalStatus": "Operative" if operative else "Inoperative"}
     if connector:
         payload["evse"] = {"id": connector}

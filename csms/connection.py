@@ -29,7 +29,9 @@ class ChargerOffline(Exception):
 
 
 def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 class ChargerConnection:
@@ -90,13 +92,19 @@ class ChargerConnection:
             return framing.call_error(call.id, problem[0], problem[1])
         now = time.time()
         node = self.node
-        ctx = Context(s, now, iso(now), node.settings.heartbeat_interval, node.settings.boot_unknown)
+        ctx = Context(
+            s, now, iso(now), node.settings.heartbeat_interval, node.settings.boot_unknown
+        )
         try:
             result = handler(ctx, call.payload)
             outcome: Outcome = await result if inspect.isawaitable(result) else result
         except Exception:
-            log.exception("handler failed", extra={"charger_id": s.charger_id, "action": call.action})
-            return framing.call_error(call.id, codes.internal, "the central system failed to handle it")
+            log.exception(
+                "handler failed", extra={"charger_id": s.charger_id, "action": call.action}
+            )
+            return framing.call_error(
+                call.id, codes.internal, "the central system failed to handle it"
+            )
         outcome.fields[F.SEEN] = repr(now)
         try:
             await node.writer.write(s.charger_id, outcome.fields, outcome.events)
@@ -106,7 +114,9 @@ class ChargerConnection:
         node.metrics_message(s.protocol, call.action)
         return framing.call_result(call.id, outcome.response)
 
-    async def call(self, action: str, payload: dict[str, Any], timeout: float) -> CallResult | CallError:
+    async def call(
+        self, action: str, payload: dict[str, Any], timeout: float
+    ) -> CallResult | CallError:
         """Send a CALL and wait for its answer; one at a time per charger, as OCPP requires.
 
         The timeout covers waiting behind earlier commands too, so the caller hears back in time.

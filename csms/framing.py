@@ -90,7 +90,9 @@ def parse(data: str | bytes, codes: Codes) -> Frame:
         raise FrameError(codes.framework, "frame is not a JSON array", UNREADABLE_ID)
     message_id = _read_id(frame)
     if message_id is None:
-        raise FrameError(codes.framework, "message id missing, not a string or too long", UNREADABLE_ID)
+        raise FrameError(
+            codes.framework, "message id missing, not a string or too long", UNREADABLE_ID
+        )
     kind = frame[0]
     if kind == CALL:
         if len(frame) != 4 or not isinstance(frame[2], str) or not isinstance(frame[3], dict):
@@ -102,7 +104,9 @@ def parse(data: str | bytes, codes: Codes) -> Frame:
         return CallResult(message_id, frame[2])
     if kind == CALLERROR:
         if len(frame) < 4 or not isinstance(frame[2], str):
-            raise FrameError(codes.framework, "CALLERROR must be [4, id, code, description, {}]", message_id)
+            raise FrameError(
+                codes.framework, "CALLERROR must be [4, id, code, description, {}]", message_id
+            )
         details = frame[4] if len(frame) > 4 and isinstance(frame[4], dict) else {}
         return CallError(message_id, frame[2], str(frame[3]), details)
     raise FrameError(codes.message_type, f"message type {kind!r} is not supported", message_id)
@@ -116,5 +120,7 @@ def call_result(message_id: str, payload: dict[str, Any]) -> str:
     return orjson.dumps([CALLRESULT, message_id, payload]).decode()
 
 
-def call_error(message_id: str, code: str, description: str, details: dict[str, Any] | None = None) -> str:
+def call_error(
+    message_id: str, code: str, description: str, details: dict[str, Any] | None = None
+) -> str:
     return orjson.dumps([CALLERROR, message_id, code, description[:255], details or {}]).decode()

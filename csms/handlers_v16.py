@@ -40,8 +40,9 @@ def status_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
     return Outcome({}, {f"{F.RAW}{connector}": p["status"], F.STATUS_TS: ts}, [event])
 
 
-def meter_outcome(ctx: Context, connector: int, tx: str | None,
-                   values: list[dict[str, Any]]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+def meter_outcome(
+    ctx: Context, connector: int, tx: str | None, values: list[dict[str, Any]]
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
     found, ts = meter.samples(values, ctx.session.protocol)
     if not found:
         return {}, []
@@ -50,15 +51,15 @@ def meter_outcome(ctx: Context, connector: int, tx: str | None,
     if wh is not None:
         fields[F.KWH] = repr(wh / 1000)
         fields[F.KWH_TS] = ts or ctx.now_iso
-    event = base_event(ctx, "meter", connector=connector, transaction_id=tx, ts=ts,
-                       samples=found)
+    event = base_event(ctx, "meter", connector=connector, transaction_id=tx, ts=ts, samples=found)
     return fields, [event]
 
 
 def meter_values(ctx: Context, p: dict[str, Any]) -> Outcome:
     tx = p.get("transactionId")
-    fields, events = meter_outcome(ctx, p["connectorId"], None if tx is None else str(tx),
-                                    p["meterValue"])
+    fields, events = meter_outcome(
+        ctx, p["connectorId"], None if tx is None else str(tx), p["meterValue"]
+    )
     return Outcome({}, fields, events)
 
 
@@ -73,8 +74,13 @@ def start_transaction(ids: TransactionIds) -> Handler:
         connector = p["connectorId"]
         ctx.session.transactions[connector] = str(tx_id)
         event = base_event(
-            ctx, "tx_start", connector=connector, transaction_id=str(tx_id),
-            id_tag=p["idTag"], meter_start_wh=float(p["meterStart"]), ts=p["timestamp"],
+            ctx,
+            "tx_start",
+            connector=connector,
+            transaction_id=str(tx_id),
+            id_tag=p["idTag"],
+            meter_start_wh=float(p["meterStart"]),
+            ts=p["timestamp"],
         )
         return Outcome(
             {"idTagInfo": {"status": "Accepted"}, "transactionId": tx_id},
@@ -98,10 +104,17 @@ def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
             fields, events = meter_outcome(ctx, connector, tx, p["transactionData"])
             fields[f"{F.TRANSACTION}{connector}"] = ""
     wh = float(p["meterStop"])
-    events.append(base_event(
-        ctx, "tx_stop", connector=connector, transaction_id=tx, meter_stop_wh=wh,
-        reason=p.get("reason", "Local"), ts=p["timestamp"],
-    ))
+    events.append(
+        base_event(
+            ctx,
+            "tx_stop",
+            connector=connector,
+            transaction_id=tx,
+            meter_stop_wh=wh,
+            reason=p.get("reason", "Local"),
+            ts=p["timestamp"],
+        )
+    )
     response: dict[str, Any] = {}
     if "idTag" in p:
         response["idTagInfo"] = {"status": "Accepted"}

@@ -35,7 +35,9 @@ def status_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
     before = s.partner_status(evse)
     s.raw_status[evse] = p["connectorStatus"]
     event = status_event(ctx, evse, before, p["timestamp"])
-    return Outcome({}, {f"{F.RAW}{evse}": p["connectorStatus"], F.STATUS_TS: p["timestamp"]}, [event])
+    return Outcome(
+        {}, {f"{F.RAW}{evse}": p["connectorStatus"], F.STATUS_TS: p["timestamp"]}, [event]
+    )
 
 
 def meter_values(ctx: Context, p: dict[str, Any]) -> Outcome:
@@ -62,17 +64,36 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
     meter_wh = _energy_wh(events)
     if kind == "Started":
         id_token = (p.get("idToken") or {}).get("idToken")
-        events.append(base_event(ctx, "tx_start", connector=evse, transaction_id=tx,
-                                 id_tag=id_token, meter_start_wh=meter_wh, ts=p["timestamp"],
-                                 seq_no=p["seqNo"], offline=p.get("offline", False)))
+        events.append(
+            base_event(
+                ctx,
+                "tx_start",
+                connector=evse,
+                transaction_id=tx,
+                id_tag=id_token,
+                meter_start_wh=meter_wh,
+                ts=p["timestamp"],
+                seq_no=p["seqNo"],
+                offline=p.get("offline", False),
+            )
+        )
     if kind == "Ended":
         s.transactions.pop(evse, None)
         s.charging_state.pop(evse, None)
         fields[f"{F.TRANSACTION}{evse}"] = ""
         fields[f"{F.CHARGING_STATE}{evse}"] = ""
-        events.append(base_event(ctx, "tx_stop", connector=evse, transaction_id=tx,
-                                 meter_stop_wh=meter_wh, reason=info.get("stoppedReason", "Local"),
-                                 ts=p["timestamp"], seq_no=p["seqNo"]))
+        events.append(
+            base_event(
+                ctx,
+                "tx_stop",
+                connector=evse,
+                transaction_id=tx,
+                meter_stop_wh=meter_wh,
+                reason=info.get("stoppedReason", "Local"),
+                ts=p["timestamp"],
+                seq_no=p["seqNo"],
+            )
+        )
     else:
         s.transactions[evse] = tx
         fields[f"{F.TRANSACTION}{evse}"] = tx

@@ -5,10 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 ENERGY = "Energy.Active.Import.Register"
-_TO_BASE = {"Wh": 1.0, "kWh": 1000.0, "W": 1.0, "kW": 1000.0, "varh": 1.0, "kvarh": 1000.0,
-            "var": 1.0, "kvar": 1000.0}
-_BASE_UNIT = {"Wh": "Wh", "kWh": "Wh", "W": "W", "kW": "W", "varh": "varh", "kvarh": "varh",
-              "var": "var", "kvar": "var"}
+_TO_BASE = {
+    "Wh": 1.0,
+    "kWh": 1000.0,
+    "W": 1.0,
+    "kW": 1000.0,
+    "varh": 1.0,
+    "kvarh": 1000.0,
+    "var": 1.0,
+    "kvar": 1000.0,
+}
+_BASE_UNIT = {
+    "Wh": "Wh",
+    "kWh": "Wh",
+    "W": "W",
+    "kW": "W",
+    "varh": "varh",
+    "kvarh": "varh",
+    "var": "var",
+    "kvar": "var",
+}
 
 Sample = tuple[str, str | None, float, str | None]  # measurand, phase, value, unit
 

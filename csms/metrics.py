@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-MESSAGES = Counter("evcs_csms_messages_total", "OCPP CALLs handled from chargers", ["protocol", "action"])
+MESSAGES = Counter(
+    "evcs_csms_messages_total", "OCPP CALLs handled from chargers", ["protocol", "action"]
+)
 CONNECTIONS = Gauge("evcs_csms_connections", "Open charger connections", ["protocol"])
 COMMANDS = Counter("evcs_csms_commands_total", "Commands sent to chargers", ["action", "outcome"])
 COMMAND_SECONDS = Histogram(
-    "evcs_csms_command_seconds", "Time from command receipt to the charger's answer",
+    "evcs_csms_command_seconds",
+    "Time from command receipt to the charger's answer",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 HANDSHAKES_REFUSED = Counter("evcs_csms_handshakes_refused_total", "Refused handshakes", ["reason"])

@@ -75,10 +75,21 @@ class Node:
             self._spawn(old.close(1000, "replaced by a newer connection"))
         s = conn.session
         now = time.time()
-        fields = {F.NODE: self.node_id, F.GENERATION: s.generation, F.ONLINE: "1",
-                  F.PROTOCOL: s.protocol, F.SEEN: repr(now)}
-        event = {"type": ev.CONNECTION, "cp": s.charger_id, "at": now, "online": True,
-                 "node": self.node_id, "protocol": s.protocol}
+        fields = {
+            F.NODE: self.node_id,
+            F.GENERATION: s.generation,
+            F.ONLINE: "1",
+            F.PROTOCOL: s.protocol,
+            F.SEEN: repr(now),
+        }
+        event = {
+            "type": ev.CONNECTION,
+            "cp": s.charger_id,
+            "at": now,
+            "online": True,
+            "node": self.node_id,
+            "protocol": s.protocol,
+        }
         await self.writer.write(s.charger_id, fields, [event])
         metrics.CONNECTIONS.labels(s.protocol).inc()
 
@@ -89,9 +100,16 @@ class Node:
             del self.connections[s.charger_id]
         now = time.time()
         try:
-            if await self._detach(keys=[self.keys.charger(s.charger_id)], args=[s.generation, repr(now)]):
-                event = {"type": ev.CONNECTION, "cp": s.charger_id, "at": now, "online": False,
-                         "node": self.node_id}
+            if await self._detach(
+                keys=[self.keys.charger(s.charger_id)], args=[s.generation, repr(now)]
+            ):
+                event = {
+                    "type": ev.CONNECTION,
+                    "cp": s.charger_id,
+                    "at": now,
+                    "online": False,
+                    "node": self.node_id,
+                }
                 await self.writer.write(s.charger_id, None, [event])
         except Exception:
             log.warning("could not clear registry entry", extra={"charger_id": s.charger_id})
@@ -143,11 +161,19 @@ class Node:
             await self.redis.publish(request.reply_to, payload)
         except Exception:
             log.warning("could not publish command reply", extra={"command_id": request.id})
-        event = {"type": ev.COMMAND, "cp": request.charger_id, "at": time.time(),
-                 "command_id": request.id, "partner_id": request.partner_id,
-                 "action": request.action.value, "params": request.params,
-                 "ocpp_action": reply.ocpp_action, "outcome": reply.outcome.value,
-                 "response": reply.response, "message": reply.message}
+        event = {
+            "type": ev.COMMAND,
+            "cp": request.charger_id,
+            "at": time.time(),
+            "command_id": request.id,
+            "partner_id": request.partner_id,
+            "action": request.action.value,
+            "params": request.params,
+            "ocpp_action": reply.ocpp_action,
+            "outcome": reply.outcome.value,
+            "response": reply.response,
+            "message": reply.message,
+        }
         try:
             await self.writer.write(request.charger_id, None, [event])
         except Exception:
@@ -157,25 +183,38 @@ class Node:
         """Carry out one command on a charger held by this node."""
         conn = self.connections.get(request.charger_id)
         if conn is None:
-            return CommandReply(id=request.id, outcome=Outcome.EVSE_OFFLINE,
-                                message="the charger is not connected")
+            return CommandReply(
+                id=request.id, outcome=Outcome.EVSE_OFFLINE, message="the charger is not connected"
+            )
         built = commands.build(request.action, request.params, conn.session, request.id)
         if isinstance(built, commands.Refusal):
             return CommandReply(id=request.id, outcome=built.outcome, message=built.message)
         try:
             answer = await conn.call(built.action, built.payload, request.timeout)
         except TimeoutError:
-            return CommandReply(id=request.id, outcome=Outcome.TIMEOUT, ocpp_action=built.action,
-                                message="the charger did not answer in time")
+            return CommandReply(
+                id=request.id,
+                outcome=Outcome.TIMEOUT,
+                ocpp_action=built.action,
+                message="the charger did not answer in time",
+            )
         except ChargerOffline:
-            return CommandReply(id=request.id, outcome=Outcome.EVSE_OFFLINE, ocpp_action=built.action,
-                                message="the charger disconnected before answering")
+            return CommandReply(
+                id=request.id,
+                outcome=Outcome.EVSE_OFFLINE,
+                ocpp_action=built.action,
+                message="the charger disconnected before answering",
+            )
         if isinstance(answer, CallError):
             response = {"errorCode": answer.code, "description": answer.description}
         else:
             response = answer.payload
-        return CommandReply(id=request.id, outcome=commands.outcome(answer),
-                            ocpp_action=built.action, response=response)
+        return CommandReply(
+            id=request.id,
+            outcome=commands.outcome(answer),
+            ocpp_action=built.action,
+            response=response,
+        )
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

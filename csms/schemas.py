@@ -53,7 +53,9 @@ _RULE_CODES = {
 }
 
 
-def violation(protocol: str, action: str, payload: dict[str, Any], codes: Codes) -> tuple[str, str] | None:
+def violation(
+    protocol: str, action: str, payload: dict[str, Any], codes: Codes
+) -> tuple[str, str] | None:
     """None if the payload is valid, else (CALLERROR code, description)."""
     check = validator(protocol, action)
     if check is None:

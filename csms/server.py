@@ -27,30 +27,49 @@ class CsmsServer:
         self.node = node
         self._accepted: dict[int, dict[str, str]] = {}
 
-    def _refuse(self, connection: ServerConnection, status: HTTPStatus, reason: str, text: str) -> Response:
+    def _refuse(
+        self, connection: ServerConnection, status: HTTPStatus, reason: str, text: str
+    ) -> Response:
         metrics.HANDSHAKES_REFUSED.labels(reason).inc()
         response = connection.respond(status, text + "\n")
         if status is HTTPStatus.UNAUTHORIZED:
             response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
         return response
 
-    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
         charger_id = auth.charger_id_from_path(request.path)
         if charger_id is None:
-            return self._refuse(connection, HTTPStatus.NOT_FOUND, "path", "expected /ocpp/{chargerId}")
+            return self._refuse(
+                connection, HTTPStatus.NOT_FOUND, "path", "expected /ocpp/{chargerId}"
+            )
         if auth.offered_subprotocol(request.headers.get_all("Sec-WebSocket-Protocol")) is None:
-            return self._refuse(connection, HTTPStatus.BAD_REQUEST, "subprotocol",
-                                f"offer one of the subprotocols {', '.join(SUBPROTOCOLS)}")
+            return self._refuse(
+                connection,
+                HTTPStatus.BAD_REQUEST,
+                "subprotocol",
+                f"offer one of the subprotocols {', '.join(SUBPROTOCOLS)}",
+            )
         node = self.node
         fields: dict[str, str] = await node.redis.hgetall(node.keys.charger(charger_id))
         settings = node.settings
         if settings.charger_auth:
             # Same answer for unknown chargers and wrong passwords: existence is not revealed.
-            if not auth.password_ok(charger_id, request.headers.get("Authorization"), fields.get(F.PASSWORD)):
-                log.warning("charger authentication failed", extra={"charger_id": charger_id,
-                            "security_event": "InvalidChargingStationCredentials",
-                            "remote": str(connection.remote_address)})
-                return self._refuse(connection, HTTPStatus.UNAUTHORIZED, "auth", "authentication required")
+            if not auth.password_ok(
+                charger_id, request.headers.get("Authorization"), fields.get(F.PASSWORD)
+            ):
+                log.warning(
+                    "charger authentication failed",
+                    extra={
+                        "charger_id": charger_id,
+                        "security_event": "InvalidChargingStationCredentials",
+                        "remote": str(connection.remote_address),
+                    },
+                )
+                return self._refuse(
+                    connection, HTTPStatus.UNAUTHORIZED, "auth", "authentication required"
+                )
         if fields.get(F.REMOVED) == "1":
             return self._refuse(connection, HTTPStatus.NOT_FOUND, "removed", "unknown charger")
         self._accepted[id(connection)] = fields
@@ -94,11 +113,11 @@ class CsmsServer:
                 if not value:
                     continue
                 if name.startswith(F.RAW):
-                    session.raw_status[int(name[len(F.RAW):])] = value
+                    session.raw_status[int(name[len(F.RAW) :])] = value
                 elif name.startswith(F.CHARGING_STATE):
-                    session.charging_state[int(name[len(F.CHARGING_STATE):])] = value
+                    session.charging_state[int(name[len(F.CHARGING_STATE) :])] = value
                 elif name.startswith(F.TRANSACTION):
-                    session.transactions[int(name[len(F.TRANSACTION):])] = value
+                    session.transactions[int(name[len(F.TRANSACTION) :])] = value
         return session
 
     async def start(self, host: str, port: int) -> Server:
@@ -140,13 +159,21 @@ class CsmsApp:
 
     async def start(self) -> None:
         subscribed = asyncio.Event()
-        self._background = [asyncio.create_task(self.node.keep_alive()),
-                            asyncio.create_task(self.node.listen_for_commands(subscribed))]
+        self._background = [
+            asyncio.create_task(self.node.keep_alive()),
+            asyncio.create_task(self.node.listen_for_commands(subscribed)),
+        ]
         await subscribed.wait()
         self._ws = await self._server.start(self.settings.csms_host, self.settings.csms_port)
-        log.info("csms node listening", extra={
-            "node_id": self.node.node_id, "url": self.url,
-            "charger_auth": self.settings.charger_auth, "boot_unknown": self.settings.boot_unknown})
+        log.info(
+            "csms node listening",
+            extra={
+                "node_id": self.node.node_id,
+                "url": self.url,
+                "charger_auth": self.settings.charger_auth,
+                "boot_unknown": self.settings.boot_unknown,
+            },
+        )
 
     async def stop(self) -> None:
         """Stop accepting, close chargers with 1001 so they reconnect elsewhere, retire the node."""
@@ -171,4 +198,3 @@ async def run_node(settings: Settings) -> None:
     await app.start()
     await wait_for_signal()
     await app.stop()
-

@@ -59,13 +59,19 @@ def base_event(ctx: Context, kind: str, **fields: Any) -> dict[str, Any]:
     return {"type": kind, "cp": ctx.session.charger_id, "at": ctx.now, **fields}
 
 
-def status_event(ctx: Context, connector: int, before: PartnerStatus, ts: str | None,
-                 error_code: str | None = None) -> dict[str, Any]:
+def status_event(
+    ctx: Context,
+    connector: int,
+    before: PartnerStatus,
+    ts: str | None,
+    error_code: str | None = None,
+) -> dict[str, Any]:
     """The event for a connector's status as it stands now, with the status it had before."""
     s = ctx.session
     after = s.partner_status(connector)
     return base_event(
-        ctx, "status",
+        ctx,
+        "status",
         connector=connector,
         ocpp_status=s.raw_status.get(connector),
         status=after.value,

@@ -31,8 +31,9 @@ class StateWriter:
         self.batches = 0
         self.writes = 0
 
-    async def write(self, charger_id: str, fields: dict[str, str] | None,
-                    events: list[dict[str, Any]]) -> None:
+    async def write(
+        self, charger_id: str, fields: dict[str, str] | None, events: list[dict[str, Any]]
+    ) -> None:
         """Return once the fields and events are in Redis; raise if they could not be written."""
         if not fields and not events:
             return
@@ -65,10 +66,12 @@ class StateWriter:
             if events:
                 stream = keys.stream_for(charger_id, shards)
                 for event in events:
-                    pipe.xadd(stream, ev.encode(event))  # type: ignore[arg-type]
+                    pipe.xadd(stream, ev.encode(event))
         try:
             await pipe.execute()
-        except Exception as exc:  # every waiter must learn its write failed, then it answers InternalError
+        except (
+            Exception
+        ) as exc:  # every waiter must learn its write failed, then it answers InternalError
             log.warning("redis write failed", extra={"batch": len(batch), "error": repr(exc)})
             for *_, fut in batch:
                 if not fut.done():

@@ -83,7 +83,9 @@ async def _storage() -> AsyncIterator[tuple[asyncpg.Pool, redis.Redis, Keys]]:
         await r.aclose()
 
 
-def _admin(fn: Callable[[argparse.Namespace], Coroutine[Any, Any, None]]) -> Callable[[argparse.Namespace], None]:
+def _admin(
+    fn: Callable[[argparse.Namespace], Coroutine[Any, Any, None]],
+) -> Callable[[argparse.Namespace], None]:
     def runner(args: argparse.Namespace) -> None:
         try:
             asyncio.run(fn(args))
@@ -96,8 +98,9 @@ def _admin(fn: Callable[[argparse.Namespace], Coroutine[Any, Any, None]]) -> Cal
 
 async def admin_create_partner(args: argparse.Namespace) -> None:
     async with _storage() as (pool, _, _keys):
-        partner = await registry.create_partner(pool, args.name, partner_id=args.id,
-                                                charger_quota=args.quota, actor="cli")
+        partner = await registry.create_partner(
+            pool, args.name, partner_id=args.id, charger_quota=args.quota, actor="cli"
+        )
     print(partner.id)
 
 
@@ -110,8 +113,15 @@ async def admin_issue_key(args: argparse.Namespace) -> None:
 async def admin_register_charger(args: argparse.Namespace) -> None:
     async with _storage() as (pool, r, keys):
         password = await registry.register_charger(
-            pool, r, keys, args.charger, protocol=args.protocol, partner_id=args.partner,
-            password=args.password, generate=args.password is None and not args.no_password, actor="cli",
+            pool,
+            r,
+            keys,
+            args.charger,
+            protocol=args.protocol,
+            partner_id=args.partner,
+            password=args.password,
+            generate=args.password is None and not args.no_password,
+            actor="cli",
         )
     print(f"registered {args.charger}")
     if password:
@@ -120,7 +130,9 @@ async def admin_register_charger(args: argparse.Namespace) -> None:
 
 async def admin_assign_charger(args: argparse.Namespace) -> None:
     async with _storage() as (pool, r, keys):
-        await registry.assign_charger(pool, r, keys, args.charger, args.partner or None, actor="cli")
+        await registry.assign_charger(
+            pool, r, keys, args.charger, args.partner or None, actor="cli"
+        )
     print(f"{args.charger} -> {args.partner or 'unassigned'}")
 
 
@@ -139,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(fn=cmd_dev)
     sub.add_parser("csms", help="run a csms node (OCPP WebSocket server)").set_defaults(fn=cmd_csms)
     sub.add_parser("gateway", help="run a partner API gateway").set_defaults(fn=cmd_gateway)
-    sub.add_parser("recorder", help="run a recorder (stream -> PostgreSQL)").set_defaults(fn=cmd_recorder)
+    sub.add_parser("recorder", help="run a recorder (stream -> PostgreSQL)").set_defaults(
+        fn=cmd_recorder
+    )
     sub.add_parser("migrate", help="apply database migrations").set_defaults(fn=cmd_migrate)
 
     from simulators import runner

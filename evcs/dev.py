@@ -62,13 +62,16 @@ async def _seed(settings: Settings, previous: dict[str, str]) -> str:
         chargers.append((OTHER_CHARGER, "ocpp1.6", OTHER_PARTNER))
         for cp, proto, owner in chargers:
             try:
-                await registry.register_charger(pool, r, keys, cp, protocol=proto, partner_id=owner,
-                                                actor="evcs dev")
+                await registry.register_charger(
+                    pool, r, keys, cp, protocol=proto, partner_id=owner, actor="evcs dev"
+                )
             except registry.Conflict:
                 pass
         await registry.sync_chargers(pool, r, keys)
         key = previous.get("EVCS_DEMO_API_KEY", "")
-        record = await registry.find_key(pool, apikeys.digest(key)) if apikeys.well_formed(key) else None
+        record = (
+            await registry.find_key(pool, apikeys.digest(key)) if apikeys.well_formed(key) else None
+        )
         if record is None or record.revoked or record.partner_id != DEMO_PARTNER:
             _, key = await registry.issue_api_key(pool, DEMO_PARTNER, actor="evcs dev")
         return key
@@ -91,8 +94,12 @@ def _spawn(name: str, argv: list[str], env: dict[str, str], logs: Path) -> Child
     log = logs / f"{name}.log"
     handle = log.open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "evcs", *argv], env=env, stdout=handle, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "-m", "evcs", *argv],
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     return Child(name, process, log)
 
@@ -138,14 +145,19 @@ def main(args: argparse.Namespace) -> int:
     previous = _read_env(env_file)
     for name, port in (("csms", base.csms_port), ("gateway", base.gateway_port)):
         if not _port_free(base.csms_host if name == "csms" else base.gateway_host, port):
-            print(f"error: port {port} for the {name} is in use (set EVCS_{name.upper()}_PORT)",
-                  file=sys.stderr)
+            print(
+                f"error: port {port} for the {name} is in use (set EVCS_{name.upper()}_PORT)",
+                file=sys.stderr,
+            )
             return 1
 
     database_url = base.database_url or embedded.start_postgres(data / "postgres")
     redis_url = base.redis_url or embedded.start_redis(data / "redis")
-    admin_token = (base.admin_token.get_secret_value() if base.admin_token
-                   else previous.get("EVCS_ADMIN_TOKEN") or secrets.token_urlsafe(24))
+    admin_token = (
+        base.admin_token.get_secret_value()
+        if base.admin_token
+        else previous.get("EVCS_ADMIN_TOKEN") or secrets.token_urlsafe(24)
+    )
     settings = base.with_urls(database_url, redis_url)
     children: list[Child] = []
     stopping = False
@@ -158,21 +170,35 @@ def main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         api_key = asyncio.run(_seed(settings, previous))
-        env = {**os.environ, "EVCS_DATABASE_URL": database_url, "EVCS_REDIS_URL": redis_url,
-               "EVCS_ADMIN_TOKEN": admin_token, "EVCS_CHARGER_AUTH": "false",
-               "EVCS_BOOT_UNKNOWN": "Accepted", "EVCS_NODE_ID": "dev-csms-1"}
+        env = {
+            **os.environ,
+            "EVCS_DATABASE_URL": database_url,
+            "EVCS_REDIS_URL": redis_url,
+            "EVCS_ADMIN_TOKEN": admin_token,
+            "EVCS_CHARGER_AUTH": "false",
+            "EVCS_BOOT_UNKNOWN": "Accepted",
+            "EVCS_NODE_ID": "dev-csms-1",
+        }
         csms_url = f"ws://{settings.csms_host}:{settings.csms_port}/ocpp"
         gateway_url = f"http://{settings.gateway_host}:{settings.gateway_port}/api/v1"
         children.append(_spawn("recorder", ["recorder"], env, logs))
         children.append(_spawn("csms", ["csms"], env, logs))
         children.append(_spawn("gateway", ["gateway"], env, logs))
-        _wait_until(lambda: not _port_free(settings.csms_host, settings.csms_port), "csms", children)
+        _wait_until(
+            lambda: not _port_free(settings.csms_host, settings.csms_port), "csms", children
+        )
         _wait_until(lambda: _http_ok(f"{gateway_url}/health"), "gateway", children)
         if not args.no_sim:
             for proto in ("ocpp1.6", "ocpp2.0.1"):
                 ids = ",".join(cp for cp, p in DEMO_CHARGERS if p == proto)
-                children.append(_spawn(f"sim-{proto}", ["sim", "--url", csms_url, "--protocol", proto,
-                                                         "--ids", ids], env, logs))
+                children.append(
+                    _spawn(
+                        f"sim-{proto}",
+                        ["sim", "--url", csms_url, "--protocol", proto, "--ids", ids],
+                        env,
+                        logs,
+                    )
+                )
         values = {
             "EVCS_CSMS_URL": csms_url,
             "EVCS_GATEWAY_URL": gateway_url,
@@ -189,8 +215,10 @@ def main(args: argparse.Namespace) -> int:
         while not stopping:
             for child in children:
                 if child.process.poll() is not None:
-                    print(f"{child.name} exited with {child.process.returncode}; see {child.log}",
-                          file=sys.stderr)
+                    print(
+                        f"{child.name} exited with {child.process.returncode}; see {child.log}",
+                        file=sys.stderr,
+                    )
                     stopping = True
             time.sleep(0.2)
         return 0
@@ -213,10 +241,18 @@ def _banner(values: dict[str, str], logs: Path, env_file: Path, no_sim: bool) ->
         "\nevcs dev is running — PERMISSIVE MODE for local work: chargers connect without\n"
         "authentication and unknown chargers are accepted. Never run it like this in production.\n"
     )
-    for key in ("EVCS_CSMS_URL", "EVCS_GATEWAY_URL", "EVCS_DEMO_API_KEY", "EVCS_ADMIN_TOKEN",
-                "EVCS_DEMO_CHARGERS"):
+    for key in (
+        "EVCS_CSMS_URL",
+        "EVCS_GATEWAY_URL",
+        "EVCS_DEMO_API_KEY",
+        "EVCS_ADMIN_TOKEN",
+        "EVCS_DEMO_CHARGERS",
+    ):
         print(f"  {key}={values[key]}")
     sims = "no simulated chargers (--no-sim)" if no_sim else "simulated chargers are running"
     print(f"\n  {sims}; logs in {logs}/, these values in {env_file}")
-    print("  try:  . .evcs/dev.env && curl -s -H \"x-api-key: $EVCS_DEMO_API_KEY\" "
-          "$EVCS_GATEWAY_URL/chargers/DEMO-16-1/status\n  Ctrl-C stops everything.\n", flush=True)
+    print(
+        '  try:  . .evcs/dev.env && curl -s -H "x-api-key: $EVCS_DEMO_API_KEY" '
+        "$EVCS_GATEWAY_URL/chargers/DEMO-16-1/status\n  Ctrl-C stops everything.\n",
+        flush=True,
+    )

@@ -45,7 +45,7 @@ class Recorder:
     async def ensure_groups(self) -> None:
         for stream in self.streams:
             try:
-                # From the start of the stream: what csms appended before any recorder ran counts too.
+                # From the stream's start: what csms appended before any recorder ran counts too.
                 await self.redis.xgroup_create(stream, RECORDER_GROUP, id="0", mkstream=True)
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
@@ -80,10 +80,17 @@ class Recorder:
 
     async def _read(self) -> Entries:
         reply = await self.redis.xreadgroup(
-            RECORDER_GROUP, self.consumer, dict.fromkeys(self.streams, ">"),
-            count=self.settings.recorder_batch, block=500,
+            RECORDER_GROUP,
+            self.consumer,
+            dict.fromkeys(self.streams, ">"),
+            count=self.settings.recorder_batch,
+            block=500,
         )
-        return [(stream, entry_id, fields) for stream, entries in reply or [] for entry_id, fields in entries]
+        return [
+            (stream, entry_id, fields)
+            for stream, entries in reply or []
+            for entry_id, fields in entries
+        ]
 
     async def _claim(self) -> Entries:
         """Entries another recorder took but never acknowledged (it crashed): ours now."""
@@ -92,8 +99,12 @@ class Recorder:
             start = "0-0"
             while True:
                 start, claimed, *_ = await self.redis.xautoclaim(
-                    stream, RECORDER_GROUP, self.consumer, self.settings.recorder_claim_idle_ms,
-                    start_id=start, count=self.settings.recorder_batch,
+                    stream,
+                    RECORDER_GROUP,
+                    self.consumer,
+                    self.settings.recorder_claim_idle_ms,
+                    start_id=start,
+                    count=self.settings.recorder_batch,
                 )
                 out.extend((stream, entry_id, fields) for entry_id, fields in claimed if fields)
                 if start == "0-0":
@@ -119,7 +130,9 @@ class Recorder:
                 break
             except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
                 WRITE_ERRORS.inc()
-                log.warning("batch write failed; retrying", extra={"error": repr(exc), "rows": batch.rows})
+                log.warning(
+                    "batch write failed; retrying", extra={"error": repr(exc), "rows": batch.rows}
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
         by_stream: dict[str, list[str]] = {}

@@ -37,8 +37,13 @@ class Batch:
 
     @property
     def rows(self) -> int:
-        return (len(self.status_events) + len(self.meter_values) + len(self.tx_starts)
-                + len(self.tx_stops) + len(self.commands))
+        return (
+            len(self.status_events)
+            + len(self.meter_values)
+            + len(self.tx_starts)
+            + len(self.tx_stops)
+            + len(self.commands)
+        )
 
 
 def add(batch: Batch, stream_id: str, e: dict[str, Any]) -> None:
@@ -46,24 +51,73 @@ def add(batch: Batch, stream_id: str, e: dict[str, Any]) -> None:
     kind, cp = e.get("type"), e.get("cp")
     at = received_at(stream_id)
     if kind == ev.STATUS:
-        batch.status_events.append((stream_id, at, cp, e["connector"], e["ocpp_status"], e["status"],
-                                    e.get("error_code"), parse_ts(e.get("ts"))))
+        batch.status_events.append(
+            (
+                stream_id,
+                at,
+                cp,
+                e["connector"],
+                e["ocpp_status"],
+                e["status"],
+                e.get("error_code"),
+                parse_ts(e.get("ts")),
+            )
+        )
     elif kind == ev.METER:
         ts = parse_ts(e.get("ts"))
         for seq, (measurand, phase, value, unit) in enumerate(e["samples"]):
-            batch.meter_values.append((stream_id, seq, at, cp, e["connector"], e.get("transaction_id"),
-                                       ts, measurand, phase, value, unit))
+            batch.meter_values.append(
+                (
+                    stream_id,
+                    seq,
+                    at,
+                    cp,
+                    e["connector"],
+                    e.get("transaction_id"),
+                    ts,
+                    measurand,
+                    phase,
+                    value,
+                    unit,
+                )
+            )
     elif kind == ev.TX_START:
-        batch.tx_starts.append((cp, e["transaction_id"], e.get("connector"), e.get("id_tag"),
-                                parse_ts(e.get("ts")), e.get("meter_start_wh")))
+        batch.tx_starts.append(
+            (
+                cp,
+                e["transaction_id"],
+                e.get("connector"),
+                e.get("id_tag"),
+                parse_ts(e.get("ts")),
+                e.get("meter_start_wh"),
+            )
+        )
     elif kind == ev.TX_STOP:
-        batch.tx_stops.append((cp, e["transaction_id"], e.get("connector"), parse_ts(e.get("ts")),
-                               e.get("meter_stop_wh"), e.get("reason")))
+        batch.tx_stops.append(
+            (
+                cp,
+                e["transaction_id"],
+                e.get("connector"),
+                parse_ts(e.get("ts")),
+                e.get("meter_stop_wh"),
+                e.get("reason"),
+            )
+        )
     elif kind == ev.COMMAND:
         request = {"action": e.get("action"), "params": e.get("params")}
-        batch.commands.append((e["command_id"], e.get("partner_id"), cp, e.get("action"),
-                               e.get("ocpp_action"), request, e.get("outcome"),
-                               e.get("response"), datetime.fromtimestamp(e["at"], UTC)))
+        batch.commands.append(
+            (
+                e["command_id"],
+                e.get("partner_id"),
+                cp,
+                e.get("action"),
+                e.get("ocpp_action"),
+                request,
+                e.get("outcome"),
+                e.get("response"),
+                datetime.fromtimestamp(e["at"], UTC),
+            )
+        )
     else:
         batch.skipped += 1  # connection events feed the live stream only
 

@@ -1,4 +1,4 @@
-"""Writing a batch to PostgreSQL in one transaction; idempotent, so a re-delivered batch lands once."""
+"""Writing a batch to PostgreSQL in one transaction; idempotent: a re-delivered batch lands once."""
 
 from __future__ import annotations
 
@@ -6,20 +6,44 @@ import asyncpg
 
 from recorder.rows import Batch
 
-_STATUS_COLS = ["stream_id", "received_at", "charger_id", "connector_id", "ocpp_status", "status",
-                "error_code", "ts"]
-_METER_COLS = ["stream_id", "seq", "received_at", "charger_id", "connector_id", "transaction_id", "ts",
-               "measurand", "phase", "value", "unit"]
+_STATUS_COLS = [
+    "stream_id",
+    "received_at",
+    "charger_id",
+    "connector_id",
+    "ocpp_status",
+    "status",
+    "error_code",
+    "ts",
+]
+_METER_COLS = [
+    "stream_id",
+    "seq",
+    "received_at",
+    "charger_id",
+    "connector_id",
+    "transaction_id",
+    "ts",
+    "measurand",
+    "phase",
+    "value",
+    "unit",
+]
 
 
-async def _copy_idempotent(conn: asyncpg.Connection, table: str, cols: list[str],
-                           rows: list[tuple[object, ...]]) -> None:
+async def _copy_idempotent(
+    conn: asyncpg.Connection, table: str, cols: list[str], rows: list[tuple[object, ...]]
+) -> None:
     # COPY cannot skip duplicates, so COPY into a scratch table and insert from it.
     tmp = f"_in_{table}"
-    await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {table}) ON COMMIT DELETE ROWS")
+    await conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {table}) ON COMMIT DELETE ROWS"
+    )
     await conn.copy_records_to_table(tmp, records=rows, columns=cols)
     col_list = ", ".join(cols)
-    await conn.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {tmp} ON CONFLICT DO NOTHING")
+    await conn.execute(
+        f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {tmp} ON CONFLICT DO NOTHING"
+    )
 
 
 async def write(pool: asyncpg.Pool, batch: Batch) -> None:
@@ -30,8 +54,8 @@ async def write(pool: asyncpg.Pool, batch: Batch) -> None:
             await _copy_idempotent(conn, "meter_values", _METER_COLS, batch.meter_values)
         if batch.tx_starts:
             await conn.executemany(
-                "INSERT INTO transactions (charger_id, transaction_id, connector_id, id_tag, started_at,"
-                " meter_start_wh) VALUES ($1, $2, $3, $4, $5, $6)"
+                "INSERT INTO transactions (charger_id, transaction_id, connector_id, id_tag,"
+                " started_at, meter_start_wh) VALUES ($1, $2, $3, $4, $5, $6)"
                 " ON CONFLICT (charger_id, transaction_id) DO UPDATE SET"
                 " connector_id = COALESCE(transactions.connector_id, EXCLUDED.connector_id),"
                 " id_tag = COALESCE(transactions.id_tag, EXCLUDED.id_tag),"

@@ -26,5 +26,7 @@ def encode(event: dict[str, Any]) -> dict[str, bytes]:
 
 def decode(fields: dict[Any, Any]) -> dict[str, Any]:
     raw = fields.get(FIELD) or fields.get(FIELD.encode())
+    if raw is None:
+        raise TypeError("stream entry has no event field")
     event: dict[str, Any] = orjson.loads(raw)
     return event

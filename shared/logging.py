@@ -36,7 +36,9 @@ def setup_logging(level: str = "INFO", fmt: str = "json", process: str | None = 
         handler.setFormatter(JsonFormatter())
     else:
         prefix = f"[{process}] " if process else ""
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s")
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

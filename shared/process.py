@@ -8,7 +8,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 
-def run(main: Coroutine[Any, Any, None]) -> None:
+def run(main: Coroutine[Any, Any, Any]) -> None:
     """Run `main` on uvloop where available."""
     try:
         import uvloop

@@ -51,17 +51,26 @@ class KeyRecord:
     revoked: bool
 
 
-async def audit(conn: Any, actor: str, action: str, target: str | None, details: Any = None) -> None:
+async def audit(
+    conn: Any, actor: str, action: str, target: str | None, details: Any = None
+) -> None:
     await conn.execute(
         "INSERT INTO audit_log (actor, action, target, details) VALUES ($1, $2, $3, $4)",
-        actor, action, target, details,
+        actor,
+        action,
+        target,
+        details,
     )
 
 
 def _partner(row: asyncpg.Record) -> Partner:
     return Partner(
-        row["id"], row["name"], row["status"], row["charger_quota"],
-        row["rate_limit_minute"], row["rate_limit_hour"],
+        row["id"],
+        row["name"],
+        row["status"],
+        row["charger_quota"],
+        row["rate_limit_minute"],
+        row["rate_limit_hour"],
     )
 
 
@@ -80,16 +89,22 @@ async def create_partner(
         row = await conn.fetchrow(
             "INSERT INTO partners (id, name, charger_quota) VALUES ($1, $2, $3)"
             " ON CONFLICT (id) DO NOTHING RETURNING *",
-            pid, name, charger_quota,
+            pid,
+            name,
+            charger_quota,
         )
         if row is None:
             raise Conflict(f"partner {pid} already exists")
-        await audit(conn, actor, "partner.create", pid, {"name": name, "charger_quota": charger_quota})
+        await audit(
+            conn, actor, "partner.create", pid, {"name": name, "charger_quota": charger_quota}
+        )
     return _partner(row)
 
 
 async def get_partner(pool: asyncpg.Pool, partner_id: str) -> Partner:
-    row = await pool.fetchrow("SELECT * FROM partners WHERE id = $1 AND deleted_at IS NULL", partner_id)
+    row = await pool.fetchrow(
+        "SELECT * FROM partners WHERE id = $1 AND deleted_at IS NULL", partner_id
+    )
     if row is None:
         raise NotFound(f"partner {partner_id} not found")
     return _partner(row)
@@ -106,7 +121,11 @@ async def issue_api_key(
         await conn.execute(
             "INSERT INTO api_keys (id, partner_id, prefix, key_hash, expires_at)"
             " VALUES ($1, $2, $3, $4, $5)",
-            key_id, partner_id, apikeys.display_prefix(key), apikeys.digest(key), expires_at,
+            key_id,
+            partner_id,
+            apikeys.display_prefix(key),
+            apikeys.digest(key),
+            expires_at,
         )
         await audit(conn, actor, "api_key.issue", partner_id, {"key_id": key_id})
     return key_id, key
@@ -123,8 +142,13 @@ async def find_key(pool: asyncpg.Pool, digest: bytes) -> KeyRecord | None:
     if row is None:
         return None
     return KeyRecord(
-        row["id"], row["partner_id"], row["status"], row["rate_limit_minute"],
-        row["rate_limit_hour"], row["expires_at"], row["revoked"],
+        row["id"],
+        row["partner_id"],
+        row["status"],
+        row["rate_limit_minute"],
+        row["rate_limit_hour"],
+        row["expires_at"],
+        row["revoked"],
     )
 
 
@@ -165,7 +189,10 @@ async def register_charger(
         row = await conn.fetchrow(
             "INSERT INTO chargers (id, partner_id, password_hash, protocol) VALUES ($1, $2, $3, $4)"
             " ON CONFLICT (id) DO NOTHING RETURNING *",
-            charger_id, partner_id, pw_hash, protocol,
+            charger_id,
+            partner_id,
+            pw_hash,
+            protocol,
         )
         if row is None:
             raise Conflict(f"charger {charger_id} already registered")

@@ -18,7 +18,9 @@ TS = "2026-01-01T00:00:00Z"
 
 
 @pytest.fixture
-async def replies(rds: redis.Redis, keys: Keys, uid: str) -> AsyncIterator[tuple[str, asyncio.Queue[CommandReply]]]:
+async def replies(
+    rds: redis.Redis, keys: Keys, uid: str
+) -> AsyncIterator[tuple[str, asyncio.Queue[CommandReply]]]:
     channel = keys.reply_channel(f"gw-{uid}")
     queue: asyncio.Queue[CommandReply] = asyncio.Queue()
     pubsub = rds.pubsub(ignore_subscribe_messages=True)
@@ -46,9 +48,22 @@ async def test_start_reaches_the_charger_and_its_answer_comes_back(
     cp = f"CMD-{uid}"
     c = await charger(cp)
     await c.call("Heartbeat", {})
-    assert await _send(rds, keys, csms, CommandRequest(
-        id=f"c1-{uid}", reply_to=channel, charger_id=cp, partner_id="p1", action=Action.START,
-        params={"connectorId": 1, "idTag": "TAG1"})) == 1
+    assert (
+        await _send(
+            rds,
+            keys,
+            csms,
+            CommandRequest(
+                id=f"c1-{uid}",
+                reply_to=channel,
+                charger_id=cp,
+                partner_id="p1",
+                action=Action.START,
+                params={"connectorId": 1, "idTag": "TAG1"},
+            ),
+        )
+        == 1
+    )
     frame = await asyncio.wait_for(c.recv_call(), 5)
     assert frame[2] == "RemoteStartTransaction"
     assert frame[3] == {"connectorId": 1, "idTag": "TAG1"}
@@ -68,8 +83,15 @@ async def test_stop_uses_the_running_transaction(
     channel, queue = replies
     cp = f"STOP-{uid}"
     c = await charger(cp)
-    started = await c.call("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": TS})
-    await _send(rds, keys, csms, CommandRequest(id=f"s-{uid}", reply_to=channel, charger_id=cp, action=Action.STOP))
+    started = await c.call(
+        "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": TS}
+    )
+    await _send(
+        rds,
+        keys,
+        csms,
+        CommandRequest(id=f"s-{uid}", reply_to=channel, charger_id=cp, action=Action.STOP),
+    )
     frame = await asyncio.wait_for(c.recv_call(), 5)
     assert frame[2:] == ["RemoteStopTransaction", {"transactionId": started[2]["transactionId"]}]
     await c.answer(frame[1], {"status": "Rejected"})
@@ -83,7 +105,12 @@ async def test_stop_without_a_transaction_is_refused_without_bothering_the_charg
     cp = f"IDLE-{uid}"
     c = await charger(cp)
     await c.call("Heartbeat", {})
-    await _send(rds, keys, csms, CommandRequest(id=f"i-{uid}", reply_to=channel, charger_id=cp, action=Action.STOP))
+    await _send(
+        rds,
+        keys,
+        csms,
+        CommandRequest(id=f"i-{uid}", reply_to=channel, charger_id=cp, action=Action.STOP),
+    )
     assert (await asyncio.wait_for(queue.get(), 5)).outcome is Outcome.NOT_SUPPORTED
 
 
@@ -95,9 +122,19 @@ async def test_silent_charger_times_out_and_commands_queue_one_at_a_time(
     c = await charger(cp, "ocpp2.0.1")
     await c.call("Heartbeat", {})
     for n in (1, 2):
-        await _send(rds, keys, csms, CommandRequest(
-            id=f"t{n}-{uid}", reply_to=channel, charger_id=cp, action=Action.AVAILABILITY,
-            params={"operative": False}, timeout=0.5))
+        await _send(
+            rds,
+            keys,
+            csms,
+            CommandRequest(
+                id=f"t{n}-{uid}",
+                reply_to=channel,
+                charger_id=cp,
+                action=Action.AVAILABILITY,
+                params={"operative": False},
+                timeout=0.5,
+            ),
+        )
     first = await asyncio.wait_for(c.recv_call(), 5)
     assert first[2:] == ["ChangeAvailability", {"operationalStatus": "Inoperative"}]
     # the second CALL is not sent while the first is outstanding
@@ -111,5 +148,12 @@ async def test_command_for_a_charger_not_here_says_offline(
     csms: CsmsApp, rds: redis.Redis, keys: Keys, uid: str, replies
 ) -> None:  # type: ignore[no-untyped-def]
     channel, queue = replies
-    await _send(rds, keys, csms, CommandRequest(id=f"o-{uid}", reply_to=channel, charger_id=f"GONE-{uid}", action=Action.START))
+    await _send(
+        rds,
+        keys,
+        csms,
+        CommandRequest(
+            id=f"o-{uid}", reply_to=channel, charger_id=f"GONE-{uid}", action=Action.START
+        ),
+    )
     assert (await asyncio.wait_for(queue.get(), 5)).outcome is Outcome.EVSE_OFFLINE

@@ -20,13 +20,32 @@ TS = "2026-01-01T00:00:00Z"
         ("ocpp2.0.1", '[9, "a1", "Heartbeat", {}]', "MessageTypeNotSupported", "a1"),
         ("ocpp1.6", '[2, "a2", "Heartbeat"]', "FormationViolation", "a2"),
         ("ocpp1.6", '[2, "a3", "NoSuchAction", {}]', "NotImplemented", "a3"),
-        ("ocpp1.6", '[2, "a4", "StatusNotification", {"connectorId": 1}]', "OccurenceConstraintViolation", "a4"),
-        ("ocpp2.0.1", '[2, "a5", "StatusNotification", {"timestamp": "' + TS + '", "connectorStatus": "Available", "evseId": 1}]',
-         "OccurrenceConstraintViolation", "a5"),
-        ("ocpp1.6", '[2, "a6", "StatusNotification", {"connectorId": "one", "errorCode": "NoError", "status": "Available"}]',
-         "TypeConstraintViolation", "a6"),
-        ("ocpp1.6", '[2, "a7", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Sleeping"}]',
-         "PropertyConstraintViolation", "a7"),
+        (
+            "ocpp1.6",
+            '[2, "a4", "StatusNotification", {"connectorId": 1}]',
+            "OccurenceConstraintViolation",
+            "a4",
+        ),
+        (
+            "ocpp2.0.1",
+            '[2, "a5", "StatusNotification", {"timestamp": "'
+            + TS
+            + '", "connectorStatus": "Available", "evseId": 1}]',
+            "OccurrenceConstraintViolation",
+            "a5",
+        ),
+        (
+            "ocpp1.6",
+            '[2, "a6", "StatusNotification", {"connectorId": "one", "errorCode": "NoError", "status": "Available"}]',
+            "TypeConstraintViolation",
+            "a6",
+        ),
+        (
+            "ocpp1.6",
+            '[2, "a7", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Sleeping"}]',
+            "PropertyConstraintViolation",
+            "a7",
+        ),
         ("ocpp2.0.1", '[2, "a8", "Heartbeat", {"surprise": true}]', "FormatViolation", "a8"),
     ],
 )
@@ -54,7 +73,10 @@ async def test_before_accepted_boot_only_boot_is_allowed(charger: Connect, csms,
     csms.node.settings = csms.node.settings.model_copy(update={"boot_unknown": "Pending"})
     try:
         c = await charger(f"PEND-{uid}", "ocpp2.0.1")
-        boot = await c.call("BootNotification", {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"})
+        boot = await c.call(
+            "BootNotification",
+            {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"},
+        )
         assert boot[2]["status"] == "Pending"
         reply = await c.call("Heartbeat", {})
         assert reply[0] == 4 and reply[2] == "SecurityError"

@@ -20,8 +20,16 @@ from shared.settings import Settings
 
 @pytest.fixture
 async def strict(settings: Settings) -> AsyncIterator[CsmsApp]:
-    app = CsmsApp(settings.model_copy(update={
-        "csms_port": 0, "node_id": "strict", "charger_auth": True, "boot_unknown": "Rejected"}))
+    app = CsmsApp(
+        settings.model_copy(
+            update={
+                "csms_port": 0,
+                "node_id": "strict",
+                "charger_auth": True,
+                "boot_unknown": "Rejected",
+            }
+        )
+    )
     await app.start()
     yield app
     await app.stop()
@@ -31,9 +39,13 @@ def _basic(user: bytes, password: bytes) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(user + b":" + password).decode()}
 
 
-async def _status(url: str, protocols: list[str] | None = None, headers: dict[str, str] | None = None) -> int:
+async def _status(
+    url: str, protocols: list[str] | None = None, headers: dict[str, str] | None = None
+) -> int:
     try:
-        async with connect(url, subprotocols=protocols or ["ocpp1.6"], additional_headers=headers) as ws:  # type: ignore[arg-type]
+        async with connect(
+            url, subprotocols=protocols or ["ocpp1.6"], additional_headers=headers
+        ) as ws:  # type: ignore[arg-type]
             assert ws.subprotocol in ("ocpp1.6", "ocpp2.0.1")
             return 101
     except InvalidStatus as exc:
@@ -45,7 +57,10 @@ async def test_registered_charger_with_its_password_connects(
 ) -> None:
     cp = f"AUTH-{uid}"
     await registry.register_charger(pool, rds, keys, cp, password="s3cret-password-123")
-    assert await _status(f"{strict.url}/{cp}", headers=_basic(cp.encode(), b"s3cret-password-123")) == 101
+    assert (
+        await _status(f"{strict.url}/{cp}", headers=_basic(cp.encode(), b"s3cret-password-123"))
+        == 101
+    )
 
 
 async def test_wrong_password_unknown_charger_and_no_credentials_look_the_same(
@@ -54,10 +69,15 @@ async def test_wrong_password_unknown_charger_and_no_credentials_look_the_same(
     cp = f"AUTH2-{uid}"
     await registry.register_charger(pool, rds, keys, cp, password="right-password-1234")
     assert await _status(f"{strict.url}/{cp}", headers=_basic(cp.encode(), b"wrong")) == 401
-    assert await _status(f"{strict.url}/NOPE-{uid}", headers=_basic(f"NOPE-{uid}".encode(), b"x")) == 401
+    assert (
+        await _status(f"{strict.url}/NOPE-{uid}", headers=_basic(f"NOPE-{uid}".encode(), b"x"))
+        == 401
+    )
     assert await _status(f"{strict.url}/{cp}") == 401
     # the username must be the charger id in the URL
-    assert await _status(f"{strict.url}/{cp}", headers=_basic(b"other", b"right-password-1234")) == 401
+    assert (
+        await _status(f"{strict.url}/{cp}", headers=_basic(b"other", b"right-password-1234")) == 401
+    )
 
 
 async def test_raw_byte_authorization_key_of_ocpp16(
@@ -74,6 +94,8 @@ async def test_no_supported_subprotocol_is_refused(csms: CsmsApp, uid: str) -> N
     assert await _status(f"{csms.url}/SP-{uid}", protocols=["ocpp1.5"]) == 400
 
 
-@pytest.mark.parametrize("path", ["/ocpp/", "/other/CP1", "/ocpp/a%2Fb", "/ocpp/" + "x" * 49, "/ocpp/a/b"])
+@pytest.mark.parametrize(
+    "path", ["/ocpp/", "/other/CP1", "/ocpp/a%2Fb", "/ocpp/" + "x" * 49, "/ocpp/a/b"]
+)
 async def test_bad_paths_are_refused(csms: CsmsApp, path: str) -> None:
     assert await _status(f"ws://127.0.0.1:{csms.port}{path}") == 404

@@ -20,17 +20,38 @@ async def _events(rds: redis.Redis, keys: Keys, charger_id: str) -> list[dict]:
     return [e for e in found if e["cp"] == charger_id]
 
 
-async def test_boot_heartbeat_status_meter(charger: Connect, rds: redis.Redis, keys: Keys, uid: str) -> None:
+async def test_boot_heartbeat_status_meter(
+    charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
     cp = f"V16-{uid}"
     c = await charger(cp)
     boot = await c.call("BootNotification", {"chargePointVendor": "ACME", "chargePointModel": "X1"})
     assert boot[0] == 3 and boot[2]["status"] == "Accepted" and boot[2]["interval"] > 0
     hb = await c.call("Heartbeat", {})
     assert hb[0] == 3 and hb[2]["currentTime"].endswith("Z")
-    st = await c.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": TS})
+    st = await c.call(
+        "StatusNotification",
+        {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": TS},
+    )
     assert st == [3, st[1], {}]
-    mv = await c.call("MeterValues", {"connectorId": 1, "meterValue": [
-        {"timestamp": TS, "sampledValue": [{"value": "1.5", "unit": "kWh", "measurand": "Energy.Active.Import.Register"}]}]})
+    mv = await c.call(
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "meterValue": [
+                {
+                    "timestamp": TS,
+                    "sampledValue": [
+                        {
+                            "value": "1.5",
+                            "unit": "kWh",
+                            "measurand": "Energy.Active.Import.Register",
+                        }
+                    ],
+                }
+            ],
+        },
+    )
     assert mv[0] == 3
 
     state = await rds.hgetall(keys.charger(cp))
@@ -46,11 +67,15 @@ async def test_transaction_ids_come_from_the_csms_and_are_recorded(
 ) -> None:
     cp = f"TX16-{uid}"
     c = await charger(cp)
-    start = await c.call("StartTransaction", {"connectorId": 1, "idTag": "TAG", "meterStart": 1000, "timestamp": TS})
+    start = await c.call(
+        "StartTransaction", {"connectorId": 1, "idTag": "TAG", "meterStart": 1000, "timestamp": TS}
+    )
     tx = start[2]["transactionId"]
     assert isinstance(tx, int) and start[2]["idTagInfo"]["status"] == "Accepted"
     assert (await rds.hget(keys.charger(cp), F.TRANSACTION + "1")) == str(tx)
-    stop = await c.call("StopTransaction", {"transactionId": tx, "meterStop": 4500, "timestamp": TS, "idTag": "TAG"})
+    stop = await c.call(
+        "StopTransaction", {"transactionId": tx, "meterStop": 4500, "timestamp": TS, "idTag": "TAG"}
+    )
     assert stop[0] == 3
     assert (await rds.hget(keys.charger(cp), F.TRANSACTION + "1")) == ""
     events = await _events(rds, keys, cp)
@@ -60,12 +85,18 @@ async def test_transaction_ids_come_from_the_csms_and_are_recorded(
 
 async def test_second_transaction_gets_a_new_id(charger: Connect, uid: str) -> None:
     c = await charger(f"TXN-{uid}")
-    a = await c.call("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": TS})
-    b = await c.call("StartTransaction", {"connectorId": 2, "idTag": "T", "meterStart": 0, "timestamp": TS})
+    a = await c.call(
+        "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": TS}
+    )
+    b = await c.call(
+        "StartTransaction", {"connectorId": 2, "idTag": "T", "meterStart": 0, "timestamp": TS}
+    )
     assert a[2]["transactionId"] != b[2]["transactionId"]
 
 
-async def test_disconnect_marks_offline(csms: CsmsApp, charger: Connect, rds: redis.Redis, keys: Keys, uid: str) -> None:
+async def test_disconnect_marks_offline(
+    csms: CsmsApp, charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
     cp = f"OFF-{uid}"
     c = await charger(cp)
     await c.call("Heartbeat", {})
@@ -78,7 +109,9 @@ async def test_disconnect_marks_offline(csms: CsmsApp, charger: Connect, rds: re
     assert cp not in csms.node.connections
 
 
-async def test_reconnect_replaces_the_old_connection(csms: CsmsApp, charger: Connect, rds: redis.Redis, keys: Keys, uid: str) -> None:
+async def test_reconnect_replaces_the_old_connection(
+    csms: CsmsApp, charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
     cp = f"DUP-{uid}"
     first = await charger(cp)
     await first.call("Heartbeat", {})

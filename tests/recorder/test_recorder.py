@@ -19,12 +19,15 @@ from shared.settings import Settings
 @pytest.fixture
 async def stream_settings(settings: Settings, uid: str) -> Settings:
     # each test gets its own stream (own prefix), so counts are exact
-    return settings.model_copy(update={"redis_prefix": f"{settings.redis_prefix}r{uid}",
-                                       "recorder_claim_idle_ms": 200})
+    return settings.model_copy(
+        update={"redis_prefix": f"{settings.redis_prefix}r{uid}", "recorder_claim_idle_ms": 200}
+    )
 
 
 @pytest.fixture
-async def recorder(stream_settings: Settings, rds: redis.Redis, pool: asyncpg.Pool) -> AsyncIterator[Recorder]:
+async def recorder(
+    stream_settings: Settings, rds: redis.Redis, pool: asyncpg.Pool
+) -> AsyncIterator[Recorder]:
     rec = Recorder(stream_settings, rds, pool)
     await rec.ensure_groups()
     yield rec
@@ -34,15 +37,56 @@ def _events(cp: str, n: int) -> list[dict]:
     now = time.time()
     out: list[dict] = []
     for i in range(n):
-        out.append({"type": ev.STATUS, "cp": cp, "at": now, "connector": 1, "ocpp_status": "Charging",
-                    "status": "CHARGING", "error_code": "NoError", "ts": "2026-01-01T00:00:00Z"})
-        out.append({"type": ev.METER, "cp": cp, "at": now, "connector": 1, "transaction_id": "7",
-                    "ts": "2026-01-01T00:00:01Z", "samples": [["Energy.Active.Import.Register", None, 1000.0 + i, "Wh"],
-                                                              ["Power.Active.Import", None, 11000.0, "W"]]})
-    out.append({"type": ev.TX_START, "cp": cp, "at": now, "connector": 1, "transaction_id": "7",
-                "id_tag": "T", "meter_start_wh": 1000.0, "ts": "2026-01-01T00:00:00Z"})
-    out.append({"type": ev.TX_STOP, "cp": cp, "at": now, "connector": 1, "transaction_id": "7",
-                "meter_stop_wh": 5000.0, "reason": "Remote", "ts": "2026-01-01T01:00:00Z"})
+        out.append(
+            {
+                "type": ev.STATUS,
+                "cp": cp,
+                "at": now,
+                "connector": 1,
+                "ocpp_status": "Charging",
+                "status": "CHARGING",
+                "error_code": "NoError",
+                "ts": "2026-01-01T00:00:00Z",
+            }
+        )
+        out.append(
+            {
+                "type": ev.METER,
+                "cp": cp,
+                "at": now,
+                "connector": 1,
+                "transaction_id": "7",
+                "ts": "2026-01-01T00:00:01Z",
+                "samples": [
+                    ["Energy.Active.Import.Register", None, 1000.0 + i, "Wh"],
+                    ["Power.Active.Import", None, 11000.0, "W"],
+                ],
+            }
+        )
+    out.append(
+        {
+            "type": ev.TX_START,
+            "cp": cp,
+            "at": now,
+            "connector": 1,
+            "transaction_id": "7",
+            "id_tag": "T",
+            "meter_start_wh": 1000.0,
+            "ts": "2026-01-01T00:00:00Z",
+        }
+    )
+    out.append(
+        {
+            "type": ev.TX_STOP,
+            "cp": cp,
+            "at": now,
+            "connector": 1,
+            "transaction_id": "7",
+            "meter_stop_wh": 5000.0,
+            "reason": "Remote",
+            "ts": "2026-01-01T01:00:00Z",
+        }
+    )
     return out
 
 
@@ -71,7 +115,9 @@ async def test_events_land_in_their_tables_and_are_acknowledged(
     assert pending["pending"] == 0
 
 
-async def test_a_batch_delivered_twice_lands_once(recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str) -> None:
+async def test_a_batch_delivered_twice_lands_once(
+    recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str
+) -> None:
     cp = f"TWICE-{uid}"
     await _append(rds, recorder.keys, _events(cp, 10))
     entries = await recorder._read()
@@ -124,5 +170,5 @@ async def test_trimming_keeps_every_entry_not_yet_acknowledged(
     await _append(rds, recorder.keys, _events(f"TRIM3-{uid}", 2))  # not even delivered
     await recorder._trim()
     left = [entry_id for entry_id, _ in await rds.xrange(recorder.keys.stream(0))]
-    assert left == [entry_id for _, entry_id, _ in pending] + left[len(pending):]
+    assert left == [entry_id for _, entry_id, _ in pending] + left[len(pending) :]
     assert len(left) == len(pending) + 6

@@ -61,7 +61,13 @@ def cmd_sim(args: argparse.Namespace) -> None:
 
     settings = Settings()
     setup_logging(settings.log_level, settings.log_format, "sim")
-    run(runner.main(args))
+    codes: list[int] = []
+
+    async def main() -> None:
+        codes.append(await runner.main(args))
+
+    run(main())
+    sys.exit(codes[0] if codes else 1)
 
 
 def cmd_dev(args: argparse.Namespace) -> None:

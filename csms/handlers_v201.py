@@ -62,7 +62,13 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
     if "meterValue" in p:
         fields, events = meter_outcome(ctx, evse, tx, p["meterValue"])
     meter_wh = _energy_wh(events)
-    if kind == "Started":
+    if kind == "Started" or (tx in s.meter_start_unknown and meter_wh is not None):
+        # When Started carried no energy reading, the first reading is the meter start: the
+        # start is sent again, and the recorder keeps the first start time and fills the meter.
+        if meter_wh is None:
+            s.meter_start_unknown.add(tx)
+        else:
+            s.meter_start_unknown.discard(tx)
         id_token = (p.get("idToken") or {}).get("idToken")
         events.append(
             base_event(
@@ -78,6 +84,7 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
             )
         )
     if kind == "Ended":
+        s.meter_start_unknown.discard(tx)
         s.transactions.pop(evse, None)
         s.charging_state.pop(evse, None)
         fields[f"{F.TRANSACTION}{evse}"] = ""

@@ -21,6 +21,8 @@ class Session:
     raw_status: dict[int, str] = field(default_factory=dict)
     charging_state: dict[int, str] = field(default_factory=dict)
     transactions: dict[int, str] = field(default_factory=dict)  # connector/EVSE -> tx id
+    # 2.0.1 transactions whose Started carried no energy reading: the first reading is the start
+    meter_start_unknown: set[str] = field(default_factory=set)
 
     def partner_status(self, connector: int) -> PartnerStatus:
         raw = self.raw_status.get(connector)

@@ -59,7 +59,8 @@ async def write(pool: asyncpg.Pool, batch: Batch) -> None:
                 " ON CONFLICT (charger_id, transaction_id) DO UPDATE SET"
                 " connector_id = COALESCE(transactions.connector_id, EXCLUDED.connector_id),"
                 " id_tag = COALESCE(transactions.id_tag, EXCLUDED.id_tag),"
-                " started_at = EXCLUDED.started_at, meter_start_wh = EXCLUDED.meter_start_wh",
+                " started_at = COALESCE(transactions.started_at, EXCLUDED.started_at),"
+                " meter_start_wh = COALESCE(transactions.meter_start_wh, EXCLUDED.meter_start_wh)",
                 batch.tx_starts,
             )
         if batch.tx_stops:

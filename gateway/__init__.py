@@ -1,0 +1,1 @@
+"""The partner REST API gateway: API keys, rate limits, status reads and commands over Redis."""

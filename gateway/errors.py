@@ -1,0 +1,122 @@
+"""The one error type and the middleware that renders every failure as the standard JSON body."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+import asyncpg
+import orjson
+import redis.exceptions
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID = web.RequestKey("request_id", str)
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
+
+# A storage server we cannot reach is the caller's "try again later", not our bug.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    ConnectionError,
+)
+
+
+class ApiError(Exception):
+    """An HTTP error with a message for the client; `error` defaults to the reason phrase."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        error: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error = error or HTTPStatus(status).phrase
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+def request_id(request: web.Request) -> str:
+    """The request's id: the client's X-Request-Id when it is sane, else a fresh one."""
+    rid = request.get(REQUEST_ID)
+    if rid is None:
+        sent = request.headers.get("X-Request-Id", "")
+        rid = sent if _SANE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        request[REQUEST_ID] = rid
+    return rid
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def error_response(request: web.Request, exc: ApiError) -> web.Response:
+    body = {
+        "statusCode": exc.status,
+        "message": exc.message,
+        "error": exc.error,
+        "timestamp": _timestamp(),
+        "path": request.path,
+        **exc.extra,
+    }
+    return web.Response(
+        body=orjson.dumps(body),
+        status=exc.status,
+        headers=exc.headers,
+        content_type="application/json",
+    )
+
+
+def _from_http_exception(request: web.Request, exc: web.HTTPException) -> ApiError:
+    """aiohttp's own errors (no route, wrong method, body too large) in our shape."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        headers[hdrs.ALLOW] = exc.headers[hdrs.ALLOW]
+        message = f"method {request.method} is not allowed here; allowed: {exc.headers[hdrs.ALLOW]}"
+    elif isinstance(exc, web.HTTPNotFound) and request.match_info.http_exception is exc:
+        message = f"no route for {request.method} {request.path}"
+    elif exc.text and exc.text != f"{exc.status}: {exc.reason}":
+        message = exc.text
+    else:
+        message = HTTPStatus(exc.status).phrase
+    return ApiError(exc.status, message, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every exception into the standard error body; never leak internals on a 500."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(request, exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(request, _from_http_exception(request, exc))
+    except _UNAVAILABLE:
+        log.warning("storage unavailable", exc_info=True, extra={"request_id": request_id(request)})
+        return error_response(
+            request, ApiError(503, "a storage service is unavailable; retry later")
+        )
+    except Exception:
+        log.exception("unhandled error", extra={"request_id": request_id(request)})
+        return error_response(request, ApiError(500, "internal server error"))
+
+
+async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare hook: every answer, streamed or not, names its request."""
+    response.headers["X-Request-Id"] = request_id(request)

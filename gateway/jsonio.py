@@ -1,0 +1,57 @@
+"""JSON in and out of HTTP: orjson responses and pydantic-validated request bodies."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from gateway.errors import ApiError
+
+M = TypeVar("M", bound=BaseModel)
+
+# Enough for a batch of 1000 of the longest charger ids with room to spare; bigger bodies get 413.
+MAX_BODY_BYTES = 256 * 1024
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
+def _describe(exc: ValidationError) -> str:
+    """A short, client-facing summary of what is wrong with the body."""
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        if err["type"] == "json_invalid":
+            return "request body is not valid JSON"
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{where}: {err['msg']}")
+    more = len(exc.errors()) - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    """The body validated as `model`: 415 unless JSON, 400 if malformed or of the wrong shape."""
+    if not _is_json(request.content_type):
+        raise ApiError(415, "request body must be JSON (Content-Type: application/json)")
+    body = await request.read()  # raises 413 past client_max_size
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise ApiError(400, _describe(exc)) from None
+
+
+def validate(model: type[M], data: Any) -> M:
+    """`data` (query parameters, say) validated as `model`, or 400."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(400, _describe(exc)) from None

@@ -1,0 +1,38 @@
+"""Does a charger belong to the calling partner? Anything else looks like "no such charger"."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from gateway.errors import ApiError
+from gateway.state import KEYS, REDIS, partner_id
+from shared.ids import valid_charger_id
+from shared.redis_keys import F
+
+
+def not_found() -> ApiError:
+    # One message for unknown, unregistered and other partners' chargers alike: a partner must
+    # never learn that someone else's charger exists.
+    return ApiError(404, "charger not found")
+
+
+def owns(fields: Mapping[str, str], partner: str) -> bool:
+    return fields.get(F.REGISTERED) == "1" and fields.get(F.OWNER) == partner
+
+
+def charger_id_of(request: web.Request) -> str:
+    """The path's charger id; one that cannot exist is simply not found (and never a Redis key)."""
+    charger_id = request.match_info["chargerId"]
+    if not valid_charger_id(charger_id):
+        raise not_found()
+    return charger_id
+
+
+async def require_owned(request: web.Request, charger_id: str) -> None:
+    owner, registered = await request.app[REDIS].hmget(
+        request.app[KEYS].charger(charger_id), [F.OWNER, F.REGISTERED]
+    )
+    if not owns({F.OWNER: owner or "", F.REGISTERED: registered or ""}, partner_id(request)):
+        raise not_found()

@@ -1,0 +1,128 @@
+"""Per-partner rate limits over a minute and an hour, shared by every gateway through Redis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as redis
+
+from shared.redis_keys import Keys
+from shared.registry import KeyRecord
+
+# Sliding windows of 60 buckets each: field "m<second>" counts one second's requests and
+# "h<minute>" one minute's, so a window never lets through twice its limit across a boundary
+# the way fixed windows do, and the hash stays at most 122 fields whatever the limits.
+# A request is counted in both windows or in neither: refused requests are not counted, so a
+# client that keeps hammering still gets back in once its old requests age out. The clock is
+# Redis's own, so gateways with skewed clocks still share one limit.
+_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local N = 60
+local windows = {
+  {tag = 'm', step = 1, limit = tonumber(ARGV[1])},
+  {tag = 'h', step = 60, limit = tonumber(ARGV[2])},
+}
+for _, w in ipairs(windows) do
+  w.current = math.floor(now / w.step)
+  w.buckets = {}
+  w.count = 0
+end
+local flat = redis.call('HGETALL', KEYS[1])
+local stale = {}
+for i = 1, #flat, 2 do
+  local field = flat[i]
+  local w = windows[2]
+  if string.sub(field, 1, 1) == 'm' then w = windows[1] end
+  local bucket = tonumber(string.sub(field, 2))
+  local n = tonumber(flat[i + 1])
+  if bucket == nil or n == nil or bucket <= w.current - N then
+    stale[#stale + 1] = field
+  else
+    w.buckets[#w.buckets + 1] = {bucket, n}
+    w.count = w.count + n
+  end
+end
+if #stale > 0 then
+  redis.call('HDEL', KEYS[1], unpack(stale))
+end
+local allowed = 1
+for _, w in ipairs(windows) do
+  if w.count >= w.limit then allowed = 0 end
+end
+if allowed == 1 then
+  for _, w in ipairs(windows) do
+    redis.call('HINCRBY', KEYS[1], w.tag .. string.format('%d', w.current), 1)
+    w.count = w.count + 1
+    w.buckets[#w.buckets + 1] = {w.current, 1}
+  end
+  redis.call('PEXPIRE', KEYS[1], (N + 1) * 60 * 1000)
+end
+-- reset: seconds until the window has room for one more request than it has now
+local best = nil
+for _, w in ipairs(windows) do
+  table.sort(w.buckets, function(a, b) return a[1] < b[1] end)
+  w.remaining = math.max(0, w.limit - w.count)
+  w.reset = 0
+  local excess = math.max(1, w.count - w.limit + 1)
+  local freed = 0
+  for _, b in ipairs(w.buckets) do
+    freed = freed + b[2]
+    if freed >= excess then
+      w.reset = math.max(1, math.ceil((b[1] + N) * w.step - now))
+      break
+    end
+  end
+  if best == nil or w.remaining < best.remaining
+      or (w.remaining == best.remaining and w.reset > best.reset) then
+    best = w
+  end
+end
+return {allowed, best.limit, best.remaining, best.reset}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The verdict on one request, reported for the tighter of the two windows."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int
+    policy: str
+
+    def headers(self) -> dict[str, str]:
+        """IETF httpapi RateLimit headers; Retry-After is added by the caller on refusal."""
+        return {
+            "RateLimit-Policy": self.policy,
+            "RateLimit": f"limit={self.limit}, remaining={self.remaining}, reset={self.reset}",
+        }
+
+
+class RateLimiter:
+    def __init__(self, r: redis.Redis, keys: Keys, per_minute: int, per_hour: int) -> None:
+        self._keys = keys
+        self._defaults = (per_minute, per_hour)
+        self._script = r.register_script(_SCRIPT)
+
+    def limits(self, record: KeyRecord) -> tuple[int, int]:
+        """The partner's own limits where an admin set them, else the defaults."""
+        return (
+            record.rate_limit_minute or self._defaults[0],
+            record.rate_limit_hour or self._defaults[1],
+        )
+
+    async def hit(self, record: KeyRecord) -> Decision:
+        """Count one request of the partner if both windows have room."""
+        per_minute, per_hour = self.limits(record)
+        allowed, limit, remaining, reset = await self._script(
+            keys=[self._keys.rate(record.partner_id)], args=[per_minute, per_hour]
+        )
+        return Decision(
+            allowed=bool(allowed),
+            limit=int(limit),
+            remaining=int(remaining),
+            reset=int(reset),
+            policy=f"{per_minute};w=60, {per_hour};w=3600",
+        )

@@ -1,0 +1,105 @@
+"""Status reads: one charger, a batch, and the partner's paginated list."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from gateway.errors import ApiError
+from gateway.jsonio import json_response, read_json, validate
+from gateway.ownership import charger_id_of, not_found, owns
+from gateway.schemas import BatchStatusRequest, ChargerJson, ListQuery, charger_json
+from gateway.state import KEYS, NODES, POOL, REDIS, SETTINGS, partner_id
+from shared.charger_view import charger_view
+from shared.ids import valid_charger_id
+
+
+def _render(
+    request: web.Request, charger_id: str, fields: dict[str, str], now: float
+) -> ChargerJson:
+    app = request.app
+    return charger_json(
+        charger_view(charger_id, fields, now, app[NODES].alive, app[SETTINGS].offline_grace)
+    )
+
+
+async def _hashes(request: web.Request, ids: Sequence[str]) -> list[dict[str, str]]:
+    """Every charger's hash in one round trip."""
+    keys = request.app[KEYS]
+    pipe = request.app[REDIS].pipeline(transaction=False)
+    for charger_id in ids:
+        pipe.hgetall(keys.charger(charger_id))
+    return list(await pipe.execute())
+
+
+async def charger_status(request: web.Request) -> web.Response:
+    charger_id = charger_id_of(request)
+    fields = await request.app[REDIS].hgetall(request.app[KEYS].charger(charger_id))
+    if not owns(fields, partner_id(request)):
+        raise not_found()
+    return json_response(_render(request, charger_id, fields, time.time()))
+
+
+async def _batch(request: web.Request, ids: list[str]) -> web.Response:
+    partner = partner_id(request)
+    now = time.time()
+    chargers: list[ChargerJson] = []
+    not_found_ids: list[str] = []
+    for charger_id, fields in zip(ids, await _hashes(request, ids), strict=True):
+        if owns(fields, partner):
+            chargers.append(_render(request, charger_id, fields, now))
+        else:
+            not_found_ids.append(charger_id)
+    return json_response({"chargers": chargers, "notFound": not_found_ids})
+
+
+async def batch_status_get(request: web.Request) -> web.Response:
+    """`?ids=A,B` (repeating `ids` works too); URLs run out long before 1000 ids, hence POST."""
+    ids = [i.strip() for value in request.query.getall("ids", []) for i in value.split(",")]
+    body = validate(BatchStatusRequest, {"ids": [i for i in ids if i]})
+    return await _batch(request, body.ids)
+
+
+async def batch_status_post(request: web.Request) -> web.Response:
+    body = await read_json(request, BatchStatusRequest)
+    return await _batch(request, body.ids)
+
+
+def _encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    """The last id of the previous page; the cursor is opaque to partners, so any junk is a 400."""
+    try:
+        last_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        last_id = ""
+    if not valid_charger_id(last_id):
+        raise ApiError(400, "cursor: not a cursor this API returned")
+    return last_id
+
+
+async def list_chargers(request: web.Request) -> web.Response:
+    """The partner's chargers in id order, a page at a time (keyset pagination)."""
+    query = validate(ListQuery, dict(request.query))
+    after = _decode_cursor(query.cursor) if query.cursor is not None else ""
+    rows = await request.app[POOL].fetch(
+        "SELECT id FROM chargers WHERE partner_id = $1 AND removed_at IS NULL AND id > $2"
+        " ORDER BY id LIMIT $3",
+        partner_id(request),
+        after,
+        query.limit + 1,
+    )
+    ids = [row["id"] for row in rows[: query.limit]]
+    now = time.time()
+    # PostgreSQL says which chargers are the partner's; Redis only what state they are in.
+    chargers = [
+        _render(request, i, f, now) for i, f in zip(ids, await _hashes(request, ids), strict=True)
+    ]
+    next_cursor = _encode_cursor(ids[-1]) if len(rows) > query.limit else None
+    return json_response({"chargers": chargers, "nextCursor": next_cursor})

@@ -1,0 +1,50 @@
+"""Liveness, readiness and metrics: open to anyone, for load balancers and Prometheus."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.errors import ApiError
+from gateway.guard import public
+from gateway.jsonio import json_response
+from gateway.state import POOL, REDIS
+
+PROBE_TIMEOUT = 2.0
+
+
+@public
+async def health(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def _probe(check: Awaitable[object]) -> str:
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT):
+            await check
+    except Exception:
+        return "unavailable"
+    return "ok"
+
+
+@public
+async def ready(request: web.Request) -> web.Response:
+    """Ready when Redis answers PING and PostgreSQL answers SELECT 1, both within the timeout."""
+    redis_state, pg_state = await asyncio.gather(
+        _probe(request.app[REDIS].ping()), _probe(request.app[POOL].fetchval("SELECT 1"))
+    )
+    checks = {"redis": redis_state, "postgresql": pg_state}
+    failed = [name for name, state in checks.items() if state != "ok"]
+    if failed:
+        raise ApiError(503, f"not ready: {', '.join(failed)} unavailable", extra={"checks": checks})
+    return json_response({"status": "ok", "checks": checks})
+
+
+@public
+async def metrics(request: web.Request) -> web.Response:
+    response = web.Response(body=generate_latest())
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response

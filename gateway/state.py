@@ -1,0 +1,32 @@
+"""Typed keys for what the gateway app and each request carry."""
+
+from __future__ import annotations
+
+import asyncpg
+import redis.asyncio as redis
+from aiohttp import web
+
+from gateway.auth import Authenticator
+from gateway.commands import CommandBus
+from gateway.nodes import AliveNodes
+from gateway.ratelimit import Decision, RateLimiter
+from shared.redis_keys import Keys
+from shared.registry import KeyRecord
+from shared.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+KEYS = web.AppKey("keys", Keys)
+REDIS = web.AppKey("redis", redis.Redis)
+POOL = web.AppKey("pool", asyncpg.Pool)  # set on startup: creating a pool needs the loop
+NODES = web.AppKey("nodes", AliveNodes)
+BUS = web.AppKey("bus", CommandBus)
+AUTH = web.AppKey("auth", Authenticator)
+LIMITER = web.AppKey("limiter", RateLimiter)
+
+PARTNER = web.RequestKey("partner", KeyRecord)
+RATE = web.RequestKey("rate", Decision)
+
+
+def partner_id(request: web.Request) -> str:
+    """The authenticated partner of a request that went through the guard."""
+    return request[PARTNER].partner_id

@@ -1,0 +1,145 @@
+"""Health, readiness, metrics, request ids and the one error body for every failure."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+
+from gateway.app import create_app
+from gateway.guard import public
+from shared.settings import Settings
+from tests.gateway.support import Gateway, MakeGateway, Partner, assert_error_body
+
+
+async def test_health_needs_no_key(gw: Gateway) -> None:
+    resp = await gw.client.get("/api/v1/health")
+    assert resp.status == 200
+    assert await resp.json() == {"status": "ok"}
+    assert "RateLimit" not in resp.headers
+
+
+async def test_ready_checks_redis_and_postgres(gw: Gateway) -> None:
+    resp = await gw.client.get("/api/v1/health/ready")
+    assert resp.status == 200
+    assert await resp.json() == {"status": "ok", "checks": {"redis": "ok", "postgresql": "ok"}}
+
+
+async def test_ready_names_what_failed(
+    make_gateway: MakeGateway, settings: Settings, rds: Any
+) -> None:
+    assert settings.database_url
+    doomed = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
+    g = await make_gateway(create_app(settings, redis=rds, pool=doomed))
+    await doomed.close()  # the gateway did not create it, so it stays closed under its feet
+    resp = await g.client.get("/api/v1/health/ready")
+    assert resp.status == 503
+    body = await resp.json()
+    assert_error_body(body, 503, "Service Unavailable", "/api/v1/health/ready")
+    assert "postgresql" in body["message"] and "redis" not in body["message"]
+    assert body["checks"] == {"redis": "ok", "postgresql": "unavailable"}
+
+
+async def test_unknown_route_is_a_json_404(gw: Gateway) -> None:
+    resp = await gw.client.get("/api/v1/nope")
+    assert resp.status == 404
+    assert resp.content_type == "application/json"
+    assert_error_body(await resp.json(), 404, "Not Found", "/api/v1/nope")
+
+
+async def test_wrong_method_is_a_json_405_with_allow(gw: Gateway) -> None:
+    resp = await gw.client.delete("/api/v1/chargers/CP-1/status")
+    assert resp.status == 405
+    assert set(resp.headers["Allow"].split(",")) >= {"GET", "PUT"}
+    assert_error_body(await resp.json(), 405, "Method Not Allowed", "/api/v1/chargers/CP-1/status")
+
+
+async def test_oversized_body_is_a_json_413(gw: Gateway, partner: Partner) -> None:
+    resp = await gw.client.post(
+        "/api/v1/chargers/batch/status",
+        data=b'{"ids": ["' + b"A" * 300_000 + b'"]}',
+        headers={**partner.headers, "Content-Type": "application/json"},
+    )
+    assert resp.status == 413
+    assert_error_body(
+        await resp.json(), 413, "Request Entity Too Large", "/api/v1/chargers/batch/status"
+    )
+
+
+async def test_unexpected_exception_is_a_500_without_internals(
+    make_gateway: MakeGateway, settings: Settings, rds: Any, pool: asyncpg.Pool
+) -> None:
+    @public
+    async def boom(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    app = create_app(settings, redis=rds, pool=pool)
+    app.router.add_get("/api/v1/boom", boom)
+    g = await make_gateway(app)
+    resp = await g.client.get("/api/v1/boom")
+    assert resp.status == 500
+    text = await resp.text()
+    assert "hunter2" not in text and "RuntimeError" not in text
+    assert_error_body(await resp.json(), 500, "Internal Server Error", "/api/v1/boom")
+
+
+async def test_request_id_is_echoed_when_sane_and_made_up_otherwise(gw: Gateway) -> None:
+    resp = await gw.client.get("/api/v1/health", headers={"X-Request-Id": "abc-123"})
+    assert resp.headers["X-Request-Id"] == "abc-123"
+    resp = await gw.client.get("/api/v1/nope", headers={"X-Request-Id": "abc-456"})
+    assert resp.status == 404 and resp.headers["X-Request-Id"] == "abc-456"
+    resp = await gw.client.get("/api/v1/chargers", headers={"X-Request-Id": "abc-789"})
+    assert resp.status == 401 and resp.headers["X-Request-Id"] == "abc-789"
+    for insane in ("x" * 500, "has spaces", "new\tline"):
+        resp = await gw.client.get("/api/v1/health", headers={"X-Request-Id": insane})
+        assert resp.headers["X-Request-Id"] != insane
+        assert re.fullmatch(r"[0-9a-f]{32}", resp.headers["X-Request-Id"])
+    one = (await gw.client.get("/api/v1/health")).headers["X-Request-Id"]
+    two = (await gw.client.get("/api/v1/health")).headers["X-Request-Id"]
+    assert one != two
+
+
+async def test_metrics_count_by_route_template(gw: Gateway, partner: Partner) -> None:
+    await gw.client.get("/api/v1/chargers/SOME-ID/status", headers=partner.headers)
+    await gw.client.get("/api/v1/no/such/path")
+    resp = await gw.client.get("/metrics")
+    assert resp.status == 200
+    text = await resp.text()
+    route = "/api/v1/chargers/{chargerId}/status"
+    labels = f'method="GET",partner="{partner.id}",route="{route}",status="4xx"'
+    assert "evcs_gateway_requests_total{" + labels + "}" in text
+    assert 'route="unmatched"' in text
+    assert "SOME-ID" not in text and "/no/such/path" not in text
+    assert "evcs_gateway_request_seconds_bucket" in text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data", "status"),
+    [
+        ("text/plain", b'{"action": "on"}', 415),
+        ("application/json", b'{"action": "on"', 400),
+        ("application/json", b"[]", 400),
+        ("application/json", b'{"action": "on", "connectorId": "1"}', 400),
+        ("application/json", b'{"action": "on", "connectorId": 0}', 400),
+        ("application/json", b'{"action": "on", "idTag": "x"}'.replace(b"x", b"x" * 21), 400),
+        ("application/json", b'{"action": "on", "colour": "red"}', 400),
+        ("application/json", b'{"action": "explode"}', 400),
+    ],
+)
+async def test_bad_bodies_get_400_or_415(
+    gw: Gateway, partner: Partner, content_type: str, data: bytes, status: int
+) -> None:
+    resp = await gw.client.post(
+        "/api/v1/chargers/CP-X/control",
+        data=data,
+        headers={**partner.headers, "Content-Type": content_type},
+    )
+    assert resp.status == status
+    path = "/api/v1/chargers/CP-X/control"
+    body = await resp.json()
+    assert_error_body(
+        body, status, "Bad Request" if status == 400 else "Unsupported Media Type", path
+    )

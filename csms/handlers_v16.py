@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from csms import meter
-from csms.session import Context, Outcome, base_event, status_event
+from csms.session import Context, Outcome, accept, base_event, boot, heartbeat, status_event
 from shared.redis_keys import F
 
 Handler = Callable[[Context, dict[str, Any]], Outcome | Awaitable[Outcome]]
@@ -14,20 +14,7 @@ TransactionIds = Callable[[], Awaitable[int]]
 
 
 def boot_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
-    s = ctx.session
-    status = "Accepted" if s.known else ctx.boot_unknown
-    s.boot_accepted = status == "Accepted"
-    fields = {F.VENDOR: p["chargePointVendor"], F.MODEL: p["chargePointModel"]}
-    if "firmwareVersion" in p:
-        fields[F.FIRMWARE] = p["firmwareVersion"]
-    return Outcome(
-        {"status": status, "currentTime": ctx.now_iso, "interval": ctx.heartbeat_interval},
-        fields,
-    )
-
-
-def heartbeat(ctx: Context, p: dict[str, Any]) -> Outcome:
-    return Outcome({"currentTime": ctx.now_iso})
+    return boot(ctx, p["chargePointVendor"], p["chargePointModel"], p.get("firmwareVersion"))
 
 
 def status_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
@@ -121,10 +108,6 @@ def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
     return Outcome(response, fields, events)
 
 
-def _accept(ctx: Context, p: dict[str, Any]) -> Outcome:
-    return Outcome({})
-
-
 def handlers(ids: TransactionIds) -> dict[str, Handler]:
     return {
         "BootNotification": boot_notification,
@@ -134,6 +117,6 @@ def handlers(ids: TransactionIds) -> dict[str, Handler]:
         "Authorize": authorize,
         "StartTransaction": start_transaction(ids),
         "StopTransaction": stop_transaction,
-        "DiagnosticsStatusNotification": _accept,
-        "FirmwareStatusNotification": _accept,
+        "DiagnosticsStatusNotification": accept,
+        "FirmwareStatusNotification": accept,
     }

@@ -6,26 +6,13 @@ from typing import Any
 
 from csms.handlers_v16 import Handler, meter_outcome
 from csms.meter import energy_wh
-from csms.session import Context, Outcome, base_event, status_event
+from csms.session import Context, Outcome, accept, base_event, boot, heartbeat, status_event
 from shared.redis_keys import F
 
 
 def boot_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
-    s = ctx.session
-    status = "Accepted" if s.known else ctx.boot_unknown
-    s.boot_accepted = status == "Accepted"
     station = p["chargingStation"]
-    fields = {F.VENDOR: station["vendorName"], F.MODEL: station["model"]}
-    if "firmwareVersion" in station:
-        fields[F.FIRMWARE] = station["firmwareVersion"]
-    return Outcome(
-        {"status": status, "currentTime": ctx.now_iso, "interval": ctx.heartbeat_interval},
-        fields,
-    )
-
-
-def heartbeat(ctx: Context, p: dict[str, Any]) -> Outcome:
-    return Outcome({"currentTime": ctx.now_iso})
+    return boot(ctx, station["vendorName"], station["model"], station.get("firmwareVersion"))
 
 
 def status_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
@@ -122,10 +109,6 @@ def _energy_wh(events: list[dict[str, Any]]) -> float | None:
     return None
 
 
-def _accept(ctx: Context, p: dict[str, Any]) -> Outcome:
-    return Outcome({})
-
-
 def handlers() -> dict[str, Handler]:
     return {
         "BootNotification": boot_notification,
@@ -134,9 +117,9 @@ def handlers() -> dict[str, Handler]:
         "MeterValues": meter_values,
         "Authorize": authorize,
         "TransactionEvent": transaction_event,
-        "FirmwareStatusNotification": _accept,
-        "LogStatusNotification": _accept,
-        "SecurityEventNotification": _accept,
-        "NotifyEvent": _accept,
-        "NotifyReport": _accept,
+        "FirmwareStatusNotification": accept,
+        "LogStatusNotification": accept,
+        "SecurityEventNotification": accept,
+        "NotifyEvent": accept,
+        "NotifyReport": accept,
     }

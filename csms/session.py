@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.redis_keys import F
 from shared.status import PartnerStatus, connector_status
 
 
@@ -81,3 +82,26 @@ def status_event(
         error_code=error_code,
         ts=ts or ctx.now_iso,
     )
+
+
+def boot(ctx: Context, vendor: str, model: str, firmware: str | None) -> Outcome:
+    """Both versions' BootNotification: known chargers are Accepted, others by policy."""
+    s = ctx.session
+    status = "Accepted" if s.known else ctx.boot_unknown
+    s.boot_accepted = status == "Accepted"
+    fields = {F.VENDOR: vendor, F.MODEL: model}
+    if firmware is not None:
+        fields[F.FIRMWARE] = firmware
+    return Outcome(
+        {"status": status, "currentTime": ctx.now_iso, "interval": ctx.heartbeat_interval},
+        fields,
+    )
+
+
+def heartbeat(ctx: Context, p: dict[str, Any]) -> Outcome:
+    return Outcome({"currentTime": ctx.now_iso})
+
+
+def accept(ctx: Context, p: dict[str, Any]) -> Outcome:
+    """For notifications the csms takes note of without changing state."""
+    return Outcome({})

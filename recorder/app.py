@@ -177,6 +177,7 @@ async def run_recorder(settings: Settings) -> None:
     r = connect(settings.redis_url)
     pool = await create_pool(settings.database_url, min_size=1, max_size=4)
     recorder = Recorder(settings, r, pool)
+    log.info("recorder started", extra={"consumer": recorder.consumer, "streams": recorder.streams})
     task = asyncio.create_task(recorder.run())
     stop = asyncio.create_task(wait_for_signal())
     await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)

@@ -1,0 +1,1 @@
+"""Benchmarks: bounded scenarios against loopback servers that print measured figures."""

@@ -1,0 +1,102 @@
+"""`evcs bench [scenario] [--quick]`: run scenarios, print the table, write the report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+from bench import ingest
+from bench.context import Ctx, fresh_prefix
+from bench.stats import table
+from shared import db, services
+from shared.settings import Settings
+
+SCENARIOS = {"ingest": ingest.run}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", nargs="?", choices=[*SCENARIOS, "all"], default="all")
+    parser.add_argument("--quick", action="store_true", help="short runs: proves the suite works")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median, min-max)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
+
+
+def _versions() -> str:
+    names = ("websockets", "aiohttp", "redis", "asyncpg", "orjson", "uvloop", "fastjsonschema")
+    return ", ".join(f"{n} {metadata.version(n)}" for n in names)
+
+
+def _commit() -> str:
+    try:
+        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(args: argparse.Namespace) -> int:
+    import asyncio
+
+    settings = services.resolve(Settings()).model_copy(update={"redis_prefix": fresh_prefix()})
+    assert settings.database_url
+    asyncio.run(db.migrate(settings.database_url))
+    logs = settings.data_dir / "bench-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    ctx = Ctx(settings, logs, args.quick, runs=max(1, args.runs))
+    chosen = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    started = time.time()
+    for name in chosen:
+        print(f"running {name}…", file=sys.stderr, flush=True)
+        SCENARIOS[name](ctx)
+    text = table(ctx.figures)
+    print(text)
+    for note in ctx.notes:
+        print(f"note: {note}")
+    if args.no_write or args.quick:
+        return 0
+    machine = f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}"
+    out = Path("bench/results")
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+    (out / f"{stamp}.json").write_text(
+        json.dumps(
+            {
+                "commit": _commit(),
+                "machine": machine,
+                "versions": _versions(),
+                "started": stamp,
+                "figures": [f.as_dict() for f in ctx.figures],
+                "notes": ctx.notes,
+            },
+            indent=2,
+        )
+    )
+    _write_report(text, machine, stamp, ctx.notes)
+    return 0
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def _write_report(text: str, machine: str, stamp: str, notes: list[str]) -> None:
+    doc = Path("docs/benchmarks.md")
+    doc.parent.mkdir(exist_ok=True)
+    body = [
+        "# Benchmarks",
+        "",
+        f"Measured {stamp} on {machine}; commit {_commit()}; {_versions()}.",
+        "Every figure is the median of the runs, with min - max. Reproduce with `make bench`.",
+        "",
+        text,
+        "",
+    ]
+    body += [f"- {n}" for n in notes]
+    doc.write_text("\n".join(body) + "\n")

@@ -1,0 +1,51 @@
+"""What every scenario gets: resolved settings, an environment for child processes, knobs."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.stats import Figure
+from shared.settings import Settings
+
+
+@dataclass
+class Ctx:
+    settings: Settings
+    logs: Path
+    quick: bool
+    runs: int = 3
+    figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    raw: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        """Measured seconds per run."""
+        return 1.0 if self.quick else 5.0
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a child process: the same servers, a prefix of its own run."""
+        s = self.settings
+        env = {
+            **os.environ,
+            "EVCS_DATABASE_URL": str(s.database_url),
+            "EVCS_REDIS_URL": str(s.redis_url),
+            "EVCS_REDIS_PREFIX": s.redis_prefix,
+            "EVCS_CHARGER_AUTH": "false",
+            "EVCS_BOOT_UNKNOWN": "Accepted",
+            "EVCS_LOG_LEVEL": "WARNING",
+        }
+        env.update(extra)
+        return env
+
+    def figure(self, scenario: str, metric: str, unit: str, target: str = "") -> Figure:
+        f = Figure(scenario, metric, unit, target=target)
+        self.figures.append(f)
+        return f
+
+
+def fresh_prefix() -> str:
+    return f"bench{secrets.token_hex(3)}"

@@ -1,0 +1,125 @@
+"""Scenario 1, ingest: chargers sending StatusNotification and MeterValues as fast as the csms
+answers, against the bare WebSocket echo ceiling measured in the same run; then latency at
+50% and 90% of the maximum rate."""
+
+from __future__ import annotations
+
+import sys
+
+import redis
+
+from bench import procs
+from bench.context import Ctx
+from bench.loadgen import Result, Spec, run_workers
+from bench.stats import percentile
+
+
+def _specs(
+    port: int, conns: int, workers: int, tag: str, seconds: float, rate: float | None = None
+) -> list[Spec]:
+    per = conns // workers
+    return [
+        Spec(
+            "127.0.0.1",
+            port,
+            [f"{tag}-{w}-{i}" for i in range(per)],
+            source_ip=f"127.0.0.{2 + w}",
+            duration=seconds,
+            warmup=0.5,
+            rate_per_conn=rate,
+        )
+        for w in range(workers)
+    ]
+
+
+def _measure(
+    proc: procs.Proc, specs: list[Spec], redis_url: str | None = None
+) -> tuple[float, float, float, list[int], int]:
+    """(answered/s, answered per CPU second of the server, redis CPU s/s, latencies, errors)."""
+    r = redis.Redis.from_url(redis_url) if redis_url else None
+    redis_cpu0 = _redis_cpu(r)
+    cpu0 = procs.cpu_seconds(proc.pid)
+    results: list[Result] = run_workers(specs)
+    cpu = procs.cpu_seconds(proc.pid) - cpu0
+    redis_cpu = _redis_cpu(r) - redis_cpu0
+    answered = sum(x.answered for x in results)
+    seconds = max(x.seconds for x in results) or 1.0
+    # CPU is read around the whole worker run (connect + warmup too); scale to the measured part
+    total = sum(x.seconds for x in results) / len(results) + specs[0].warmup
+    lat = sorted(v for x in results for v in x.latencies_ns)
+    errors = sum(x.errors for x in results)
+    per_cpu = answered / (cpu * seconds / total) if cpu else float("nan")
+    return answered / seconds, per_cpu, redis_cpu / total, lat, errors
+
+
+def _redis_cpu(r: redis.Redis | None) -> float:
+    if r is None:
+        return 0.0
+    info = r.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+def run(ctx: Ctx) -> None:
+    conns = 200 if ctx.quick else 1000
+    workers = 1 if ctx.quick else 2
+    secs = ctx.seconds
+    echo_port = procs.free_port()
+    echo = procs.start(
+        "echo", ["bench.echo", str(echo_port)], ctx.env(), echo_port, ctx.logs / "echo.log"
+    )
+    ceiling = ctx.figure("ingest", "echo ceiling (bare websockets)", "msg/s")
+    try:
+        for n in range(ctx.runs):
+            rate, *_ = _measure(echo, _specs(echo_port, conns, workers, f"E{n}", secs))
+            ceiling.runs.append(rate)
+    finally:
+        echo.stop()
+
+    port = procs.free_port()
+    csms = procs.start(
+        "csms",
+        ["evcs", "csms"],
+        ctx.env(EVCS_CSMS_PORT=str(port), EVCS_NODE_ID="bench-csms"),
+        port,
+        ctx.logs / "csms.log",
+    )
+    top = ctx.figure("ingest", "csms, closed loop", "msg/s")
+    per_core = ctx.figure("ingest", "csms per core", "msg/s per core", ">= 10,000")
+    ratio = ctx.figure("ingest", "csms / echo ceiling", "%", ">= 60%")
+    redis_cpu = ctx.figure("ingest", "redis CPU at max", "cores")
+    errors = 0
+    try:
+        for n in range(ctx.runs):
+            rate, pc, rc, _, err = _measure(
+                csms, _specs(port, conns, workers, f"C{n}", secs), ctx.settings.redis_url
+            )
+            top.runs.append(rate)
+            per_core.runs.append(pc)
+            redis_cpu.runs.append(rc)
+            ratio.runs.append(100 * rate / ceiling.median)
+            errors += err
+        for load in (0.5, 0.9):
+            p50 = ctx.figure("ingest", f"round trip p50 at {load:.0%}", "ms")
+            p95 = ctx.figure("ingest", f"round trip p95 at {load:.0%}", "ms")
+            p99 = ctx.figure(
+                "ingest", f"round trip p99 at {load:.0%}", "ms", "< 20" if load == 0.5 else ""
+            )
+            achieved = ctx.figure("ingest", f"achieved rate at {load:.0%}", "msg/s")
+            for n in range(ctx.runs):
+                per_conn = load * top.median / conns
+                got, _, _, lat, err = _measure(
+                    csms, _specs(port, conns, workers, f"L{n}", secs, per_conn)
+                )
+                achieved.runs.append(got)
+                p50.runs.append(percentile(lat, 0.5) / 1e6)
+                p95.runs.append(percentile(lat, 0.95) / 1e6)
+                p99.runs.append(percentile(lat, 0.99) / 1e6)
+                errors += err
+    finally:
+        csms.stop()
+    if errors:
+        ctx.notes.append(f"ingest: {errors} CALLERRORs answered during the runs")
+    print(
+        f"ingest: {conns} connections, {workers} load processes, {secs:.0f} s per run",
+        file=sys.stderr,
+    )

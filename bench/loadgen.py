@@ -1,0 +1,228 @@
+"""Load generator worker processes: many charger connections each, pre-built frames,
+closed-loop (as fast as answers come) or paced (a fixed rate per connection)."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import orjson
+
+from bench.wsclient import FrameCounter, masked_text_frame, now_ns, open_ws
+
+STATUS = {
+    "connectorId": 1,
+    "errorCode": "NoError",
+    "status": "Charging",
+    "timestamp": "2026-01-01T00:00:00Z",
+}
+METER = {
+    "connectorId": 1,
+    "meterValue": [
+        {
+            "timestamp": "2026-01-01T00:00:00Z",
+            "sampledValue": [
+                {"value": "12345.6", "unit": "Wh", "measurand": "Energy.Active.Import.Register"},
+                {"value": "11000", "unit": "W", "measurand": "Power.Active.Import"},
+            ],
+        }
+    ],
+}
+BOOT = {"chargePointVendor": "BENCH", "chargePointModel": "LoadGen"}
+
+
+@dataclass
+class Spec:
+    host: str
+    port: int
+    charger_ids: list[str]
+    source_ip: str | None = None
+    protocol: str = "ocpp1.6"
+    duration: float = 5.0
+    warmup: float = 1.0
+    rate_per_conn: float | None = None  # None: closed loop
+    boot: bool = True
+    hold_only: bool = False  # connect, boot and stay idle (capacity, storm)
+
+
+@dataclass
+class Result:
+    connected: int = 0
+    failed: int = 0
+    answered: int = 0
+    errors: int = 0
+    latencies_ns: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    connect_seconds: float = 0.0
+
+
+def _frames() -> tuple[bytes, bytes, bytes]:
+    def call(mid: str, action: str, payload: Mapping[str, object]) -> bytes:
+        return masked_text_frame(orjson.dumps([2, mid, action, payload]))
+
+    return (
+        call("b", "BootNotification", BOOT),
+        call("s", "StatusNotification", STATUS),
+        call("m", "MeterValues", METER),
+    )
+
+
+class Conn:
+    """One charger connection; sends the next frame when the previous one is answered."""
+
+    __slots__ = ("frames", "i", "ok", "on_answer", "proto", "result", "sent_at", "state", "waiter")
+
+    def __init__(self, result: Result, frames: tuple[bytes, bytes]) -> None:
+        self.result = result
+        self.frames = frames
+        self.i = 0
+        self.sent_at = 0
+        self.proto: FrameCounter | None = None
+        self.state = "boot"  # boot -> run | hold
+        self.waiter: asyncio.Future[None] | None = None
+        self.ok = False
+        self.on_answer: Callable[[], None] | None = None
+
+    def on_frame(self, data: bytes) -> None:
+        if data[1:2] == b"4":  # CALLERROR; an echo server's copy of the CALL counts as an answer
+            self.result.errors += 1
+        if self.state in ("run", "paced"):
+            self.result.answered += 1
+            if len(self.result.latencies_ns) < 200_000:
+                self.result.latencies_ns.append(now_ns() - self.sent_at)
+        if self.on_answer is not None:
+            self.on_answer()
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+            return
+        if self.state == "run":
+            self.send()
+
+    def send(self) -> None:
+        assert self.proto is not None and self.proto.transport is not None
+        self.i ^= 1
+        self.sent_at = now_ns()
+        self.proto.transport.write(self.frames[self.i])
+
+
+async def _run(spec: Spec) -> Result:
+    result = Result()
+    boot, status, meter = _frames()
+    conns = [Conn(result, (status, meter)) for _ in spec.charger_ids]
+    local = (spec.source_ip, 0) if spec.source_ip else None
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    sem = asyncio.Semaphore(200)
+
+    async def connect(conn: Conn, charger_id: str) -> None:
+        async with sem:
+            try:
+                conn.proto = await open_ws(
+                    spec.host, spec.port, f"/ocpp/{charger_id}", spec.protocol, conn.on_frame, local
+                )
+                if spec.boot:
+                    conn.waiter = loop.create_future()
+                    assert conn.proto.transport is not None
+                    conn.proto.transport.write(boot)
+                    await asyncio.wait_for(conn.waiter, 30)
+                    conn.waiter = None
+                conn.ok = True
+                result.connected += 1
+            except (OSError, TimeoutError, ConnectionError):
+                result.failed += 1
+
+    await asyncio.gather(*(connect(c, cid) for c, cid in zip(conns, spec.charger_ids, strict=True)))
+    result.connect_seconds = loop.time() - started
+    live = [c for c in conns if c.ok]
+    if spec.hold_only:
+        await asyncio.sleep(spec.duration)
+        _close(live)
+        return result
+    if spec.rate_per_conn is None:
+        for c in live:
+            c.state = "run"
+            c.send()
+        await asyncio.sleep(spec.warmup)
+        result.answered, result.errors, result.latencies_ns = 0, 0, []
+        t0 = loop.time()
+        await asyncio.sleep(spec.duration)
+        result.seconds = loop.time() - t0
+        for c in live:
+            c.state = "hold"
+    else:
+        result.seconds = await _paced(live, spec, result)
+    _close(live)
+    return result
+
+
+async def _paced(live: list[Conn], spec: Spec, result: Result) -> float:
+    """Each connection sends every 1/rate seconds, unless its last CALL is still unanswered
+    (OCPP allows one at a time); one ticker per process drives them all."""
+    assert spec.rate_per_conn
+    interval = 1.0 / spec.rate_per_conn
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    due = [start + random.random() * interval for _ in live]
+    for c in live:
+        c.state = "paced"
+    outstanding = [False] * len(live)
+
+    def answered(i: int) -> None:
+        outstanding[i] = False
+
+    for i, c in enumerate(live):
+        c.on_answer = lambda i=i: answered(i)
+    measure_from = start + spec.warmup
+    stop_at = measure_from + spec.duration
+    reset = False
+    while (now := loop.time()) < stop_at:
+        if not reset and now >= measure_from:
+            result.answered, result.errors, result.latencies_ns = 0, 0, []
+            reset = True
+        for i, c in enumerate(live):
+            if due[i] <= now and not outstanding[i]:
+                outstanding[i] = True
+                c.send()
+                due[i] += interval
+                if due[i] < now:  # fell behind: skip, do not burst
+                    due[i] = now + interval
+        await asyncio.sleep(0.001)
+    for c in live:
+        c.state = "hold"
+    return loop.time() - measure_from
+
+
+def _close(conns: list[Conn]) -> None:
+    for c in conns:
+        if c.proto is not None and c.proto.transport is not None:
+            c.proto.transport.close()
+
+
+def _worker(spec: Spec, out: mp.Queue[Result | str]) -> None:
+    try:
+        import uvloop
+
+        out.put(uvloop.run(_run(spec)))
+    except BaseException as exc:  # the parent must hear of it rather than wait
+        out.put(f"load worker failed: {exc!r}")
+        raise
+
+
+def run_workers(specs: list[Spec]) -> list[Result]:
+    """Run each spec in its own process; return their results."""
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue[Result | str] = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(spec, queue), daemon=True) for spec in specs]
+    for p in procs:
+        p.start()
+    got = [queue.get(timeout=max(s.duration + s.warmup for s in specs) + 120) for _ in procs]
+    for p in procs:
+        p.join(timeout=10)
+    failures = [g for g in got if isinstance(g, str)]
+    if failures:
+        raise RuntimeError("; ".join(failures))
+    return [g for g in got if isinstance(g, Result)]

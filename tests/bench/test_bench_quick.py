@@ -1,0 +1,36 @@
+"""The benchmark suite runs end to end (`--quick`), so it cannot rot. No timing assertions."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from shared.settings import Settings
+
+
+async def test_quick_benchmark_prints_its_table(settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {
+        **os.environ,
+        "EVCS_DATABASE_URL": str(settings.database_url),
+        "EVCS_REDIS_URL": str(settings.redis_url),
+        "EVCS_DATA_DIR": str(tmp_path),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench",
+        "--quick",
+        "--runs",
+        "1",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 300)
+    assert process.returncode == 0, err.decode()[-3000:]
+    table = out.decode()
+    assert "| ingest | csms per core |" in table
+    rows = [line for line in table.splitlines() if line.startswith("| ingest")]
+    # every figure was measured ("n/a" marks a figure with no runs)
+    assert rows and all("n/a" not in row for row in rows), table

@@ -11,13 +11,18 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench import ingest
+from bench import fleet, ingest, reads
 from bench.context import Ctx, fresh_prefix
 from bench.stats import table
 from shared import db, services
 from shared.settings import Settings
 
-SCENARIOS = {"ingest": ingest.run}
+SCENARIOS = {
+    "ingest": ingest.run,
+    "capacity": fleet.capacity,
+    "storm": fleet.storm,
+    "reads": reads.run,
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

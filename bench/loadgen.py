@@ -45,7 +45,9 @@ class Spec:
     warmup: float = 1.0
     rate_per_conn: float | None = None  # None: closed loop
     boot: bool = True
-    hold_only: bool = False  # connect, boot and stay idle (capacity, storm)
+    hold_only: bool = False  # connect, boot and stay idle (capacity)
+    storm: bool = False  # connect and boot, drop every connection at once, reconnect all
+    concurrency: int = 200  # handshakes in flight per process
 
 
 @dataclass
@@ -57,6 +59,8 @@ class Result:
     latencies_ns: list[int] = field(default_factory=list)
     seconds: float = 0.0
     connect_seconds: float = 0.0
+    reconnected: int = 0
+    reconnect_seconds: float = 0.0
 
 
 def _frames() -> tuple[bytes, bytes, bytes]:
@@ -116,7 +120,7 @@ async def _run(spec: Spec) -> Result:
     local = (spec.source_ip, 0) if spec.source_ip else None
     loop = asyncio.get_running_loop()
     started = loop.time()
-    sem = asyncio.Semaphore(200)
+    sem = asyncio.Semaphore(spec.concurrency)
 
     async def connect(conn: Conn, charger_id: str) -> None:
         async with sem:
@@ -141,6 +145,19 @@ async def _run(spec: Spec) -> Result:
     if spec.hold_only:
         await asyncio.sleep(spec.duration)
         _close(live)
+        return result
+    if spec.storm:
+        _close(live)
+        await asyncio.sleep(0.2)  # the drop reaches the server before the wave comes back
+        ids = [cid for c, cid in zip(conns, spec.charger_ids, strict=True) if c.ok]
+        again = [Conn(result, (status, meter)) for _ in ids]
+        before = result.connected
+        t0 = loop.time()
+        await asyncio.gather(*(connect(c, cid) for c, cid in zip(again, ids, strict=True)))
+        result.reconnect_seconds = loop.time() - t0
+        result.reconnected = result.connected - before
+        result.connected = before
+        _close([c for c in again if c.ok])
         return result
     if spec.rate_per_conn is None:
         for c in live:

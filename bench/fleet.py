@@ -1,0 +1,116 @@
+"""Scenarios 2 and 3: how many idle chargers one csms process holds and what each costs, and
+how fast a fleet that dropped at once is booted and routable again."""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from dataclasses import replace
+
+from bench import procs
+from bench.context import Ctx
+from bench.loadgen import Spec, run_workers
+
+
+def raise_fd_limit(wanted: int = 200_000) -> int:
+    """As many open files as allowed (root may raise the hard limit); children inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for limit in (wanted, hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, max(limit, hard)))
+            return limit
+        except (ValueError, OSError):
+            continue
+    return soft
+
+
+def _split(template: Spec, total: int, workers: int, tag: str) -> list[Spec]:
+    """The template's load spread over worker processes, each from its own source address."""
+    per = total // workers
+    return [
+        replace(
+            template,
+            charger_ids=[f"{tag}-{w}-{i}" for i in range(per)],
+            source_ip=f"127.0.0.{10 + w}",
+        )
+        for w in range(workers)
+    ]
+
+
+class PeakRss:
+    """Samples a process's resident memory in a thread; `peak` is the highest seen."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = procs.rss_bytes(pid)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.2):
+            self.peak = max(self.peak, procs.rss_bytes(self.pid))
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def _csms(ctx: Ctx, name: str) -> procs.Proc:
+    port = procs.free_port()
+    return procs.start(
+        "csms",
+        ["evcs", "csms"],
+        ctx.env(EVCS_CSMS_PORT=str(port), EVCS_NODE_ID=name),
+        port,
+        ctx.logs / f"{name}.log",
+    )
+
+
+def capacity(ctx: Ctx) -> None:
+    limit = raise_fd_limit()
+    total = 2_000 if ctx.quick else min(50_000, limit - 1_000)
+    workers = 1 if ctx.quick else 4
+    held = ctx.figure(
+        "capacity", "idle chargers held by one csms process", "connections", ">= 50,000"
+    )
+    per_conn = ctx.figure("capacity", "memory per connection", "KiB", "<= 20")
+    rate = ctx.figure("capacity", "connect + boot rate", "chargers/s")
+    for n in range(ctx.runs):
+        csms = _csms(ctx, f"cap{n}")
+        try:
+            time.sleep(0.5)
+            rss0 = procs.rss_bytes(csms.pid)
+            template = Spec(
+                "127.0.0.1", csms.port, [], hold_only=True, duration=3.0, concurrency=500
+            )
+            with PeakRss(csms.pid) as rss:
+                results = run_workers(_split(template, total, workers, f"K{n}"))
+            connected = sum(r.connected for r in results)
+            held.runs.append(connected)
+            per_conn.runs.append((rss.peak - rss0) / max(1, connected) / 1024)
+            rate.runs.append(connected / max(r.connect_seconds for r in results))
+        finally:
+            csms.stop()
+    ctx.notes.append(f"capacity: tried {total} connections; open-file limit {limit}")
+
+
+def storm(ctx: Ctx) -> None:
+    raise_fd_limit()
+    total = 1_000 if ctx.quick else 20_000
+    workers = 1 if ctx.quick else 4
+    back = ctx.figure("storm", f"{total:,} chargers back, booted and routable", "s", "< 10")
+    lost = ctx.figure("storm", "chargers not back", "chargers", "0")
+    csms = _csms(ctx, "storm")
+    try:
+        for n in range(ctx.runs):
+            template = Spec("127.0.0.1", csms.port, [], storm=True, concurrency=1000)
+            results = run_workers(_split(template, total, workers, f"S{n}"))
+            back.runs.append(max(r.reconnect_seconds for r in results))
+            lost.runs.append(sum(r.connected - r.reconnected for r in results))
+    finally:
+        csms.stop()

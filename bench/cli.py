@@ -11,7 +11,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench import fleet, ingest, reads
+from bench import control, fleet, ingest, projection, reads, recording, registry
 from bench.context import Ctx, fresh_prefix
 from bench.stats import table
 from shared import db, services
@@ -22,6 +22,10 @@ SCENARIOS = {
     "capacity": fleet.capacity,
     "storm": fleet.storm,
     "reads": reads.run,
+    "control": control.run,
+    "recorder": recording.run,
+    "registry": registry.run,
+    "projection": projection.run,
 }
 
 

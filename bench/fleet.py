@@ -4,13 +4,14 @@ how fast a fleet that dropped at once is booted and routable again."""
 from __future__ import annotations
 
 import resource
-import threading
 import time
 from dataclasses import replace
+from functools import partial
 
 from bench import procs
 from bench.context import Ctx
 from bench.loadgen import Spec, run_workers
+from bench.sampler import Peak
 
 
 def raise_fd_limit(wanted: int = 200_000) -> int:
@@ -36,28 +37,6 @@ def _split(template: Spec, total: int, workers: int, tag: str) -> list[Spec]:
         )
         for w in range(workers)
     ]
-
-
-class PeakRss:
-    """Samples a process's resident memory in a thread; `peak` is the highest seen."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.peak = procs.rss_bytes(pid)
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.2):
-            self.peak = max(self.peak, procs.rss_bytes(self.pid))
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
 
 
 def _csms(ctx: Ctx, name: str) -> procs.Proc:
@@ -88,7 +67,7 @@ def capacity(ctx: Ctx) -> None:
             template = Spec(
                 "127.0.0.1", csms.port, [], hold_only=True, duration=3.0, concurrency=500
             )
-            with PeakRss(csms.pid) as rss:
+            with Peak(partial(procs.rss_bytes, csms.pid), 0.2) as rss:
                 results = run_workers(_split(template, total, workers, f"K{n}"))
             connected = sum(r.connected for r in results)
             held.runs.append(connected)

@@ -75,3 +75,16 @@ def start(name: str, argv: list[str], env: dict[str, str], port: int, log: Path)
     )
     _wait_port(port, popen)
     return Proc(name, popen, port)
+
+
+def start_unbound(name: str, argv: list[str], env: dict[str, str], log: Path) -> Proc:
+    """Run `python -m <argv>` for a process that listens on no port (a recorder)."""
+    handle = log.open("ab")
+    popen = subprocess.Popen(
+        [sys.executable, "-m", *argv],
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    return Proc(name, popen, 0)

@@ -1,0 +1,149 @@
+"""Scenario 5, control: a partner's on/off round trip (HTTP in, RemoteStart/Stop to a simulated
+charger, its answer, HTTP out) while csms ingests at half of its measured maximum."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import aiohttp
+
+from bench import procs
+from bench.context import Ctx
+from bench.loadgen import Spec, run_workers
+from bench.stats import percentile
+from shared import db, registry
+from shared.redis_client import connect
+from shared.redis_keys import Keys
+
+CHARGERS = 10
+
+
+async def _seed(ctx: Ctx, partner: str, ids: list[str]) -> str:
+    s = ctx.settings
+    assert s.database_url and s.redis_url
+    pool = await db.create_pool(s.database_url, max_size=2)
+    r = connect(s.redis_url)
+    try:
+        await registry.create_partner(pool, partner, partner_id=partner)
+        for cp in ids:
+            await registry.register_charger(
+                pool,
+                r,
+                Keys(s.redis_prefix),
+                cp,
+                protocol="ocpp1.6",
+                partner_id=partner,
+                actor="bench",
+            )
+        return (await registry.issue_api_key(pool, partner, actor="bench"))[1]
+    finally:
+        await pool.close()
+        await r.aclose()
+
+
+async def _cycle(
+    base: str, key: str, cp: str, until: float, latencies: list[float], failures: list[int]
+) -> None:
+    async with aiohttp.ClientSession(headers={"x-api-key": key}) as http:
+        while time.monotonic() < until:
+            for action in ("on", "off"):
+                t0 = time.perf_counter()
+                async with http.post(
+                    f"{base}/chargers/{cp}/control", json={"action": action}
+                ) as resp:
+                    await resp.read()
+                    ok = resp.status == 200
+                latencies.append((time.perf_counter() - t0) * 1000)
+                if not ok:
+                    failures.append(resp.status)
+                # let the charger start (or end) its transaction before the opposite command
+                await asyncio.sleep(0.3)
+
+
+def run(ctx: Ctx) -> None:
+    partner = f"{ctx.settings.redis_prefix}-ctl"
+    ids = [f"{partner}-{i}" for i in range(CHARGERS)]
+    key = asyncio.run(_seed(ctx, partner, ids))
+    csms_port, gw_port = procs.free_port(), procs.free_port()
+    csms = procs.start(
+        "csms",
+        ["evcs", "csms"],
+        ctx.env(EVCS_CSMS_PORT=str(csms_port), EVCS_NODE_ID="ctl"),
+        csms_port,
+        ctx.logs / "csms-control.log",
+    )
+    gw = procs.start(
+        "gateway",
+        ["evcs", "gateway"],
+        ctx.env(
+            EVCS_GATEWAY_PORT=str(gw_port),
+            EVCS_RATE_LIMIT_MINUTE="1000000000",
+            EVCS_RATE_LIMIT_HOUR="1000000000",
+        ),
+        gw_port,
+        ctx.logs / "gateway-control.log",
+    )
+    sims = procs.start_unbound(
+        "sim",
+        [
+            "evcs",
+            "sim",
+            "--url",
+            f"ws://127.0.0.1:{csms_port}/ocpp",
+            "--protocol",
+            "ocpp1.6",
+            "--ids",
+            ",".join(ids),
+        ],
+        ctx.env(),
+        ctx.logs / "sim-control.log",
+    )
+    p50 = ctx.figure("control", "on/off round trip p50 under 50% ingest", "ms")
+    p95 = ctx.figure("control", "on/off round trip p95 under 50% ingest", "ms")
+    p99 = ctx.figure("control", "on/off round trip p99 under 50% ingest", "ms", "< 20")
+    top = next((f.median for f in ctx.figures if f.metric == "csms, closed loop"), 5000.0)
+    conns = 200 if ctx.quick else 1000
+    failures: list[int] = []
+    try:
+        time.sleep(2)  # the simulated chargers boot
+        for n in range(ctx.runs):
+            background = threading.Thread(
+                target=run_workers,
+                args=(
+                    [
+                        Spec(
+                            "127.0.0.1",
+                            csms_port,
+                            [f"CL{n}-{i}" for i in range(conns)],
+                            duration=ctx.seconds * 3 + 2,
+                            rate_per_conn=0.5 * top / conns,
+                        )
+                    ],
+                ),
+                daemon=True,
+            )
+            background.start()
+            time.sleep(1.5)  # the load is up
+            latencies: list[float] = []
+            until = time.monotonic() + ctx.seconds * 3
+
+            async def all_chargers(lat: list[float] = latencies, until: float = until) -> None:
+                base = f"http://127.0.0.1:{gw_port}/api/v1"
+                await asyncio.gather(*(_cycle(base, key, cp, until, lat, failures) for cp in ids))
+
+            asyncio.run(all_chargers())
+            background.join()
+            lat = sorted(latencies)
+            p50.runs.append(percentile(lat, 0.5))  # type: ignore[arg-type]
+            p95.runs.append(percentile(lat, 0.95))  # type: ignore[arg-type]
+            p99.runs.append(percentile(lat, 0.99))  # type: ignore[arg-type]
+    finally:
+        sims.stop()
+        gw.stop()
+        csms.stop()
+    if failures:
+        ctx.notes.append(
+            f"control: {len(failures)} commands were not 200 (statuses {sorted(set(failures))})"
+        )

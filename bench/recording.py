@@ -1,0 +1,149 @@
+"""Scenario 6, recorder: rows/s into PostgreSQL from a filled stream, and the lag it keeps
+while csms ingests at half of its measured maximum."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+
+import redis
+
+from bench import procs
+from bench.context import Ctx
+from bench.loadgen import Spec, run_workers
+from bench.sampler import Peak
+from shared import events as ev
+from shared.redis_keys import RECORDER_GROUP, Keys
+
+
+def _fill(r: redis.Redis, keys: Keys, events: int) -> None:
+    now = time.time()
+    status = ev.encode(
+        {
+            "type": "status",
+            "cp": "REC-0",
+            "at": now,
+            "connector": 1,
+            "ocpp_status": "Charging",
+            "status": "CHARGING",
+            "error_code": "NoError",
+            "ts": "2026-01-01T00:00:00Z",
+        }
+    )
+    meter = ev.encode(
+        {
+            "type": "meter",
+            "cp": "REC-0",
+            "at": now,
+            "connector": 1,
+            "transaction_id": "1",
+            "ts": "2026-01-01T00:00:00Z",
+            "samples": [
+                ["Energy.Active.Import.Register", None, 1000.0, "Wh"],
+                ["Power.Active.Import", None, 11000.0, "W"],
+            ],
+        }
+    )
+    pipe = r.pipeline(transaction=False)
+    for i in range(events):
+        pipe.xadd(keys.stream(0), status if i % 2 else meter)
+        if i % 5000 == 4999:
+            pipe.execute()
+    pipe.execute()
+
+
+def _pending(r: redis.Redis, keys: Keys) -> tuple[int, int]:
+    """(entries not yet acknowledged or not yet delivered, age in ms of the oldest of them)."""
+    stream = keys.stream(0)
+    if not r.exists(stream):
+        return 0, 0
+    groups = {
+        g["name"].decode() if isinstance(g["name"], bytes) else g["name"]: g
+        for g in r.xinfo_groups(stream)
+    }
+    group = groups.get(RECORDER_GROUP)
+    last = r.xinfo_stream(stream)["last-generated-id"]
+    last = last.decode() if isinstance(last, bytes) else last
+    if group is None:
+        return int(r.xlen(stream)), 0
+    lag = int(group.get("lag") or 0) + int(group["pending"])
+    if not lag:
+        return 0, 0
+    summary = r.xpending(stream, RECORDER_GROUP)
+    oldest = summary["min"] if summary["pending"] else group["last-delivered-id"]
+    oldest = oldest.decode() if isinstance(oldest, bytes) else oldest
+    age = int(last.split("-")[0]) - int(str(oldest).split("-")[0])
+    return lag, max(0, age)
+
+
+def _lag_ms(r: redis.Redis, keys: Keys) -> float:
+    return float(_pending(r, keys)[1])
+
+
+def run(ctx: Ctx) -> None:
+    events = 20_000 if ctx.quick else 200_000
+    rows_s = ctx.figure("recorder", "rows written from a filled stream", "rows/s", ">= 100,000")
+    lag_max = ctx.figure("recorder", "max lag while csms ingests at 50%", "s", "< 2")
+    r = redis.Redis.from_url(str(ctx.settings.redis_url))
+    for n in range(ctx.runs):
+        prefix = f"{ctx.settings.redis_prefix}r{n}"
+        keys = Keys(prefix)
+        _fill(r, keys, events)
+        rec = procs.start_unbound(
+            "recorder",
+            ["evcs", "recorder"],
+            ctx.env(EVCS_REDIS_PREFIX=prefix),
+            ctx.logs / "recorder.log",
+        )
+        try:
+            # time from its first acknowledged batch to the last: process start-up is not throughput
+            deadline = time.monotonic() + 300
+            while (left := _pending(r, keys)[0]) >= events and time.monotonic() < deadline:
+                time.sleep(0.01)
+            t0, first_left = time.monotonic(), left
+            while left and time.monotonic() < deadline:
+                time.sleep(0.01)
+                left = _pending(r, keys)[0]
+            rows_s.runs.append(
+                first_left * 1.5 / (time.monotonic() - t0)
+            )  # meter: 2 rows, status: 1
+        finally:
+            rec.stop()
+    _lag_under_ingest(ctx, r, lag_max)
+
+
+def _lag_under_ingest(ctx: Ctx, r: redis.Redis, figure: object) -> None:
+    from bench.stats import Figure
+
+    assert isinstance(figure, Figure)
+    top = next((f.median for f in ctx.figures if f.metric == "csms, closed loop"), 5000.0)
+    conns = 200 if ctx.quick else 1000
+    for n in range(ctx.runs):
+        prefix = f"{ctx.settings.redis_prefix}l{n}"
+        keys = Keys(prefix)
+        env = ctx.env(EVCS_REDIS_PREFIX=prefix)
+        port = procs.free_port()
+        csms = procs.start(
+            "csms",
+            ["evcs", "csms"],
+            {**env, "EVCS_CSMS_PORT": str(port), "EVCS_NODE_ID": f"lag{n}"},
+            port,
+            ctx.logs / "csms-lag.log",
+        )
+        rec = procs.start_unbound(
+            "recorder", ["evcs", "recorder"], env, ctx.logs / "recorder-lag.log"
+        )
+        spec = Spec(
+            "127.0.0.1",
+            port,
+            [f"G{n}-{i}" for i in range(conns)],
+            duration=ctx.seconds * 2,
+            rate_per_conn=0.5 * top / conns,
+        )
+        try:
+            with Peak(partial(_lag_ms, r, keys)) as lag:
+                run_workers([spec])
+        finally:
+            csms.stop()
+            rec.stop()
+        figure.runs.append(lag.peak / 1000)

@@ -4,10 +4,10 @@ run in worker processes like the WebSocket one."""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing as mp
 from dataclasses import dataclass, field
 from functools import partial
 
+from bench.workers import run_in_processes
 from bench.wsclient import now_ns
 
 
@@ -97,29 +97,8 @@ async def _run(spec: HttpSpec) -> HttpResult:
     return result
 
 
-def _worker(spec: HttpSpec, out: mp.Queue[HttpResult | str]) -> None:
-    try:
-        import uvloop
-
-        out.put(uvloop.run(_run(spec)))
-    except BaseException as exc:
-        out.put(f"http worker failed: {exc!r}")
-        raise
-
-
 def run_http(specs: list[HttpSpec]) -> list[HttpResult]:
-    ctx = mp.get_context("spawn")
-    queue: mp.Queue[HttpResult | str] = ctx.Queue()
-    ps = [ctx.Process(target=_worker, args=(s, queue), daemon=True) for s in specs]
-    for p in ps:
-        p.start()
-    got = [queue.get(timeout=max(s.duration for s in specs) + 60) for _ in ps]
-    for p in ps:
-        p.join(timeout=10)
-    failures = [g for g in got if isinstance(g, str)]
-    if failures:
-        raise RuntimeError("; ".join(failures))
-    return [g for g in got if isinstance(g, HttpResult)]
+    return run_in_processes(_run, specs, max(s.duration for s in specs) + 60)
 
 
 def get(path: str, host: str, key: str) -> bytes:

@@ -4,13 +4,13 @@ closed-loop (as fast as answers come) or paced (a fixed rate per connection)."""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing as mp
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
 
+from bench.workers import run_in_processes
 from bench.wsclient import FrameCounter, masked_text_frame, now_ns, open_ws
 
 STATUS = {
@@ -219,27 +219,6 @@ def _close(conns: list[Conn]) -> None:
             c.proto.transport.close()
 
 
-def _worker(spec: Spec, out: mp.Queue[Result | str]) -> None:
-    try:
-        import uvloop
-
-        out.put(uvloop.run(_run(spec)))
-    except BaseException as exc:  # the parent must hear of it rather than wait
-        out.put(f"load worker failed: {exc!r}")
-        raise
-
-
 def run_workers(specs: list[Spec]) -> list[Result]:
     """Run each spec in its own process; return their results."""
-    ctx = mp.get_context("spawn")
-    queue: mp.Queue[Result | str] = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(spec, queue), daemon=True) for spec in specs]
-    for p in procs:
-        p.start()
-    got = [queue.get(timeout=max(s.duration + s.warmup for s in specs) + 120) for _ in procs]
-    for p in procs:
-        p.join(timeout=10)
-    failures = [g for g in got if isinstance(g, str)]
-    if failures:
-        raise RuntimeError("; ".join(failures))
-    return [g for g in got if isinstance(g, Result)]
+    return run_in_processes(_run, specs, max(s.duration + s.warmup for s in specs) + 120)

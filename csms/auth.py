@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import secrets
 from urllib.parse import unquote, urlsplit
 
 from csms.framing import SUBPROTOCOLS
 from shared.ids import valid_charger_id
-from shared.passwords import verify_password
+from shared.passwords import hash_password, verify_password
 
 _PATH = re.compile(r"^/ocpp/([^/]+)/?$")
 
@@ -46,9 +47,15 @@ def basic_credentials(header: str | None) -> tuple[bytes, bytes] | None:
     return username, password
 
 
+# Checked against when a charger has no password, so that an unknown charger takes as long
+# to refuse as a wrong password: timing does not reveal which chargers exist.
+_NO_PASSWORD = hash_password(secrets.token_bytes(20))
+
+
 def password_ok(charger_id: str, header: str | None, stored_hash: str | None) -> bool:
     creds = basic_credentials(header)
-    if creds is None or not stored_hash:
+    if creds is None:
         return False
     username, password = creds
-    return username == charger_id.encode() and verify_password(password, stored_hash)
+    matches = verify_password(password, stored_hash or _NO_PASSWORD)
+    return bool(stored_hash) and matches and username == charger_id.encode()

@@ -43,13 +43,21 @@ Frame = Call | CallResult | CallError
 
 
 class FrameError(Exception):
-    """A frame that must be answered with a CALLERROR (or dropped, if `id` is None)."""
+    """A broken frame. A CALL (or what may be one) is answered with a CALLERROR; a broken
+    CALLRESULT or CALLERROR is never answered, as OCPP-J has no reply to a reply."""
 
-    def __init__(self, code: str, description: str, message_id: str | None) -> None:
+    def __init__(
+        self, code: str, description: str, message_id: str | None, kind: int | None = None
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.message_id = message_id
+        self.kind = kind
+
+    @property
+    def answerable(self) -> bool:
+        return self.message_id is not None and self.kind not in (CALLRESULT, CALLERROR)
 
 
 class Codes:
@@ -73,6 +81,40 @@ class Codes:
 
 CODES = {p: Codes(p) for p in SUBPROTOCOLS}
 
+# Every errorCode each version defines: a CALLERROR may carry no other.
+ERROR_CODES = {
+    OCPP16: frozenset(
+        {
+            "NotImplemented",
+            "NotSupported",
+            "InternalError",
+            "ProtocolError",
+            "SecurityError",
+            "FormationViolation",
+            "PropertyConstraintViolation",
+            "OccurenceConstraintViolation",
+            "TypeConstraintViolation",
+            "GenericError",
+        }
+    ),
+    OCPP201: frozenset(
+        {
+            "FormatViolation",
+            "GenericError",
+            "InternalError",
+            "MessageTypeNotSupported",
+            "NotImplemented",
+            "NotSupported",
+            "OccurrenceConstraintViolation",
+            "PropertyConstraintViolation",
+            "ProtocolError",
+            "RpcFrameworkError",
+            "SecurityError",
+            "TypeConstraintViolation",
+        }
+    ),
+}
+
 
 def _read_id(frame: list[Any]) -> str | None:
     if len(frame) > 1 and isinstance(frame[1], str) and 0 < len(frame[1]) <= MAX_ID_LEN:
@@ -89,23 +131,34 @@ def parse(data: str | bytes, codes: Codes) -> Frame:
     if not isinstance(frame, list) or not frame:
         raise FrameError(codes.framework, "frame is not a JSON array", UNREADABLE_ID)
     message_id = _read_id(frame)
+    kind = frame[0] if type(frame[0]) is int else None  # not 3.0, not true
+    if kind in (CALLRESULT, CALLERROR) and message_id is None:
+        raise FrameError(
+            codes.framework, "message id missing, not a string or too long", None, kind
+        )
     if message_id is None:
         raise FrameError(
             codes.framework, "message id missing, not a string or too long", UNREADABLE_ID
         )
-    kind = frame[0]
     if kind == CALL:
         if len(frame) != 4 or not isinstance(frame[2], str) or not isinstance(frame[3], dict):
-            raise FrameError(codes.framework, "CALL must be [2, id, action, {payload}]", message_id)
+            raise FrameError(
+                codes.framework, "CALL must be [2, id, action, {payload}]", message_id, CALL
+            )
         return Call(message_id, frame[2], frame[3])
     if kind == CALLRESULT:
         if len(frame) != 3 or not isinstance(frame[2], dict):
-            raise FrameError(codes.framework, "CALLRESULT must be [3, id, {payload}]", message_id)
+            raise FrameError(
+                codes.framework, "CALLRESULT must be [3, id, {payload}]", message_id, CALLRESULT
+            )
         return CallResult(message_id, frame[2])
     if kind == CALLERROR:
         if len(frame) < 4 or not isinstance(frame[2], str):
             raise FrameError(
-                codes.framework, "CALLERROR must be [4, id, code, description, {}]", message_id
+                codes.framework,
+                "CALLERROR must be [4, id, code, description, {}]",
+                message_id,
+                CALLERROR,
             )
         details = frame[4] if len(frame) > 4 and isinstance(frame[4], dict) else {}
         return CallError(message_id, frame[2], str(frame[3]), details)

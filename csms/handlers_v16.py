@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from csms import meter
-from csms.session import Context, Outcome, accept, base_event, boot, heartbeat, status_event
+from csms import meter, notices
+from csms.session import (
+    Context,
+    Handler,
+    Outcome,
+    base_event,
+    boot,
+    heartbeat,
+    status_event,
+    unknown_vendor,
+)
 from shared.redis_keys import F
 
-Handler = Callable[[Context, dict[str, Any]], Outcome | Awaitable[Outcome]]
 TransactionIds = Callable[[], Awaitable[int]]
 
 
@@ -86,10 +94,10 @@ def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
     events: list[dict[str, Any]] = []
     if connector is not None:
         del s.transactions[connector]
-        fields[f"{F.TRANSACTION}{connector}"] = ""
         if "transactionData" in p:
             fields, events = meter_outcome(ctx, connector, tx, p["transactionData"])
-            fields[f"{F.TRANSACTION}{connector}"] = ""
+        fields[f"{F.TRANSACTION}{connector}"] = ""
+    # meterStop is the register in Wh by definition; the energy is meterStop - meterStart
     wh = float(p["meterStop"])
     events.append(
         base_event(
@@ -117,6 +125,14 @@ def handlers(ids: TransactionIds) -> dict[str, Handler]:
         "Authorize": authorize,
         "StartTransaction": start_transaction(ids),
         "StopTransaction": stop_transaction,
-        "DiagnosticsStatusNotification": accept,
-        "FirmwareStatusNotification": accept,
+        "DataTransfer": unknown_vendor,
+        "DiagnosticsStatusNotification": notices.status_report("DiagnosticsStatusNotification"),
+        "FirmwareStatusNotification": notices.status_report("FirmwareStatusNotification"),
+        # security extension (OCPP 1.6 Security Whitepaper)
+        "SecurityEventNotification": notices.security_event,
+        "SignCertificate": notices.sign_certificate,
+        "LogStatusNotification": notices.status_report("LogStatusNotification"),
+        "SignedFirmwareStatusNotification": notices.status_report(
+            "SignedFirmwareStatusNotification"
+        ),
     }

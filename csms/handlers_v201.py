@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from csms.handlers_v16 import Handler, meter_outcome
+from csms import notices
+from csms.handlers_v16 import meter_outcome
 from csms.meter import energy_wh
-from csms.session import Context, Outcome, accept, base_event, boot, heartbeat, status_event
+from csms.session import (
+    Context,
+    Handler,
+    Outcome,
+    accept,
+    base_event,
+    boot,
+    heartbeat,
+    status_event,
+    unknown_vendor,
+)
 from shared.redis_keys import F
 
 
@@ -29,7 +40,11 @@ def status_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
 
 def meter_values(ctx: Context, p: dict[str, Any]) -> Outcome:
     evse = p["evseId"]
-    fields, events = meter_outcome(ctx, evse, ctx.session.transactions.get(evse), p["meterValue"])
+    tx = ctx.session.transactions.get(evse)
+    fields, events = meter_outcome(ctx, evse, tx, p["meterValue"])
+    wh = _energy_wh(events)
+    if tx is not None and wh is not None:
+        ctx.session.last_wh[tx] = wh
     return Outcome({}, fields, events)
 
 
@@ -71,11 +86,16 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
             )
         )
     if kind == "Ended":
+        if meter_wh is None:
+            # No reading at the end: the latest one during the transaction is its stop.
+            meter_wh = s.last_wh.get(tx)
+        s.last_wh.pop(tx, None)
         s.meter_start_unknown.discard(tx)
-        s.transactions.pop(evse, None)
-        s.charging_state.pop(evse, None)
-        fields[f"{F.TRANSACTION}{evse}"] = ""
-        fields[f"{F.CHARGING_STATE}{evse}"] = ""
+        if s.transactions.get(evse) in (tx, None):  # not another transaction's EVSE
+            s.transactions.pop(evse, None)
+            s.charging_state.pop(evse, None)
+            fields[f"{F.TRANSACTION}{evse}"] = ""
+            fields[f"{F.CHARGING_STATE}{evse}"] = ""
         events.append(
             base_event(
                 ctx,
@@ -89,7 +109,14 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
             )
         )
     else:
+        previous = s.transactions.get(evse)
+        if previous is not None and previous != tx:
+            # a transaction the charger never ended: forget it, so state stays one per EVSE
+            s.last_wh.pop(previous, None)
+            s.meter_start_unknown.discard(previous)
         s.transactions[evse] = tx
+        if meter_wh is not None:
+            s.last_wh[tx] = meter_wh
         fields[f"{F.TRANSACTION}{evse}"] = tx
         if "chargingState" in info:
             s.charging_state[evse] = info["chargingState"]
@@ -117,9 +144,20 @@ def handlers() -> dict[str, Handler]:
         "MeterValues": meter_values,
         "Authorize": authorize,
         "TransactionEvent": transaction_event,
-        "FirmwareStatusNotification": accept,
-        "LogStatusNotification": accept,
-        "SecurityEventNotification": accept,
+        "DataTransfer": unknown_vendor,
+        "FirmwareStatusNotification": notices.status_report("FirmwareStatusNotification"),
+        "LogStatusNotification": notices.status_report("LogStatusNotification"),
+        "SecurityEventNotification": notices.security_event,
+        "SignCertificate": notices.sign_certificate,
         "NotifyEvent": accept,
         "NotifyReport": accept,
+        # notifications whose answer is empty and that change nothing a partner reads
+        "NotifyChargingLimit": accept,
+        "ClearedChargingLimit": accept,
+        "NotifyDisplayMessages": accept,
+        "NotifyMonitoringReport": accept,
+        "NotifyCustomerInformation": accept,
+        "PublishFirmwareStatusNotification": accept,
+        "ReservationStatusUpdate": accept,
+        "ReportChargingProfiles": accept,
     }

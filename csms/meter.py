@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 ENERGY = "Energy.Active.Import.Register"
@@ -30,17 +31,20 @@ Sample = tuple[str, str | None, float, str | None]  # measurand, phase, value, u
 
 
 def _unit(sampled: dict[str, Any], protocol: str) -> str | None:
+    multiplier = 0
     if protocol == "ocpp1.6":
         unit = sampled.get("unit")
     else:
-        unit = (sampled.get("unitOfMeasure") or {}).get("unit")
-        multiplier = (sampled.get("unitOfMeasure") or {}).get("multiplier", 0)
-        if multiplier and unit:
-            return f"{unit}*10^{multiplier}"
+        measure = sampled.get("unitOfMeasure") or {}
+        unit = measure.get("unit")
+        multiplier = measure.get("multiplier", 0)
     if unit is None:
+        # Both versions default the unit to Wh; only energy measurands are read that way.
         measurand = sampled.get("measurand", ENERGY)
-        return "Wh" if measurand.startswith("Energy") else None
-    return str(unit)
+        unit = "Wh" if measurand.startswith("Energy") else None
+    if unit is None:
+        return None
+    return f"{unit}*10^{multiplier}" if multiplier else str(unit)
 
 
 def _normalise(value: float, unit: str | None) -> tuple[float, str | None]:
@@ -62,11 +66,15 @@ def samples(meter_values: list[dict[str, Any]], protocol: str) -> tuple[list[Sam
     for mv in meter_values:
         ts = mv.get("timestamp", ts)
         for sv in mv.get("sampledValue", ()):
+            if sv.get("format") == "SignedData":
+                continue  # 1.6: an encoded reading, which may look like a number but is not one
             raw = sv.get("value")
             try:
                 value = float(raw)
             except (TypeError, ValueError):
                 continue  # 1.6 allows signed/encoded data; not a number we can chart
+            if not math.isfinite(value):
+                continue  # "NaN" and "Infinity" parse as floats but are no readings
             norm, unit = _normalise(value, _unit(sv, protocol))
             out.append((sv.get("measurand", ENERGY), sv.get("phase"), norm, unit))
     return out, ts

@@ -11,11 +11,11 @@ from typing import Any
 
 import fastjsonschema
 
-from csms.framing import OCPP16, Codes
+from csms.framing import CODES, OCPP16, OCPP201, Codes
 
 Validator = Callable[[dict[str, Any]], Any]
 
-_FOLDERS = {OCPP16: "v16", "ocpp2.0.1": "v201"}
+_FOLDERS = {OCPP16: "v16", OCPP201: "v201"}
 
 
 def _schema_name(protocol: str, action: str, response: bool) -> str:
@@ -25,15 +25,40 @@ def _schema_name(protocol: str, action: str, response: bool) -> str:
 
 
 @cache
-def validator(protocol: str, action: str, response: bool = False) -> Validator | None:
-    """The compiled validator for an action's request (or response); None if the spec has none."""
+def _files(protocol: str) -> frozenset[str]:
+    folder = resources.files("ocpp") / _FOLDERS[protocol] / "schemas"
+    return frozenset(entry.name for entry in folder.iterdir() if entry.name.endswith(".json"))
+
+
+def known(protocol: str, action: str, response: bool = False) -> bool:
+    """Whether the spec defines this action (its request, or its response)."""
+    return _schema_name(protocol, action, response) in _files(protocol)
+
+
+def schema(protocol: str, action: str, response: bool = False) -> dict[str, Any] | None:
+    """The official schema of an action's request (or response); None if the spec has none."""
+    # Checked before the cache so that a charger's made-up action names cannot fill it.
+    return _load(protocol, action, response) if known(protocol, action, response) else None
+
+
+@cache
+def _load(protocol: str, action: str, response: bool) -> dict[str, Any]:
     folder = resources.files("ocpp") / _FOLDERS[protocol] / "schemas"
     path = folder / _schema_name(protocol, action, response)
-    if not path.is_file():
-        return None
-    schema = json.loads(path.read_text(encoding="utf-8"))
-    schema.pop("$id", None)
-    compiled: Validator = fastjsonschema.compile(schema, use_default=False)
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8-sig"))
+    return loaded
+
+
+def validator(protocol: str, action: str, response: bool = False) -> Validator | None:
+    """The compiled validator for an action's request (or response); None if the spec has none."""
+    return _compile(protocol, action, response) if known(protocol, action, response) else None
+
+
+@cache
+def _compile(protocol: str, action: str, response: bool) -> Validator:
+    found = dict(_load(protocol, action, response))
+    found.pop("$id", None)
+    compiled: Validator = fastjsonschema.compile(found, use_default=False)
     return compiled
 
 
@@ -46,23 +71,40 @@ _RULE_CODES = {
     "minLength": "property",
     "maximum": "property",
     "minimum": "property",
+    "exclusiveMaximum": "property",
+    "exclusiveMinimum": "property",
+    "multipleOf": "property",
     "pattern": "property",
     "format": "property",
+    "uniqueItems": "property",
     "maxItems": "occurrence",
     "minItems": "occurrence",
 }
 
 
 def violation(
-    protocol: str, action: str, payload: dict[str, Any], codes: Codes
+    protocol: str, action: str, payload: dict[str, Any], codes: Codes, response: bool = False
 ) -> tuple[str, str] | None:
-    """None if the payload is valid, else (CALLERROR code, description)."""
-    check = validator(protocol, action)
-    if check is None:
-        return None
+    """None if the payload is valid (or the spec has no schema), else (CALLERROR code, why)."""
+    validate = validator(protocol, action, response)
+    return None if validate is None else check(validate, payload, codes)
+
+
+def check(validate: Validator, payload: dict[str, Any], codes: Codes) -> tuple[str, str] | None:
+    """None if the payload is valid, else (CALLERROR code, why)."""
     try:
-        check(payload)
+        validate(payload)
     except fastjsonschema.JsonSchemaValueException as exc:
         attr = _RULE_CODES.get(exc.rule or "", "format")
         return getattr(codes, attr), exc.message
     return None
+
+
+def problem(
+    protocol: str, action: str, payload: dict[str, Any], response: bool = False
+) -> str | None:
+    """Why a payload does not match the spec's schema, or None if it does (or none exists)."""
+    if schema(protocol, action, response) is None:
+        return f"OCPP {protocol[4:]} has no {action}"
+    found = violation(protocol, action, payload, CODES[protocol], response)
+    return None if found is None else f"{found[0]}: {found[1]}"

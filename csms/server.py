@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from http import HTTPStatus
+from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from csms import auth, metrics
+from csms import auth, metrics, tls
 from csms.connection import ChargerConnection
-from csms.framing import SUBPROTOCOLS
-from csms.node import Node
+from csms.framing import OCPP16, OCPP201, SUBPROTOCOLS
+from csms.node import Node, Superseded
 from csms.session import Session
+from shared import ops_http
 from shared.process import wait_for_signal
 from shared.redis_client import connect
 from shared.redis_keys import F
@@ -25,7 +28,10 @@ log = logging.getLogger(__name__)
 class CsmsServer:
     def __init__(self, node: Node) -> None:
         self.node = node
-        self._accepted: dict[int, dict[str, str]] = {}
+        # what the handshake read about each charger, for its connection handler
+        self._accepted: weakref.WeakKeyDictionary[ServerConnection, dict[str, str]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _refuse(
         self, connection: ServerConnection, status: HTTPStatus, reason: str, text: str
@@ -36,9 +42,23 @@ class CsmsServer:
             response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
         return response
 
+    def _unauthorized(self, connection: ServerConnection, charger_id: str, event: str) -> Response:
+        # Same answer for unknown chargers and bad credentials: existence is not revealed.
+        log.warning(
+            "charger authentication failed",
+            extra={
+                "charger_id": charger_id,
+                "security_event": event,
+                "security_profile": self.node.settings.security_profile,
+                "remote": str(connection.remote_address),
+            },
+        )
+        return self._refuse(connection, HTTPStatus.UNAUTHORIZED, "auth", "authentication required")
+
     async def process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
+        """Path, subprotocol and credentials, all before the upgrade."""
         charger_id = auth.charger_id_from_path(request.path)
         if charger_id is None:
             return self._refuse(
@@ -55,28 +75,26 @@ class CsmsServer:
         fields: dict[str, str] = await node.redis.hgetall(node.keys.charger(charger_id))
         settings = node.settings
         if settings.charger_auth:
-            # Same answer for unknown chargers and wrong passwords: existence is not revealed.
-            if not auth.password_ok(
+            if settings.security_profile == 3:
+                # the certificate's CN is the charger's identity; the URL must name the same
+                peercert: Any = connection.transport.get_extra_info("peercert")
+                if tls.common_name(peercert) != charger_id or fields.get(F.REGISTERED) != "1":
+                    return self._unauthorized(
+                        connection, charger_id, "InvalidChargingStationCertificate"
+                    )
+            elif not auth.password_ok(
                 charger_id, request.headers.get("Authorization"), fields.get(F.PASSWORD)
             ):
-                log.warning(
-                    "charger authentication failed",
-                    extra={
-                        "charger_id": charger_id,
-                        "security_event": "InvalidChargingStationCredentials",
-                        "remote": str(connection.remote_address),
-                    },
-                )
-                return self._refuse(
-                    connection, HTTPStatus.UNAUTHORIZED, "auth", "authentication required"
+                return self._unauthorized(
+                    connection, charger_id, "InvalidChargingStationCredentials"
                 )
         if fields.get(F.REMOVED) == "1":
             return self._refuse(connection, HTTPStatus.NOT_FOUND, "removed", "unknown charger")
-        self._accepted[id(connection)] = fields
+        self._accepted[connection] = fields
         return None
 
     async def handle(self, ws: ServerConnection) -> None:
-        fields = self._accepted.pop(id(ws), {})
+        fields = self._accepted.pop(ws, {})
         charger_id = auth.charger_id_from_path(ws.request.path if ws.request else "")
         protocol = ws.subprotocol
         if charger_id is None or protocol not in SUBPROTOCOLS:
@@ -86,9 +104,13 @@ class CsmsServer:
         conn = ChargerConnection(ws, session, self.node)
         try:
             await self.node.attach(conn)
+        except Superseded:
+            await ws.close(1000, "replaced by a newer connection")
+            return
         except Exception:
             log.warning("could not register connection", extra={"charger_id": charger_id})
             await ws.close(1011, "central system storage unavailable")
+            await self.node.detach(conn, attached=False)
             return
         try:
             await conn.serve()
@@ -102,7 +124,7 @@ class CsmsServer:
             charger_id=charger_id,
             protocol=protocol,
             node_id=node.node_id,
-            generation=node.new_generation(),
+            generation="",  # given by the registry when the connection attaches
             # A known charger reconnecting (after a failover, say) need not boot again.
             boot_accepted=known or node.settings.boot_unknown == "Accepted",
             known=known,
@@ -112,12 +134,15 @@ class CsmsServer:
             for name, value in fields.items():
                 if not value:
                     continue
-                if name.startswith(F.RAW):
-                    session.raw_status[int(name[len(F.RAW) :])] = value
-                elif name.startswith(F.CHARGING_STATE):
-                    session.charging_state[int(name[len(F.CHARGING_STATE) :])] = value
-                elif name.startswith(F.TRANSACTION):
-                    session.transactions[int(name[len(F.TRANSACTION) :])] = value
+                try:
+                    if name.startswith(F.RAW):
+                        session.raw_status[int(name[len(F.RAW) :])] = value
+                    elif name.startswith(F.CHARGING_STATE):
+                        session.charging_state[int(name[len(F.CHARGING_STATE) :])] = value
+                    elif name.startswith(F.TRANSACTION):
+                        session.transactions[int(name[len(F.TRANSACTION) :])] = value
+                except ValueError:
+                    continue  # a field this version did not write
         return session
 
     async def start(self, host: str, port: int) -> Server:
@@ -126,12 +151,18 @@ class CsmsServer:
             self.handle,
             host,
             port,
-            subprotocols=list(SUBPROTOCOLS),  # type: ignore[arg-type]
+            # a charger that offers both versions speaks the newer one
+            subprotocols=[OCPP201, OCPP16],  # type: ignore[list-item]
             process_request=self.process_request,
-            max_size=settings.max_frame_bytes,
-            ping_interval=30,
-            ping_timeout=30,
+            ssl=tls.server_context(settings),
+            max_size=settings.max_frame_bytes,  # larger frames close the connection with 1009
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
+            # A closing handshake takes one round trip; a peer silent for a ping timeout will
+            # not answer it either, so waiting longer only delays marking it offline.
+            close_timeout=min(5.0, settings.ping_timeout),
             compression=None,  # chargers rarely negotiate it; it costs CPU per frame
+            server_header=None,  # no software versions for scanners
         )
 
 
@@ -146,6 +177,7 @@ class CsmsApp:
         self._server = CsmsServer(self.node)
         self._ws: Server | None = None
         self._background: list[asyncio.Task[None]] = []
+        self._ops: ops_http.OpsServer | None = None
 
     @property
     def port(self) -> int:
@@ -155,9 +187,11 @@ class CsmsApp:
 
     @property
     def url(self) -> str:
-        return f"ws://{self.settings.csms_host}:{self.port}/ocpp"
+        scheme = "ws" if self.settings.security_profile == 1 else "wss"
+        return f"{scheme}://{self.settings.csms_host}:{self.port}/ocpp"
 
     async def start(self) -> None:
+        tls.server_context(self.settings)  # a bad TLS setup fails here, before anything runs
         subscribed = asyncio.Event()
         self._background = [
             asyncio.create_task(self.node.keep_alive()),
@@ -165,18 +199,25 @@ class CsmsApp:
         ]
         await subscribed.wait()
         self._ws = await self._server.start(self.settings.csms_host, self.settings.csms_port)
+        self._ops = await ops_http.start(
+            self.settings.ops_host, self.settings.ops_port, {"redis": self.redis.ping}
+        )
         log.info(
             "csms node listening",
             extra={
                 "node_id": self.node.node_id,
                 "url": self.url,
                 "charger_auth": self.settings.charger_auth,
+                "security_profile": self.settings.security_profile,
                 "boot_unknown": self.settings.boot_unknown,
             },
         )
 
     async def stop(self) -> None:
-        """Stop accepting, close chargers with 1001 so they reconnect elsewhere, retire the node."""
+        """Stop accepting, close chargers with 1001 so they reconnect elsewhere, answer the
+        commands still running with errors, and retire the node."""
+        if self._ops is not None:  # first, so load balancers drop the node before it closes
+            await self._ops.stop()
         if self._ws is not None:
             self._ws.close(close_connections=False)
         await self.node.shutdown()
@@ -187,6 +228,8 @@ class CsmsApp:
         await asyncio.gather(*self._background, return_exceptions=True)
         try:
             await self.node.retire()
+        except Exception:  # Redis down at shutdown: the node ages out of the registry anyway
+            log.warning("could not retire the node", extra={"node_id": self.node.node_id})
         finally:
             await self.redis.aclose()
         log.info("csms node stopped", extra={"node_id": self.node.node_id})

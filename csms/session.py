@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,13 +18,17 @@ class Session:
     protocol: str
     node_id: str
     generation: str
-    boot_accepted: bool
+    boot_accepted: bool  # may send any CALL; before that only BootNotification and triggered ones
     known: bool
+    boot_status: str = ""  # the answer to its latest BootNotification on this connection
+    triggered: set[str] = field(default_factory=set)  # actions a TriggerMessage asked for
     raw_status: dict[int, str] = field(default_factory=dict)
     charging_state: dict[int, str] = field(default_factory=dict)
     transactions: dict[int, str] = field(default_factory=dict)  # connector/EVSE -> tx id
     # 2.0.1 transactions whose Started carried no energy reading: the first reading is the start
     meter_start_unknown: set[str] = field(default_factory=set)
+    # latest energy register reading (Wh) per running transaction: the stop when none is sent
+    last_wh: dict[str, float] = field(default_factory=dict)
 
     def partner_status(self, connector: int) -> PartnerStatus:
         raw = self.raw_status.get(connector)
@@ -56,6 +61,10 @@ class Context:
     now_iso: str
     heartbeat_interval: int
     boot_unknown: str  # policy for chargers no admin registered
+    boot_retry_interval: int = 300  # told to Pending and Rejected chargers
+
+
+Handler = Callable[[Context, dict[str, Any]], Outcome | Awaitable[Outcome]]
 
 
 def base_event(ctx: Context, kind: str, **fields: Any) -> dict[str, Any]:
@@ -88,14 +97,15 @@ def boot(ctx: Context, vendor: str, model: str, firmware: str | None) -> Outcome
     """Both versions' BootNotification: known chargers are Accepted, others by policy."""
     s = ctx.session
     status = "Accepted" if s.known else ctx.boot_unknown
+    s.boot_status = status
     s.boot_accepted = status == "Accepted"
+    s.triggered.clear()
+    # Accepted: the heartbeat interval; Pending/Rejected: when to send BootNotification again.
+    interval = ctx.heartbeat_interval if s.boot_accepted else ctx.boot_retry_interval
     fields = {F.VENDOR: vendor, F.MODEL: model}
     if firmware is not None:
         fields[F.FIRMWARE] = firmware
-    return Outcome(
-        {"status": status, "currentTime": ctx.now_iso, "interval": ctx.heartbeat_interval},
-        fields,
-    )
+    return Outcome({"status": status, "currentTime": ctx.now_iso, "interval": interval}, fields)
 
 
 def heartbeat(ctx: Context, p: dict[str, Any]) -> Outcome:
@@ -105,3 +115,8 @@ def heartbeat(ctx: Context, p: dict[str, Any]) -> Outcome:
 def accept(ctx: Context, p: dict[str, Any]) -> Outcome:
     """For notifications the csms takes note of without changing state."""
     return Outcome({})
+
+
+def unknown_vendor(ctx: Context, p: dict[str, Any]) -> Outcome:
+    """DataTransfer: no vendor extension is implemented, which the spec answers like this."""
+    return Outcome({"status": "UnknownVendorId"})

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     stream_shards: int = Field(1, ge=1, le=256)
     # Acknowledged entries stay this long so the live feed can resume from Last-Event-ID.
     stream_retention_seconds: int = Field(600, ge=0)
+    # The embedded Redis's fsync policy: "always" loses nothing on a machine crash, at a
+    # throughput cost (docs/reliability.md). External Redis servers are configured on their own.
+    embedded_redis_appendfsync: Literal["everysec", "always"] = "everysec"
 
     # csms
     node_id: str = Field(default_factory=_default_node_id)
@@ -43,6 +46,16 @@ class Settings(BaseSettings):
     node_ttl: float = Field(15.0, gt=0)
     max_frame_bytes: int = Field(65_536, ge=1024)
     command_timeout: float = Field(10.0, gt=0)
+    # Pending/Rejected boots are told to retry after this many seconds.
+    boot_retry_interval: int = Field(300, ge=1)
+    # WebSocket pings find dead peers: no pong within ping_timeout closes the connection.
+    ping_interval: float = Field(30.0, gt=0)
+    ping_timeout: float = Field(30.0, gt=0)
+    # OCPP security profile: 1 ws + Basic, 2 wss + Basic, 3 wss + client certificate (mTLS).
+    security_profile: Literal[1, 2, 3] = 1
+    tls_cert_file: Path | None = None  # server certificate chain (PEM), profiles 2 and 3
+    tls_key_file: Path | None = None
+    tls_ca_file: Path | None = None  # CA that signs charger certificates, profile 3
 
     # gateway
     gateway_host: str = "127.0.0.1"
@@ -51,6 +64,14 @@ class Settings(BaseSettings):
     rate_limit_minute: int = Field(100, ge=1)
     rate_limit_hour: int = Field(1000, ge=1)
     key_cache_seconds: float = Field(10.0, ge=0)
+    # While Redis is down: False answers 503 (no request unmetered), True serves without limits.
+    rate_limit_fail_open: bool = False
+    # An Idempotency-Key's first outcome is replayed for this long.
+    idempotency_seconds: int = Field(86_400, ge=60)
+    # Browser origins allowed to call the API (comma-separated; "*" for any); empty = no CORS.
+    cors_origins: str = ""
+    # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto (answers over https get HSTS).
+    trust_forwarded_proto: bool = False
 
     # recorder
     recorder_batch: int = Field(2000, ge=1)
@@ -59,6 +80,9 @@ class Settings(BaseSettings):
     # processes
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
+    # /metrics, /health, /health/ready of csms and recorder (the gateway has its own); unset: off
+    ops_host: str = "127.0.0.1"
+    ops_port: int | None = Field(None, ge=0, le=65535)
 
     def with_urls(self, database_url: str, redis_url: str) -> Settings:
         """A copy that points at concrete servers."""

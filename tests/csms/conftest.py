@@ -2,38 +2,48 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 import pytest
+import redis.asyncio as redis
 from websockets.asyncio.client import ClientConnection, connect
 
 from csms.server import CsmsApp
+from shared.bus import Action, CommandReply, CommandRequest
+from shared.redis_keys import Keys
 from shared.settings import Settings
+from tests.csms import strict
 
 
 class RawCharger:
-    """Sends frames and reads answers; no protocol logic of its own."""
+    """Sends frames and reads answers; no protocol logic of its own. Every frame the csms
+    sends is checked strictly against the official schemas (tests/csms/strict.py)."""
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, protocol: str = "ocpp1.6") -> None:
         self.ws = ws
+        self.protocol = protocol
         self._ids = itertools.count(1)
 
-    async def send_raw(self, data: str | bytes) -> Any:
+    async def send_raw(self, data: str | bytes, action: str | None = None) -> Any:
         await self.ws.send(data)
-        return orjson.loads(await self.ws.recv())
+        reply = orjson.loads(await self.ws.recv())
+        strict.check_reply(self.protocol, action, reply)
+        return reply
 
     async def call(self, action: str, payload: dict[str, Any]) -> Any:
         message_id = f"m{next(self._ids)}"
-        reply = await self.send_raw(orjson.dumps([2, message_id, action, payload]).decode())
+        reply = await self.send_raw(orjson.dumps([2, message_id, action, payload]).decode(), action)
         assert reply[1] == message_id, reply
         return reply
 
     async def recv_call(self) -> list[Any]:
         frame: list[Any] = orjson.loads(await self.ws.recv())
-        assert frame[0] == 2, frame
+        strict.check_call(self.protocol, frame)
         return frame
 
     async def answer(self, message_id: str, payload: dict[str, Any]) -> None:
@@ -48,6 +58,34 @@ async def csms(settings: Settings) -> AsyncIterator[CsmsApp]:
     await app.stop()
 
 
+StartCsms = Callable[..., Awaitable[CsmsApp]]
+
+
+@pytest.fixture
+async def start_csms(settings: Settings) -> AsyncIterator[StartCsms]:
+    """Start nodes with their own settings (node_id, boot policy, ...); all stop at the end."""
+    apps: list[CsmsApp] = []
+
+    async def start(**overrides: Any) -> CsmsApp:
+        app = CsmsApp(settings.model_copy(update={"csms_port": 0, **overrides}))
+        await app.start()
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        if app.node.closing:
+            continue  # the test stopped it
+        await app.stop()
+
+
+async def open_raw(
+    app: CsmsApp, charger_id: str, protocol: str = "ocpp1.6", **kwargs: Any
+) -> RawCharger:
+    ws = await connect(f"{app.url}/{charger_id}", subprotocols=[protocol], **kwargs)  # type: ignore[list-item]
+    return RawCharger(ws, protocol)
+
+
 Connect = Callable[..., Awaitable[RawCharger]]
 
 
@@ -58,8 +96,69 @@ async def charger(csms: CsmsApp) -> AsyncIterator[Connect]:
     async def open_(charger_id: str, protocol: str = "ocpp1.6", **kwargs: Any) -> RawCharger:
         ws = await connect(f"{csms.url}/{charger_id}", subprotocols=[protocol], **kwargs)  # type: ignore[list-item]
         opened.append(ws)
-        return RawCharger(ws)
+        return RawCharger(ws, protocol)
 
     yield open_
     for ws in opened:
         await ws.close()
+
+
+@pytest.fixture
+async def replies(
+    rds: redis.Redis, keys: Keys, uid: str
+) -> AsyncIterator[tuple[str, asyncio.Queue[CommandReply]]]:
+    channel = keys.reply_channel(f"gw-{uid}")
+    queue: asyncio.Queue[CommandReply] = asyncio.Queue()
+    pubsub = rds.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(channel)
+
+    async def pump() -> None:
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                queue.put_nowait(CommandReply.model_validate_json(message["data"]))
+
+    task = asyncio.create_task(pump())
+    yield channel, queue
+    task.cancel()
+    await pubsub.aclose()
+
+
+Command = Callable[..., Awaitable[CommandReply]]
+
+
+@pytest.fixture
+async def command(
+    rds: redis.Redis, keys: Keys, replies: tuple[str, asyncio.Queue[CommandReply]]
+) -> Command:
+    """Publish a command to a node as a gateway would, and wait for its reply."""
+    channel, queue = replies
+
+    async def run(
+        node_id: str,
+        charger_id: str,
+        action: Action,
+        params: dict[str, Any] | None = None,
+        timeout: float = 5.0,
+    ) -> CommandReply:
+        request = CommandRequest(
+            id=f"cmd-{secrets.token_hex(4)}",
+            reply_to=channel,
+            charger_id=charger_id,
+            action=action,
+            params=params or {},
+            timeout=timeout,
+        )
+        await rds.publish(keys.node_channel(node_id), request.model_dump_json())
+        while True:
+            reply = await asyncio.wait_for(queue.get(), timeout + 5)
+            if reply.id == request.id:
+                return reply
+
+    return run
+
+
+async def until(check: Callable[[], Awaitable[object]], timeout: float = 5.0) -> None:
+    """Wait for a condition the system reaches on its own; fails the test after `timeout`."""
+    async with asyncio.timeout(timeout):
+        while not await check():  # noqa: ASYNC110 - polling keeps the csms free of test hooks
+            await asyncio.sleep(0.02)

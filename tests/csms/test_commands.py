@@ -3,38 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as redis
 
 from csms.server import CsmsApp
 from shared import events as ev
-from shared.bus import Action, CommandReply, CommandRequest, Outcome
+from shared.bus import Action, CommandRequest, Outcome
 from shared.redis_keys import Keys
 from tests.csms.conftest import Connect
 
 TS = "2026-01-01T00:00:00Z"
-
-
-@pytest.fixture
-async def replies(
-    rds: redis.Redis, keys: Keys, uid: str
-) -> AsyncIterator[tuple[str, asyncio.Queue[CommandReply]]]:
-    channel = keys.reply_channel(f"gw-{uid}")
-    queue: asyncio.Queue[CommandReply] = asyncio.Queue()
-    pubsub = rds.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(channel)
-
-    async def pump() -> None:
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                queue.put_nowait(CommandReply.model_validate_json(message["data"]))
-
-    task = asyncio.create_task(pump())
-    yield channel, queue
-    task.cancel()
-    await pubsub.aclose()
 
 
 async def _send(rds: redis.Redis, keys: Keys, csms: CsmsApp, request: CommandRequest) -> int:

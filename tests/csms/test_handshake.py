@@ -99,3 +99,11 @@ async def test_no_supported_subprotocol_is_refused(csms: CsmsApp, uid: str) -> N
 )
 async def test_bad_paths_are_refused(csms: CsmsApp, path: str) -> None:
     assert await _status(f"ws://127.0.0.1:{csms.port}{path}") == 404
+
+
+async def test_a_charger_offering_both_versions_gets_the_newer(csms: CsmsApp, uid: str) -> None:
+    async with connect(
+        f"{csms.url}/BOTH-{uid}",
+        subprotocols=["ocpp1.6", "ocpp2.0.1"],  # type: ignore[list-item]
+    ) as ws:
+        assert ws.subprotocol == "ocpp2.0.1"

@@ -1,0 +1,162 @@
+"""Transactions: ids from the csms (1.6) or the charger (2.0.1), energy from meter start/stop
+and sampled values, every reading converted to Wh whatever unit the charger used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+
+from csms import meter
+from csms.server import CsmsApp
+from shared import events as ev
+from shared.redis_keys import F, Keys
+from tests.csms.conftest import Connect
+
+TS = "2026-01-01T00:00:00Z"
+
+
+async def _events(rds: redis.Redis, keys: Keys, cp: str, kind: str) -> list[dict[str, Any]]:
+    entries = [ev.decode(f) for _, f in await rds.xrange(keys.stream(0))]
+    return [e for e in entries if e["cp"] == cp and e["type"] == kind]
+
+
+def _sv16(value: str, unit: str | None, **extra: Any) -> dict[str, Any]:
+    sv: dict[str, Any] = {"value": value, **extra}
+    if unit is not None:
+        sv["unit"] = unit
+    return sv
+
+
+async def test_ocpp16_energy_from_meter_start_stop_and_kwh_samples(
+    charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    cp = f"E16-{uid}"
+    c = await charger(cp)
+    start = await c.call(
+        "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 12_000, "timestamp": TS}
+    )
+    tx = start[2]["transactionId"]
+    await c.call(
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "transactionId": tx,
+            "meterValue": [
+                {
+                    "timestamp": TS,
+                    "sampledValue": [
+                        _sv16("12.5", "kWh"),  # default measurand: the energy register
+                        _sv16("7.2", "kW", measurand="Power.Active.Import"),
+                        _sv16("0xDEAD", None, format="SignedData"),
+                    ],
+                }
+            ],
+        },
+    )
+    assert await rds.hget(keys.charger(cp), F.KWH) == "12.5"
+    sample = (await _events(rds, keys, cp, "meter"))[0]
+    assert sample["transaction_id"] == str(tx)
+    assert sample["samples"] == [
+        ["Energy.Active.Import.Register", None, 12_500.0, "Wh"],
+        ["Power.Active.Import", None, 7_200.0, "W"],
+    ]
+    await c.call(
+        "StopTransaction",
+        {
+            "transactionId": tx,
+            "meterStop": 15_500,
+            "timestamp": TS,
+            "transactionData": [
+                {"timestamp": TS, "sampledValue": [_sv16("15.5", "kWh", context="Transaction.End")]}
+            ],
+        },
+    )
+    begin = (await _events(rds, keys, cp, "tx_start"))[0]
+    end = (await _events(rds, keys, cp, "tx_stop"))[0]
+    assert begin["meter_start_wh"] == 12_000 and end["meter_stop_wh"] == 15_500
+    assert end["meter_stop_wh"] - begin["meter_start_wh"] == 3_500  # what the recorder bills
+    assert await rds.hget(keys.charger(cp), F.KWH) == "15.5"
+
+
+def _tx201(kind: str, seq: int, reading: dict[str, Any] | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "eventType": kind,
+        "timestamp": TS,
+        "triggerReason": "MeterValuePeriodic",
+        "seqNo": seq,
+        "transactionInfo": {"transactionId": "tx-energy", "chargingState": "Charging"},
+        "evse": {"id": 1, "connectorId": 1},
+    }
+    if reading is not None:
+        event["meterValue"] = [{"timestamp": TS, "sampledValue": [reading]}]
+    return event
+
+
+async def test_ocpp201_energy_in_any_unit_and_a_stop_without_a_reading(
+    charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    cp = f"E201-{uid}"
+    c = await charger(cp, "ocpp2.0.1")
+    await c.call(
+        "TransactionEvent", _tx201("Started", 0, {"value": 1.5, "unitOfMeasure": {"unit": "kWh"}})
+    )
+    await c.call(
+        "TransactionEvent",
+        # Wh with multiplier 3 is kWh: 4 -> 4000 Wh
+        _tx201("Updated", 1, {"value": 4, "unitOfMeasure": {"unit": "Wh", "multiplier": 3}}),
+    )
+    await c.call("TransactionEvent", _tx201("Ended", 2))  # no reading at the end
+    begin = (await _events(rds, keys, cp, "tx_start"))[0]
+    end = (await _events(rds, keys, cp, "tx_stop"))[0]
+    assert begin["transaction_id"] == end["transaction_id"] == "tx-energy"
+    assert begin["meter_start_wh"] == 1_500
+    assert end["meter_stop_wh"] == 4_000  # the latest reading during the transaction
+    assert end["seq_no"] == 2
+    assert await rds.hget(keys.charger(cp), F.KWH) == "4.0"
+
+
+async def test_ocpp201_offline_events_are_recorded_as_such(
+    charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    cp = f"OFFTX-{uid}"
+    c = await charger(cp, "ocpp2.0.1")
+    started = {**_tx201("Started", 0, {"value": 10.0}), "offline": True}
+    assert (await c.call("TransactionEvent", started))[0] == 3
+    begin = (await _events(rds, keys, cp, "tx_start"))[0]
+    assert begin["offline"] is True and begin["seq_no"] == 0 and begin["meter_start_wh"] == 10.0
+
+
+@pytest.mark.parametrize(
+    ("protocol", "sampled", "expected"),
+    [
+        ("ocpp1.6", {"value": "2", "unit": "kWh"}, 2000.0),
+        ("ocpp1.6", {"value": "2000"}, 2000.0),  # the unit defaults to Wh
+        ("ocpp1.6", {"value": "NaN"}, None),
+        ("ocpp1.6", {"value": "1", "phase": "L1"}, None),  # a phase is not the whole register
+        ("ocpp2.0.1", {"value": 2.5, "unitOfMeasure": {"unit": "kWh"}}, 2500.0),
+        ("ocpp2.0.1", {"value": 2.5, "unitOfMeasure": {"multiplier": 3}}, 2500.0),
+        ("ocpp2.0.1", {"value": 25, "unitOfMeasure": {"unit": "kWh", "multiplier": -1}}, 2500.0),
+        ("ocpp2.0.1", {"value": 3, "measurand": "Power.Active.Import"}, None),
+    ],
+)
+def test_energy_register_in_wh(
+    protocol: str, sampled: dict[str, Any], expected: float | None
+) -> None:
+    found, _ = meter.samples([{"timestamp": TS, "sampledValue": [sampled]}], protocol)
+    value = meter.energy_wh(found)
+    assert value == pytest.approx(expected) if expected is not None else value is None
+
+
+async def test_transactions_a_charger_never_ends_leave_no_state_behind(
+    csms: CsmsApp, charger: Connect, uid: str
+) -> None:
+    cp = f"LEAK-{uid}"
+    c = await charger(cp, "ocpp2.0.1")
+    for n in range(20):  # each Started replaces the last on EVSE 1, none is Ended
+        event = {**_tx201("Started", 0), "transactionInfo": {"transactionId": f"t{n}"}}
+        assert (await c.call("TransactionEvent", event))[0] == 3
+    session = csms.node.connections[cp].session
+    assert session.transactions == {1: "t19"}
+    assert session.meter_start_unknown == {"t19"} and len(session.last_wh) <= 1

@@ -4,21 +4,36 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from functools import cache
 
 import asyncpg
+import orjson
 from aiohttp import web
 from redis.asyncio import Redis
 
+from gateway import guide
 from gateway.auth import Authenticator
 from gateway.commands import REPLY_MARGIN, CommandBus
+from gateway.dispatch import Dispatcher
 from gateway.errors import add_request_id, error_middleware
+from gateway.feed import EventFeed
 from gateway.guard import add_rate_headers, guard_middleware
 from gateway.jsonio import MAX_BODY_BYTES
 from gateway.nodes import AliveNodes
 from gateway.observe import observe_middleware
+from gateway.openapi import document
 from gateway.ratelimit import RateLimiter
-from gateway.routes import add_routes
-from gateway.state import AUTH, BUS, KEYS, LIMITER, NODES, POOL, REDIS, SETTINGS
+from gateway.routes import ENDPOINTS, add_routes
+from gateway.routes.docs import set_document
+from gateway.schemas import EVENT_MODELS
+from gateway.security import (
+    add_cors_headers,
+    add_security_headers,
+    cors_middleware,
+    gzip_middleware,
+)
+from gateway.state import AUTH, BUS, DISPATCH, FEED, KEYS, LIMITER, NODES, POOL, REDIS, SETTINGS
+from gateway.watch import RegistryWatch
 from shared import db, registry
 from shared.process import wait_for_signal
 from shared.redis_client import connect
@@ -40,6 +55,7 @@ def _storage(pool: asyncpg.Pool | None, own_redis: bool) -> CleanupCtx:
             app[POOL] = created
         else:
             app[POOL] = pool
+        app[DISPATCH].pool = app[POOL]
         try:
             yield
         finally:
@@ -51,18 +67,44 @@ def _storage(pool: asyncpg.Pool | None, own_redis: bool) -> CleanupCtx:
     return storage
 
 
+def _forget(app: web.Application) -> Callable[[str | None, str | None], None]:
+    """What a registry announcement makes this gateway drop from its caches."""
+
+    def forget(partner: str | None, charger: str | None) -> None:
+        everything = partner is None and charger is None
+        if partner is not None or everything:
+            app[AUTH].invalidate(partner)
+            app[FEED].close_partner(partner)  # its streams end; reconnecting re-authenticates
+        if charger is not None or everything:
+            app[FEED].owners.invalidate(charger)
+
+    return forget
+
+
 async def _services(app: web.Application) -> AsyncIterator[None]:
     # After a Redis loss the ownership projection is gone; without it every charger is a 404.
     await registry.ensure_synced(app[POOL], app[REDIS], app[KEYS])
-    await app[NODES].start()
+    watch = RegistryWatch(app[REDIS], app[KEYS], [_forget(app)])
+    await watch.start()
     try:
-        await app[BUS].start()
+        await app[NODES].start()
         try:
-            yield
+            await app[BUS].start()
+            try:
+                yield
+            finally:
+                await app[FEED].stop()
+                await app[DISPATCH].stop()
+                await app[BUS].stop()
         finally:
-            await app[BUS].stop()
+            await app[NODES].stop()
     finally:
-        await app[NODES].stop()
+        await watch.stop()
+
+
+async def _end_streams(app: web.Application) -> None:
+    """on_shutdown: event streams would otherwise hold the shutdown until its timeout."""
+    app[FEED].close_partner(None)
 
 
 def create_app(
@@ -78,8 +120,15 @@ def create_app(
     keys = Keys(settings.redis_prefix)
 
     app = web.Application(
-        # outermost first: measure everything, render every error, then guard partner routes
-        middlewares=[observe_middleware, error_middleware, guard_middleware],
+        # outermost first: measure everything, compress large answers, render every error,
+        # answer CORS preflights, then guard partner and admin routes
+        middlewares=[
+            observe_middleware,
+            gzip_middleware,
+            error_middleware,
+            cors_middleware,
+            guard_middleware,
+        ],
         client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings
@@ -91,12 +140,31 @@ def create_app(
     app[AUTH] = Authenticator(
         lambda digest: registry.find_key(app[POOL], digest), settings.key_cache_seconds
     )
+    app[DISPATCH] = Dispatcher(settings, r, keys, app[BUS])
+    app[FEED] = EventFeed(r, keys, settings.stream_shards)
     app.cleanup_ctx.append(_storage(pool, own_redis))
     app.cleanup_ctx.append(_services)
-    app.on_response_prepare.append(add_request_id)
-    app.on_response_prepare.append(add_rate_headers)
+    app.on_shutdown.append(_end_streams)
+    for hook in (add_request_id, add_rate_headers, add_security_headers, add_cors_headers):
+        app.on_response_prepare.append(hook)
     add_routes(app)
+    set_document(app, _openapi())
     return app
+
+
+@cache
+def _openapi() -> bytes:
+    """The OpenAPI document: the route table does not change, so it is built once."""
+    return orjson.dumps(
+        document(
+            ENDPOINTS,
+            title=guide.TITLE,
+            version=guide.VERSION,
+            description=guide.DESCRIPTION,
+            tags=guide.TAGS,
+            extra_models=EVENT_MODELS,
+        )
+    )
 
 
 async def run_gateway(settings: Settings) -> None:

@@ -55,9 +55,19 @@ class _TtlCache:
             del self._entries[next(iter(self._entries))]
         self._entries[digest] = (time.monotonic() + self.ttl, record)
 
+    def drop(self, partner_id: str | None) -> None:
+        """Forget the partner's entries, or every entry when partner_id is None."""
+        if partner_id is None:
+            self._entries.clear()
+            return
+        stale = [d for d, (_, r) in self._entries.items() if r and r.partner_id == partner_id]
+        for digest in stale:
+            del self._entries[digest]
+
 
 class Authenticator:
-    """Resolves API keys; revocations and suspensions take effect within the cache TTL."""
+    """Resolves API keys through a short cache; `invalidate` (called when the registry announces
+    a change) makes revocations and suspensions take effect at once, the TTL bounds the rest."""
 
     def __init__(self, lookup: Lookup, ttl: float, max_entries: int = 10_000) -> None:
         self._lookup = lookup
@@ -65,14 +75,27 @@ class Authenticator:
         self._known = _TtlCache(ttl, max_entries)
         self._unknown = _TtlCache(ttl, max_entries)
         self._inflight: dict[bytes, asyncio.Task[KeyRecord | None]] = {}
+        # A lookup that began before an invalidation may have read the old row: not cached.
+        self._generation = 0
+
+    def invalidate(self, partner_id: str | None = None) -> None:
+        """Forget what is cached about a partner's keys (or about every key)."""
+        self._generation += 1
+        self._known.drop(partner_id)
+        if partner_id is None:
+            self._unknown.drop(None)
+        self._inflight.clear()
 
     async def _fetch(self, digest: bytes) -> KeyRecord | None:
+        generation = self._generation
         record = await self._lookup(digest)
-        (self._known if record is not None else self._unknown).put(digest, record)
+        if generation == self._generation:
+            (self._known if record is not None else self._unknown).put(digest, record)
         return record
 
     def _settled(self, digest: bytes, task: asyncio.Task[KeyRecord | None]) -> None:
-        self._inflight.pop(digest, None)
+        if self._inflight.get(digest) is task:
+            del self._inflight[digest]
         if not task.cancelled():
             task.exception()  # retrieved, so a failure nobody awaited is not reported as lost
 
@@ -108,6 +131,10 @@ class Authenticator:
             raise ApiError(401, "API key revoked", headers=_CHALLENGE)
         # checked on every request: a cached record may outlive the key's expiry
         if record.expires_at is not None and record.expires_at <= datetime.now(UTC):
+            if record.replaced:
+                raise ApiError(
+                    401, "API key was rotated out; use its successor", headers=_CHALLENGE
+                )
             raise ApiError(401, "API key expired", headers=_CHALLENGE)
         if record.partner_status != "active":
             raise ApiError(403, "partner account is suspended")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
 from pydantic import ValidationError
 
-from gateway.errors import ApiError
 from gateway.nodes import AliveNodes
 from shared.bus import Action, CommandReply, CommandRequest, Outcome
 from shared.ids import new_id
@@ -19,6 +20,49 @@ log = logging.getLogger(__name__)
 
 # Beyond the charger's own timeout, the time the node may take to notice it and answer.
 REPLY_MARGIN = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """How a command ended: the node's reply, or what the gateway concluded without one."""
+
+    reply: CommandReply
+    by_gateway: bool = False  # no csms node reported it: nothing else will record it
+    unreachable: bool = False  # FAILED because the node was unreachable, not the charger
+
+
+def http_status(settled: Settled) -> int:
+    """The HTTP status a synchronous command answers with for this outcome."""
+    match settled.reply.outcome:
+        case Outcome.ACCEPTED | Outcome.REJECTED:
+            return 200
+        case Outcome.EVSE_OFFLINE | Outcome.NOT_SUPPORTED:
+            return 409
+        case Outcome.TIMEOUT:
+            return 504
+        case Outcome.FAILED:
+            return 503 if settled.unreachable else 502
+    return 502
+
+
+def failure_message(settled: Settled) -> str:
+    reply = settled.reply
+    if reply.message:
+        return reply.message
+    match reply.outcome:
+        case Outcome.EVSE_OFFLINE:
+            return "the charger is not connected"
+        case Outcome.NOT_SUPPORTED:
+            return "the command does not apply to the charger's state"
+        case Outcome.TIMEOUT:
+            return "the charger did not answer in time"
+        case Outcome.FAILED:
+            response = reply.response or {}
+            detail = ": ".join(
+                str(v) for v in (response.get("errorCode"), response.get("description")) if v
+            )
+            return f"the charger answered with an error: {detail or 'unspecified'}"
+    return f"unexpected command outcome {reply.outcome}"
 
 
 class CommandBus:
@@ -66,9 +110,16 @@ class CommandBus:
                 raise
             except Exception:
                 # redis-py reconnects and resubscribes on the next read; replies sent in the
-                # gap are lost and their commands end in 504.
+                # gap are lost and their commands end in TIMEOUT.
                 log.warning("reply channel connection lost; resubscribing", exc_info=True)
                 await asyncio.sleep(0.5)
+
+    async def _node_alive(self, node: str) -> bool:
+        if node in self._nodes.alive:
+            return True
+        # a node that started since the last refresh of the alive set: ask Redis itself
+        until = await self._redis.zscore(self._keys.nodes, node)
+        return until is not None and float(until) > time.time()
 
     def _deliver(self, data: str | bytes) -> None:
         try:
@@ -87,13 +138,16 @@ class CommandBus:
         action: Action,
         params: dict[str, Any],
         timeout: float,
-    ) -> CommandReply:
-        """Run a command on the charger's node; 409 offline, 503 node unreachable, 504 no reply."""
+        command_id: str | None = None,
+    ) -> Settled:
+        """Run a command on the charger's node and say how it ended; never raises for an
+        offline charger (EVSE_OFFLINE), an unreachable node (FAILED) or no reply (TIMEOUT)."""
+        command_id = command_id or new_id("cmd")
         node, online = await self._redis.hmget(self._keys.charger(charger_id), [F.NODE, F.ONLINE])
-        if online != "1" or node is None or node not in self._nodes.alive:
-            raise ApiError(409, "the charger is not connected")
+        if online != "1" or node is None or not await self._node_alive(str(node)):
+            return _concluded(command_id, Outcome.EVSE_OFFLINE, "the charger is not connected")
         request = CommandRequest(
-            id=new_id("cmd"),
+            id=command_id,
             reply_to=self.reply_channel,
             charger_id=charger_id,
             partner_id=partner_id,
@@ -108,53 +162,21 @@ class CommandBus:
                 self._keys.node_channel(str(node)), request.model_dump_json()
             )
             if receivers == 0:
-                raise ApiError(
-                    503,
+                settled = _concluded(
+                    command_id,
+                    Outcome.FAILED,
                     "the charger's csms node is unreachable; retry later",
-                    extra={"commandId": request.id},
                 )
+                return Settled(settled.reply, by_gateway=True, unreachable=True)
             try:
-                return await asyncio.wait_for(future, timeout + REPLY_MARGIN)
+                return Settled(await asyncio.wait_for(future, timeout + REPLY_MARGIN))
             except TimeoutError:
-                raise ApiError(
-                    504,
-                    "no answer from the charger's csms node in time",
-                    extra={"commandId": request.id},
-                ) from None
+                return _concluded(
+                    command_id, Outcome.TIMEOUT, "no answer from the charger's csms node in time"
+                )
         finally:
             del self._pending[request.id]
 
 
-def result(reply: CommandReply, charger_id: str, action: str) -> dict[str, Any]:
-    """The 200 body for a charger's answer, or the ApiError its outcome stands for."""
-    extra = {"commandId": reply.id, "outcome": reply.outcome.value}
-    match reply.outcome:
-        case Outcome.ACCEPTED | Outcome.REJECTED:
-            return {
-                "commandId": reply.id,
-                "chargerId": charger_id,
-                "action": action,
-                "status": "Accepted" if reply.outcome is Outcome.ACCEPTED else "Rejected",
-                "outcome": reply.outcome.value,
-                "ocppAction": reply.ocpp_action,
-                "chargerResponse": reply.response,
-            }
-        case Outcome.EVSE_OFFLINE:
-            raise ApiError(409, reply.message or "the charger is not connected", extra=extra)
-        case Outcome.NOT_SUPPORTED:
-            raise ApiError(
-                409,
-                reply.message or "the command does not apply to the charger's state",
-                extra=extra,
-            )
-        case Outcome.TIMEOUT:
-            raise ApiError(504, reply.message or "the charger did not answer in time", extra=extra)
-        case Outcome.FAILED:
-            response = reply.response or {}
-            detail = ": ".join(
-                str(v) for v in (response.get("errorCode"), response.get("description")) if v
-            )
-            raise ApiError(
-                502, f"the charger answered with an error: {detail or 'unspecified'}", extra=extra
-            )
-    raise ApiError(502, f"unexpected command outcome {reply.outcome}", extra=extra)
+def _concluded(command_id: str, outcome: Outcome, message: str) -> Settled:
+    return Settled(CommandReply(id=command_id, outcome=outcome, message=message), by_gateway=True)

@@ -16,6 +16,8 @@ import redis.exceptions
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
+from shared import registry
+
 log = logging.getLogger(__name__)
 
 REQUEST_ID = web.RequestKey("request_id", str)
@@ -96,6 +98,14 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> ApiErr
     return ApiError(exc.status, message, headers=headers)
 
 
+def _registry_status(exc: registry.RegistryError) -> int:
+    if isinstance(exc, registry.NotFound):
+        return 404
+    if isinstance(exc, registry.Conflict):
+        return 409
+    return 400
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every exception into the standard error body; never leak internals on a 500."""
@@ -103,6 +113,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ApiError as exc:
         return error_response(request, exc)
+    except registry.RegistryError as exc:
+        return error_response(request, ApiError(_registry_status(exc), str(exc)))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -1,31 +1,48 @@
-"""What stands before every partner route: the API key, then the rate limit."""
+"""What stands before every route: for partner routes the API key, then the rate limit; for
+admin routes the admin token; public routes (health, docs, metrics) pass."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
+import re
+
+import redis.exceptions
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from gateway.api import ACCESS_ATTR, access_of
+from gateway.auth import presented_key
 from gateway.errors import ApiError
-from gateway.state import AUTH, LIMITER, PARTNER, RATE
+from gateway.state import ADMIN_ACTOR, AUTH, LIMITER, PARTNER, RATE, SETTINGS
+from shared import apikeys
 
-_PUBLIC = "_evcs_public"
+log = logging.getLogger(__name__)
+
+_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="evcs-admin"'}
+_SANE_ACTOR = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
 
 
 def public(handler: Handler) -> Handler:
     """Mark a handler as open to anyone: no key, no rate limit."""
-    setattr(handler, _PUBLIC, True)
+    setattr(handler, ACCESS_ATTR, "public")
     return handler
 
 
-@web.middleware
-async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    match_info = request.match_info
-    # Unmatched paths fall through to their 404/405 without a key: they reveal nothing.
-    if match_info.http_exception is not None or getattr(match_info.handler, _PUBLIC, False):
-        return await handler(request)
+async def _partner(request: web.Request) -> None:
     record = await request.app[AUTH].authenticate(request)
     request[PARTNER] = record
-    decision = await request.app[LIMITER].hit(record)
+    try:
+        decision = await request.app[LIMITER].hit(record)
+    except _REDIS_DOWN:
+        if request.app[SETTINGS].rate_limit_fail_open:
+            log.warning("rate limiter unavailable; serving unmetered (fail open)")
+            return
+        raise ApiError(
+            503, "rate limiting is unavailable; retry later", headers={"Retry-After": "1"}
+        ) from None
     request[RATE] = decision
     if not decision.allowed:
         raise ApiError(
@@ -33,6 +50,45 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
             f"rate limit exceeded; retry in {decision.reset} s",
             headers={"Retry-After": str(decision.reset)},
         )
+
+
+def _same_secret(presented: str, expected: str) -> bool:
+    # digests first: equal lengths, so the comparison's time says nothing about the token
+    return hmac.compare_digest(
+        hashlib.sha256(presented.encode()).digest(), hashlib.sha256(expected.encode()).digest()
+    )
+
+
+async def _admin(request: web.Request) -> None:
+    presented = presented_key(request)
+    if presented is None:
+        raise ApiError(
+            401, "the admin token is required (Authorization: Bearer)", headers=_CHALLENGE
+        )
+    token = request.app[SETTINGS].admin_token
+    if token is not None and _same_secret(presented, token.get_secret_value()):
+        actor = request.headers.get("X-Actor", "")
+        request[ADMIN_ACTOR] = f"admin:{actor}" if _SANE_ACTOR.fullmatch(actor) else "admin"
+        return
+    if apikeys.well_formed(presented):
+        # a partner's valid key is recognised and refused; a dead one is just invalid (401)
+        await request.app[AUTH].authenticate(request)
+        raise ApiError(403, "a partner API key cannot use the admin API")
+    if token is None:
+        raise ApiError(403, "the admin API is disabled: no admin token is configured")
+    raise ApiError(401, "invalid admin token", headers=_CHALLENGE)
+
+
+@web.middleware
+async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    match_info = request.match_info
+    # Unmatched paths fall through to their 404/405 without a key: they reveal nothing.
+    if match_info.http_exception is None:
+        access = access_of(match_info.handler)
+        if access == "partner":
+            await _partner(request)
+        elif access == "admin":
+            await _admin(request)
     return await handler(request)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 
@@ -36,3 +36,17 @@ async def require_owned(request: web.Request, charger_id: str) -> None:
     )
     if not owns({F.OWNER: owner or "", F.REGISTERED: registered or ""}, partner_id(request)):
         raise not_found()
+
+
+async def owned_ids(request: web.Request, ids: Sequence[str]) -> set[str]:
+    """Which of the ids are the calling partner's chargers, in one round trip."""
+    keys = request.app[KEYS]
+    pipe = request.app[REDIS].pipeline(transaction=False)
+    for charger_id in ids:
+        pipe.hmget(keys.charger(charger_id), [F.OWNER, F.REGISTERED])
+    partner = partner_id(request)
+    return {
+        charger_id
+        for charger_id, (owner, registered) in zip(ids, await pipe.execute(), strict=True)
+        if owner == partner and registered == "1"
+    }

@@ -8,6 +8,8 @@ from aiohttp import web
 
 from gateway.auth import Authenticator
 from gateway.commands import CommandBus
+from gateway.dispatch import Dispatcher
+from gateway.feed import EventFeed
 from gateway.nodes import AliveNodes
 from gateway.ratelimit import Decision, RateLimiter
 from shared.redis_keys import Keys
@@ -22,9 +24,12 @@ NODES = web.AppKey("nodes", AliveNodes)
 BUS = web.AppKey("bus", CommandBus)
 AUTH = web.AppKey("auth", Authenticator)
 LIMITER = web.AppKey("limiter", RateLimiter)
+DISPATCH = web.AppKey("dispatch", Dispatcher)
+FEED = web.AppKey("feed", EventFeed)
 
 PARTNER = web.RequestKey("partner", KeyRecord)
 RATE = web.RequestKey("rate", Decision)
+ADMIN_ACTOR = web.RequestKey("admin_actor", str)  # who, for the audit log
 
 
 def partner_id(request: web.Request) -> str:

@@ -12,10 +12,11 @@ from aiohttp import web
 from gateway.errors import ApiError
 from gateway.jsonio import json_response, read_json, validate
 from gateway.ownership import charger_id_of, not_found, owns
-from gateway.schemas import BatchStatusRequest, ChargerJson, ListQuery, charger_json
+from gateway.schemas import BatchStatusRequest, ChargerJson, ChargerPage, ListQuery, charger_json
 from gateway.state import KEYS, NODES, POOL, REDIS, SETTINGS, partner_id
 from shared.charger_view import charger_view
 from shared.ids import valid_charger_id
+from shared.status import PartnerStatus
 
 
 def _render(
@@ -59,8 +60,8 @@ async def _batch(request: web.Request, ids: list[str]) -> web.Response:
 
 async def batch_status_get(request: web.Request) -> web.Response:
     """`?ids=A,B` (repeating `ids` works too); URLs run out long before 1000 ids, hence POST."""
-    ids = [i.strip() for value in request.query.getall("ids", []) for i in value.split(",")]
-    body = validate(BatchStatusRequest, {"ids": [i for i in ids if i]})
+    ids = [i for value in request.query.getall("ids", []) for i in value.split(",")]
+    body = validate(BatchStatusRequest, {"ids": ids})
     return await _batch(request, body.ids)
 
 
@@ -84,22 +85,60 @@ def _decode_cursor(cursor: str) -> str:
     return last_id
 
 
+def statuses_of(text: str | None) -> frozenset[PartnerStatus] | None:
+    """The statuses a `status` filter names; None for no filter."""
+    if text is None:
+        return None
+    try:
+        wanted = frozenset(PartnerStatus(s) for s in text.split(","))
+    except ValueError:
+        wanted = frozenset()
+    if not wanted:
+        raise ApiError(400, f"status: each must be one of {', '.join(PartnerStatus)}")
+    return wanted
+
+
+# A filtered page reads chargers in chunks until it is full, but stops after this many so
+# that no request scans a huge fleet; its cursor then continues where it stopped.
+_SCAN_CHUNK = 500
+_SCAN_MAX = 10_000
+
+
 async def list_chargers(request: web.Request) -> web.Response:
     """The partner's chargers in id order, a page at a time (keyset pagination)."""
     query = validate(ListQuery, dict(request.query))
+    wanted = statuses_of(query.status)
     after = _decode_cursor(query.cursor) if query.cursor is not None else ""
-    rows = await request.app[POOL].fetch(
-        "SELECT id FROM chargers WHERE partner_id = $1 AND removed_at IS NULL AND id > $2"
-        " ORDER BY id LIMIT $3",
-        partner_id(request),
-        after,
-        query.limit + 1,
-    )
-    ids = [row["id"] for row in rows[: query.limit]]
-    now = time.time()
-    # PostgreSQL says which chargers are the partner's; Redis only what state they are in.
-    chargers = [
-        _render(request, i, f, now) for i, f in zip(ids, await _hashes(request, ids), strict=True)
-    ]
-    next_cursor = _encode_cursor(ids[-1]) if len(rows) > query.limit else None
-    return json_response({"chargers": chargers, "nextCursor": next_cursor})
+    chunk = query.limit + 1 if wanted is None else _SCAN_CHUNK
+    page: list[ChargerJson] = []
+    scanned = 0
+    more = False
+    while True:
+        # PostgreSQL says which chargers are the partner's; Redis only what state they are in.
+        rows = await request.app[POOL].fetch(
+            "SELECT id FROM chargers WHERE partner_id = $1 AND removed_at IS NULL AND id > $2"
+            " ORDER BY id LIMIT $3",
+            partner_id(request),
+            after,
+            chunk,
+        )
+        ids = [row["id"] for row in rows]
+        now = time.time()
+        for i, (charger_id, fields) in enumerate(
+            zip(ids, await _hashes(request, ids), strict=True)
+        ):
+            if len(page) == query.limit:
+                more = True
+                break
+            scanned += 1
+            after = charger_id
+            shown = _render(request, charger_id, fields, now)
+            if wanted is None or shown["status"] in wanted:
+                page.append(shown)
+            if scanned >= _SCAN_MAX and (i + 1 < len(ids) or len(ids) == chunk):
+                more = True
+                break
+        if more or len(ids) < chunk:
+            break
+    answer: ChargerPage = {"chargers": page, "nextCursor": _encode_cursor(after) if more else None}
+    return json_response(answer)

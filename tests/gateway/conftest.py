@@ -13,6 +13,7 @@ import pytest
 import redis.asyncio as redis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 from gateway.app import create_app
 from shared import registry
@@ -20,6 +21,7 @@ from shared.bus import CommandRequest
 from shared.redis_keys import Keys
 from shared.settings import Settings
 from tests.gateway.support import (
+    ADMIN_TOKEN,
     FakeNode,
     Gateway,
     MakeCharger,
@@ -43,7 +45,7 @@ async def make_gateway(
         app: web.Application | None = None, share: bool = True, **overrides: Any
     ) -> Gateway:
         if app is None:
-            s = settings.model_copy(update=overrides)
+            s = settings.model_copy(update={"admin_token": SecretStr(ADMIN_TOKEN), **overrides})
             app = create_app(s, redis=rds, pool=pool) if share else create_app(s)
         client: TestClient[Any, Any] = TestClient(TestServer(app))
         await client.start_server()

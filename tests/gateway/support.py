@@ -3,14 +3,16 @@ charger state a csms node would write, and the standard error body check."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import redis.asyncio as redis
-from aiohttp import web
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from gateway.state import NODES
@@ -78,3 +80,77 @@ def assert_error_body(body: dict[str, Any], status: int, error: str, path: str) 
     assert isinstance(body["message"], str) and body["message"]
     assert ISO_Z.match(body["timestamp"]), body["timestamp"]
     assert body["path"] == path
+
+
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123456789"
+
+
+def admin_headers(actor: str | None = None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    if actor:
+        headers["X-Actor"] = actor
+    return headers
+
+
+async def eventually(probe: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Wait for something that happens asynchronously (a pub/sub delivery, a background task)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await probe():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class SseEvent:
+    id: str | None
+    event: str | None
+    data: str
+
+    def json(self) -> Any:
+        return orjson.loads(self.data)
+
+
+class SseReader:
+    """Reads Server-Sent Events off an open response, one at a time (comments skipped)."""
+
+    def __init__(self, response: ClientResponse) -> None:
+        self.response = response
+        self.retry: int | None = None
+
+    async def next(self, timeout: float = 10.0) -> SseEvent:
+        return await asyncio.wait_for(self._next(), timeout)
+
+    async def _next(self) -> SseEvent:
+        fields: dict[str, list[str]] = {}
+        while True:
+            raw = await self.response.content.readline()
+            if not raw:
+                raise EOFError("the event stream ended")
+            line = raw.decode().rstrip("\n")
+            if line == "":
+                if "data" in fields:
+                    return SseEvent(
+                        fields.get("id", [None])[-1],
+                        fields.get("event", [None])[-1],
+                        "\n".join(fields["data"]),
+                    )
+                fields = {}
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "retry":
+                self.retry = int(value)
+            else:
+                fields.setdefault(name, []).append(value)
+
+    async def events_until(self, predicate: Callable[[SseEvent], bool]) -> list[SseEvent]:
+        seen = []
+        while True:
+            event = await self.next()
+            seen.append(event)
+            if predicate(event):
+                return seen

@@ -219,3 +219,40 @@ async def test_list_validates_limit_and_cursor(gw: Gateway, partner: Partner) ->
         resp = await gw.client.get("/api/v1/chargers", params=params, headers=partner.headers)
         assert resp.status == 400, params
         assert_error_body(await resp.json(), 400, "Bad Request", "/api/v1/chargers")
+
+
+async def test_list_filters_by_status_across_pages(
+    gw: Gateway, partner: Partner, charger: MakeCharger, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    node = f"node-{uid}"
+    await mark_alive(rds, keys, node, [gw])
+    charging = {**online_state(node), F.RAW + "1": "Charging"}
+    available = {**online_state(node), F.RAW + "1": "Available"}
+    made = [
+        await charger(partner, name=f"F{uid}-{i}", **(charging if i % 3 == 0 else available))
+        for i in range(7)
+    ]
+    expected = [cp for i, cp in enumerate(made) if i % 3 == 0]
+
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": "2", "status": "CHARGING", **({"cursor": cursor} if cursor else {})}
+        resp = await gw.client.get("/api/v1/chargers", params=params, headers=partner.headers)
+        body = await resp.json()
+        assert all(c["status"] == "CHARGING" for c in body["chargers"])
+        seen += [c["chargerId"] for c in body["chargers"]]
+        cursor = body["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == expected
+
+    resp = await gw.client.get(
+        "/api/v1/chargers", params={"status": "CHARGING,AVAILABLE"}, headers=partner.headers
+    )
+    assert [c["chargerId"] for c in (await resp.json())["chargers"]] == made
+    for bad in ("charging", "CHARGING,", "NOPE", ""):
+        resp = await gw.client.get(
+            "/api/v1/chargers", params={"status": bad}, headers=partner.headers
+        )
+        assert resp.status == 400, bad

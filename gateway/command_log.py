@@ -1,0 +1,120 @@
+"""The gateway's record of partner commands (table partner_commands): written when a command
+is taken and when its outcome is known; read for GET /commands/{commandId}."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import asyncpg
+
+from gateway.commands import Settled
+from gateway.schemas import CommandJson, CommandState
+from shared.bus import Action
+
+# An outcome not known this long after its deadline never will be (its gateway died mid-way).
+GIVE_UP_AFTER = timedelta(seconds=30)
+
+# What partners call the actions they can send.
+LABELS = {Action.START: "on", Action.STOP: "off", Action.AVAILABILITY: "availability"}
+
+
+def label_of(action: str) -> str:
+    try:
+        return LABELS.get(Action(action), action)
+    except ValueError:
+        return action
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One command for one charger, as taken from a partner."""
+
+    command_id: str
+    charger_id: str
+    action: Action
+    params: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.action, self.action.value)
+
+
+def iso(ts: datetime | None) -> str | None:
+    if ts is None:
+        return None
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def record_taken(
+    pool: asyncpg.Pool, partner_id: str, orders: Sequence[Order], mode: str, deadline: timedelta
+) -> None:
+    await pool.executemany(
+        "INSERT INTO partner_commands (id, partner_id, charger_id, action, request, mode,"
+        " deadline) VALUES ($1, $2, $3, $4, $5, $6, now() + $7::interval)",
+        [
+            (o.command_id, partner_id, o.charger_id, o.label, o.params, mode, deadline)
+            for o in orders
+        ],
+    )
+
+
+async def record_outcomes(pool: asyncpg.Pool, settled: Sequence[Settled]) -> None:
+    await pool.executemany(
+        "UPDATE partner_commands SET outcome = $2, ocpp_action = $3, response = $4, message = $5,"
+        " completed_at = now() WHERE id = $1 AND outcome IS NULL",
+        [
+            (
+                s.reply.id,
+                s.reply.outcome.value,
+                s.reply.ocpp_action,
+                s.reply.response,
+                s.reply.message,
+            )
+            for s in settled
+        ],
+    )
+
+
+def state_of(
+    outcome: str | None, recorded: str | None, deadline: datetime, now: datetime
+) -> CommandState:
+    """The command's state: the outcome this gateway saw, else the one a node recorded, else
+    PENDING until well past its deadline, when TIMEOUT is all that can be said."""
+    # the strings were Outcome values when they were written
+    if outcome is not None:
+        return cast(CommandState, outcome)
+    if recorded is not None:
+        return cast(CommandState, recorded)
+    return "TIMEOUT" if now > deadline + GIVE_UP_AFTER else "PENDING"
+
+
+async def find(pool: asyncpg.Pool, partner_id: str, command_id: str) -> CommandJson | None:
+    """The partner's command, or None for an unknown id or another partner's command."""
+    row = await pool.fetchrow(
+        "SELECT p.*, c.outcome AS r_outcome, c.ocpp_action AS r_ocpp_action,"
+        " c.response AS r_response, c.completed_at AS r_completed_at"
+        " FROM partner_commands p LEFT JOIN commands c ON c.id = p.id"
+        " WHERE p.id = $1 AND p.partner_id = $2",
+        command_id,
+        partner_id,
+    )
+    if row is None:
+        return None
+    own = row["outcome"] is not None
+    state = state_of(row["outcome"], row["r_outcome"], row["deadline"], datetime.now(UTC))
+    found: CommandJson = {
+        "commandId": row["id"],
+        "chargerId": row["charger_id"],
+        "action": row["action"],
+        "mode": row["mode"],
+        "state": state,
+        "createdAt": iso(row["created_at"]) or "",
+        "completedAt": iso(row["completed_at"] if own else row["r_completed_at"]),
+        "ocppAction": row["ocpp_action"] if own else row["r_ocpp_action"],
+        "chargerResponse": row["response"] if own else row["r_response"],
+        "message": row["message"] if own else None,
+    }
+    return found

@@ -1,0 +1,33 @@
+"""Opaque pagination cursors: the last row's sort key, base64url-encoded JSON."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+
+from gateway.errors import ApiError
+
+
+def encode(*key: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
+
+
+def decode(cursor: str, arity: int) -> list[Any]:
+    """The sort key a cursor holds; any cursor this API did not hand out is a 400."""
+    try:
+        key = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        key = None
+    if not isinstance(key, list) or len(key) != arity or any(_unsafe(k) for k in key):
+        raise ApiError(400, "cursor: not a cursor this API returned")
+    return key
+
+
+def _unsafe(value: Any) -> bool:
+    # only what encode() puts in: short strings without NUL (which PostgreSQL refuses), ints
+    if isinstance(value, str):
+        return "\x00" in value or len(value) > 256
+    return not isinstance(value, int) or isinstance(value, bool)

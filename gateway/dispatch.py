@@ -1,0 +1,137 @@
+"""Partner commands from taking to outcome: recorded, sent over the bus (many at once for a
+batch), their outcomes recorded, and the outcomes only the gateway knows put on the event
+stream so the live feed and the recorder see every command end."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import redis.asyncio as redis
+from prometheus_client import Counter
+
+from gateway import command_log
+from gateway.command_log import Order
+from gateway.commands import REPLY_MARGIN, CommandBus, Settled
+from shared import events as ev
+from shared.redis_keys import Keys
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+COMMANDS = Counter(
+    "evcs_gateway_commands_total", "Partner commands by outcome", ["action", "outcome"]
+)
+
+# Commands of one batch in flight at once: enough to finish 1000 within a charger timeout or
+# two, few enough not to flood a node.
+BATCH_CONCURRENCY = 200
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        r: redis.Redis,
+        keys: Keys,
+        bus: CommandBus,
+        pool: asyncpg.Pool | None = None,
+    ) -> None:
+        self._settings = settings
+        self._redis = r
+        self._keys = keys
+        self._bus = bus
+        self.pool = pool
+        self._background: set[asyncio.Task[Any]] = set()
+
+    @property
+    def deadline(self) -> timedelta:
+        return timedelta(seconds=self._settings.command_timeout + REPLY_MARGIN)
+
+    async def take(self, partner_id: str, orders: Sequence[Order], mode: str) -> None:
+        """Record the commands before any is sent: every partner command is in the audit."""
+        assert self.pool is not None
+        await command_log.record_taken(self.pool, partner_id, orders, mode, self.deadline)
+
+    async def run(self, partner_id: str, orders: Sequence[Order]) -> list[Settled]:
+        """Send the (already taken) commands, at most BATCH_CONCURRENCY at a time."""
+        gate = asyncio.Semaphore(BATCH_CONCURRENCY)
+        timeout = self._settings.command_timeout
+
+        async def one(order: Order) -> Settled:
+            async with gate:
+                return await self._bus.send(
+                    order.charger_id,
+                    partner_id,
+                    order.action,
+                    order.params,
+                    timeout,
+                    command_id=order.command_id,
+                )
+
+        settled = list(await asyncio.gather(*(one(o) for o in orders)))
+        for order, s in zip(orders, settled, strict=True):
+            COMMANDS.labels(order.action.value, s.reply.outcome.value).inc()
+        await self._finish(partner_id, orders, settled)
+        return settled
+
+    async def _finish(
+        self, partner_id: str, orders: Sequence[Order], settled: Sequence[Settled]
+    ) -> None:
+        assert self.pool is not None
+        await command_log.record_outcomes(self.pool, settled)
+        concluded = [(o, s) for o, s in zip(orders, settled, strict=True) if s.by_gateway]
+        if not concluded:
+            return
+        now = time.time()
+        pipe = self._redis.pipeline(transaction=False)
+        for order, s in concluded:
+            event = {
+                "type": ev.COMMAND,
+                "cp": order.charger_id,
+                "at": now,
+                "command_id": order.command_id,
+                "partner_id": partner_id,
+                "action": order.action.value,
+                "params": order.params,
+                "ocpp_action": None,
+                "outcome": s.reply.outcome.value,
+                "response": None,
+                "message": s.reply.message,
+                "origin": "gateway",
+            }
+            pipe.xadd(
+                self._keys.stream_for(order.charger_id, self._settings.stream_shards),
+                ev.encode(event),
+            )
+        await pipe.execute()
+
+    def run_later(self, partner_id: str, orders: Sequence[Order]) -> None:
+        """Run the commands in the background (asynchronous mode); outcomes go to the record."""
+        task = asyncio.get_running_loop().create_task(self._run_logged(partner_id, orders))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _run_logged(self, partner_id: str, orders: Sequence[Order]) -> None:
+        try:
+            await self.run(partner_id, orders)
+        except Exception:
+            # the record says PENDING, then TIMEOUT past its deadline: never a wrong outcome
+            log.exception(
+                "asynchronous command failed", extra={"command_ids": [o.command_id for o in orders]}
+            )
+
+    async def stop(self) -> None:
+        """Let background commands end (they are bounded by the command timeout)."""
+        if self._background:
+            await asyncio.wait(
+                self._background, timeout=self._settings.command_timeout + REPLY_MARGIN + 1
+            )
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)

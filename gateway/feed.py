@@ -1,0 +1,389 @@
+"""The live feed behind GET /events: stream entries -> partner events, for each partner's own
+chargers only, resumable from any entry still in the stream.
+
+One reader per gateway follows the stream(s) while anyone listens and hands each event to the
+listening partners it belongs to; a listener that connects with a Last-Event-ID first reads
+what it missed straight from the stream, then continues from the reader, dropping what it has
+already sent. A listener too slow for the reader falls back to reading the stream itself, so
+nothing is lost either way. Ownership comes from each charger's Redis hash through a cache
+that registry announcements invalidate: never a database query per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import redis.asyncio as redis
+
+from gateway.command_log import label_of
+from shared import events as ev
+from shared.redis_keys import F, Keys
+
+log = logging.getLogger(__name__)
+
+KINDS = ("status", "connection", "session", "command")
+_KIND_OF = {
+    ev.STATUS: "status",
+    ev.CONNECTION: "connection",
+    ev.TX_START: "session",
+    ev.TX_STOP: "session",
+    ev.COMMAND: "command",
+}
+QUEUE_LIMIT = 2000
+READ_COUNT = 1000
+
+
+# stream positions -------------------------------------------------------------------------
+
+EntryId = tuple[int, int]
+
+
+def parse_entry_id(text: str) -> EntryId | None:
+    ms, sep, seq = text.partition("-")
+    if not sep or not ms.isdigit() or not seq.isdigit() or len(ms) > 20 or len(seq) > 20:
+        return None
+    return int(ms), int(seq)
+
+
+def format_entry_id(entry: EntryId) -> str:
+    return f"{entry[0]}-{entry[1]}"
+
+
+def parse_position(text: str, shards: int) -> list[EntryId] | None:
+    """A Last-Event-ID: one stream entry id per shard, comma-separated (just the entry id when
+    there is one shard). None if it is not one this feed could have sent."""
+    parts = text.strip().split(",")
+    if len(parts) != shards:
+        return None
+    ids = [parse_entry_id(p.strip()) for p in parts]
+    if any(i is None for i in ids):
+        return None
+    return [i for i in ids if i is not None]
+
+
+def format_position(position: list[EntryId]) -> str:
+    return ",".join(format_entry_id(p) for p in position)
+
+
+# events as partners see them --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    shard: int
+    entry: EntryId
+    kind: str
+    data: bytes  # the JSON partners get
+    charger_id: str
+    partner_id: str | None  # set for command events: only that partner gets them
+
+
+def _iso(epoch: Any) -> str | None:
+    if not isinstance(epoch, int | float):
+        return None
+    return (
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+def present(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The partner-facing kind and payload of a stream event; None for what partners don't get."""
+    kind = _KIND_OF.get(event.get("type", ""))
+    cp = event.get("cp")
+    if kind is None or not isinstance(cp, str):
+        return None
+    received = _iso(event.get("at"))
+    if kind == "status":
+        return kind, {
+            "chargerId": cp,
+            "connectorId": event.get("connector"),
+            "status": event.get("status"),
+            "previousStatus": event.get("previous"),
+            "ocppStatus": event.get("ocpp_status"),
+            "errorCode": event.get("error_code"),
+            "timestamp": event.get("ts"),
+            "receivedAt": received,
+        }
+    if kind == "connection":
+        return kind, {"chargerId": cp, "online": bool(event.get("online")), "receivedAt": received}
+    if kind == "session":
+        started = event.get("type") == ev.TX_START
+        return kind, {
+            "chargerId": cp,
+            "transactionId": str(event.get("transaction_id")),
+            "state": "started" if started else "stopped",
+            "connectorId": event.get("connector"),
+            "idTag": event.get("id_tag"),
+            "meterStartWh": event.get("meter_start_wh"),
+            "meterStopWh": event.get("meter_stop_wh"),
+            "reason": event.get("reason"),
+            "timestamp": event.get("ts"),
+            "receivedAt": received,
+        }
+    return kind, {
+        "commandId": event.get("command_id"),
+        "chargerId": cp,
+        "action": label_of(str(event.get("action"))),
+        "state": event.get("outcome"),
+        "ocppAction": event.get("ocpp_action"),
+        "chargerResponse": event.get("response"),
+        "message": event.get("message"),
+        "receivedAt": received,
+    }
+
+
+def to_feed_event(shard: int, entry_id: str, fields: dict[Any, Any]) -> FeedEvent | None:
+    entry = parse_entry_id(entry_id)
+    if entry is None:
+        return None
+    try:
+        event = ev.decode(fields)
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+    shown = present(event)
+    if shown is None:
+        return None
+    kind, data = shown
+    partner = event.get("partner_id") if kind == "command" else None
+    return FeedEvent(
+        shard, entry, kind, orjson.dumps(data), data["chargerId"], partner if partner else None
+    )
+
+
+# ownership --------------------------------------------------------------------------------
+
+
+class OwnerCache:
+    """charger id -> owning partner ("" for none), from the charger's hash, for a short while."""
+
+    def __init__(self, r: redis.Redis, keys: Keys, ttl: float = 60.0, size: int = 200_000):
+        self._redis = r
+        self._keys = keys
+        self._ttl = ttl
+        self._size = size
+        self._owners: dict[str, tuple[float, str]] = {}
+
+    def invalidate(self, charger_id: str | None) -> None:
+        if charger_id is None:
+            self._owners.clear()
+        else:
+            self._owners.pop(charger_id, None)
+
+    async def owners(self, charger_ids: Iterable[str]) -> dict[str, str]:
+        now = time.monotonic()
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        for cp in set(charger_ids):
+            cached = self._owners.get(cp)
+            if cached is not None and cached[0] > now:
+                found[cp] = cached[1]
+            else:
+                missing.append(cp)
+        if missing:
+            pipe = self._redis.pipeline(transaction=False)
+            for cp in missing:
+                pipe.hmget(self._keys.charger(cp), [F.OWNER, F.REGISTERED])
+            if len(self._owners) + len(missing) > self._size:
+                self._owners.clear()
+            for cp, (owner, registered) in zip(missing, await pipe.execute(), strict=True):
+                who = owner if owner and registered == "1" else ""
+                found[cp] = who
+                self._owners[cp] = (now + self._ttl, who)
+        return found
+
+
+async def _for_partner(
+    events: list[FeedEvent], partner: str, owners: OwnerCache
+) -> list[FeedEvent]:
+    """The events that belong to the partner: its chargers' changes and its own commands."""
+    of = await owners.owners(e.charger_id for e in events if e.partner_id is None)
+    return [
+        e
+        for e in events
+        if (e.partner_id == partner if e.kind == "command" else of.get(e.charger_id) == partner)
+    ]
+
+
+# the feed ---------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Listener:
+    partner_id: str
+    kinds: frozenset[str]
+    pending: deque[FeedEvent] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    overflowed: bool = False
+    closed: bool = False
+
+    def offer(self, event: FeedEvent) -> None:
+        if self.overflowed:
+            return
+        if len(self.pending) >= QUEUE_LIMIT:
+            self.overflowed = True
+            self.pending.clear()
+        else:
+            self.pending.append(event)
+        self.wake.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake.set()
+
+
+class EventFeed:
+    def __init__(self, r: redis.Redis, keys: Keys, shards: int) -> None:
+        self._redis = r
+        self.streams = keys.streams(shards)
+        self.owners = OwnerCache(r, keys)
+        self._listeners: set[Listener] = set()
+        self._reader: asyncio.Task[None] | None = None
+        self._started: asyncio.Future[None] | None = None
+
+    @property
+    def shards(self) -> int:
+        return len(self.streams)
+
+    async def tails(self) -> list[EntryId]:
+        """The last entry id of every shard now (0-0 for an empty one)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for stream in self.streams:
+            pipe.xrevrange(stream, "+", "-", count=1)
+        out: list[EntryId] = []
+        for reply in await pipe.execute():
+            last = parse_entry_id(reply[0][0]) if reply else None
+            out.append(last or (0, 0))
+        return out
+
+    async def heads(self) -> list[EntryId | None]:
+        """The oldest entry id still in every shard (None for an empty one)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for stream in self.streams:
+            pipe.xrange(stream, "-", "+", count=1)
+        return [parse_entry_id(r[0][0]) if r else None for r in await pipe.execute()]
+
+    async def listen(self, partner_id: str, kinds: Collection[str]) -> Listener:
+        """Register a listener; the reader runs from before this returns."""
+        listener = Listener(partner_id, frozenset(kinds))
+        self._listeners.add(listener)
+        try:
+            if self._reader is None or self._reader.done():
+                # (a reader that could not even read the tails has ended: start anew)
+                loop = asyncio.get_running_loop()
+                self._started = loop.create_future()
+                self._reader = loop.create_task(self._read(self._started))
+            assert self._started is not None
+            await asyncio.shield(self._started)
+        except BaseException:
+            self.leave(listener)
+            raise
+        return listener
+
+    def leave(self, listener: Listener) -> None:
+        self._listeners.discard(listener)
+        if not self._listeners and self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
+            self._started = None
+
+    def close_partner(self, partner_id: str | None) -> None:
+        """End the partner's streams (all streams for None): its access changed."""
+        for listener in list(self._listeners):
+            if partner_id is None or listener.partner_id == partner_id:
+                listener.close()
+
+    async def stop(self) -> None:
+        for listener in list(self._listeners):
+            listener.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+            self._reader = None
+
+    async def _read(self, started: asyncio.Future[None]) -> None:
+        try:
+            positions = await self.tails()
+        except Exception as exc:
+            started.set_exception(exc)
+            return
+        started.set_result(None)
+        index = {stream: i for i, stream in enumerate(self.streams)}
+        failing = False
+        while True:
+            try:
+                reply = await self._redis.xread(
+                    {s: format_entry_id(p) for s, p in zip(self.streams, positions, strict=True)},
+                    count=READ_COUNT,
+                    block=5000,
+                )
+                failing = False
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if not failing:
+                    log.warning("event feed cannot read the stream; retrying", exc_info=True)
+                failing = True
+                await asyncio.sleep(1)
+                continue
+            events: list[FeedEvent] = []
+            for stream, entries in reply or []:
+                shard = index[stream]
+                for entry_id, fields in entries:
+                    entry = parse_entry_id(entry_id)
+                    if entry is not None:
+                        positions[shard] = entry
+                    event = to_feed_event(shard, entry_id, fields)
+                    if event is not None:
+                        events.append(event)
+            if events:
+                await self._hand_out(events)
+
+    async def _hand_out(self, events: list[FeedEvent]) -> None:
+        partners = {listener.partner_id for listener in self._listeners}
+        try:
+            of = await self.owners.owners(e.charger_id for e in events if e.partner_id is None)
+        except Exception:
+            # the listeners catch up from the stream themselves once Redis answers again
+            log.warning("event feed cannot look up owners", exc_info=True)
+            for listener in self._listeners:
+                listener.overflowed = True
+                listener.wake.set()
+            return
+        for event in events:
+            owner = event.partner_id if event.kind == "command" else of.get(event.charger_id)
+            if owner not in partners:
+                continue
+            for listener in self._listeners:
+                if listener.partner_id == owner and event.kind in listener.kinds:
+                    listener.offer(event)
+
+    async def replay(self, listener: Listener, position: list[EntryId]) -> AsyncIterator[FeedEvent]:
+        """The listener's events after `position`, straight from the stream, up to now."""
+        for shard, stream in enumerate(self.streams):
+            start = position[shard]
+            while True:
+                entries = await self._redis.xrange(
+                    stream, f"({format_entry_id(start)}", "+", count=READ_COUNT
+                )
+                if not entries:
+                    break
+                batch = [
+                    e
+                    for entry_id, fields in entries
+                    if (e := to_feed_event(shard, entry_id, fields)) is not None
+                    and e.kind in listener.kinds
+                ]
+                for event in await _for_partner(batch, listener.partner_id, self.owners):
+                    yield event
+                last = parse_entry_id(entries[-1][0])
+                if last is None or len(entries) < READ_COUNT:
+                    break
+                start = last

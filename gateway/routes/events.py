@@ -1,0 +1,142 @@
+"""GET /events: Server-Sent Events of the partner's chargers, resumable with Last-Event-ID."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+
+from gateway.errors import ApiError
+from gateway.feed import KINDS, EntryId, EventFeed, FeedEvent, Listener, format_position
+from gateway.feed import parse_position as parse_last_event_id
+from gateway.jsonio import validate
+from gateway.schemas import EventsQuery
+from gateway.state import FEED, SETTINGS, partner_id
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15.0
+RETRY_MS = 2000
+GAP_EVENT = (
+    b'event: gap\ndata: {"message": "events after Last-Event-ID may have been trimmed from'
+    b' the stream; read the current state from the REST API"}\n\n'
+)
+
+
+def kinds_of(types: str | None) -> frozenset[str]:
+    if types is None:
+        return frozenset(KINDS)
+    asked = set(types.split(","))
+    if asked - set(KINDS):
+        raise ApiError(400, f"types: each must be one of {', '.join(KINDS)}")
+    return frozenset(asked)
+
+
+def may_have_lost(
+    position: list[EntryId], heads: list[EntryId | None], now_ms: int, retention_ms: int
+) -> bool:
+    """Could entries after `position` have been trimmed? Only if it is older than the
+    retention and the stream no longer reaches back to it."""
+    for pos, head in zip(position, heads, strict=True):
+        if pos == (0, 0) or pos[0] >= now_ms - retention_ms:
+            continue
+        if head is None or head > pos:
+            return True
+    return False
+
+
+def frame(event: FeedEvent, position: list[EntryId]) -> bytes:
+    return (
+        f"id: {format_position(position)}\nevent: {event.kind}\ndata: ".encode()
+        + event.data
+        + b"\n\n"
+    )
+
+
+class _Stream:
+    """One partner's open event stream."""
+
+    def __init__(
+        self,
+        response: web.StreamResponse,
+        feed: EventFeed,
+        listener: Listener,
+        position: list[EntryId],
+    ) -> None:
+        self.response = response
+        self.feed = feed
+        self.listener = listener
+        self.position = position
+
+    async def send(self, event: FeedEvent) -> None:
+        if event.entry <= self.position[event.shard]:
+            return  # sent already (caught up from the stream, then handed out by the reader)
+        self.position[event.shard] = event.entry
+        await self.response.write(frame(event, self.position))
+
+    async def catch_up(self) -> None:
+        async for event in self.feed.replay(self.listener, list(self.position)):
+            await self.send(event)
+
+    async def run(self) -> None:
+        listener = self.listener
+        await self.catch_up()
+        while not listener.closed:
+            if listener.overflowed:
+                listener.overflowed = False
+                listener.pending.clear()
+                await self.catch_up()
+            while listener.pending and not listener.overflowed:
+                await self.send(listener.pending.popleft())
+            if listener.pending or listener.overflowed or listener.closed:
+                continue
+            listener.wake.clear()
+            try:
+                await asyncio.wait_for(listener.wake.wait(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                await self.response.write(b": keep-alive\n\n")
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    query = validate(EventsQuery, dict(request.query))
+    kinds = kinds_of(query.types)
+    feed = request.app[FEED]
+    last_event_id = request.headers.get("Last-Event-ID")
+    position: list[EntryId] | None = None
+    if last_event_id:
+        position = parse_last_event_id(last_event_id, feed.shards)
+        if position is None:
+            raise ApiError(400, "Last-Event-ID: not an event id this feed sent")
+    listener = await feed.listen(partner_id(request), kinds)
+    try:
+        lost = False
+        if position is None:
+            position = await feed.tails()  # from now on
+        else:
+            retention_ms = request.app[SETTINGS].stream_retention_seconds * 1000
+            lost = may_have_lost(
+                position, await feed.heads(), int(time.time() * 1000), retention_ms
+            )
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",  # proxies must not buffer the stream
+            }
+        )
+        await response.prepare(request)
+        try:
+            await response.write(f"retry: {RETRY_MS}\n\n".encode())
+            if lost:
+                await response.write(GAP_EVENT)
+            await _Stream(response, feed, listener, position).run()
+        except ConnectionResetError:
+            pass  # the client went away
+        except Exception:
+            # headers are sent: end the stream; the client resumes with its Last-Event-ID
+            log.warning("event stream ended by an error", exc_info=True)
+        return response
+    finally:
+        feed.leave(listener)

@@ -1,0 +1,4 @@
+"""Base paths of the API."""
+
+API = "/api/v1"
+ADMIN = f"{API}/admin"

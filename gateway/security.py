@@ -1,0 +1,116 @@
+"""Protective answers: security headers on everything, CORS for configured browser origins,
+gzip for large JSON answers."""
+
+from __future__ import annotations
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+
+from gateway.state import SETTINGS
+
+GZIP_MIN_BYTES = 1024
+HSTS = "max-age=31536000; includeSubDomains"
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+CORS_ALLOWED_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "Last-Event-ID",
+    "Prefer",
+    "X-Actor",
+    "X-Api-Key",
+    "X-Request-Id",
+)
+CORS_EXPOSED_HEADERS = (
+    "Idempotent-Replayed",
+    "Location",
+    "Preference-Applied",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Retry-After",
+    "X-Request-Id",
+)
+CORS_MAX_AGE = "600"
+
+
+def over_tls(request: web.Request, trust_forwarded_proto: bool) -> bool:
+    if request.secure:
+        return True
+    return (
+        trust_forwarded_proto
+        and request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() == "https"
+    )
+
+
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare hook; a handler's own value (the docs page's CSP) wins."""
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Content-Security-Policy", API_CSP)
+    headers.setdefault("Cache-Control", "no-store")
+    if over_tls(request, request.app[SETTINGS].trust_forwarded_proto):
+        headers.setdefault("Strict-Transport-Security", HSTS)
+
+
+def allowed_origins(setting: str) -> frozenset[str]:
+    return frozenset(o.strip().rstrip("/") for o in setting.split(",") if o.strip())
+
+
+def cors_origin(request: web.Request) -> str | None:
+    """The value for Access-Control-Allow-Origin, or None if the origin is not allowed."""
+    origin = request.headers.get(hdrs.ORIGIN)
+    if not origin:
+        return None
+    allowed = allowed_origins(request.app[SETTINGS].cors_origins)
+    if "*" in allowed:
+        return "*"
+    return origin if origin in allowed else None
+
+
+@web.middleware
+async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answers CORS preflights for allowed origins before any key is asked for."""
+    if (
+        request.method == hdrs.METH_OPTIONS
+        and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers
+        and cors_origin(request) is not None
+    ):
+        methods = "GET, POST, PUT, PATCH, DELETE"
+        return web.Response(
+            status=204,
+            headers={
+                hdrs.ACCESS_CONTROL_ALLOW_METHODS: methods,
+                hdrs.ACCESS_CONTROL_ALLOW_HEADERS: ", ".join(CORS_ALLOWED_HEADERS),
+                hdrs.ACCESS_CONTROL_MAX_AGE: CORS_MAX_AGE,
+            },
+        )
+    return await handler(request)
+
+
+async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare hook: the allowed origin may read the answer (errors included)."""
+    origin = cors_origin(request)
+    if origin is None:
+        return
+    response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = origin
+    response.headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = ", ".join(CORS_EXPOSED_HEADERS)
+    if origin != "*":
+        response.headers.add(hdrs.VARY, "Origin")
+
+
+@web.middleware
+async def gzip_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Large JSON answers go gzipped to clients that accept it; streams never are."""
+    response = await handler(request)
+    if (
+        type(response) is web.Response
+        and isinstance(response.body, bytes)
+        and len(response.body) >= GZIP_MIN_BYTES
+        and "gzip" in request.headers.get(hdrs.ACCEPT_ENCODING, "").lower()
+        and hdrs.CONTENT_ENCODING not in response.headers
+    ):
+        response.enable_compression(web.ContentCoding.gzip)
+    return response

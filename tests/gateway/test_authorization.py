@@ -1,0 +1,156 @@
+"""The authorization matrix: two partners, each trying every endpoint on the other's chargers
+and commands. Every attempt looks exactly like one on an id that does not exist, and no
+command reaches a charger."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis.asyncio as redis
+
+from gateway.routes import ADMIN_ENDPOINTS, PARTNER_ENDPOINTS
+from shared import events as ev
+from shared.bus import CommandReply, CommandRequest, Outcome
+from shared.redis_keys import Keys
+from shared.settings import Settings
+from tests.gateway.support import (
+    Gateway,
+    MakeCharger,
+    MakePartner,
+    Partner,
+    SseReader,
+    StartNode,
+    mark_alive,
+    online_state,
+)
+
+# (method, path template, body) for every partner endpoint that names a charger or command
+TARGETED: dict[tuple[str, str], Any] = {
+    ("GET", "/api/v1/chargers/{chargerId}/status"): None,
+    ("PUT", "/api/v1/chargers/{chargerId}/status"): {"status": "INOPERATIVE"},
+    ("POST", "/api/v1/chargers/{chargerId}/control"): {"action": "on"},
+    ("GET", "/api/v1/chargers/{chargerId}/meter-values"): None,
+    ("GET", "/api/v1/chargers/{chargerId}/sessions"): None,
+    ("GET", "/api/v1/commands/{commandId}"): None,
+}
+# endpoints that take ids in the query or body, or list, or stream: checked one by one below
+COLLECTIVE = {
+    ("GET", "/api/v1/chargers"),
+    ("GET", "/api/v1/chargers/batch/status"),
+    ("POST", "/api/v1/chargers/batch/status"),
+    ("POST", "/api/v1/chargers/batch/control"),
+    ("GET", "/api/v1/events"),
+}
+
+
+def test_the_matrix_covers_every_partner_endpoint() -> None:
+    partner_routes = {(e.method, e.path) for e in PARTNER_ENDPOINTS if e.access == "partner"}
+    assert partner_routes == set(TARGETED) | COLLECTIVE
+
+
+def _shape(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in ("timestamp", "path")}
+
+
+async def _attempts(gw: Gateway, who: Partner, cp: str, command_id: str) -> list[dict[str, Any]]:
+    out = []
+    for (method, template), body in TARGETED.items():
+        path = template.format(chargerId=cp, commandId=command_id)
+        for extra in ({}, {"Prefer": "respond-async", "Idempotency-Key": f"k-{cp}-{method}"}):
+            resp = await gw.client.request(
+                method, path, json=body, headers={**who.headers, **extra}
+            )
+            assert resp.status == 404, (method, path, resp.status)
+            out.append(_shape(await resp.json()))
+    return out
+
+
+async def test_each_partner_on_the_others_chargers(
+    gw: Gateway,
+    make_partner: MakePartner,
+    charger: MakeCharger,
+    fake_node: StartNode,
+    rds: redis.Redis,
+    keys: Keys,
+    settings: Settings,
+    uid: str,
+) -> None:
+    def accept(request: CommandRequest) -> CommandReply:
+        return CommandReply(
+            id=request.id, outcome=Outcome.ACCEPTED, response={"status": "Accepted"}
+        )
+
+    node = await fake_node(f"n-{uid}", accept)
+    await mark_alive(rds, keys, node.node_id, [gw])
+    a, b = await make_partner(), await make_partner()
+    chargers = {
+        a.id: await charger(a, **online_state(node.node_id)),
+        b.id: await charger(b, **online_state(node.node_id)),
+    }
+    commands = {}
+    for p in (a, b):
+        resp = await gw.client.post(
+            f"/api/v1/chargers/{chargers[p.id]}/control", json={"action": "on"}, headers=p.headers
+        )
+        assert resp.status == 200
+        commands[p.id] = (await resp.json())["commandId"]
+    sent_before = len(node.received)
+
+    for me, other in ((a, b), (b, a)):
+        theirs = await _attempts(gw, me, chargers[other.id], commands[other.id])
+        unknown = await _attempts(gw, me, f"NOPE-{uid}", "cmd_0000000000000000")
+        assert theirs == unknown  # indistinguishable from ids that do not exist
+
+        ids = [chargers[me.id], chargers[other.id]]
+        resp = await gw.client.get(
+            "/api/v1/chargers/batch/status", params={"ids": ",".join(ids)}, headers=me.headers
+        )
+        body = await resp.json()
+        assert [c["chargerId"] for c in body["chargers"]] == [chargers[me.id]]
+        assert body["notFound"] == [chargers[other.id]]
+        resp = await gw.client.post(
+            "/api/v1/chargers/batch/status", json={"ids": ids}, headers=me.headers
+        )
+        assert (await resp.json())["notFound"] == [chargers[other.id]]
+
+        resp = await gw.client.post(
+            "/api/v1/chargers/batch/control",
+            json={"ids": [chargers[other.id], f"NOPE-{uid}"], "action": "off"},
+            headers=me.headers,
+        )
+        results = (await resp.json())["results"]
+        assert [(r["state"], r["commandId"]) for r in results] == [("NOT_FOUND", None)] * 2
+        assert results[0]["message"] == results[1]["message"]
+
+        for params in ({}, {"status": "UNKNOWN,AVAILABLE,CHARGING"}):
+            resp = await gw.client.get("/api/v1/chargers", params=params, headers=me.headers)
+            assert [c["chargerId"] for c in (await resp.json())["chargers"]] == [chargers[me.id]]
+
+        for ep in ADMIN_ENDPOINTS:
+            path = ep.path.format(chargerId=chargers[other.id], partnerId=other.id, keyId="key_0")
+            resp = await gw.client.request(ep.method, path, json={}, headers=me.headers)
+            assert resp.status == 403, path
+
+    assert len(node.received) == sent_before  # no attempt reached a charger
+
+    # the live feed: only the partner's own chargers' events
+    resp = await gw.client.get("/api/v1/events", headers=a.headers)
+    sse = SseReader(resp)
+    try:
+        for cp in (chargers[b.id], chargers[a.id]):
+            await rds.xadd(
+                keys.stream_for(cp, settings.stream_shards),
+                ev.encode(
+                    {
+                        "type": ev.CONNECTION,
+                        "cp": cp,
+                        "at": time.time(),
+                        "online": True,
+                        "node": "n",
+                    }
+                ),
+            )
+        assert (await sse.next()).json()["chargerId"] == chargers[a.id]
+    finally:
+        resp.close()

@@ -1,0 +1,332 @@
+"""GET /events: the partner's own changes live, command results included, and a reconnection
+with Last-Event-ID that misses nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+
+from gateway import feed
+from shared import events as ev
+from shared.bus import CommandReply, CommandRequest, Outcome
+from shared.redis_keys import Keys
+from shared.settings import Settings
+from tests.gateway.support import (
+    Gateway,
+    MakeCharger,
+    MakePartner,
+    Partner,
+    SseReader,
+    StartNode,
+    admin_headers,
+    assert_error_body,
+    eventually,
+    mark_alive,
+    online_state,
+)
+
+
+@asynccontextmanager
+async def stream(
+    gw: Gateway, partner: Partner, last_event_id: str | None = None, **params: str
+) -> AsyncIterator[SseReader]:
+    headers = dict(partner.headers)
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
+    resp = await gw.client.get("/api/v1/events", headers=headers, params=params)
+    assert resp.status == 200, await resp.text()
+    assert resp.headers["Content-Type"] == "text/event-stream"
+    try:
+        yield SseReader(resp)
+    finally:
+        resp.close()
+
+
+async def add_status(
+    rds: redis.Redis, keys: Keys, settings: Settings, cp: str, status: str, connector: int = 1
+) -> str:
+    """A status event on the stream, as a csms node appends it."""
+    event = {
+        "type": ev.STATUS,
+        "cp": cp,
+        "at": time.time(),
+        "connector": connector,
+        "ocpp_status": status.title(),
+        "status": status,
+        "previous": "AVAILABLE",
+        "error_code": "NoError",
+        "ts": "2026-03-01T10:00:00Z",
+    }
+    entry_id: str = await rds.xadd(keys.stream_for(cp, settings.stream_shards), ev.encode(event))
+    return entry_id
+
+
+async def test_own_status_session_and_connection_events_only(
+    gw: Gateway,
+    partner: Partner,
+    make_partner: MakePartner,
+    charger: MakeCharger,
+    rds: redis.Redis,
+    keys: Keys,
+    settings: Settings,
+) -> None:
+    mine = await charger(partner)
+    theirs = await charger(await make_partner())
+    stream_key = keys.stream_for(mine, settings.stream_shards)
+    async with stream(gw, partner) as sse:
+        await add_status(rds, keys, settings, theirs, "CHARGING")
+        entry = await add_status(rds, keys, settings, mine, "CHARGING")
+        base = {"cp": mine, "at": time.time()}
+        meter = {"type": ev.METER, "connector": 1, "transaction_id": None, "ts": None}
+        await rds.xadd(stream_key, ev.encode({**base, **meter, "samples": []}))
+        await rds.xadd(
+            stream_key,
+            ev.encode(
+                {
+                    **base,
+                    "type": ev.TX_START,
+                    "connector": 1,
+                    "transaction_id": "77",
+                    "id_tag": "T1",
+                    "meter_start_wh": 100.0,
+                    "ts": "2026-03-01T10:00:01Z",
+                }
+            ),
+        )
+        await rds.xadd(
+            stream_key, ev.encode({**base, "type": ev.CONNECTION, "online": False, "node": "n"})
+        )
+        status = await sse.next()
+        assert sse.retry == 2000
+        assert status.event == "status" and status.id == entry
+        data = status.json()
+        assert data.pop("receivedAt").endswith("Z")
+        assert data == {
+            "chargerId": mine,
+            "connectorId": 1,
+            "status": "CHARGING",
+            "previousStatus": "AVAILABLE",
+            "ocppStatus": "Charging",
+            "errorCode": "NoError",
+            "timestamp": "2026-03-01T10:00:00Z",
+        }
+        session = await sse.next()
+        assert session.event == "session"
+        assert session.json()["state"] == "started"
+        assert session.json()["transactionId"] == "77" and session.json()["idTag"] == "T1"
+        connection = await sse.next()
+        assert connection.event == "connection" and connection.json()["online"] is False
+        # nothing of the other partner's charger, and no meter values, came in between
+        assert [e.json()["chargerId"] for e in (status, session, connection)] == [mine] * 3
+
+
+async def test_a_commands_result_arrives_on_events_and_at_its_url(
+    gw: Gateway,
+    partner: Partner,
+    charger: MakeCharger,
+    fake_node: StartNode,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+) -> None:
+    """With a fake node the node's stream event is written by the test, as csms would."""
+
+    def reply(request: CommandRequest) -> CommandReply:
+        return CommandReply(
+            id=request.id, outcome=Outcome.REJECTED, response={"status": "Rejected"}
+        )
+
+    node = await fake_node(f"n-{uid}", reply)
+    await mark_alive(rds, keys, node.node_id, [gw])
+    online = await charger(partner, **online_state(node.node_id))
+    offline = await charger(partner)
+    async with stream(gw, partner, types="command") as sse:
+        resp = await gw.client.post(
+            f"/api/v1/chargers/{offline}/control?mode=async",
+            json={"action": "off"},
+            headers=partner.headers,
+        )
+        offline_command = (await resp.json())["commandId"]
+        event = await sse.next()
+        assert event.event == "command"
+        data = event.json()
+        assert data["commandId"] == offline_command and data["chargerId"] == offline
+        assert data["state"] == "EVSE_OFFLINE" and data["action"] == "off"
+
+        resp = await gw.client.post(
+            f"/api/v1/chargers/{online}/control?mode=async",
+            json={"action": "on"},
+            headers=partner.headers,
+        )
+        command_id = (await resp.json())["commandId"]
+        # the node answered on the bus; it also appends its `command` event to the stream
+        await rds.xadd(
+            keys.stream_for(online, 1),
+            ev.encode(
+                {
+                    "type": ev.COMMAND,
+                    "cp": online,
+                    "at": time.time(),
+                    "command_id": command_id,
+                    "partner_id": partner.id,
+                    "action": "start",
+                    "params": {},
+                    "ocpp_action": "RemoteStartTransaction",
+                    "outcome": "REJECTED",
+                    "response": {"status": "Rejected"},
+                    "message": None,
+                }
+            ),
+        )
+        event = await sse.next()
+        assert event.json()["commandId"] == command_id
+        assert event.json()["state"] == "REJECTED" and event.json()["action"] == "on"
+
+    async def recorded() -> bool:
+        # the gateway records the reply it got on the bus; that may land a moment after the
+        # node's own stream event reached the feed
+        resp = await gw.client.get(f"/api/v1/commands/{command_id}", headers=partner.headers)
+        return bool((await resp.json())["state"] == "REJECTED")
+
+    await eventually(recorded)
+
+
+async def test_reconnecting_with_last_event_id_misses_nothing(
+    gw: Gateway,
+    partner: Partner,
+    charger: MakeCharger,
+    rds: redis.Redis,
+    keys: Keys,
+    settings: Settings,
+) -> None:
+    cp = await charger(partner)
+    statuses = [
+        "AVAILABLE",
+        "BLOCKED",
+        "CHARGING",
+        "BLOCKED",
+        "AVAILABLE",
+        "RESERVED",
+        "INOPERATIVE",
+    ]
+    received: list[tuple[str | None, str]] = []
+    async with stream(gw, partner) as sse:
+        for status in statuses[:2]:
+            await add_status(rds, keys, settings, cp, status)
+        for _ in range(2):
+            e = await sse.next()
+            received.append((e.id, e.json()["status"]))
+    # the client is away while more happens
+    missed = [await add_status(rds, keys, settings, cp, s) for s in statuses[2:5]]
+    async with stream(gw, partner, last_event_id=received[-1][0]) as sse:
+        await add_status(rds, keys, settings, cp, statuses[5])
+        for _ in range(4):
+            e = await sse.next()
+            received.append((e.id, e.json()["status"]))
+        await add_status(rds, keys, settings, cp, statuses[6])
+        e = await sse.next()
+        received.append((e.id, e.json()["status"]))
+    assert [status for _, status in received] == statuses
+    assert [i for i, _ in received[2:5]] == missed
+    ids = [i for i, _ in received]
+    assert len(set(ids)) == len(ids)
+
+
+async def test_a_slow_listener_catches_up_from_the_stream(
+    gw: Gateway,
+    partner: Partner,
+    charger: MakeCharger,
+    rds: redis.Redis,
+    keys: Keys,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(feed, "QUEUE_LIMIT", 2)
+    replays: list[object] = []
+    real_replay = feed.EventFeed.replay
+
+    def counting(self: feed.EventFeed, *args: Any) -> Any:
+        replays.append(args)
+        return real_replay(self, *args)
+
+    monkeypatch.setattr(feed.EventFeed, "replay", counting)
+    cp = await charger(partner)
+    async with stream(gw, partner) as sse:
+        pipe = rds.pipeline(transaction=False)
+        for i in range(50):
+            pipe.xadd(
+                keys.stream_for(cp, settings.stream_shards),
+                ev.encode(
+                    {
+                        "type": ev.STATUS,
+                        "cp": cp,
+                        "at": time.time(),
+                        "connector": i + 1,
+                        "ocpp_status": "Available",
+                        "status": "AVAILABLE",
+                        "previous": "UNKNOWN",
+                        "error_code": "NoError",
+                        "ts": "2026-03-01T10:00:00Z",
+                    }
+                ),
+            )
+        await pipe.execute()  # one batch for the reader: far more than the listener may queue
+        connectors = [(await sse.next()).json()["connectorId"] for _ in range(50)]
+    assert connectors == list(range(1, 51))
+    assert len(replays) >= 2  # the first catch-up, then the one after the overflow
+
+
+async def test_bad_last_event_id_and_types_are_400(gw: Gateway, partner: Partner) -> None:
+    for headers, params in (
+        ({"Last-Event-ID": "yesterday"}, {}),
+        ({"Last-Event-ID": "1-1,2-2"}, {}),  # one shard here
+        ({}, {"types": "status,gossip"}),
+    ):
+        resp = await gw.client.get(
+            "/api/v1/events", headers={**partner.headers, **headers}, params=params
+        )
+        assert resp.status == 400
+        assert_error_body(await resp.json(), 400, "Bad Request", "/api/v1/events")
+
+
+async def test_a_position_older_than_the_retention_gets_a_gap_event(
+    gw: Gateway,
+    partner: Partner,
+    charger: MakeCharger,
+    rds: redis.Redis,
+    keys: Keys,
+    settings: Settings,
+) -> None:
+    cp = await charger(partner)
+    await add_status(rds, keys, settings, cp, "AVAILABLE")
+    async with stream(gw, partner, last_event_id="1000-0") as sse:
+        first = await sse.next()
+        assert first.event == "gap" and "trimmed" in first.json()["message"]
+
+
+async def test_revoking_the_partners_key_ends_its_stream(
+    gw: Gateway, make_partner: MakePartner, pool: Any
+) -> None:
+    partner = await make_partner()
+    key_id = await pool.fetchval("SELECT id FROM api_keys WHERE partner_id = $1", partner.id)
+    async with stream(gw, partner) as sse:
+        resp = await gw.client.post(f"/api/v1/admin/keys/{key_id}/revoke", headers=admin_headers())
+        assert resp.status == 200
+        with pytest.raises(EOFError):
+            await sse.next()
+    resp = await gw.client.get("/api/v1/events", headers=partner.headers)
+    assert resp.status == 401
+
+
+def test_positions_parse_and_print() -> None:
+    assert feed.parse_position("1-2", 1) == [(1, 2)]
+    assert feed.parse_position("1-2, 3-4", 2) == [(1, 2), (3, 4)]
+    assert feed.format_position([(1, 2), (3, 4)]) == "1-2,3-4"
+    for bad in ("", "1", "1-", "-1", "a-b", "1-2,3-4"):
+        assert feed.parse_position(bad, 1) is None
+    assert feed.present({"type": ev.METER, "cp": "A"}) is None

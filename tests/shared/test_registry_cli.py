@@ -1,0 +1,93 @@
+"""`evcs admin …`: the admin API's operations from the command line, on the same registry."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+import redis.asyncio as redis
+
+from evcs import cli
+from shared import apikeys, registry
+from shared.redis_keys import F, Keys
+from shared.settings import Settings
+
+
+@pytest.fixture
+def admin(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> object:
+    monkeypatch.setenv("EVCS_DATABASE_URL", str(settings.database_url))
+    monkeypatch.setenv("EVCS_REDIS_URL", str(settings.redis_url))
+    monkeypatch.setenv("EVCS_REDIS_PREFIX", settings.redis_prefix)
+
+    async def run(*argv: str, fails: bool = False) -> str:
+        capsys.readouterr()
+        try:
+            # in a thread: the command runs its own event loop, as it does from a shell
+            await asyncio.to_thread(cli.main, ["admin", *argv])
+        except SystemExit as exc:
+            assert fails and exc.code == 1, capsys.readouterr()
+            return capsys.readouterr().err
+        assert not fails
+        return capsys.readouterr().out
+
+    return run
+
+
+async def test_partner_key_and_charger_lifecycle(
+    admin: object, pool: asyncpg.Pool, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    run: Any = admin
+    pid = f"cli-{uid}"
+    assert (await run("create-partner", "CLI Partner", "--id", pid, "--quota", "1")).strip() == pid
+    out = await run("update-partner", pid, "--rate-minute", "42", "--quota", "none")
+    shown = orjson.loads(out)
+    assert shown["rateLimitMinute"] == 42 and shown["chargerQuota"] is None
+
+    out = await run("issue-key", pid, "--name", "ops")
+    key = re.search(r"(evcs_\w+)", out).group(1)  # type: ignore[union-attr]
+    assert apikeys.well_formed(key)
+    listed = orjson.loads(await run("list-keys", "--prefix", key[:12]))
+    assert [k["partnerId"] for k in listed] == [pid] and key not in str(listed)
+    key_id = listed[0]["id"]
+    out = await run("rotate-key", key_id, "--overlap", "0")
+    assert "shown once" in out
+    record = await registry.find_key(pool, apikeys.digest(key))
+    assert record is not None and record.replaced
+    new_id = orjson.loads(await run("list-keys", pid))[0]["id"]
+    assert "revoked" in await run("revoke-key", new_id)
+
+    cp = f"CLI-{uid}"
+    out = await run("register-charger", cp, "--protocol", "ocpp1.6", "--partner", pid)
+    assert "password (shown once)" in out
+    assert await rds.hget(keys.charger(cp), F.OWNER) == pid
+    await run("unassign-charger", cp)
+    assert await rds.hget(keys.charger(cp), F.OWNER) == ""
+    await run("assign-charger", cp, pid)
+    await run("decommission-charger", cp)
+    assert await rds.hget(keys.charger(cp), F.REMOVED) == "1"
+    listed = orjson.loads(await run("list-chargers", "--partner", pid, "--all"))
+    assert [c["chargerId"] for c in listed] == [cp] and listed[0]["removedAt"]
+
+    assert "suspended" in await run("suspend-partner", pid)
+    assert "active" in await run("reactivate-partner", pid)
+    audit = orjson.loads(await run("audit", "--target", pid, "--limit", "3"))
+    assert [e["action"] for e in audit] == [
+        "partner.reactivate",
+        "partner.suspend",
+        "api_key.revoke",
+    ]
+    assert all(e["actor"].startswith("cli") for e in audit)
+
+    err = await run("delete-partner", pid, fails=True)
+    assert "--yes" in err
+    out = await run("delete-partner", pid, "--yes")
+    # the rotated-out key is revoked now too; the decommissioned charger is unassigned
+    assert out.strip() == f"deleted {pid}: 1 keys revoked, 1 chargers unassigned"
+    err = await run("get-partner", pid, fails=True)
+    assert "not found" in err

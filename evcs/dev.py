@@ -1,8 +1,9 @@
 """`evcs dev`: the whole system on one machine, for local work.
 
 Starts (or uses) PostgreSQL and Redis, migrates, seeds a demo partner with a key and demo
-chargers, then runs a csms node, a recorder, a gateway and simulated chargers as child
-processes until Ctrl-C or SIGTERM.
+chargers, then runs csms node(s), a recorder, gateway(s) and simulated chargers as child
+processes until Ctrl-C or SIGTERM. With several csms nodes or gateways, each listens on an
+internal port behind a load balancer (evcs.lb) on the public port, as in production.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from shared import apikeys, db, embedded, registry
@@ -90,11 +93,59 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _spawn(name: str, argv: list[str], env: dict[str, str], logs: Path) -> Child:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `evcs dev`."""
+    parser.add_argument("--no-sim", action="store_true", help="start no simulated chargers")
+    parser.add_argument(
+        "--csms-nodes", type=_count, default=1, help="csms nodes behind a load balancer"
+    )
+    parser.add_argument(
+        "--gateways", type=_count, default=1, help="gateways behind a load balancer"
+    )
+
+
+def _count(value: str) -> int:
+    n = int(value)
+    if not 1 <= n <= 16:
+        raise argparse.ArgumentTypeError("expected 1 to 16")
+    return n
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which process listens where: the public ports, and the internal ones behind the LBs."""
+
+    csms: list[int]  # one port per node; the public port itself when there is one node
+    gateways: list[int]
+    ops: list[int]  # metrics/health port of each csms node, then the recorder's
+
+
+def plan(settings: Settings, csms_nodes: int, gateways: int) -> Plan:
+    def ports(host: str, public: int, n: int) -> list[int]:
+        return [public] if n == 1 else [_free_port(host) for _ in range(n)]
+
+    return Plan(
+        csms=ports(settings.csms_host, settings.csms_port, csms_nodes),
+        gateways=ports(settings.gateway_host, settings.gateway_port, gateways),
+        ops=[_free_port(settings.ops_host) for _ in range(csms_nodes + 1)],
+    )
+
+
+def spawn(
+    name: str, argv: list[str], env: dict[str, str], logs: Path, module: str = "evcs"
+) -> Child:
+    """Start `python -m <module> <argv>` in its own session, its output in logs/<name>.log."""
     log = logs / f"{name}.log"
     handle = log.open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "evcs", *argv],
+        [sys.executable, "-m", module, *argv],
         env=env,
         stdout=handle,
         stderr=subprocess.STDOUT,
@@ -104,13 +155,36 @@ def _spawn(name: str, argv: list[str], env: dict[str, str], logs: Path) -> Child
     return Child(name, process, log)
 
 
-def _wait_until(check: object, what: str, children: list[Child], timeout: float = 30) -> None:
+def _listening(host: str, port: int) -> Callable[[], bool]:
+    return lambda: not _port_free(host, port)
+
+
+def _lb(
+    name: str,
+    host: str,
+    public: int,
+    ports: list[int],
+    env: dict[str, str],
+    logs: Path,
+    health_path: str | None = None,
+) -> Child:
+    argv = ["--listen", f"{host}:{public}"]
+    for port in ports:
+        argv += ["--backend", f"{host}:{port}"]
+    if health_path:
+        argv += ["--health-path", health_path]
+    return spawn(name, argv, env, logs, module="evcs.lb")
+
+
+def _wait_until(
+    check: Callable[[], bool], what: str, children: list[Child], timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for child in children:
             if child.process.poll() is not None:
                 raise RuntimeError(f"{child.name} exited early; see {child.log}")
-        if callable(check) and check():
+        if check():
             return
         time.sleep(0.1)
     raise RuntimeError(f"{what} did not come up within {timeout:.0f}s")
@@ -152,7 +226,9 @@ def main(args: argparse.Namespace) -> int:
             return 1
 
     database_url = base.database_url or embedded.start_postgres(data / "postgres")
-    redis_url = base.redis_url or embedded.start_redis(data / "redis")
+    redis_url = base.redis_url or embedded.start_redis(
+        data / "redis", base.embedded_redis_appendfsync
+    )
     admin_token = (
         base.admin_token.get_secret_value()
         if base.admin_token
@@ -177,22 +253,54 @@ def main(args: argparse.Namespace) -> int:
             "EVCS_ADMIN_TOKEN": admin_token,
             "EVCS_CHARGER_AUTH": "false",
             "EVCS_BOOT_UNKNOWN": "Accepted",
-            "EVCS_NODE_ID": "dev-csms-1",
         }
         csms_url = f"ws://{settings.csms_host}:{settings.csms_port}/ocpp"
         gateway_url = f"http://{settings.gateway_host}:{settings.gateway_port}/api/v1"
-        children.append(_spawn("recorder", ["recorder"], env, logs))
-        children.append(_spawn("csms", ["csms"], env, logs))
-        children.append(_spawn("gateway", ["gateway"], env, logs))
-        _wait_until(
-            lambda: not _port_free(settings.csms_host, settings.csms_port), "csms", children
+        layout = plan(settings, args.csms_nodes, args.gateways)
+        ops_host = settings.ops_host
+        children.append(
+            spawn("recorder", ["recorder"], {**env, "EVCS_OPS_PORT": str(layout.ops[-1])}, logs)
         )
-        _wait_until(lambda: _http_ok(f"{gateway_url}/health"), "gateway", children)
+        for i, port in enumerate(layout.csms, 1):
+            node_env = {
+                **env,
+                "EVCS_NODE_ID": f"dev-csms-{i}",
+                "EVCS_CSMS_PORT": str(port),
+                "EVCS_OPS_PORT": str(layout.ops[i - 1]),
+            }
+            children.append(spawn(_numbered("csms", i, len(layout.csms)), ["csms"], node_env, logs))
+        for i, port in enumerate(layout.gateways, 1):
+            gw_env = {**env, "EVCS_GATEWAY_PORT": str(port)}
+            name = _numbered("gateway", i, len(layout.gateways))
+            children.append(spawn(name, ["gateway"], gw_env, logs))
+        for port in layout.csms:
+            _wait_until(_listening(settings.csms_host, port), "csms", children)
+        for port in layout.gateways:
+            health = f"http://{settings.gateway_host}:{port}/api/v1/health"
+            _wait_until(partial(_http_ok, health), "gateway", children)
+        if len(layout.csms) > 1:
+            children.append(
+                _lb("lb-csms", settings.csms_host, settings.csms_port, layout.csms, env, logs)
+            )
+        if len(layout.gateways) > 1:
+            children.append(
+                _lb(
+                    "lb-gateway",
+                    settings.gateway_host,
+                    settings.gateway_port,
+                    layout.gateways,
+                    env,
+                    logs,
+                    health_path="/api/v1/health/ready",
+                )
+            )
+        _wait_until(_listening(settings.csms_host, settings.csms_port), "csms", children)
+        _wait_until(partial(_http_ok, f"{gateway_url}/health"), "gateway", children)
         if not args.no_sim:
             for proto in ("ocpp1.6", "ocpp2.0.1"):
                 ids = ",".join(cp for cp, p in DEMO_CHARGERS if p == proto)
                 children.append(
-                    _spawn(
+                    spawn(
                         f"sim-{proto}",
                         ["sim", "--url", csms_url, "--protocol", proto, "--ids", ids],
                         env,
@@ -208,6 +316,7 @@ def main(args: argparse.Namespace) -> int:
             "EVCS_OTHER_PARTNER_CHARGER": OTHER_CHARGER,
             "EVCS_DATABASE_URL": database_url,
             "EVCS_REDIS_URL": redis_url,
+            "EVCS_METRICS_URLS": ",".join(f"http://{ops_host}:{p}/metrics" for p in layout.ops),
         }
         env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         env_file.chmod(0o600)
@@ -234,6 +343,10 @@ def main(args: argparse.Namespace) -> int:
         if not base.database_url:
             embedded.stop_postgres(data / "postgres")
         print("stopped", flush=True)
+
+
+def _numbered(role: str, i: int, n: int) -> str:
+    return role if n == 1 else f"{role}-{i}"
 
 
 def _banner(values: dict[str, str], logs: Path, env_file: Path, no_sim: bool) -> None:

@@ -15,6 +15,7 @@ from prometheus_client import Counter, Gauge
 from redis.exceptions import ResponseError
 
 from recorder import rows, writer
+from shared import ops_http
 from shared.db import create_pool
 from shared.process import wait_for_signal
 from shared.redis_client import connect
@@ -26,7 +27,22 @@ log = logging.getLogger(__name__)
 ROWS = Counter("evcs_recorder_rows_total", "Rows written to PostgreSQL")
 ENTRIES = Counter("evcs_recorder_entries_total", "Stream entries acknowledged")
 WRITE_ERRORS = Counter("evcs_recorder_write_errors_total", "Failed batch writes (retried)")
-LAG = Gauge("evcs_recorder_lag_seconds", "Age of the newest entry in the last batch")
+REDIS_ERRORS = Counter("evcs_recorder_redis_errors_total", "Failed Redis calls (retried)")
+LAG = Gauge("evcs_recorder_lag_seconds", "Age of the newest entry in the last batch; 0 when idle")
+PENDING = Gauge(
+    "evcs_recorder_pending_entries", "Entries delivered to the group but not yet acknowledged"
+)
+
+_REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+# What a lost or restarting PostgreSQL raises through asyncpg: server errors, socket errors, and
+# client-side states broken by the lost connection (InternalClientError, InterfaceError).
+_PG_DOWN = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
 
 Entries = list[tuple[str, str, dict[Any, Any]]]  # (stream, entry id, fields)
 
@@ -53,27 +69,48 @@ class Recorder:
 
     async def run(self) -> None:
         await self.ensure_groups()
-        await self.pool.execute("SELECT evcs_ensure_partitions(2)")
-        last_claim = last_trim = last_partitions = time.monotonic()
-        await self._drain(await self._claim())
+        idle_s = self.settings.recorder_claim_idle_ms / 1000
+        last_claim = last_partitions = float("-inf")
+        last_trim = time.monotonic()
         while not self._stopping.is_set():
-            try:
-                entries = await self._read()
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
-                log.warning("redis unavailable; retrying")
-                await asyncio.sleep(1)
-                continue
-            await self._drain(entries)
             now = time.monotonic()
-            if now - last_claim > self.settings.recorder_claim_idle_ms / 1000:
-                await self._drain(await self._claim())
-                last_claim = now
-            if now - last_trim > 5:
-                await self._trim()
-                last_trim = now
             if now - last_partitions > 3600:
-                await self.pool.execute("SELECT evcs_ensure_partitions(2)")
+                await self._ensure_partitions()
                 last_partitions = now
+            try:
+                if now - last_claim > idle_s:
+                    await self._drain(await self._claim())
+                    last_claim = now
+                await self._drain(await self._read())
+                if now - last_trim > 5:
+                    await self._trim()
+                    last_trim = now
+            except _REDIS_DOWN as exc:
+                # Unacknowledged entries stay pending and are claimed again once Redis is back.
+                REDIS_ERRORS.inc()
+                log.warning("redis unavailable; retrying", extra={"error": repr(exc)})
+                await self._pause(1)
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # Redis came back without its data (no append-only file): start the group anew.
+                log.warning("consumer group missing; creating it again")
+                await self.ensure_groups()
+
+    async def _ensure_partitions(self) -> None:
+        try:
+            await self.pool.execute("SELECT evcs_ensure_partitions(2)")
+        except _PG_DOWN as exc:
+            # Rows still land in the default partition; the next hourly call catches up.
+            WRITE_ERRORS.inc()
+            log.warning("could not create partitions", extra={"error": repr(exc)})
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake at once when asked to stop."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            pass
 
     def stop(self) -> None:
         self._stopping.set()
@@ -86,11 +123,14 @@ class Recorder:
             count=self.settings.recorder_batch,
             block=500,
         )
-        return [
+        entries = [
             (stream, entry_id, fields)
             for stream, entries in reply or []
             for entry_id, fields in entries
         ]
+        if not entries:
+            LAG.set(0)
+        return entries
 
     async def _claim(self) -> Entries:
         """Entries another recorder took but never acknowledged (it crashed): ours now."""
@@ -118,23 +158,31 @@ class Recorder:
         batch = rows.Batch()
         for _, entry_id, fields in entries:
             event = rows.decode(fields)
-            if event is None:
+            try:
+                if event is None:
+                    raise ValueError("not an event")
+                rows.add(batch, entry_id, event)
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                # One malformed entry must not stall every entry behind it: note it, move on.
                 batch.skipped += 1
-                log.warning("undecodable stream entry skipped", extra={"entry_id": entry_id})
-                continue
-            rows.add(batch, entry_id, event)
+                log.warning(
+                    "malformed stream entry skipped",
+                    extra={"entry_id": entry_id, "error": repr(exc)},
+                )
         delay = 0.5
         while True:
             try:
                 await writer.write(self.pool, batch)
                 break
-            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            except _PG_DOWN as exc:
                 WRITE_ERRORS.inc()
                 log.warning(
                     "batch write failed; retrying", extra={"error": repr(exc), "rows": batch.rows}
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+                if self._stopping.is_set():
+                    return  # unacknowledged: another recorder claims these entries
+                await self._pause(delay)
+                delay = min(delay * 2, 5)
         by_stream: dict[str, list[str]] = {}
         for stream, entry_id, _ in entries:
             by_stream.setdefault(stream, []).append(entry_id)
@@ -147,6 +195,7 @@ class Recorder:
 
     async def _trim(self) -> None:
         """Trim below the oldest entry a group still needs: pending, or not yet delivered."""
+        pending_total = 0
         for stream in self.streams:
             try:
                 groups = await self.redis.xinfo_groups(stream)
@@ -155,6 +204,8 @@ class Recorder:
             floor: str | None = None
             for group in groups:
                 pending = await self.redis.xpending(stream, group["name"])
+                if group["name"] == RECORDER_GROUP:
+                    pending_total += pending["pending"]
                 needed = pending["min"] if pending["pending"] else group["last-delivered-id"]
                 if needed and (floor is None or _id_lt(needed, floor)):
                     floor = needed
@@ -163,6 +214,7 @@ class Recorder:
                 floor = keep_from
             if floor != "0-0":
                 await self.redis.xtrim(stream, minid=floor, approximate=False)
+        PENDING.set(pending_total)
 
 
 def _id_lt(a: str, b: str) -> bool:
@@ -177,12 +229,22 @@ async def run_recorder(settings: Settings) -> None:
     r = connect(settings.redis_url)
     pool = await create_pool(settings.database_url, min_size=1, max_size=4)
     recorder = Recorder(settings, r, pool)
+    ops = await ops_http.start(
+        settings.ops_host,
+        settings.ops_port,
+        {"redis": r.ping, "postgresql": lambda: pool.fetchval("SELECT 1")},
+    )
     log.info("recorder started", extra={"consumer": recorder.consumer, "streams": recorder.streams})
     task = asyncio.create_task(recorder.run())
     stop = asyncio.create_task(wait_for_signal())
     await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
     recorder.stop()
-    await task
-    stop.cancel()
-    await pool.close()
-    await r.aclose()
+    try:
+        await task
+    finally:
+        stop.cancel()
+        if ops is not None:
+            await ops.stop()
+        await pool.close()
+        await r.aclose()
+        log.info("recorder stopped", extra={"consumer": recorder.consumer})

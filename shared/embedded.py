@@ -34,6 +34,16 @@ def _free_port() -> int:
         return port
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _pgserver() -> Any:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (any headless box); pgserver copes
@@ -47,6 +57,9 @@ def start_postgres(folder: Path) -> str:
     """Start (or attach to) PostgreSQL with its data in `folder`; return its URL."""
     folder.mkdir(parents=True, exist_ok=True)
     server = _pgserver().get_server(folder.resolve(), cleanup_mode=None)
+    # get_server hands back a handle cached in this process, even for a server stopped since
+    if not (folder / "postmaster.pid").exists():
+        server.ensure_postgres_running()
     return str(server.get_uri())
 
 
@@ -71,15 +84,23 @@ def _redis_alive(port: int) -> bool:
         return False
 
 
-def start_redis(folder: Path) -> str:
-    """Start (or attach to) redis-server with its append-only file in `folder`; return its URL."""
+def start_redis(folder: Path, appendfsync: str = "everysec") -> str:
+    """Start (or attach to) redis-server with its append-only file in `folder`; return its URL.
+
+    `appendfsync` "everysec" may lose the last second of writes if the machine crashes;
+    "always" loses nothing and costs throughput (docs/reliability.md)."""
+    if appendfsync not in ("everysec", "always"):
+        raise ValueError(f"appendfsync must be everysec or always, not {appendfsync!r}")
     folder.mkdir(parents=True, exist_ok=True)
     port_file = folder / "port"
+    port = 0
     if port_file.exists():
         port = int(port_file.read_text())
         if _redis_alive(port):
             return f"redis://127.0.0.1:{port}/0"
-    port = _free_port()
+    # Back on its old port when that is free, so clients reconnect to the URL they know.
+    if not port or not _port_free(port):
+        port = _free_port()
     subprocess.Popen(
         [
             _redis_binary(),
@@ -96,7 +117,7 @@ def start_redis(folder: Path) -> str:
             "--appendonly",
             "yes",
             "--appendfsync",
-            "everysec",
+            appendfsync,
             "--save",
             "",
             "--daemonize",
@@ -128,17 +149,23 @@ def stop_redis(folder: Path, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
+            # When this process started it, it lingers as a zombie until reaped here.
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            pass  # not our child: its parent reaps it
+        try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return
         time.sleep(0.02)
 
 
-def start(data_dir: Path) -> Embedded:
+def start(data_dir: Path, appendfsync: str = "everysec") -> Embedded:
     """Start both servers under `data_dir` (idempotent)."""
     return Embedded(
         database_url=start_postgres(data_dir / "postgres"),
-        redis_url=start_redis(data_dir / "redis"),
+        redis_url=start_redis(data_dir / "redis", appendfsync),
     )
 
 

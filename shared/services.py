@@ -15,5 +15,7 @@ def resolve(settings: Settings) -> Settings:
     if not database_url:
         database_url = embedded.start_postgres(settings.data_dir / "postgres")
     if not redis_url:
-        redis_url = embedded.start_redis(settings.data_dir / "redis")
+        redis_url = embedded.start_redis(
+            settings.data_dir / "redis", settings.embedded_redis_appendfsync
+        )
     return settings.with_urls(database_url, redis_url)

@@ -61,6 +61,12 @@ async def test_partner_switches_a_charger_on_and_off(
     assert await pool.fetchval("SELECT count(*) FROM meter_values WHERE charger_id = $1", cp) > 0
     tx = await pool.fetchrow("SELECT * FROM transactions WHERE charger_id = $1", cp)
     assert tx["energy_wh"] > 0
+
+    async def both_commands_recorded() -> bool:
+        rows = await pool.fetch("SELECT outcome FROM commands WHERE charger_id = $1", cp)
+        return len(rows) >= 2
+
+    await system.eventually(both_commands_recorded)
     commands = await pool.fetch("SELECT outcome FROM commands WHERE charger_id = $1", cp)
     assert sorted(r["outcome"] for r in commands) == ["ACCEPTED", "ACCEPTED"]
 

@@ -172,3 +172,17 @@ async def test_trimming_keeps_every_entry_not_yet_acknowledged(
     left = [entry_id for entry_id, _ in await rds.xrange(recorder.keys.stream(0))]
     assert left == [entry_id for _, entry_id, _ in pending] + left[len(pending) :]
     assert len(left) == len(pending) + 6
+
+
+async def test_a_malformed_entry_is_skipped_and_the_rest_land(
+    recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str
+) -> None:
+    cp = f"BADENTRY-{uid}"
+    await rds.xadd(recorder.keys.stream(0), {"e": b"{not json"})
+    await rds.xadd(
+        recorder.keys.stream(0), ev.encode({"type": ev.STATUS, "cp": cp, "at": time.time()})
+    )  # type: ignore[arg-type]
+    await _append(rds, recorder.keys, _events(cp, 3))
+    await recorder._drain(await recorder._read())
+    assert await _counts(pool, cp) == (3, 6, 1)
+    assert (await rds.xpending(recorder.keys.stream(0), RECORDER_GROUP))["pending"] == 0

@@ -30,3 +30,8 @@ lint: install
 
 clean:
 	rm -rf $(VENV) .evcs .pytest_cache .mypy_cache .ruff_cache
+
+# The documentation site, strictly (a broken link or a missing page fails), offline, into build/site.
+.PHONY: docs
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict

@@ -1,0 +1,321 @@
+/** The operator's admin API client: partners, API keys, chargers, audit log. */
+import { API, asIs, body, type Call, type ClientOptions, query, segment, Transport } from "./http.js";
+import type {
+  AdminCharger,
+  AdminChargerPage,
+  ApiKey,
+  AuditEntry,
+  AuditPage,
+  IssuedKey,
+  KeyList,
+  Partner,
+  PartnerDeleted,
+  PartnerPage,
+  PartnerUpdate,
+  RegisteredCharger,
+} from "./types.js";
+
+const ADMIN = `${API}/admin`;
+
+export interface AdminOptions extends ClientOptions {
+  /** Names you in the audit log (`X-Actor`). */
+  actor?: string;
+}
+
+/**
+ * The admin API. `adminToken` is the gateway's `EVCS_ADMIN_TOKEN`.
+ *
+ * Retries only what is safe to repeat: reads, and any request refused with 429/503.
+ */
+export class EVChargingAdmin {
+  private readonly t: Transport;
+
+  constructor(adminToken: string, options: AdminOptions = {}) {
+    if (!adminToken) throw new TypeError("an admin token is required");
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${adminToken}`,
+      Accept: "application/json",
+    };
+    if (options.actor) headers["X-Actor"] = options.actor;
+    this.t = new Transport(options.baseUrl ?? "http://127.0.0.1:8080", headers, options);
+  }
+
+  private send<T>(call: Call<T>): Promise<T> {
+    return this.t.send(call);
+  }
+
+  /** Create a partner; without limits it gets the gateway's defaults. */
+  createPartner(partner: {
+    name: string;
+    id?: string;
+    chargerQuota?: number;
+    rateLimitMinute?: number;
+    rateLimitHour?: number;
+  }): Promise<Partner> {
+    return this.send({
+      operationId: "adminCreatePartner",
+      method: "POST",
+      path: `${ADMIN}/partners`,
+      body: body(partner),
+      replayable: false,
+      parse: asIs<Partner>,
+    });
+  }
+
+  /** Every partner, page after page. */
+  listPartners(
+    options: { status?: "active" | "suspended"; pageSize?: number } = {},
+  ): AsyncIterable<Partner> {
+    return this.t.pages(
+      (cursor) => ({
+        operationId: "adminListPartners",
+        method: "GET",
+        path: `${ADMIN}/partners`,
+        query: query({ status: options.status, limit: options.pageSize, cursor }),
+        replayable: true,
+        parse: asIs<PartnerPage>,
+      }),
+      (page) => page.partners,
+      (page) => page.nextCursor,
+    );
+  }
+
+  /** A partner. */
+  getPartner(partnerId: string): Promise<Partner> {
+    return this.send({
+      operationId: "adminGetPartner",
+      method: "GET",
+      path: `${ADMIN}/partners/${segment(partnerId)}`,
+      replayable: true,
+      parse: asIs<Partner>,
+    });
+  }
+
+  /** Change what is given; null resets a quota (no cap) or a limit (the default). */
+  updatePartner(partnerId: string, changes: PartnerUpdate): Promise<Partner> {
+    return this.send({
+      operationId: "adminUpdatePartner",
+      method: "PATCH",
+      path: `${ADMIN}/partners/${segment(partnerId)}`,
+      body: changes,
+      replayable: true,
+      parse: asIs<Partner>,
+    });
+  }
+
+  /** Suspend a partner: its keys get 403 on every gateway at once. */
+  suspendPartner(partnerId: string): Promise<Partner> {
+    return this.send({
+      operationId: "adminSuspendPartner",
+      method: "POST",
+      path: `${ADMIN}/partners/${segment(partnerId)}/suspend`,
+      replayable: true,
+      parse: asIs<Partner>,
+    });
+  }
+
+  /** Reactivate a suspended partner. */
+  reactivatePartner(partnerId: string): Promise<Partner> {
+    return this.send({
+      operationId: "adminReactivatePartner",
+      method: "POST",
+      path: `${ADMIN}/partners/${segment(partnerId)}/reactivate`,
+      replayable: true,
+      parse: asIs<Partner>,
+    });
+  }
+
+  /** Delete a partner: its keys are revoked and its chargers unassigned. */
+  deletePartner(partnerId: string): Promise<PartnerDeleted> {
+    return this.send({
+      operationId: "adminDeletePartner",
+      method: "DELETE",
+      path: `${ADMIN}/partners/${segment(partnerId)}`,
+      replayable: true,
+      parse: asIs<PartnerDeleted>,
+    });
+  }
+
+  /** A new API key for a partner; `key` is shown this once. */
+  issueKey(partnerId: string, options: { name?: string; expiresAt?: Date } = {}): Promise<IssuedKey> {
+    return this.send({
+      operationId: "adminIssueKey",
+      method: "POST",
+      path: `${ADMIN}/partners/${segment(partnerId)}/keys`,
+      body: body({ name: options.name, expiresAt: options.expiresAt?.toISOString() }),
+      replayable: false,
+      parse: asIs<IssuedKey>,
+    });
+  }
+
+  /** A partner's API keys (prefixes only), newest first. */
+  listPartnerKeys(partnerId: string): Promise<KeyList> {
+    return this.send({
+      operationId: "adminListPartnerKeys",
+      method: "GET",
+      path: `${ADMIN}/partners/${segment(partnerId)}/keys`,
+      replayable: true,
+      parse: asIs<KeyList>,
+    });
+  }
+
+  /** API keys starting with `prefix` (e.g. a leaked key a scanner reported). */
+  findKeys(prefix: string): Promise<KeyList> {
+    return this.send({
+      operationId: "adminFindKeys",
+      method: "GET",
+      path: `${ADMIN}/keys`,
+      query: { prefix },
+      replayable: true,
+      parse: asIs<KeyList>,
+    });
+  }
+
+  /** A new key replacing `keyId`, which keeps working for `overlapSeconds`. */
+  rotateKey(
+    keyId: string,
+    options: { overlapSeconds?: number; expiresAt?: Date } = {},
+  ): Promise<IssuedKey> {
+    return this.send({
+      operationId: "adminRotateKey",
+      method: "POST",
+      path: `${ADMIN}/keys/${segment(keyId)}/rotate`,
+      body: body({
+        overlapSeconds: options.overlapSeconds,
+        expiresAt: options.expiresAt?.toISOString(),
+      }),
+      replayable: false,
+      parse: asIs<IssuedKey>,
+    });
+  }
+
+  /** Revoke a key: 401 on every gateway at once. */
+  revokeKey(keyId: string): Promise<ApiKey> {
+    return this.send({
+      operationId: "adminRevokeKey",
+      method: "POST",
+      path: `${ADMIN}/keys/${segment(keyId)}/revoke`,
+      replayable: true,
+      parse: asIs<ApiKey>,
+    });
+  }
+
+  /** Register a charger (and assign it); a generated password is answered once. */
+  registerCharger(charger: {
+    chargerId: string;
+    protocol: "ocpp1.6" | "ocpp2.0.1";
+    partnerId?: string;
+    password?: string;
+    noPassword?: boolean;
+  }): Promise<RegisteredCharger> {
+    return this.send({
+      operationId: "adminRegisterCharger",
+      method: "POST",
+      path: `${ADMIN}/chargers`,
+      body: body(charger),
+      replayable: false,
+      parse: asIs<RegisteredCharger>,
+    });
+  }
+
+  /** Registered chargers, page after page. */
+  listChargers(
+    options: { partnerId?: string; includeRemoved?: boolean; pageSize?: number } = {},
+  ): AsyncIterable<AdminCharger> {
+    return this.t.pages(
+      (cursor) => ({
+        operationId: "adminListChargers",
+        method: "GET",
+        path: `${ADMIN}/chargers`,
+        query: query({
+          partnerId: options.partnerId,
+          includeRemoved: options.includeRemoved || undefined,
+          limit: options.pageSize,
+          cursor,
+        }),
+        replayable: true,
+        parse: asIs<AdminChargerPage>,
+      }),
+      (page) => page.chargers,
+      (page) => page.nextCursor,
+    );
+  }
+
+  /** A registered charger. */
+  getCharger(chargerId: string): Promise<AdminCharger> {
+    return this.send({
+      operationId: "adminGetCharger",
+      method: "GET",
+      path: `${ADMIN}/chargers/${segment(chargerId)}`,
+      replayable: true,
+      parse: asIs<AdminCharger>,
+    });
+  }
+
+  /** Decommission a charger: REMOVED for its partner, refused by csms from now on. */
+  decommissionCharger(chargerId: string): Promise<AdminCharger> {
+    return this.send({
+      operationId: "adminDecommissionCharger",
+      method: "DELETE",
+      path: `${ADMIN}/chargers/${segment(chargerId)}`,
+      replayable: false,
+      parse: asIs<AdminCharger>,
+    });
+  }
+
+  /** Assign a charger to a partner (within its quota). */
+  assignCharger(chargerId: string, partnerId: string): Promise<AdminCharger> {
+    return this.send({
+      operationId: "adminAssignCharger",
+      method: "PUT",
+      path: `${ADMIN}/chargers/${segment(chargerId)}/partner`,
+      body: { partnerId },
+      replayable: true,
+      parse: asIs<AdminCharger>,
+    });
+  }
+
+  /** Unassign a charger from its partner. */
+  unassignCharger(chargerId: string): Promise<AdminCharger> {
+    return this.send({
+      operationId: "adminUnassignCharger",
+      method: "DELETE",
+      path: `${ADMIN}/chargers/${segment(chargerId)}/partner`,
+      replayable: true,
+      parse: asIs<AdminCharger>,
+    });
+  }
+
+  /** Audit log entries, newest first, page after page. */
+  auditLog(
+    options: {
+      actor?: string;
+      action?: string;
+      target?: string;
+      from?: Date;
+      to?: Date;
+      pageSize?: number;
+    } = {},
+  ): AsyncIterable<AuditEntry> {
+    return this.t.pages(
+      (cursor) => ({
+        operationId: "adminAuditLog",
+        method: "GET",
+        path: `${ADMIN}/audit`,
+        query: query({
+          actor: options.actor,
+          action: options.action,
+          target: options.target,
+          from: options.from,
+          to: options.to,
+          limit: options.pageSize,
+          cursor,
+        }),
+        replayable: true,
+        parse: asIs<AuditPage>,
+      }),
+      (page) => page.entries,
+      (page) => page.nextCursor,
+    );
+  }
+}

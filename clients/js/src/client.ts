@@ -1,0 +1,525 @@
+/** The partner API client. */
+import { errorFromResponse, type APIError, TransportError } from "./errors.js";
+import {
+  API,
+  asIs,
+  body,
+  type Call,
+  type ClientOptions,
+  newIdempotencyKey,
+  query,
+  replayable,
+  segment,
+  Transport,
+  VERSION,
+} from "./http.js";
+import { reconnectDelay } from "./retry.js";
+import { SseParser, toEvent } from "./sse.js";
+import type {
+  BatchControlResult,
+  BatchStatus,
+  Charger,
+  ChargerPage,
+  ChargerStatus,
+  Command,
+  CommandAccepted,
+  CommandResult,
+  Event,
+  EventType,
+  Health,
+  MeterPage,
+  MeterValue,
+  Ready,
+  Session,
+  SessionPage,
+} from "./types.js";
+
+/** Beyond this many characters of ids a batch read goes in a POST body: URLs have limits. */
+const MAX_IDS_IN_URL = 1500;
+/** The feed sends a keep-alive every 15 s: this long without a byte means a dead link. */
+const EVENTS_IDLE_MS = 45_000;
+
+export interface CommandOptions {
+  /** Connector (OCPP 1.6) or EVSE (2.0.1) number; default: the charger chooses. */
+  connectorId?: number;
+  /**
+   * `true` (default): answer with the charger's reply. `false`: answer at once with a
+   * PENDING command; the outcome follows on `events()` and at `getCommand()`.
+   */
+  wait?: boolean;
+  /** Your id for this command (default: a new UUID); the same key within 24 h never sends it twice. */
+  idempotencyKey?: string;
+}
+
+export interface ControlOptions extends CommandOptions {
+  /** The authorisation id the session starts for; default the operator's tag. */
+  idTag?: string;
+}
+
+export interface HistoryOptions {
+  /** Start of the window (inclusive); default 24 h before `to`. */
+  from?: Date;
+  /** End of the window (exclusive); default now. */
+  to?: Date;
+  /** Page size. */
+  pageSize?: number;
+}
+
+export interface EventsOptions {
+  /** Only these event types; default all. */
+  types?: EventType[];
+  /** Resume after this event (an `id` from an earlier run). */
+  lastEventId?: string;
+  /** Consecutive failed reconnections before giving up (default: never give up). */
+  maxReconnects?: number;
+  /** Ends the stream when aborted. */
+  signal?: AbortSignal;
+}
+
+function commandHeaders(options: CommandOptions): Record<string, string> {
+  const headers: Record<string, string> = {
+    "Idempotency-Key": options.idempotencyKey ?? newIdempotencyKey(),
+  };
+  if (options.wait === false) headers.Prefer = "respond-async";
+  return headers;
+}
+
+function commandAnswer(raw: unknown, headers: Headers): CommandResult | CommandAccepted {
+  const answer = replayable<CommandResult | CommandAccepted>(raw, headers);
+  return answer;
+}
+
+/**
+ * The live event feed: `for await` it for events, forever; it reconnects by itself with
+ * `Last-Event-ID`, so nothing in between is lost (within the feed's retention, 10 minutes by
+ * default; beyond it a `gap` event comes first). Errors a reconnection cannot fix (401, 403,
+ * 400) are thrown. Call `close()` (or abort the signal) to stop.
+ */
+export class EventStream implements AsyncIterable<Event> {
+  /** The id of the last event yielded: persist it to resume from there later. */
+  lastEventId: string | null;
+  private readonly controller = new AbortController();
+  private reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  private parser = new SseParser();
+  private decoder = new TextDecoder();
+  private queue: Event[] = [];
+  private failures = 0;
+  private closed = false;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly options: EventsOptions,
+  ) {
+    this.lastEventId = options.lastEventId ?? null;
+    options.signal?.addEventListener("abort", () => this.close(), { once: true });
+  }
+
+  /** Connect now (iterating connects otherwise): what happens after this is not missed. */
+  async open(): Promise<this> {
+    if (this.reader === null && !this.closed) await this.connect();
+    return this;
+  }
+
+  /** Stop: close the connection; iteration ends. */
+  close(): void {
+    this.closed = true;
+    this.controller.abort();
+    this.drop();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Event> {
+    try {
+      for (;;) {
+        const event = await this.next();
+        if (event === null) return;
+        yield event;
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  /** The next event, or null once closed. */
+  async next(): Promise<Event | null> {
+    while (!this.closed) {
+      const queued = this.queue.shift();
+      if (queued !== undefined) {
+        this.lastEventId = queued.id ?? this.lastEventId;
+        return queued;
+      }
+      if (this.reader === null) {
+        await this.connect();
+        continue;
+      }
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        this.armIdleTimer();
+        chunk = await this.reader.read();
+      } catch {
+        if (this.closed) break;
+        this.failures += 1;
+        await this.reconnectAfter(null, null, null);
+        continue;
+      } finally {
+        clearTimeout(this.idleTimer);
+      }
+      if (chunk.done) {
+        await this.reconnectAfter(null, null, null);
+        continue;
+      }
+      const text = this.decoder.decode(chunk.value, { stream: true });
+      for (const raw of this.parser.feed(text)) this.queue.push(toEvent(raw));
+    }
+    return null;
+  }
+
+  private armIdleTimer(): void {
+    const reader = this.reader;
+    this.idleTimer = setTimeout(() => {
+      void reader?.cancel().catch(() => undefined);
+    }, EVENTS_IDLE_MS);
+  }
+
+  private async connect(): Promise<void> {
+    while (!this.closed) {
+      const headers: Record<string, string> = {
+        ...this.transport.headers,
+        Accept: "text/event-stream",
+        "Cache-Control": "no-cache",
+      };
+      if (this.lastEventId) headers["Last-Event-ID"] = this.lastEventId;
+      const url = this.transport.url(
+        `${API}/events`,
+        query({ types: this.options.types ?? undefined }),
+      );
+      let response: Response;
+      try {
+        response = await this.transport.fetch(url, {
+          method: "GET",
+          headers,
+          signal: this.controller.signal,
+        });
+      } catch {
+        if (this.closed) return;
+        this.failures += 1;
+        await this.reconnectAfter(null, null, null);
+        continue;
+      }
+      if (response.status === 200 && response.body !== null) {
+        this.reader = response.body.getReader();
+        const retryMs = this.parser.retryMs;
+        this.parser = new SseParser();
+        this.parser.retryMs = retryMs;
+        this.decoder = new TextDecoder();
+        this.failures = 0;
+        return;
+      }
+      const text = await response.text().catch(() => "");
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+      const error = errorFromResponse(response.status, parsed, response.headers);
+      this.failures += 1;
+      await this.reconnectAfter(response.status, error.retryAfter, error);
+    }
+  }
+
+  private async reconnectAfter(
+    status: number | null,
+    retryAfter: number | null,
+    error: APIError | null,
+  ): Promise<void> {
+    const serverRetryMs = this.parser.retryMs;
+    this.drop();
+    if (this.closed) return;
+    const max = this.options.maxReconnects;
+    const delay =
+      max !== undefined && this.failures > max
+        ? null
+        : reconnectDelay(this.failures, status, retryAfter, serverRetryMs);
+    if (delay === null) {
+      this.closed = true;
+      throw error ?? new TransportError("the event feed could not be reconnected");
+    }
+    this.parser.retryMs = serverRetryMs;
+    await this.transport.sleep(delay, this.controller.signal);
+  }
+
+  private drop(): void {
+    if (this.reader !== null) void this.reader.cancel().catch(() => undefined);
+    this.reader = null;
+  }
+}
+
+/**
+ * The partner API.
+ *
+ * ```ts
+ * const client = new EVChargingClient("evcs_…", { baseUrl: "https://api.example.com" });
+ * await client.control("CP-0001", "on");
+ * console.log((await client.getChargerStatus("CP-0001")).status);
+ * ```
+ *
+ * Retries 429 and 503 (honouring `Retry-After`) and lost connections where a repeat is
+ * harmless, within `options.retry`. Commands carry an `Idempotency-Key` (generated unless you
+ * give one), so a retried `on` can never start a charger twice.
+ */
+export class EVChargingClient {
+  /** The client's version. */
+  static readonly version = VERSION;
+  private readonly t: Transport;
+
+  constructor(apiKey: string, options: ClientOptions = {}) {
+    if (!apiKey) throw new TypeError("an API key is required");
+    this.t = new Transport(
+      options.baseUrl ?? "http://127.0.0.1:8080",
+      { "x-api-key": apiKey, Accept: "application/json" },
+      options,
+    );
+  }
+
+  private send<T>(call: Call<T>): Promise<T> {
+    return this.t.send(call);
+  }
+
+  // status -----------------------------------------------------------------------------------
+
+  /** A charger's status, connectors, meter and timestamps. `NotFound` if unknown or not yours. */
+  getChargerStatus(chargerId: string): Promise<Charger> {
+    return this.send({
+      operationId: "getChargerStatus",
+      method: "GET",
+      path: `${API}/chargers/${segment(chargerId)}/status`,
+      replayable: true,
+      parse: asIs<Charger>,
+    });
+  }
+
+  /** All your chargers in id order, fetching page after page as you iterate. */
+  listChargers(
+    options: { status?: ChargerStatus[]; pageSize?: number } = {},
+  ): AsyncIterable<Charger> {
+    return this.t.pages(
+      (cursor) => ({
+        operationId: "listChargers",
+        method: "GET",
+        path: `${API}/chargers`,
+        query: query({ cursor, limit: options.pageSize, status: options.status }),
+        replayable: true,
+        parse: asIs<ChargerPage>,
+      }),
+      (page) => page.chargers,
+      (page) => page.nextCursor,
+    );
+  }
+
+  /** The status of up to 1000 chargers in one request; others' and unknown ids in `notFound`. */
+  batchStatus(chargerIds: readonly string[]): Promise<BatchStatus> {
+    const joined = chargerIds.join(",");
+    if (joined.length <= MAX_IDS_IN_URL) {
+      return this.send({
+        operationId: "batchStatusGet",
+        method: "GET",
+        path: `${API}/chargers/batch/status`,
+        query: { ids: joined },
+        replayable: true,
+        parse: asIs<BatchStatus>,
+      });
+    }
+    return this.send({
+      operationId: "batchStatusPost",
+      method: "POST",
+      path: `${API}/chargers/batch/status`,
+      body: { ids: [...chargerIds] },
+      replayable: true,
+      parse: asIs<BatchStatus>,
+    });
+  }
+
+  // commands ---------------------------------------------------------------------------------
+
+  /**
+   * Switch a charger `"on"` (start a session) or `"off"` (stop the running one). By default
+   * the answer is the charger's (`Accepted` or `Rejected`); other outcomes throw
+   * `ChargerOffline`, `CommandNotApplicable`, `CommandTimeout`, `ChargerError` or
+   * `ServiceUnavailable`. With `wait: false` the answer is PENDING at once.
+   */
+  control(
+    chargerId: string,
+    action: "on" | "off",
+    options?: ControlOptions & { wait?: true },
+  ): Promise<CommandResult>;
+  control(
+    chargerId: string,
+    action: "on" | "off",
+    options: ControlOptions & { wait: false },
+  ): Promise<CommandAccepted>;
+  control(
+    chargerId: string,
+    action: "on" | "off",
+    options: ControlOptions = {},
+  ): Promise<CommandResult | CommandAccepted> {
+    if (action !== "on" && action !== "off") {
+      throw new TypeError(`action must be "on" or "off", not ${JSON.stringify(action)}`);
+    }
+    return this.send({
+      operationId: "controlCharger",
+      method: "POST",
+      path: `${API}/chargers/${segment(chargerId)}/control`,
+      query: options.wait === false ? { mode: "async" } : {},
+      body: body({ action, connectorId: options.connectorId, idTag: options.idTag }),
+      headers: commandHeaders(options),
+      replayable: true,
+      parse: commandAnswer,
+    });
+  }
+
+  /**
+   * Make a charger (or one connector) `"AVAILABLE"` or take it out of service
+   * (`"INOPERATIVE"`): OCPP ChangeAvailability. Outcomes as for {@link control}.
+   */
+  setStatus(
+    chargerId: string,
+    status: "AVAILABLE" | "INOPERATIVE",
+    options?: CommandOptions & { wait?: true },
+  ): Promise<CommandResult>;
+  setStatus(
+    chargerId: string,
+    status: "AVAILABLE" | "INOPERATIVE",
+    options: CommandOptions & { wait: false },
+  ): Promise<CommandAccepted>;
+  setStatus(
+    chargerId: string,
+    status: "AVAILABLE" | "INOPERATIVE",
+    options: CommandOptions = {},
+  ): Promise<CommandResult | CommandAccepted> {
+    if (status !== "AVAILABLE" && status !== "INOPERATIVE") {
+      throw new TypeError(`status must be "AVAILABLE" or "INOPERATIVE"`);
+    }
+    return this.send({
+      operationId: "changeChargerStatus",
+      method: "PUT",
+      path: `${API}/chargers/${segment(chargerId)}/status`,
+      query: options.wait === false ? { mode: "async" } : {},
+      body: body({ status, connectorId: options.connectorId }),
+      headers: commandHeaders(options),
+      replayable: true,
+      parse: commandAnswer,
+    });
+  }
+
+  /** The same on/off command to up to 1000 chargers at once; each outcome in `results`. */
+  batchControl(
+    chargerIds: readonly string[],
+    action: "on" | "off",
+    options: ControlOptions = {},
+  ): Promise<BatchControlResult> {
+    return this.send({
+      operationId: "batchControl",
+      method: "POST",
+      path: `${API}/chargers/batch/control`,
+      query: options.wait === false ? { mode: "async" } : {},
+      body: body({
+        ids: [...chargerIds],
+        action,
+        connectorId: options.connectorId,
+        idTag: options.idTag,
+      }),
+      headers: commandHeaders(options),
+      replayable: true,
+      parse: (raw, headers) => replayable<BatchControlResult>(raw, headers),
+    });
+  }
+
+  /** A command's state (PENDING until known) and the charger's answer. */
+  getCommand(commandId: string): Promise<Command> {
+    return this.send({
+      operationId: "getCommand",
+      method: "GET",
+      path: `${API}/commands/${segment(commandId)}`,
+      replayable: true,
+      parse: asIs<Command>,
+    });
+  }
+
+  // history ----------------------------------------------------------------------------------
+
+  /** A charger's meter values in a window (default the last 24 h), oldest first. */
+  meterValues(
+    chargerId: string,
+    options: HistoryOptions & { measurand?: string } = {},
+  ): AsyncIterable<MeterValue> {
+    return this.t.pages(
+      (cursor) => ({
+        operationId: "getMeterValues",
+        method: "GET",
+        path: `${API}/chargers/${segment(chargerId)}/meter-values`,
+        query: query({
+          from: options.from,
+          to: options.to,
+          measurand: options.measurand,
+          limit: options.pageSize,
+          cursor,
+        }),
+        replayable: true,
+        parse: asIs<MeterPage>,
+      }),
+      (page) => page.meterValues,
+      (page) => page.nextCursor,
+    );
+  }
+
+  /** A charger's charging sessions that started in a window, newest first. */
+  sessions(chargerId: string, options: HistoryOptions = {}): AsyncIterable<Session> {
+    return this.t.pages(
+      (cursor) => ({
+        operationId: "getSessions",
+        method: "GET",
+        path: `${API}/chargers/${segment(chargerId)}/sessions`,
+        query: query({ from: options.from, to: options.to, limit: options.pageSize, cursor }),
+        replayable: true,
+        parse: asIs<SessionPage>,
+      }),
+      (page) => page.sessions,
+      (page) => page.nextCursor,
+    );
+  }
+
+  // live events ------------------------------------------------------------------------------
+
+  /**
+   * The live feed of your chargers' changes (`status`, `connection`, `session`, `command`,
+   * and `gap`), reconnecting by itself with `Last-Event-ID`.
+   */
+  events(options: EventsOptions = {}): EventStream {
+    return new EventStream(this.t, options);
+  }
+
+  // operations -------------------------------------------------------------------------------
+
+  /** Liveness of the gateway (needs no key). */
+  health(): Promise<Health> {
+    return this.send({
+      operationId: "health",
+      method: "GET",
+      path: `${API}/health`,
+      replayable: true,
+      parse: asIs<Health>,
+    });
+  }
+
+  /** Readiness: `ServiceUnavailable` while Redis or PostgreSQL does not answer. */
+  ready(): Promise<Ready> {
+    return this.send({
+      operationId: "ready",
+      method: "GET",
+      path: `${API}/health/ready`,
+      replayable: true,
+      parse: asIs<Ready>,
+    });
+  }
+}

@@ -24,7 +24,7 @@ class Ctx:
     @property
     def seconds(self) -> float:
         """Measured seconds per run."""
-        return 1.0 if self.quick else 5.0
+        return 0.5 if self.quick else 5.0
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for a child process: the same servers, a prefix of its own run."""

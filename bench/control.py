@@ -125,7 +125,7 @@ def run(ctx: Ctx) -> None:
                 daemon=True,
             )
             background.start()
-            time.sleep(1.5)  # the load is up
+            time.sleep(0.5 if ctx.quick else 1.5)  # the load is up
             latencies: list[float] = []
             until = time.monotonic() + ctx.seconds * 3
 

@@ -52,7 +52,7 @@ def _csms(ctx: Ctx, name: str) -> procs.Proc:
 
 def capacity(ctx: Ctx) -> None:
     limit = raise_fd_limit()
-    total = 2_000 if ctx.quick else min(50_000, limit - 1_000)
+    total = 500 if ctx.quick else min(50_000, limit - 1_000)
     workers = 1 if ctx.quick else 4
     held = ctx.figure(
         "capacity", "idle chargers held by one csms process", "connections", ">= 50,000"
@@ -65,7 +65,12 @@ def capacity(ctx: Ctx) -> None:
             time.sleep(0.5)
             rss0 = procs.rss_bytes(csms.pid)
             template = Spec(
-                "127.0.0.1", csms.port, [], hold_only=True, duration=3.0, concurrency=500
+                "127.0.0.1",
+                csms.port,
+                [],
+                hold_only=True,
+                duration=1.0 if ctx.quick else 3.0,
+                concurrency=500,
             )
             with Peak(partial(procs.rss_bytes, csms.pid), 0.2) as rss:
                 results = run_workers(_split(template, total, workers, f"K{n}"))
@@ -80,7 +85,7 @@ def capacity(ctx: Ctx) -> None:
 
 def storm(ctx: Ctx) -> None:
     raise_fd_limit()
-    total = 1_000 if ctx.quick else 20_000
+    total = 300 if ctx.quick else 20_000
     workers = 1 if ctx.quick else 4
     back = ctx.figure("storm", f"{total:,} chargers back, booted and routable", "s", "< 10")
     lost = ctx.figure("storm", "chargers not back", "chargers", "0")

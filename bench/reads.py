@@ -72,7 +72,7 @@ def _post(path: str, host: str, key: str, body: bytes) -> bytes:
 
 
 def run(ctx: Ctx) -> None:
-    per_partner = 1_000 if ctx.quick else 10_000
+    per_partner = 1_000 if ctx.quick else 10_000  # batch reads take up to 1,000 ids
     fleet = asyncio.run(seed(ctx, 10, per_partner))
     port = procs.free_port()
     gw = procs.start(

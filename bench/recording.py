@@ -81,7 +81,7 @@ def _lag_ms(r: redis.Redis, keys: Keys) -> float:
 
 
 def run(ctx: Ctx) -> None:
-    events = 20_000 if ctx.quick else 200_000
+    events = 5_000 if ctx.quick else 200_000
     rows_s = ctx.figure("recorder", "rows written from a filled stream", "rows/s", ">= 100,000")
     lag_max = ctx.figure("recorder", "max lag while csms ingests at 50%", "s", "< 2")
     r = redis.Redis.from_url(str(ctx.settings.redis_url))

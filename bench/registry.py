@@ -74,7 +74,7 @@ def _read_latency(ctx: Ctx, port: int, key: str, ids: list[str]) -> tuple[float,
 
 
 def run(ctx: Ctx) -> None:
-    count = 20_000 if ctx.quick else 1_000_000
+    count = 5_000 if ctx.quick else 1_000_000
     r = redis.Redis.from_url(str(ctx.settings.redis_url))
     mem0 = int(r.info("memory")["used_memory"])
     table0 = asyncio.run(_table_bytes(ctx))

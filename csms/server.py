@@ -163,6 +163,7 @@ class CsmsServer:
             close_timeout=min(5.0, settings.ping_timeout),
             compression=None,  # chargers rarely negotiate it; it costs CPU per frame
             server_header=None,  # no software versions for scanners
+            reuse_port=settings.reuse_port,  # --workers: several processes on one port
         )
 
 

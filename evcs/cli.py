@@ -15,6 +15,7 @@ import asyncpg
 import orjson
 import redis.asyncio as redis
 
+from evcs import workers
 from shared import db, registry, services
 from shared.logging import setup_logging
 from shared.process import run
@@ -31,6 +32,8 @@ def cmd_csms(args: argparse.Namespace) -> None:
     from csms.server import run_node
 
     settings = _settings()
+    if (args.workers or settings.workers) > 1:
+        sys.exit(workers.run("csms", settings, args.workers or settings.workers))
     setup_logging(settings.log_level, settings.log_format, "csms")
     run(run_node(settings))
 
@@ -39,6 +42,8 @@ def cmd_gateway(args: argparse.Namespace) -> None:
     from gateway.app import run_gateway
 
     settings = _settings()
+    if (args.workers or settings.workers) > 1:
+        sys.exit(workers.run("gateway", settings, args.workers or settings.workers))
     setup_logging(settings.log_level, settings.log_format, "gateway")
     run(run_gateway(settings))
 
@@ -410,8 +415,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev_command.add_arguments(dev)
     dev.set_defaults(fn=cmd_dev)
-    sub.add_parser("csms", help="run a csms node (OCPP WebSocket server)").set_defaults(fn=cmd_csms)
-    sub.add_parser("gateway", help="run a partner API gateway").set_defaults(fn=cmd_gateway)
+    for role, fn, what in (
+        ("csms", cmd_csms, "a csms node (OCPP WebSocket server)"),
+        ("gateway", cmd_gateway, "a partner API gateway"),
+    ):
+        p = sub.add_parser(role, help=f"run {what}")
+        p.add_argument(
+            "--workers",
+            type=int,
+            default=0,
+            help="processes sharing the port on this host (default: EVCS_WORKERS)",
+        )
+        p.set_defaults(fn=fn)
     sub.add_parser("recorder", help="run a recorder (stream -> PostgreSQL)").set_defaults(
         fn=cmd_recorder
     )

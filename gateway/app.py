@@ -178,7 +178,9 @@ async def run_gateway(settings: Settings) -> None:
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.gateway_host, settings.gateway_port)
+        site = web.TCPSite(
+            runner, settings.gateway_host, settings.gateway_port, reuse_port=settings.reuse_port
+        )
         await site.start()
         log.info(
             "gateway listening",

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # throughput cost (docs/reliability.md). External Redis servers are configured on their own.
     embedded_redis_appendfsync: Literal["everysec", "always"] = "everysec"
 
+    # processes: `evcs csms|gateway --workers N` runs N processes sharing one port (SO_REUSEPORT)
+    workers: int = Field(1, ge=1, le=256)
+    reuse_port: bool = False
+
     # csms
     node_id: str = Field(default_factory=_default_node_id)
     csms_host: str = "127.0.0.1"

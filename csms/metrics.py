@@ -15,3 +15,6 @@ COMMAND_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 HANDSHAKES_REFUSED = Counter("evcs_csms_handshakes_refused_total", "Refused handshakes", ["reason"])
+REDIS_ERRORS = Counter(
+    "evcs_csms_redis_errors_total", "Failed Redis write batches (their messages got InternalError)"
+)

@@ -9,6 +9,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from csms.metrics import REDIS_ERRORS
 from shared import events as ev
 from shared.redis_keys import Keys
 
@@ -73,6 +74,7 @@ class StateWriter:
             Exception
         ) as exc:  # every waiter must learn its write failed, then it answers InternalError
             log.warning("redis write failed", extra={"batch": len(batch), "error": repr(exc)})
+            REDIS_ERRORS.inc()
             for *_, fut in batch:
                 if not fut.done():
                     fut.set_exception(exc)

@@ -15,6 +15,7 @@ from aiohttp.typedefs import Handler
 from gateway.api import ACCESS_ATTR, access_of
 from gateway.auth import presented_key
 from gateway.errors import ApiError
+from gateway.observe import RATE_LIMITED
 from gateway.state import ADMIN_ACTOR, AUTH, LIMITER, PARTNER, RATE, SETTINGS
 from shared import apikeys
 
@@ -45,6 +46,7 @@ async def _partner(request: web.Request) -> None:
         ) from None
     request[RATE] = decision
     if not decision.allowed:
+        RATE_LIMITED.labels(record.partner_id).inc()
         raise ApiError(
             429,
             f"rate limit exceeded; retry in {decision.reset} s",

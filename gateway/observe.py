@@ -20,6 +20,9 @@ REQUESTS = Counter(
     "Partner API requests answered",
     ["route", "method", "status", "partner"],
 )
+RATE_LIMITED = Counter(
+    "evcs_gateway_rate_limited_total", "Requests refused with 429 by the rate limit", ["partner"]
+)
 LATENCY = Histogram(
     "evcs_gateway_request_seconds",
     "Time to answer a request",

@@ -164,6 +164,9 @@ class CsmsServer:
             compression=None,  # chargers rarely negotiate it; it costs CPU per frame
             server_header=None,  # no software versions for scanners
             reuse_port=settings.reuse_port,  # --workers: several processes on one port
+            # A reconnection storm is thousands of SYNs at once; the default backlog of 100
+            # drops the rest, and each dropped charger waits 1, 3, 7 s for its SYN retry.
+            backlog=settings.listen_backlog,
         )
 
 

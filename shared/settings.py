@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     # processes: `evcs csms|gateway --workers N` runs N processes sharing one port (SO_REUSEPORT)
     workers: int = Field(1, ge=1, le=256)
     reuse_port: bool = False
+    listen_backlog: int = Field(4096, ge=1)  # capped by the kernel's net.core.somaxconn
 
     # csms
     node_id: str = Field(default_factory=_default_node_id)

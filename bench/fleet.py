@@ -84,8 +84,8 @@ def capacity(ctx: Ctx) -> None:
 
 
 def storm(ctx: Ctx) -> None:
-    raise_fd_limit()
-    total = 300 if ctx.quick else min(20_000, raise_fd_limit() - 1_000)
+    limit = raise_fd_limit()
+    total = 300 if ctx.quick else min(20_000, limit - 1_000)
     workers = 1 if ctx.quick else 4
     back = ctx.figure("storm", f"{total:,} chargers back, booted and routable", "s", "< 10")
     lost = ctx.figure("storm", "chargers not back", "chargers", "0")

@@ -108,4 +108,5 @@ def _write_report(text: str, machine: str, stamp: str, notes: list[str]) -> None
         "",
     ]
     body += [f"- {n}" for n in notes]
+    body += ["", (Path(__file__).parent / "analysis.md").read_text()]
     doc.write_text("\n".join(body) + "\n")

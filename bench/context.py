@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import procs
 from bench.stats import Figure
 from shared.settings import Settings
 
@@ -49,3 +50,15 @@ class Ctx:
 
 def fresh_prefix() -> str:
     return f"bench{secrets.token_hex(3)}"
+
+
+def start_gateway(ctx: Ctx, log_name: str) -> procs.Proc:
+    """A gateway process on a free port; rate limits out of the way (reads are measured, not
+    the limiter's refusals)."""
+    port = procs.free_port()
+    env = ctx.env(
+        EVCS_GATEWAY_PORT=str(port),
+        EVCS_RATE_LIMIT_MINUTE="1000000000",
+        EVCS_RATE_LIMIT_HOUR="1000000000",
+    )
+    return procs.start("gateway", ["evcs", "gateway"], env, port, ctx.logs / log_name)

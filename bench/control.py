@@ -10,7 +10,7 @@ import time
 import aiohttp
 
 from bench import procs
-from bench.context import Ctx
+from bench.context import Ctx, start_gateway
 from bench.loadgen import Spec, run_workers
 from bench.stats import percentile
 from shared import db, registry
@@ -66,7 +66,7 @@ def run(ctx: Ctx) -> None:
     partner = f"{ctx.settings.redis_prefix}-ctl"
     ids = [f"{partner}-{i}" for i in range(CHARGERS)]
     key = asyncio.run(_seed(ctx, partner, ids))
-    csms_port, gw_port = procs.free_port(), procs.free_port()
+    csms_port = procs.free_port()
     csms = procs.start(
         "csms",
         ["evcs", "csms"],
@@ -74,17 +74,8 @@ def run(ctx: Ctx) -> None:
         csms_port,
         ctx.logs / "csms-control.log",
     )
-    gw = procs.start(
-        "gateway",
-        ["evcs", "gateway"],
-        ctx.env(
-            EVCS_GATEWAY_PORT=str(gw_port),
-            EVCS_RATE_LIMIT_MINUTE="1000000000",
-            EVCS_RATE_LIMIT_HOUR="1000000000",
-        ),
-        gw_port,
-        ctx.logs / "gateway-control.log",
-    )
+    gw = start_gateway(ctx, "gateway-control.log")
+    gw_port = gw.port
     sims = procs.start_unbound(
         "sim",
         [

@@ -11,7 +11,7 @@ from itertools import chain
 import orjson
 
 from bench import procs
-from bench.context import Ctx
+from bench.context import Ctx, start_gateway
 from bench.httpload import HttpSpec, get, run_http
 from bench.stats import percentile
 from shared import db, registry
@@ -74,18 +74,8 @@ def _post(path: str, host: str, key: str, body: bytes) -> bytes:
 def run(ctx: Ctx) -> None:
     per_partner = 1_000 if ctx.quick else 10_000  # batch reads take up to 1,000 ids
     fleet = asyncio.run(seed(ctx, 10, per_partner))
-    port = procs.free_port()
-    gw = procs.start(
-        "gateway",
-        ["evcs", "gateway"],
-        ctx.env(
-            EVCS_GATEWAY_PORT=str(port),
-            EVCS_RATE_LIMIT_MINUTE="1000000000",
-            EVCS_RATE_LIMIT_HOUR="1000000000",
-        ),
-        port,
-        ctx.logs / "gateway.log",
-    )
+    gw = start_gateway(ctx, "gateway.log")
+    port = gw.port
     host = f"127.0.0.1:{port}"
     base = "/api/v1/chargers"
 

@@ -8,8 +8,7 @@ import time
 
 import redis
 
-from bench import procs
-from bench.context import Ctx
+from bench.context import Ctx, start_gateway
 from bench.httpload import HttpSpec, get, run_http
 from bench.reads import BENCH_NODE
 from bench.stats import percentile
@@ -90,18 +89,8 @@ def run(ctx: Ctx) -> None:
     ctx.figure("registry", "PostgreSQL chargers table + index per charger", "bytes").runs.append(
         pg_bytes
     )
-    port = procs.free_port()
-    gw = procs.start(
-        "gateway",
-        ["evcs", "gateway"],
-        ctx.env(
-            EVCS_GATEWAY_PORT=str(port),
-            EVCS_RATE_LIMIT_MINUTE="1000000000",
-            EVCS_RATE_LIMIT_HOUR="1000000000",
-        ),
-        port,
-        ctx.logs / "gateway-registry.log",
-    )
+    gw = start_gateway(ctx, "gateway-registry.log")
+    port = gw.port
     p50 = ctx.figure("registry", f"status read p50 with {count:,} chargers", "ms")
     p95 = ctx.figure("registry", f"status read p95 with {count:,} chargers", "ms", "< 10")
     try:

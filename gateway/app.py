@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from functools import cache
@@ -32,7 +33,19 @@ from gateway.security import (
     cors_middleware,
     gzip_middleware,
 )
-from gateway.state import AUTH, BUS, DISPATCH, FEED, KEYS, LIMITER, NODES, POOL, REDIS, SETTINGS
+from gateway.state import (
+    AUTH,
+    BUS,
+    DISPATCH,
+    DRAINING,
+    FEED,
+    KEYS,
+    LIMITER,
+    NODES,
+    POOL,
+    REDIS,
+    SETTINGS,
+)
 from gateway.watch import RegistryWatch
 from shared import db, registry
 from shared.process import wait_for_signal
@@ -142,14 +155,28 @@ def create_app(
     )
     app[DISPATCH] = Dispatcher(settings, r, keys, app[BUS])
     app[FEED] = EventFeed(r, keys, settings.stream_shards)
+    app[DRAINING] = asyncio.Event()
     app.cleanup_ctx.append(_storage(pool, own_redis))
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_end_streams)
-    for hook in (add_request_id, add_rate_headers, add_security_headers, add_cors_headers):
+    for hook in (
+        add_request_id,
+        add_rate_headers,
+        add_security_headers,
+        add_cors_headers,
+        _close_when_draining,
+    ):
         app.on_response_prepare.append(hook)
     add_routes(app)
     set_document(app, _openapi())
     return app
+
+
+async def _close_when_draining(request: web.Request, response: web.StreamResponse) -> None:
+    # A kept-alive connection reused after the listener closes would be cut mid-request.
+    if request.app[DRAINING].is_set():
+        response.force_close()
+        response.headers["Connection"] = "close"  # the hook runs after aiohttp set its own
 
 
 @cache
@@ -191,6 +218,9 @@ async def run_gateway(settings: Settings) -> None:
             },
         )
         await wait_for_signal()
+        log.info("gateway draining", extra={"seconds": settings.shutdown_drain_seconds})
+        app[DRAINING].set()
+        await asyncio.sleep(settings.shutdown_drain_seconds)
         log.info("gateway stopping")
     finally:
         await runner.cleanup()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import redis.asyncio as redis
 from aiohttp import web
@@ -26,6 +28,7 @@ AUTH = web.AppKey("auth", Authenticator)
 LIMITER = web.AppKey("limiter", RateLimiter)
 DISPATCH = web.AppKey("dispatch", Dispatcher)
 FEED = web.AppKey("feed", EventFeed)
+DRAINING = web.AppKey("draining", asyncio.Event)  # set on SIGTERM, before the listener closes
 
 PARTNER = web.RequestKey("partner", KeyRecord)
 RATE = web.RequestKey("rate", Decision)

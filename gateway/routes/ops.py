@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gateway.errors import ApiError
 from gateway.guard import public
 from gateway.jsonio import json_response
-from gateway.state import POOL, REDIS
+from gateway.state import DRAINING, POOL, REDIS
 
 PROBE_TIMEOUT = 2.0
 
@@ -32,7 +32,10 @@ async def _probe(check: Awaitable[object]) -> str:
 
 @public
 async def ready(request: web.Request) -> web.Response:
-    """Ready when Redis answers PING and PostgreSQL answers SELECT 1, both within the timeout."""
+    """Ready when Redis answers PING and PostgreSQL answers SELECT 1, both within the timeout,
+    and the gateway is not draining for a shutdown."""
+    if request.app[DRAINING].is_set():
+        raise ApiError(503, "not ready: shutting down", headers={"Connection": "close"})
     redis_state, pg_state = await asyncio.gather(
         _probe(request.app[REDIS].ping()), _probe(request.app[POOL].fetchval("SELECT 1"))
     )

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from gateway.app import create_app
 from gateway.guard import public
+from gateway.state import DRAINING
 from shared.settings import Settings
 from tests.gateway.support import Gateway, MakeGateway, Partner, assert_error_body
 
@@ -26,6 +27,16 @@ async def test_ready_checks_redis_and_postgres(gw: Gateway) -> None:
     resp = await gw.client.get("/api/v1/health/ready")
     assert resp.status == 200
     assert await resp.json() == {"status": "ok", "checks": {"redis": "ok", "postgresql": "ok"}}
+
+
+async def test_a_draining_gateway_is_not_ready_and_closes_each_connection(gw: Gateway) -> None:
+    gw.app[DRAINING].set()  # what SIGTERM does before the listener closes
+    ready = await gw.client.get("/api/v1/health/ready")
+    assert ready.status == 503
+    assert "shutting down" in (await ready.json())["message"]
+    health = await gw.client.get("/api/v1/health")
+    assert health.status == 200  # still answering, so nothing in flight is dropped
+    assert health.headers.get("Connection", "").lower() == "close"
 
 
 async def test_ready_names_what_failed(

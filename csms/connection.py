@@ -68,6 +68,8 @@ class ChargerConnection:
         # again with the same id (a retry while the first was in flight) is always this one: the
         # repeat gets the same answer and the handler runs once.
         self._last: tuple[str, str | bytes, str] | None = None
+        self.idle = asyncio.Event()  # clear while a CALL is being answered
+        self.idle.set()
 
     @property
     def charger_id(self) -> str:
@@ -109,21 +111,29 @@ class ChargerConnection:
         # an answer to no outstanding CALL is ignored, as OCPP-J says
 
     async def _on_call(self, call: Call, data: str | bytes) -> None:
+        if self.node.closing:
+            # Shutting down: neither stored nor answered, so the charger sends it again to its
+            # next node and it is stored once (an answer now could not reach it anyway).
+            return
         last = self._last
         if last is not None and last[0] == call.id and last[1] == data:
             await self._reply(last[2])
             return
+        self.idle.clear()
         try:
-            reply = await self._answer(call)
-        except Exception:
-            # whatever a frame holds, the connection and the node carry on
-            log.exception(
-                "CALL failed", extra={"charger_id": self.charger_id, "action": call.action}
-            )
-            reply = framing.call_error(call.id, self.codes.internal, "internal error")
-        if reply.startswith("[3,"):  # a failure is not replayed: the retry may succeed
-            self._last = (call.id, data, reply)
-        await self._reply(reply)
+            try:
+                reply = await self._answer(call)
+            except Exception:
+                # whatever a frame holds, the connection and the node carry on
+                log.exception(
+                    "CALL failed", extra={"charger_id": self.charger_id, "action": call.action}
+                )
+                reply = framing.call_error(call.id, self.codes.internal, "internal error")
+            if reply.startswith("[3,"):  # a failure is not replayed: the retry may succeed
+                self._last = (call.id, data, reply)
+            await self._reply(reply)
+        finally:
+            self.idle.set()
 
     async def _reply(self, frame: str) -> None:
         try:

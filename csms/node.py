@@ -347,11 +347,17 @@ class Node:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def shutdown(self, timeout: float = 10.0) -> None:
-        """Close every charger with 1001 so it reconnects elsewhere; commands still running
-        end with an error reply (or go to the charger's new node) before this returns."""
+    async def shutdown(self, timeout: float = 10.0, drain: float = 1.0) -> None:
+        """Answer the charger CALLs in hand, then close every charger with 1001 so it reconnects
+        elsewhere; commands still running end with an error reply (or go to the charger's new
+        node) before this returns."""
         self.closing = True
         conns = list(self.connections.values())
+        try:
+            async with asyncio.timeout(drain):
+                await asyncio.gather(*(c.idle.wait() for c in conns))
+        except TimeoutError:
+            log.warning("closing with CALLs still being answered")
         await asyncio.gather(
             *(c.close(1001, "central system going away") for c in conns), return_exceptions=True
         )

@@ -76,8 +76,15 @@ async def test_two_nodes_and_two_gateways_behind_load_balancers(
                     out.add(fields[F.NODE])
             return out
 
+        async def all_online() -> bool:
+            for cp in chargers:
+                if await rds.hget(keys.charger(cp), F.ONLINE) != "1":
+                    return False
+            return True
+
+        # the simulators start one process per protocol: wait for every demo charger
         for _ in range(300):
-            if len(await nodes_of_chargers()) == 2:
+            if await all_online() and len(await nodes_of_chargers()) == 2:
                 break
             await asyncio.sleep(0.1)
         # three chargers connected round robin through one address: both nodes hold some

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from shared import apikeys, db, embedded, registry
 from shared.redis_client import connect
-from shared.redis_keys import Keys
+from shared.redis_keys import F, Keys
 from shared.settings import Settings
 
 DEMO_PARTNER = "demo"
@@ -190,6 +190,14 @@ def _wait_until(
     raise RuntimeError(f"{what} did not come up within {timeout:.0f}s")
 
 
+def _online(redis_url: str, keys: Keys) -> bool:
+    """Whether every demo charger has a connection open on a csms node."""
+    import redis
+
+    with redis.Redis.from_url(redis_url, decode_responses=True) as r:
+        return all(r.hget(keys.charger(cp), F.ONLINE) == "1" for cp, _ in DEMO_CHARGERS)
+
+
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
@@ -307,6 +315,16 @@ def main(args: argparse.Namespace) -> int:
                         logs,
                     )
                 )
+            # The values are printed once the demo chargers can be commanded, so the README's
+            # first curl does not meet a charger that is still connecting.
+            try:
+                _wait_until(
+                    partial(_online, redis_url, Keys(settings.redis_prefix)),
+                    "the simulated chargers",
+                    children,
+                )
+            except RuntimeError as exc:
+                print(f"warning: {exc}; see {logs}/sim-*.log", file=sys.stderr)
         values = {
             "EVCS_CSMS_URL": csms_url,
             "EVCS_GATEWAY_URL": gateway_url,

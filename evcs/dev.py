@@ -70,7 +70,7 @@ async def _seed(settings: Settings, previous: dict[str, str]) -> str:
                 )
             except registry.Conflict:
                 pass
-        await registry.sync_chargers(pool, r, keys)
+        await registry.ensure_synced(pool, r, keys)  # a full sync only after a Redis loss
         key = previous.get("EVCS_DEMO_API_KEY", "")
         record = (
             await registry.find_key(pool, apikeys.digest(key)) if apikeys.well_formed(key) else None

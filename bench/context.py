@@ -52,6 +52,13 @@ def fresh_prefix() -> str:
     return f"bench{secrets.token_hex(3)}"
 
 
+def start_csms(ctx: Ctx, node_id: str, log_name: str, **env: str) -> procs.Proc:
+    """A csms node process on a free port (more `EVCS_` variables in `env`)."""
+    port = procs.free_port()
+    environ = ctx.env(EVCS_CSMS_PORT=str(port), EVCS_NODE_ID=node_id, **env)
+    return procs.start("csms", ["evcs", "csms"], environ, port, ctx.logs / log_name)
+
+
 def start_gateway(ctx: Ctx, log_name: str) -> procs.Proc:
     """A gateway process on a free port; rate limits out of the way (reads are measured, not
     the limiter's refusals)."""

@@ -10,7 +10,7 @@ import time
 import aiohttp
 
 from bench import procs
-from bench.context import Ctx, start_gateway
+from bench.context import Ctx, start_csms, start_gateway
 from bench.loadgen import Spec, run_workers
 from bench.stats import percentile
 from shared import db, registry
@@ -66,14 +66,8 @@ def run(ctx: Ctx) -> None:
     partner = f"{ctx.settings.redis_prefix}-ctl"
     ids = [f"{partner}-{i}" for i in range(CHARGERS)]
     key = asyncio.run(_seed(ctx, partner, ids))
-    csms_port = procs.free_port()
-    csms = procs.start(
-        "csms",
-        ["evcs", "csms"],
-        ctx.env(EVCS_CSMS_PORT=str(csms_port), EVCS_NODE_ID="ctl"),
-        csms_port,
-        ctx.logs / "csms-control.log",
-    )
+    csms = start_csms(ctx, "ctl", "csms-control.log")
+    csms_port = csms.port
     gw = start_gateway(ctx, "gateway-control.log")
     gw_port = gw.port
     sims = procs.start_unbound(

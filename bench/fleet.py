@@ -9,7 +9,7 @@ from dataclasses import replace
 from functools import partial
 
 from bench import procs
-from bench.context import Ctx
+from bench.context import Ctx, start_csms
 from bench.loadgen import Spec, run_workers
 from bench.sampler import Peak
 
@@ -39,17 +39,6 @@ def _split(template: Spec, total: int, workers: int, tag: str) -> list[Spec]:
     ]
 
 
-def _csms(ctx: Ctx, name: str) -> procs.Proc:
-    port = procs.free_port()
-    return procs.start(
-        "csms",
-        ["evcs", "csms"],
-        ctx.env(EVCS_CSMS_PORT=str(port), EVCS_NODE_ID=name),
-        port,
-        ctx.logs / f"{name}.log",
-    )
-
-
 def capacity(ctx: Ctx) -> None:
     limit = raise_fd_limit()
     total = 500 if ctx.quick else min(50_000, limit - 1_000)
@@ -60,7 +49,7 @@ def capacity(ctx: Ctx) -> None:
     per_conn = ctx.figure("capacity", "memory per connection", "KiB", "<= 20")
     rate = ctx.figure("capacity", "connect + boot rate", "chargers/s")
     for n in range(ctx.runs):
-        csms = _csms(ctx, f"cap{n}")
+        csms = start_csms(ctx, f"cap{n}", f"cap{n}.log")
         try:
             time.sleep(0.5)
             rss0 = procs.rss_bytes(csms.pid)
@@ -89,7 +78,7 @@ def storm(ctx: Ctx) -> None:
     workers = 1 if ctx.quick else 4
     back = ctx.figure("storm", f"{total:,} chargers back, booted and routable", "s", "< 10")
     lost = ctx.figure("storm", "chargers not back", "chargers", "0")
-    csms = _csms(ctx, "storm")
+    csms = start_csms(ctx, "storm", "storm.log")
     try:
         for n in range(ctx.runs):
             template = Spec("127.0.0.1", csms.port, [], storm=True, concurrency=1000)

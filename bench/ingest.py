@@ -9,7 +9,7 @@ import sys
 import redis
 
 from bench import procs
-from bench.context import Ctx
+from bench.context import Ctx, start_csms
 from bench.loadgen import Result, Spec, run_workers
 from bench.stats import percentile
 
@@ -75,14 +75,8 @@ def run(ctx: Ctx) -> None:
     finally:
         echo.stop()
 
-    port = procs.free_port()
-    csms = procs.start(
-        "csms",
-        ["evcs", "csms"],
-        ctx.env(EVCS_CSMS_PORT=str(port), EVCS_NODE_ID="bench-csms"),
-        port,
-        ctx.logs / "csms.log",
-    )
+    csms = start_csms(ctx, "bench-csms", "csms.log")
+    port = csms.port
     top = ctx.figure("ingest", "csms, closed loop", "msg/s")
     per_core = ctx.figure("ingest", "csms per core", "msg/s per core", ">= 10,000")
     ratio = ctx.figure("ingest", "csms / echo ceiling", "%", ">= 60%")

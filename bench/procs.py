@@ -65,16 +65,10 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) ->
 
 def start(name: str, argv: list[str], env: dict[str, str], port: int, log: Path) -> Proc:
     """Run `python -m <argv>` and wait until it listens on `port`."""
-    handle = log.open("ab")
-    popen = subprocess.Popen(
-        [sys.executable, "-m", *argv],
-        env=env,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    _wait_port(port, popen)
-    return Proc(name, popen, port)
+    proc = start_unbound(name, argv, env, log)
+    _wait_port(port, proc.popen)
+    proc.port = port
+    return proc
 
 
 def start_unbound(name: str, argv: list[str], env: dict[str, str], log: Path) -> Proc:

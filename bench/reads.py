@@ -21,6 +21,17 @@ from shared.redis_keys import F, Keys
 BENCH_NODE = "bench-node"
 
 
+def online_state() -> dict[str, str]:
+    """A seeded charger's hash fields: Available, online on the bench node, seen for an hour."""
+    return {
+        F.RAW + "1": "Available",
+        F.SEEN: repr(time.time() + 3600),  # stays "seen" through the whole run
+        F.ONLINE: "1",
+        F.NODE: BENCH_NODE,
+        F.PROTOCOL: "ocpp1.6",
+    }
+
+
 async def seed(ctx: Ctx, partners: int, per_partner: int) -> dict[str, tuple[str, list[str]]]:
     """Partners with a key each and chargers with a fresh state; bulk-loaded, not one by one."""
     s = ctx.settings
@@ -42,20 +53,11 @@ async def seed(ctx: Ctx, partners: int, per_partner: int) -> dict[str, tuple[str
             )
             out[pid] = (key, ids)
         await registry.sync_chargers(pool, r, keys)
-        fresh = repr(time.time() + 3600)  # stays "seen" through the whole run
+        state = online_state()
         pipe = r.pipeline(transaction=False)
         for _, ids in out.values():
             for cp in ids:
-                pipe.hset(
-                    keys.charger(cp),
-                    mapping={
-                        F.RAW + "1": "Available",
-                        F.SEEN: fresh,
-                        F.ONLINE: "1",
-                        F.NODE: BENCH_NODE,
-                        F.PROTOCOL: "ocpp1.6",
-                    },
-                )
+                pipe.hset(keys.charger(cp), mapping=state)
             await pipe.execute()
         await r.zadd(keys.nodes, {BENCH_NODE: time.time() + 86400})
     finally:

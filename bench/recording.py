@@ -9,7 +9,7 @@ from functools import partial
 import redis
 
 from bench import procs
-from bench.context import Ctx
+from bench.context import Ctx, start_csms
 from bench.loadgen import Spec, run_workers
 from bench.sampler import Peak
 from shared import events as ev
@@ -138,17 +138,13 @@ def _lag_under_ingest(ctx: Ctx, r: redis.Redis, figure: object) -> None:
     for n in range(ctx.runs):
         prefix = f"{ctx.settings.redis_prefix}l{n}"
         keys = Keys(prefix)
-        env = ctx.env(EVCS_REDIS_PREFIX=prefix)
-        port = procs.free_port()
-        csms = procs.start(
-            "csms",
-            ["evcs", "csms"],
-            {**env, "EVCS_CSMS_PORT": str(port), "EVCS_NODE_ID": f"lag{n}"},
-            port,
-            ctx.logs / "csms-lag.log",
-        )
+        csms = start_csms(ctx, f"lag{n}", "csms-lag.log", EVCS_REDIS_PREFIX=prefix)
+        port = csms.port
         rec = procs.start_unbound(
-            "recorder", ["evcs", "recorder"], env, ctx.logs / "recorder-lag.log"
+            "recorder",
+            ["evcs", "recorder"],
+            ctx.env(EVCS_REDIS_PREFIX=prefix),
+            ctx.logs / "recorder-lag.log",
         )
         spec = Spec(
             "127.0.0.1",

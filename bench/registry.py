@@ -10,11 +10,11 @@ import redis
 
 from bench.context import Ctx, start_gateway
 from bench.httpload import HttpSpec, get, run_http
-from bench.reads import BENCH_NODE
+from bench.reads import BENCH_NODE, online_state
 from bench.stats import percentile
 from shared import db, registry
 from shared.redis_client import connect
-from shared.redis_keys import F, Keys
+from shared.redis_keys import Keys
 
 
 async def _import(ctx: Ctx, partner: str, count: int) -> tuple[str, float, float]:
@@ -41,19 +41,10 @@ async def _import(ctx: Ctx, partner: str, count: int) -> tuple[str, float, float
         pg_seconds = time.monotonic() - t0
         t0 = time.monotonic()
         await registry.sync_chargers(pool, r, keys)
-        fresh = repr(time.time() + 3600)
+        state = online_state()
         pipe = r.pipeline(transaction=False)
         for i in range(count):
-            pipe.hset(
-                keys.charger(f"{partner}-{i}"),
-                mapping={
-                    F.RAW + "1": "Available",
-                    F.SEEN: fresh,
-                    F.ONLINE: "1",
-                    F.NODE: BENCH_NODE,
-                    F.PROTOCOL: "ocpp1.6",
-                },
-            )
+            pipe.hset(keys.charger(f"{partner}-{i}"), mapping=state)
             if i % 10_000 == 9_999:
                 await pipe.execute()
         await pipe.execute()

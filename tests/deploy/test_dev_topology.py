@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -16,12 +15,7 @@ import redis.asyncio as redis
 
 from shared.redis_keys import F, Keys
 from shared.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.e2e.test_fault_harness import free_port
 
 
 def _read_env(path: Path) -> dict[str, str]:
@@ -38,8 +32,8 @@ async def test_two_nodes_and_two_gateways_behind_load_balancers(
         "EVCS_REDIS_URL": str(settings.redis_url),
         "EVCS_REDIS_PREFIX": prefix,
         "EVCS_DATA_DIR": str(tmp_path / ".evcs"),
-        "EVCS_CSMS_PORT": str(_free_port()),
-        "EVCS_GATEWAY_PORT": str(_free_port()),
+        "EVCS_CSMS_PORT": str(free_port()),
+        "EVCS_GATEWAY_PORT": str(free_port()),
     }
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "evcs", "dev", "--csms-nodes", "2", "--gateways", "2"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -13,12 +12,7 @@ from pathlib import Path
 import aiohttp
 
 from shared.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.e2e.test_fault_harness import free_port
 
 
 def _read_env(path: Path) -> dict[str, str]:
@@ -34,8 +28,8 @@ async def test_dev_runs_the_system_and_stops_cleanly(
         "EVCS_REDIS_URL": str(settings.redis_url),
         "EVCS_REDIS_PREFIX": f"dev{uid}",
         "EVCS_DATA_DIR": str(tmp_path / ".evcs"),
-        "EVCS_CSMS_PORT": str(_free_port()),
-        "EVCS_GATEWAY_PORT": str(_free_port()),
+        "EVCS_CSMS_PORT": str(free_port()),
+        "EVCS_GATEWAY_PORT": str(free_port()),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 
 import redis.asyncio as redis
@@ -13,18 +12,13 @@ from websockets.asyncio.client import connect
 
 from shared.redis_keys import F, Keys
 from shared.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.e2e.test_fault_harness import free_port
 
 
 async def test_workers_share_the_port_and_register_as_separate_nodes(
     settings: Settings, rds: redis.Redis, uid: str
 ) -> None:
-    port = _free_port()
+    port = free_port()
     prefix = f"wk{uid}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVCS_")}
     env.update(

@@ -51,7 +51,7 @@ class _Body(BaseModel):
 
 
 class _Query(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")  # as gateway/schemas.py
 
 
 # requests ---------------------------------------------------------------------------------

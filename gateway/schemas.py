@@ -24,8 +24,9 @@ class _Body(BaseModel):
 
 
 class _Query(BaseModel):
-    # lax, unlike bodies: query parameters arrive as strings; unknown ones are ignored
-    model_config = ConfigDict(populate_by_name=True)
+    # lax about types, unlike bodies (query parameters arrive as strings); an unknown one is
+    # a 400 naming it, so a misspelt filter is not silently ignored
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
 
 def _charger_id(value: str) -> str:

@@ -19,7 +19,7 @@ from bench import control, fleet, ingest, projection, reads, recording, registry
 from bench.context import Ctx, fresh_prefix
 from bench.stats import table
 from shared import db, services
-from shared.redis_client import connect
+from shared.redis_client import connect, delete_matching
 from shared.settings import Settings
 
 BENCH_DATABASE = "evcs_bench"
@@ -85,16 +85,9 @@ async def _bench_database(url: str) -> str:
 async def _forget_keys(settings: Settings) -> None:
     """Remove every Redis key this run made (its prefix), so Redis does not carry them on."""
     assert settings.redis_url
-    r = connect(settings.redis_url)
+    r = await connect(settings.redis_url, mode=settings.redis_mode)
     try:
-        batch: list[str] = []
-        async for key in r.scan_iter(match=f"{settings.redis_prefix}*", count=10_000):
-            batch.append(key)
-            if len(batch) >= 10_000:
-                await r.unlink(*batch)
-                batch = []
-        if batch:
-            await r.unlink(*batch)
+        await delete_matching(r, f"{settings.redis_prefix}*")
     finally:
         await r.aclose()
 

@@ -24,14 +24,14 @@ async def _seed(ctx: Ctx, partner: str, ids: list[str]) -> str:
     s = ctx.settings
     assert s.database_url and s.redis_url
     pool = await db.create_pool(s.database_url, max_size=2)
-    r = connect(s.redis_url)
+    r = await connect(s.redis_url, mode=s.redis_mode)
     try:
         await registry.create_partner(pool, partner, partner_id=partner)
         for cp in ids:
             await registry.register_charger(
                 pool,
                 r,
-                Keys(s.redis_prefix),
+                Keys.of(s),
                 cp,
                 protocol="ocpp1.6",
                 partner_id=partner,

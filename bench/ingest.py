@@ -12,6 +12,7 @@ from bench import procs
 from bench.context import Ctx, start_csms
 from bench.loadgen import Result, Spec, run_workers
 from bench.stats import percentile
+from shared.redis_client import connect_sync
 
 
 def _specs(
@@ -36,7 +37,7 @@ def _measure(
     proc: procs.Proc, specs: list[Spec], redis_url: str | None = None
 ) -> tuple[float, float, float, list[int], int]:
     """(answered/s, answered per CPU second of the server, redis CPU s/s, latencies, errors)."""
-    r = redis.Redis.from_url(redis_url) if redis_url else None
+    r = connect_sync(redis_url) if redis_url else None
     redis_cpu0 = _redis_cpu(r)
     cpu0 = procs.cpu_seconds(proc.pid)
     results: list[Result] = run_workers(specs)

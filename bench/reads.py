@@ -37,8 +37,8 @@ async def seed(ctx: Ctx, partners: int, per_partner: int) -> dict[str, tuple[str
     s = ctx.settings
     assert s.database_url and s.redis_url
     pool = await db.create_pool(s.database_url, max_size=2)
-    r = connect(s.redis_url)
-    keys = Keys(s.redis_prefix)
+    r = await connect(s.redis_url, mode=s.redis_mode)
+    keys = Keys.of(s)
     out: dict[str, tuple[str, list[str]]] = {}
     try:
         for p in range(partners):

@@ -13,6 +13,7 @@ from bench.context import Ctx, start_csms
 from bench.loadgen import Spec, run_workers
 from bench.sampler import Peak
 from shared import events as ev
+from shared.redis_client import connect_sync
 from shared.redis_keys import RECORDER_GROUP, Keys
 
 
@@ -100,7 +101,7 @@ def run(ctx: Ctx) -> None:
     events = 5_000 if ctx.quick else 200_000
     rows_s = ctx.figure("recorder", "rows written from a filled stream", "rows/s", ">= 100,000")
     lag_max = ctx.figure("recorder", "max lag while csms ingests at 50%", "s", "< 2")
-    r = redis.Redis.from_url(str(ctx.settings.redis_url))
+    r = connect_sync(str(ctx.settings.redis_url))
     for n in range(ctx.runs):
         prefix = f"{ctx.settings.redis_prefix}r{n}"
         keys = Keys(prefix)

@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 
-import redis
-
 from bench.context import Ctx, start_gateway
 from bench.httpload import HttpSpec, get, run_http
 from bench.reads import BENCH_NODE, online_state
 from bench.stats import percentile
 from shared import db, registry
-from shared.redis_client import connect
+from shared.redis_client import connect, connect_sync
 from shared.redis_keys import Keys
 
 
@@ -22,8 +20,8 @@ async def _import(ctx: Ctx, partner: str, count: int) -> tuple[str, float, float
     s = ctx.settings
     assert s.database_url and s.redis_url
     pool = await db.create_pool(s.database_url, max_size=2)
-    r = connect(s.redis_url)
-    keys = Keys(s.redis_prefix)
+    r = await connect(s.redis_url, mode=s.redis_mode)
+    keys = Keys.of(s)
     try:
         await registry.create_partner(pool, partner, partner_id=partner)
         _, key = await registry.issue_api_key(pool, partner, actor="bench")
@@ -65,7 +63,7 @@ def _read_latency(ctx: Ctx, port: int, key: str, ids: list[str]) -> tuple[float,
 
 def run(ctx: Ctx) -> None:
     count = 5_000 if ctx.quick else 1_000_000
-    r = redis.Redis.from_url(str(ctx.settings.redis_url))
+    r = connect_sync(str(ctx.settings.redis_url))
     mem0 = int(r.info("memory")["used_memory"])
     table0 = asyncio.run(_table_bytes(ctx))
     partner = f"{ctx.settings.redis_prefix}-reg"

@@ -18,3 +18,7 @@ HANDSHAKES_REFUSED = Counter("evcs_csms_handshakes_refused_total", "Refused hand
 REDIS_ERRORS = Counter(
     "evcs_csms_redis_errors_total", "Failed Redis write batches (their messages got InternalError)"
 )
+UNREPLICATED = Counter(
+    "evcs_csms_unreplicated_writes_total",
+    "Writes answered although WAIT saw fewer replicas than EVCS_REDIS_WAIT_REPLICAS in time",
+)

@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import orjson
-import redis.asyncio as redis
 from prometheus_client import Counter
 from pydantic import ValidationError
 
@@ -22,6 +21,7 @@ from csms.store import StateWriter
 from csms.txids import TransactionIds
 from shared import events as ev
 from shared.bus import CommandReply, CommandRequest, Evict, Outcome
+from shared.pubsub import Subscription
 from shared.redis_keys import F, Keys
 from shared.settings import Settings
 
@@ -63,13 +63,18 @@ class Superseded(Exception):
 
 
 class Node:
-    def __init__(self, settings: Settings, r: redis.Redis) -> None:
+    def __init__(self, settings: Settings, r: Any) -> None:
         self.settings = settings
         self.redis = r
-        self.keys = Keys(settings.redis_prefix)
+        self.keys = Keys.of(settings)
         self.node_id = settings.node_id
         self.connections: dict[str, ChargerConnection] = {}
-        self.writer = StateWriter(r, self.keys, settings.stream_shards)
+        self.writer = StateWriter(
+            r,
+            self.keys,
+            wait_replicas=settings.redis_wait_replicas,
+            wait_timeout_ms=settings.redis_wait_timeout_ms,
+        )
         tx_ids = TransactionIds(r, self.keys.transaction_ids)
         self.handlers: dict[str, dict[str, Handler]] = {
             OCPP16: handlers_v16.handlers(tx_ids),
@@ -144,7 +149,7 @@ class Node:
     async def _evict_elsewhere(self, node: str, charger_id: str, generation: str) -> None:
         message = Evict(charger_id=charger_id, generation=generation).model_dump_json()
         try:
-            await self.redis.publish(self.keys.node_channel(node), message)
+            await self.redis.post(self.keys.node_channel(node), message)
         except Exception:
             # that node's pings still find the stale connection, or it has died anyway
             log.warning("could not ask the previous node to close", extra={"node": node})
@@ -204,26 +209,14 @@ class Node:
 
     # commands ----------------------------------------------------------------------------
 
-    async def listen_for_commands(self, ready: asyncio.Event | None = None) -> None:
-        """Run commands published to this node's channel; resubscribe if Redis drops us."""
-        while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.keys.node_channel(self.node_id))
-                if ready is not None:
-                    ready.set()
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        self._on_envelope(message["data"])
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("command channel lost; subscribing again", exc_info=True)
-                await asyncio.sleep(0.5)
-            finally:
-                await pubsub.aclose()
+    def command_channel(self) -> Subscription:
+        """This node's command channel, to start before the node takes chargers."""
+        return Subscription(
+            self.redis, self.keys.node_channel(self.node_id), self.on_envelope, name="commands"
+        )
 
-    def _on_envelope(self, data: str | bytes) -> None:
+    def on_envelope(self, data: str | bytes) -> None:
+        """A message on this node's channel: a command to run, or an eviction."""
         try:
             raw = orjson.loads(data)
             if isinstance(raw, dict) and raw.get("kind") == "evict":
@@ -245,7 +238,7 @@ class Node:
         metrics.COMMAND_SECONDS.observe(time.perf_counter() - started)
         payload = reply.model_dump_json()
         try:
-            await self.redis.publish(request.reply_to, payload)
+            await self.redis.post(request.reply_to, payload)
         except Exception:
             log.warning("could not publish command reply", extra={"command_id": request.id})
         event = {
@@ -334,7 +327,7 @@ class Node:
             if not node or node == self.node_id or online != "1":
                 return False
             onward = request.model_copy(update={"hops": request.hops + 1, "timeout": remaining})
-            receivers = await self.redis.publish(
+            receivers = await self.redis.post(
                 self.keys.node_channel(str(node)), onward.model_dump_json()
             )
         except Exception:

@@ -17,7 +17,7 @@ from csms.framing import OCPP16, OCPP201, SUBPROTOCOLS
 from csms.node import Node, Superseded
 from csms.session import Session
 from shared import ops_http
-from shared.process import wait_for_signal
+from shared.process import cancel, wait_for_signal
 from shared.redis_client import connect
 from shared.redis_keys import F
 from shared.settings import Settings
@@ -176,12 +176,17 @@ class CsmsApp:
     def __init__(self, settings: Settings) -> None:
         assert settings.redis_url
         self.settings = settings
-        self.redis = connect(settings.redis_url)
-        self.node = Node(settings, self.redis)
-        self._server = CsmsServer(self.node)
+        self.redis: Any = None  # opened by start(): which client depends on the server
+        self._server: CsmsServer | None = None
         self._ws: Server | None = None
         self._background: list[asyncio.Task[None]] = []
+        self._commands: Any = None  # the node's command channel (a Subscription)
         self._ops: ops_http.OpsServer | None = None
+
+    @property
+    def node(self) -> Node:
+        assert self._server is not None, "start() the app first"
+        return self._server.node
 
     @property
     def port(self) -> int:
@@ -196,13 +201,15 @@ class CsmsApp:
 
     async def start(self) -> None:
         tls.server_context(self.settings)  # a bad TLS setup fails here, before anything runs
-        subscribed = asyncio.Event()
-        self._background = [
-            asyncio.create_task(self.node.keep_alive()),
-            asyncio.create_task(self.node.listen_for_commands(subscribed)),
-        ]
-        await subscribed.wait()
-        self._ws = await self._server.start(self.settings.csms_host, self.settings.csms_port)
+        assert self.settings.redis_url
+        self.redis = await connect(self.settings.redis_url, mode=self.settings.redis_mode)
+        server = self._server = CsmsServer(Node(self.settings, self.redis))
+        # Subscribed before the node listens: a command right behind a charger's attach
+        # finds the node listening.
+        self._commands = self.node.command_channel()
+        await self._commands.start()
+        self._background = [asyncio.create_task(self.node.keep_alive())]
+        self._ws = await server.start(self.settings.csms_host, self.settings.csms_port)
         self._ops = await ops_http.start(
             self.settings.ops_host, self.settings.ops_port, {"redis": self.redis.ping}
         )
@@ -220,6 +227,10 @@ class CsmsApp:
     async def stop(self) -> None:
         """Stop accepting, close chargers with 1001 so they reconnect elsewhere, answer the
         commands still running with errors, and retire the node."""
+        if self._server is None:  # start() failed before the node existed
+            if self.redis is not None:
+                await self.redis.aclose()
+            return
         if self._ops is not None:  # first, so load balancers drop the node before it closes
             await self._ops.stop()
         if self._ws is not None:
@@ -227,9 +238,9 @@ class CsmsApp:
         await self.node.shutdown()
         if self._ws is not None:
             await self._ws.wait_closed()
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await cancel(*self._background)
+        if self._commands is not None:
+            await self._commands.stop()
         try:
             await self.node.retire()
         except Exception:  # Redis down at shutdown: the node ages out of the registry anyway

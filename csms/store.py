@@ -1,49 +1,108 @@
 """Writes to Redis, coalesced across connections: every message's hash fields and stream
-events join the next pipeline, and the message is answered only once that pipeline is in."""
+events join the next batch, and the message is answered only once its events are in.
+
+A batch goes out as one plain pipeline per Redis primary (one on a single server), all at once.
+An event that could not be written fails its message, which the charger then sends again.
+The event is what a charger's acknowledgement vouches for; the hash is the latest state, so a
+hash write that fails while the message's events went in is not answered with an error (the
+retry would store the events twice) but written again with the next batch. MOVED and ASK
+redirects (a slot moving during resharding, a replica promoted after a failover) are followed:
+a redirected command was not carried out, so sending it again stores it once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
-import redis.asyncio as redis
+import orjson
+from redis.exceptions import AskError, MovedError, TryAgainError
 
-from csms.metrics import REDIS_ERRORS
+from csms.metrics import REDIS_ERRORS, UNREPLICATED
 from shared import events as ev
+from shared.redis_client import UNAVAILABLE
 from shared.redis_keys import Keys
 
 log = logging.getLogger(__name__)
 
-Write = tuple[str, dict[str, str] | None, list[dict[str, Any]], asyncio.Future[None]]
+# Redirect rounds before a command counts as failed: a slot moves at most once per round.
+MAX_REDIRECTS = 3
+# A hash write that failed is tried again this soon even when no new message comes.
+RETRY_FIELDS_AFTER = 0.5
+
+
+@dataclass(slots=True)
+class _Write:
+    charger_id: str
+    fields: dict[str, str] | None
+    events: list[dict[str, Any]]
+    fut: asyncio.Future[None] | None  # None: a hash rewrite nobody waits for
+    failed: BaseException | None = None
+
+
+@dataclass(slots=True)
+class _Command:
+    write: _Write
+    key: str
+    args: tuple[Any, ...]
+    is_event: bool
+    ask: tuple[str, int] | None = None  # send to this node, after ASKING
+
+
+@dataclass(slots=True)
+class _Replication:
+    """WAIT after each primary's writes: answer only once `replicas` have them (or the timeout
+    passed; docs/reliability.md says what each choice loses)."""
+
+    replicas: int = 0
+    timeout_ms: int = 100
+    unreplicated: int = field(default=0)
 
 
 class StateWriter:
     """Batches HSET + XADD from many chargers into few pipelined round trips."""
 
-    def __init__(self, r: redis.Redis, keys: Keys, shards: int, max_inflight: int = 4) -> None:
+    def __init__(
+        self,
+        r: Any,
+        keys: Keys,
+        max_inflight: int = 4,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 100,
+    ) -> None:
         self._redis = r
         self._keys = keys
-        self._shards = shards
-        self._pending: list[Write] = []
+        self._pending: list[_Write] = []
         self._inflight = 0
         self._max_inflight = max_inflight
         self._tasks: set[asyncio.Task[None]] = set()
+        self._replication = _Replication(wait_replicas, wait_timeout_ms)
+        # charger -> hash fields whose write failed after the message's events went in
+        self._unwritten: dict[str, dict[str, str]] = {}
+        self._retry_timer: asyncio.TimerHandle | None = None
+        self._retry_due = False
         self.batches = 0
         self.writes = 0
 
     async def write(
         self, charger_id: str, fields: dict[str, str] | None, events: list[dict[str, Any]]
     ) -> None:
-        """Return once the fields and events are in Redis; raise if they could not be written."""
+        """Return once the events (and, unless it can wait, the fields) are in Redis; raise if
+        they could not be written."""
         if not fields and not events:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((charger_id, fields, events, fut))
+        self._pending.append(_Write(charger_id, fields, events, fut))
+        self._kick()
+        await fut
+
+    def _kick(self) -> None:
         if self._inflight < self._max_inflight:
             self._inflight += 1
             asyncio.get_running_loop().call_soon(self._start_flush)
-        await fut
 
     def _start_flush(self) -> None:
         task = asyncio.get_running_loop().create_task(self._flush())
@@ -52,35 +111,167 @@ class StateWriter:
 
     async def _flush(self) -> None:
         try:
-            while self._pending:
+            while self._pending or self._retry_due:
+                self._retry_due = False
                 batch, self._pending = self._pending, []
-                await self._execute(batch)
+                await self._execute(self._with_unwritten(batch))
         finally:
             self._inflight -= 1
 
-    async def _execute(self, batch: list[Write]) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        keys, shards = self._keys, self._shards
-        for charger_id, fields, events, _ in batch:
-            if fields:
-                pipe.hset(keys.charger(charger_id), mapping=fields)
-            if events:
-                stream = keys.stream_for(charger_id, shards)
-                for event in events:
-                    pipe.xadd(stream, ev.encode(event))
+    def _with_unwritten(self, batch: list[_Write]) -> list[_Write]:
+        """Fold hash fields that failed before under the batch's newer ones."""
+        if not self._unwritten:
+            return batch
+        unwritten, self._unwritten = self._unwritten, {}
+        for w in batch:
+            older = unwritten.pop(w.charger_id, None)
+            if older is not None and w.fields:
+                w.fields = {**older, **w.fields}
+            elif older is not None:
+                w.fields = older
+        batch.extend(_Write(cp, fields, [], None) for cp, fields in unwritten.items())
+        return batch
+
+    async def _execute(self, batch: list[_Write]) -> None:
+        keys = self._keys
+        todo: list[_Command] = []
+        for w in batch:
+            if w.fields:
+                key = keys.charger(w.charger_id)
+                todo.append(_Command(w, key, ("HSET", key, *chain(*w.fields.items())), False))
+            if w.events:
+                stream = keys.stream_for(w.charger_id)
+                for event in w.events:
+                    args = ("XADD", stream, "*", ev.FIELD, orjson.dumps(event))
+                    todo.append(_Command(w, stream, args, True))
+        for _ in range(MAX_REDIRECTS):
+            todo = await self._send(todo)
+            if not todo:
+                break
+            await self._redis.refresh_topology()
+        for command in todo:  # still redirected after every round
+            self._fail(command, TryAgainError("the slot kept moving"))
+        self._settle(batch)
+
+    async def _send(self, commands: list[_Command]) -> list[_Command]:
+        """Send the commands, one pipeline per primary; return those to send again."""
+        groups: dict[int, tuple[Any, list[_Command]]] = {}
+        r = self._redis
+        for command in commands:
+            try:
+                client = r.client_at(*command.ask) if command.ask else r.node_client(command.key)
+            except UNAVAILABLE as exc:  # a slot with no owner
+                self._fail(command, exc)
+                continue
+            groups.setdefault(id(client), (client, []))[1].append(command)
+        again = await asyncio.gather(*(self._send_to(c, group) for c, group in groups.values()))
+        return list(chain.from_iterable(again))
+
+    async def _send_to(self, client: Any, commands: list[_Command]) -> list[_Command]:
+        pipe = client.pipeline(transaction=False)
+        for command in commands:
+            if command.ask:
+                pipe.execute_command("ASKING")
+            pipe.execute_command(*command.args)
+        waiting = self._replication.replicas
+        if waiting:
+            pipe.execute_command("WAIT", waiting, self._replication.timeout_ms)
         try:
-            await pipe.execute()
-        except (
-            Exception
-        ) as exc:  # every waiter must learn its write failed, then it answers InternalError
-            log.warning("redis write failed", extra={"batch": len(batch), "error": repr(exc)})
+            results = await pipe.execute(raise_on_error=False)
+        except Exception as exc:  # the node is lost: none of these is known to be in
+            for command in commands:
+                self._fail(command, exc)
+            if self._redis.sharded:
+                self._spawn_refresh()
+            return []
+        if waiting:
+            acked = results.pop()
+            if isinstance(acked, int) and acked < waiting:
+                self._replication.unreplicated += len(commands)
+                UNREPLICATED.inc(len(commands))
+        if any(c.ask for c in commands):
+            results = _without_asking(commands, results)
+        again: list[_Command] = []
+        for command, result in zip(commands, results, strict=True):
+            if isinstance(result, MovedError):
+                command.ask = None
+                again.append(command)
+            elif isinstance(result, AskError):
+                command.ask = result.node_addr
+                again.append(command)
+            elif isinstance(result, Exception):
+                self._fail(command, result)
+        return again
+
+    def _fail(self, command: _Command, exc: BaseException) -> None:
+        w = command.write
+        if command.is_event or not w.events or w.fut is None:
+            w.failed = w.failed or exc
+        elif w.fields:  # only the hash failed: it is written again, the message stands
+            self._keep(w.charger_id, w.fields)
+
+    def _keep(self, charger_id: str, fields: dict[str, str]) -> None:
+        """Hold hash fields whose write failed for the next batch. A charger's messages are
+        answered one at a time, so what failed now is the newest we have for it."""
+        self._unwritten[charger_id] = {**self._unwritten.get(charger_id, {}), **fields}
+
+    def _settle(self, batch: list[_Write]) -> None:
+        failures = [w for w in batch if w.failed is not None]
+        if failures:
+            log.warning(
+                "redis write failed",
+                extra={
+                    "batch": len(batch),
+                    "failed": len(failures),
+                    "error": repr(failures[0].failed),
+                },
+            )
             REDIS_ERRORS.inc()
-            for *_, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
-            return
+        for w in batch:
+            if w.fut is None:
+                if w.failed is not None and w.fields:  # a hash rewrite: keep it for later
+                    self._keep(w.charger_id, w.fields)
+                continue
+            if w.fut.done():
+                continue
+            if w.failed is not None:
+                w.fut.set_exception(w.failed)
+            else:
+                w.fut.set_result(None)
         self.batches += 1
         self.writes += len(batch)
-        for *_, fut in batch:
-            if not fut.done():
-                fut.set_result(None)
+        if self._unwritten:
+            self._schedule_retry()
+
+    def _schedule_retry(self) -> None:
+        if self._retry_timer is None:
+            loop = asyncio.get_running_loop()
+            self._retry_timer = loop.call_later(RETRY_FIELDS_AFTER, self._retry)
+
+    def _retry(self) -> None:
+        self._retry_timer = None
+        if self._unwritten:
+            self._retry_due = True
+            self._kick()
+
+    def _spawn_refresh(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._refresh())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh(self) -> None:
+        try:
+            await self._redis.refresh_topology()
+        except Exception as exc:  # the next failing batch asks again
+            log.warning("could not read the cluster's slot map", extra={"error": repr(exc)})
+
+
+def _without_asking(commands: list[_Command], results: list[Any]) -> list[Any]:
+    """Drop the ASKING replies that precede redirected commands."""
+    out: list[Any] = []
+    it = iter(results)
+    for command in commands:
+        if command.ask:
+            next(it)
+        out.append(next(it))
+    return out

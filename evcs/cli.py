@@ -19,7 +19,7 @@ from evcs import workers
 from shared import db, registry, services
 from shared.logging import setup_logging
 from shared.process import run
-from shared.redis_client import connect
+from shared.redis_client import RedisUnavailable, connect
 from shared.redis_keys import Keys
 from shared.settings import Settings
 
@@ -95,9 +95,9 @@ async def _storage() -> AsyncIterator[tuple[asyncpg.Pool, redis.Redis, Keys]]:
     settings = _settings()
     assert settings.database_url and settings.redis_url
     pool = await db.create_pool(settings.database_url, max_size=2)
-    r = connect(settings.redis_url)
+    r = await connect(settings.redis_url, mode=settings.redis_mode)
     try:
-        yield pool, r, Keys(settings.redis_prefix)
+        yield pool, r, Keys.of(settings)
     finally:
         await pool.close()
         await r.aclose()
@@ -450,4 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    args.fn(args)
+    try:
+        args.fn(args)
+    except RedisUnavailable as exc:
+        # a misconfigured URL or a cluster with unserved slots: one line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

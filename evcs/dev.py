@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from shared import apikeys, db, embedded, registry
-from shared.redis_client import connect
+from shared import apikeys, db, embedded, embedded_cluster, registry
+from shared.redis_client import connect, connect_sync
 from shared.redis_keys import F, Keys
 from shared.settings import Settings
 
@@ -53,8 +53,8 @@ async def _seed(settings: Settings, previous: dict[str, str]) -> str:
     assert settings.database_url and settings.redis_url
     await db.migrate(settings.database_url)
     pool = await db.create_pool(settings.database_url, max_size=2)
-    r = connect(settings.redis_url)
-    keys = Keys(settings.redis_prefix)
+    r = await connect(settings.redis_url, mode=settings.redis_mode)
+    keys = Keys.of(settings)
     try:
         for pid, name in ((DEMO_PARTNER, "Demo partner"), (OTHER_PARTNER, "Another partner")):
             try:
@@ -101,6 +101,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--gateways", type=_count, default=1, help="gateways behind a load balancer"
+    )
+    parser.add_argument(
+        "--redis-shards",
+        type=_count,
+        default=1,
+        help="run the embedded Redis as a cluster of this many primaries (and as many stream"
+        " shards, unless EVCS_STREAM_SHARDS says otherwise)",
+    )
+    parser.add_argument(
+        "--redis-replicas",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="replicas per primary of the embedded cluster (default 1: a primary can fail over)",
     )
 
 
@@ -192,10 +206,11 @@ def _wait_until(
 
 def _online(redis_url: str, keys: Keys) -> bool:
     """Whether every demo charger has a connection open on a csms node."""
-    import redis
-
-    with redis.Redis.from_url(redis_url, decode_responses=True) as r:
+    r = connect_sync(redis_url)
+    try:
         return all(r.hget(keys.charger(cp), F.ONLINE) == "1" for cp, _ in DEMO_CHARGERS)
+    finally:
+        r.close()
 
 
 def _http_ok(url: str) -> bool:
@@ -233,10 +248,15 @@ def main(args: argparse.Namespace) -> int:
             )
             return 1
 
-    database_url = base.database_url or embedded.start_postgres(data / "postgres")
-    redis_url = base.redis_url or embedded.start_redis(
-        data / "redis", base.embedded_redis_appendfsync
-    )
+    if args.redis_shards > 1 and "EVCS_STREAM_SHARDS" not in os.environ:
+        base = base.model_copy(update={"stream_shards": args.redis_shards})
+    redis_folder = _redis_folder(data, args.redis_shards)
+    try:
+        database_url = base.database_url or embedded.start_postgres(data / "postgres")
+        redis_url = base.redis_url or _start_redis(redis_folder, base, args)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     admin_token = (
         base.admin_token.get_secret_value()
         if base.admin_token
@@ -258,6 +278,7 @@ def main(args: argparse.Namespace) -> int:
             **os.environ,
             "EVCS_DATABASE_URL": database_url,
             "EVCS_REDIS_URL": redis_url,
+            "EVCS_STREAM_SHARDS": str(settings.stream_shards),
             "EVCS_ADMIN_TOKEN": admin_token,
             "EVCS_CHARGER_AUTH": "false",
             "EVCS_BOOT_UNKNOWN": "Accepted",
@@ -334,6 +355,7 @@ def main(args: argparse.Namespace) -> int:
             "EVCS_OTHER_PARTNER_CHARGER": OTHER_CHARGER,
             "EVCS_DATABASE_URL": database_url,
             "EVCS_REDIS_URL": redis_url,
+            "EVCS_STREAM_SHARDS": str(settings.stream_shards),
             "EVCS_METRICS_URLS": ",".join(f"http://{ops_host}:{p}/metrics" for p in layout.ops),
         }
         env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
@@ -357,10 +379,27 @@ def main(args: argparse.Namespace) -> int:
         _stop(children)
         # Only the servers this command started; configured ones are not ours to stop.
         if not base.redis_url:
-            embedded.stop_redis(data / "redis")
+            embedded.stop_redis(redis_folder)
         if not base.database_url:
             embedded.stop_postgres(data / "postgres")
         print("stopped", flush=True)
+
+
+def _redis_folder(data: Path, shards: int) -> Path:
+    return data / "redis" if shards == 1 else data / "redis-cluster"
+
+
+def _start_redis(folder: Path, settings: Settings, args: argparse.Namespace) -> str:
+    """The embedded Redis: one server, or a cluster of --redis-shards primaries."""
+    fsync = settings.embedded_redis_appendfsync
+    if args.redis_shards == 1:
+        return embedded.start_redis(folder, fsync)
+    print(
+        f"starting an embedded Redis Cluster: {args.redis_shards} primaries with "
+        f"{args.redis_replicas} replica(s) each",
+        flush=True,
+    )
+    return embedded_cluster.start(folder, args.redis_shards, args.redis_replicas, fsync)
 
 
 def _numbered(role: str, i: int, n: int) -> str:

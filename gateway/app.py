@@ -6,11 +6,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from functools import cache
+from typing import Any
 
 import asyncpg
 import orjson
 from aiohttp import web
-from redis.asyncio import Redis
 
 from gateway import guide
 from gateway.auth import Authenticator
@@ -58,26 +58,45 @@ log = logging.getLogger(__name__)
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 
-def _storage(pool: asyncpg.Pool | None, own_redis: bool) -> CleanupCtx:
-    """Open the pool unless one was given; on the way out close only what we opened."""
+def _storage(redis: Any, pool: asyncpg.Pool | None) -> CleanupCtx:
+    """Open Redis and the pool unless given them, wire the services that use them; on the way
+    out close only what we opened."""
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        r = (
+            redis
+            if redis is not None
+            else await connect(settings.redis_url or "", mode=settings.redis_mode)
+        )
         created: asyncpg.Pool | None = None
-        if pool is None:
-            created = await db.create_pool(app[SETTINGS].database_url or "")
-            app[POOL] = created
-        else:
-            app[POOL] = pool
-        app[DISPATCH].pool = app[POOL]
         try:
+            if pool is None:
+                created = await db.create_pool(settings.database_url or "")
+            _wire(app, r, pool or created)
             yield
         finally:
             if created is not None:
                 await created.close()
-            if own_redis:
-                await app[REDIS].aclose()
+            if redis is None:
+                await r.aclose()
 
     return storage
+
+
+def _wire(app: web.Application, r: Any, pool: asyncpg.Pool | None) -> None:
+    settings, keys = app[SETTINGS], app[KEYS]
+    assert pool is not None
+    app[REDIS] = r
+    app[POOL] = pool
+    app[NODES] = AliveNodes(r, keys)
+    app[BUS] = CommandBus(r, keys, app[NODES])
+    app[LIMITER] = RateLimiter(r, keys, settings.rate_limit_minute, settings.rate_limit_hour)
+    app[AUTH] = Authenticator(
+        lambda digest: registry.find_key(app[POOL], digest), settings.key_cache_seconds
+    )
+    app[DISPATCH] = Dispatcher(settings, r, keys, app[BUS], pool)
+    app[FEED] = EventFeed(r, keys)
 
 
 def _forget(app: web.Application) -> Callable[[str | None, str | None], None]:
@@ -97,7 +116,7 @@ def _forget(app: web.Application) -> Callable[[str | None, str | None], None]:
 async def _services(app: web.Application) -> AsyncIterator[None]:
     # After a Redis loss the ownership projection is gone; without it every charger is a 404.
     await registry.ensure_synced(app[POOL], app[REDIS], app[KEYS])
-    watch = RegistryWatch(app[REDIS], app[KEYS], [_forget(app)])
+    watch = RegistryWatch(app[REDIS], app[KEYS], _forget(app))
     await watch.start()
     try:
         await app[NODES].start()
@@ -121,16 +140,13 @@ async def _end_streams(app: web.Application) -> None:
 
 
 def create_app(
-    settings: Settings, *, redis: Redis | None = None, pool: asyncpg.Pool | None = None
+    settings: Settings, *, redis: Any = None, pool: asyncpg.Pool | None = None
 ) -> web.Application:
-    """The gateway app; it opens its own Redis client and pool unless given them."""
+    """The gateway app; on startup it opens its own Redis client and pool unless given them."""
     if redis is None and not settings.redis_url:
         raise ValueError("the gateway needs settings.redis_url (or a Redis client)")
     if pool is None and not settings.database_url:
         raise ValueError("the gateway needs settings.database_url (or a pool)")
-    own_redis = redis is None
-    r = redis if redis is not None else connect(settings.redis_url or "")
-    keys = Keys(settings.redis_prefix)
 
     app = web.Application(
         # outermost first: measure everything, compress large answers, render every error,
@@ -145,18 +161,9 @@ def create_app(
         client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings
-    app[KEYS] = keys
-    app[REDIS] = r
-    app[NODES] = AliveNodes(r, keys)
-    app[BUS] = CommandBus(r, keys, app[NODES])
-    app[LIMITER] = RateLimiter(r, keys, settings.rate_limit_minute, settings.rate_limit_hour)
-    app[AUTH] = Authenticator(
-        lambda digest: registry.find_key(app[POOL], digest), settings.key_cache_seconds
-    )
-    app[DISPATCH] = Dispatcher(settings, r, keys, app[BUS])
-    app[FEED] = EventFeed(r, keys, settings.stream_shards)
+    app[KEYS] = Keys.of(settings)
     app[DRAINING] = asyncio.Event()
-    app.cleanup_ctx.append(_storage(pool, own_redis))
+    app.cleanup_ctx.append(_storage(redis, pool))
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_end_streams)
     for hook in (

@@ -8,12 +8,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as redis
 from pydantic import ValidationError
 
 from gateway.nodes import AliveNodes
 from shared.bus import Action, CommandReply, CommandRequest, Outcome
 from shared.ids import new_id
+from shared.pubsub import Subscription
 from shared.redis_keys import F, Keys
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class CommandBus:
     """Sends commands to csms nodes and matches their replies, which come to this instance only."""
 
     def __init__(
-        self, r: redis.Redis, keys: Keys, nodes: AliveNodes, instance_id: str | None = None
+        self, r: Any, keys: Keys, nodes: AliveNodes, instance_id: str | None = None
     ) -> None:
         self._redis = r
         self._keys = keys
@@ -77,42 +77,17 @@ class CommandBus:
         self.instance_id = instance_id or new_id("gw")
         self.reply_channel = keys.reply_channel(self.instance_id)
         self._pending: dict[str, asyncio.Future[CommandReply]] = {}
-        self._pubsub = r.pubsub()
-        self._task: asyncio.Task[None] | None = None
+        # Replies sent while the subscription is lost are lost: their commands end in TIMEOUT.
+        self._replies = Subscription(r, self.reply_channel, self._deliver, name="replies")
 
     async def start(self) -> None:
-        """Subscribe and wait for Redis to confirm, so no reply can arrive before we listen."""
-        await self._pubsub.subscribe(self.reply_channel)
-        while True:
-            message = await self._pubsub.get_message(timeout=5.0)
-            if message is None:
-                raise RuntimeError("Redis did not confirm the reply channel subscription")
-            if message["type"] == "subscribe":
-                break
-        self._task = asyncio.get_running_loop().create_task(self._listen())
+        """Subscribed once this returns, so no reply can arrive before we listen."""
+        await self._replies.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._replies.stop()
         for future in self._pending.values():
             future.cancel()
-        await self._pubsub.aclose()
-
-    async def _listen(self) -> None:
-        while True:
-            try:
-                async for message in self._pubsub.listen():
-                    if message["type"] == "message":
-                        self._deliver(message["data"])
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # redis-py reconnects and resubscribes on the next read; replies sent in the
-                # gap are lost and their commands end in TIMEOUT.
-                log.warning("reply channel connection lost; resubscribing", exc_info=True)
-                await asyncio.sleep(0.5)
 
     async def _node_alive(self, node: str) -> bool:
         if node in self._nodes.alive:
@@ -158,7 +133,7 @@ class CommandBus:
         future: asyncio.Future[CommandReply] = asyncio.get_running_loop().create_future()
         self._pending[request.id] = future
         try:
-            receivers = await self._redis.publish(
+            receivers = await self._redis.post(
                 self._keys.node_channel(str(node)), request.model_dump_json()
             )
             if receivers == 0:

@@ -19,6 +19,7 @@ from gateway import command_log
 from gateway.command_log import Order
 from gateway.commands import REPLY_MARGIN, CommandBus, Settled
 from shared import events as ev
+from shared.process import cancel
 from shared.redis_keys import Keys
 from shared.settings import Settings
 
@@ -105,10 +106,7 @@ class Dispatcher:
                 "message": s.reply.message,
                 "origin": "gateway",
             }
-            pipe.xadd(
-                self._keys.stream_for(order.charger_id, self._settings.stream_shards),
-                ev.encode(event),
-            )
+            pipe.xadd(self._keys.stream_for(order.charger_id), ev.encode(event))
         await pipe.execute()
 
     def run_later(self, partner_id: str, orders: Sequence[Order]) -> None:
@@ -132,6 +130,4 @@ class Dispatcher:
             await asyncio.wait(
                 self._background, timeout=self._settings.command_timeout + REPLY_MARGIN + 1
             )
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await cancel(*self._background)

@@ -25,6 +25,8 @@ import redis.asyncio as redis
 
 from gateway.command_log import label_of
 from shared import events as ev
+from shared.process import cancel
+from shared.redis_client import BLOCK_MS
 from shared.redis_keys import F, Keys
 
 log = logging.getLogger(__name__)
@@ -240,13 +242,14 @@ class Listener:
 
 
 class EventFeed:
-    def __init__(self, r: redis.Redis, keys: Keys, shards: int) -> None:
+    def __init__(self, r: redis.Redis, keys: Keys) -> None:
         self._redis = r
-        self.streams = keys.streams(shards)
+        self.streams = keys.streams()
         self.owners = OwnerCache(r, keys)
         self._listeners: set[Listener] = set()
         self._reader: asyncio.Task[None] | None = None
         self._started: asyncio.Future[None] | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
 
     @property
     def shards(self) -> int:
@@ -290,7 +293,9 @@ class EventFeed:
     def leave(self, listener: Listener) -> None:
         self._listeners.discard(listener)
         if not self._listeners and self._reader is not None:
-            self._reader.cancel()
+            stopping = asyncio.get_running_loop().create_task(cancel(self._reader))
+            self._stopping.add(stopping)  # referenced until done, or it may be collected
+            stopping.add_done_callback(self._stopping.discard)
             self._reader = None
             self._started = None
 
@@ -303,10 +308,8 @@ class EventFeed:
     async def stop(self) -> None:
         for listener in list(self._listeners):
             listener.close()
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
-            self._reader = None
+        await cancel(self._reader, *self._stopping)
+        self._reader = None
 
     async def _read(self, started: asyncio.Future[None]) -> None:
         try:
@@ -315,14 +318,16 @@ class EventFeed:
             started.set_exception(exc)
             return
         started.set_result(None)
-        index = {stream: i for i, stream in enumerate(self.streams)}
+        # one reader per shard: on a cluster each shard lives on a primary of its own
+        await asyncio.gather(*(self._follow(i, p) for i, p in enumerate(positions)))
+
+    async def _follow(self, shard: int, position: EntryId) -> None:
+        stream = self.streams[shard]
         failing = False
         while True:
             try:
                 reply = await self._redis.xread(
-                    {s: format_entry_id(p) for s, p in zip(self.streams, positions, strict=True)},
-                    count=READ_COUNT,
-                    block=5000,
+                    {stream: format_entry_id(position)}, count=READ_COUNT, block=BLOCK_MS
                 )
                 failing = False
             except asyncio.CancelledError:
@@ -334,12 +339,11 @@ class EventFeed:
                 await asyncio.sleep(1)
                 continue
             events: list[FeedEvent] = []
-            for stream, entries in reply or []:
-                shard = index[stream]
+            for _, entries in reply or []:
                 for entry_id, fields in entries:
                     entry = parse_entry_id(entry_id)
                     if entry is not None:
-                        positions[shard] = entry
+                        position = entry
                     event = to_feed_event(shard, entry_id, fields)
                     if event is not None:
                         events.append(event)

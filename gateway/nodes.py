@@ -8,6 +8,7 @@ import time
 
 import redis.asyncio as redis
 
+from shared.process import cancel
 from shared.redis_keys import Keys
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,5 @@ class AliveNodes:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await cancel(self._task)
+        self._task = None

@@ -18,8 +18,8 @@ from recorder import rows, writer
 from shared import ops_http
 from shared.db import create_pool
 from shared.process import wait_for_signal
-from shared.redis_client import connect
-from shared.redis_keys import RECORDER_GROUP, Keys
+from shared.redis_client import UNAVAILABLE, connect
+from shared.redis_keys import RECORDER_GROUP, Keys, shard_tag
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,6 @@ PENDING = Gauge(
     "evcs_recorder_pending_entries", "Entries delivered to the group but not yet acknowledged"
 )
 
-_REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
 # What a lost or restarting PostgreSQL raises through asyncpg: server errors, socket errors, and
 # client-side states broken by the lost connection (InternalClientError, InterfaceError).
 _PG_DOWN = (
@@ -44,48 +43,61 @@ _PG_DOWN = (
     TimeoutError,
 )
 
-Entries = list[tuple[str, str, dict[Any, Any]]]  # (stream, entry id, fields)
+Entries = list[tuple[str, dict[Any, Any]]]  # (entry id, fields) of one stream
+PARTITIONS_EVERY = 3600.0
+TRIM_EVERY = 5.0
 
 
 class Recorder:
+    """Follows every stream shard with a loop of its own (on a cluster each shard lives on
+    its own primary), writing PostgreSQL and acknowledging after commit."""
+
     def __init__(self, settings: Settings, r: redis.Redis, pool: asyncpg.Pool) -> None:
         self.settings = settings
         self.redis = r
         self.pool = pool
-        self.keys = Keys(settings.redis_prefix)
-        self.streams = self.keys.streams(settings.stream_shards)
+        self.keys = Keys.of(settings)
+        self.streams = self.keys.streams()
+        self.tags = {
+            stream: shard_tag(i, self.keys.shards) for i, stream in enumerate(self.streams)
+        }
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self._stopping = asyncio.Event()
+        self._pending: dict[str, int] = {}
         self.recorded = 0
 
     async def ensure_groups(self) -> None:
         for stream in self.streams:
-            try:
-                # From the stream's start: what csms appended before any recorder ran counts too.
-                await self.redis.xgroup_create(stream, RECORDER_GROUP, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+            await self._ensure_group(stream)
+
+    async def _ensure_group(self, stream: str) -> None:
+        try:
+            # From the stream's start: what csms appended before any recorder ran counts too.
+            await self.redis.xgroup_create(stream, RECORDER_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
 
     async def run(self) -> None:
         await self.ensure_groups()
+        loops = [self._keep_partitions()] + [self._follow(stream) for stream in self.streams]
+        await asyncio.gather(*loops)
+
+    async def _follow(self, stream: str) -> None:
         idle_s = self.settings.recorder_claim_idle_ms / 1000
-        last_claim = last_partitions = float("-inf")
+        last_claim = float("-inf")
         last_trim = time.monotonic()
         while not self._stopping.is_set():
             now = time.monotonic()
-            if now - last_partitions > 3600:
-                await self._ensure_partitions()
-                last_partitions = now
             try:
                 if now - last_claim > idle_s:
-                    await self._drain(await self._claim())
+                    await self._drain(stream, await self._claim(stream))
                     last_claim = now
-                await self._drain(await self._read())
-                if now - last_trim > 5:
-                    await self._trim()
+                await self._drain(stream, await self._read(stream))
+                if now - last_trim > TRIM_EVERY:
+                    await self._trim(stream)
                     last_trim = now
-            except _REDIS_DOWN as exc:
+            except UNAVAILABLE as exc:
                 # Unacknowledged entries stay pending and are claimed again once Redis is back.
                 REDIS_ERRORS.inc()
                 log.warning("redis unavailable; retrying", extra={"error": repr(exc)})
@@ -95,7 +107,12 @@ class Recorder:
                     raise
                 # Redis came back without its data (no append-only file): start the group anew.
                 log.warning("consumer group missing; creating it again")
-                await self.ensure_groups()
+                await self._ensure_group(stream)
+
+    async def _keep_partitions(self) -> None:
+        while not self._stopping.is_set():
+            await self._ensure_partitions()
+            await self._pause(PARTITIONS_EVERY)
 
     async def _ensure_partitions(self) -> None:
         try:
@@ -115,53 +132,48 @@ class Recorder:
     def stop(self) -> None:
         self._stopping.set()
 
-    async def _read(self) -> Entries:
+    async def _read(self, stream: str) -> Entries:
         reply = await self.redis.xreadgroup(
             RECORDER_GROUP,
             self.consumer,
-            dict.fromkeys(self.streams, ">"),
+            {stream: ">"},
             count=self.settings.recorder_batch,
             block=500,
         )
-        entries = [
-            (stream, entry_id, fields)
-            for stream, entries in reply or []
-            for entry_id, fields in entries
-        ]
+        entries = [(entry_id, fields) for _, entries in reply or [] for entry_id, fields in entries]
         if not entries:
             LAG.set(0)
         return entries
 
-    async def _claim(self) -> Entries:
+    async def _claim(self, stream: str) -> Entries:
         """Entries another recorder took but never acknowledged (it crashed): ours now."""
         out: Entries = []
-        for stream in self.streams:
-            start = "0-0"
-            while True:
-                start, claimed, *_ = await self.redis.xautoclaim(
-                    stream,
-                    RECORDER_GROUP,
-                    self.consumer,
-                    self.settings.recorder_claim_idle_ms,
-                    start_id=start,
-                    count=self.settings.recorder_batch,
-                )
-                out.extend((stream, entry_id, fields) for entry_id, fields in claimed if fields)
-                if start == "0-0":
-                    break
-        return out
+        start = "0-0"
+        while True:
+            start, claimed, *_ = await self.redis.xautoclaim(
+                stream,
+                RECORDER_GROUP,
+                self.consumer,
+                self.settings.recorder_claim_idle_ms,
+                start_id=start,
+                count=self.settings.recorder_batch,
+            )
+            out.extend((entry_id, fields) for entry_id, fields in claimed if fields)
+            if start == "0-0":
+                return out
 
-    async def _drain(self, entries: Entries) -> None:
+    async def _drain(self, stream: str, entries: Entries) -> None:
         """Write the entries, retrying until PostgreSQL takes them, then acknowledge them."""
         if not entries:
             return
         batch = rows.Batch()
-        for _, entry_id, fields in entries:
+        tag = self.tags[stream]
+        for entry_id, fields in entries:
             event = rows.decode(fields)
             try:
                 if event is None:
                     raise ValueError("not an event")
-                rows.add(batch, entry_id, event)
+                rows.add(batch, entry_id, event, tag)
             except (KeyError, TypeError, ValueError, IndexError) as exc:
                 # One malformed entry must not stall every entry behind it: note it, move on.
                 batch.skipped += 1
@@ -183,38 +195,32 @@ class Recorder:
                     return  # unacknowledged: another recorder claims these entries
                 await self._pause(delay)
                 delay = min(delay * 2, 5)
-        by_stream: dict[str, list[str]] = {}
-        for stream, entry_id, _ in entries:
-            by_stream.setdefault(stream, []).append(entry_id)
-        for stream, ids in by_stream.items():
-            await self.redis.xack(stream, RECORDER_GROUP, *ids)
+        await self.redis.xack(stream, RECORDER_GROUP, *(entry_id for entry_id, _ in entries))
         ROWS.inc(batch.rows)
         ENTRIES.inc(len(entries))
         self.recorded += len(entries)
-        LAG.set(max(0.0, time.time() - rows.received_at(entries[-1][1]).timestamp()))
+        LAG.set(max(0.0, time.time() - rows.received_at(entries[-1][0]).timestamp()))
 
-    async def _trim(self) -> None:
+    async def _trim(self, stream: str) -> None:
         """Trim below the oldest entry a group still needs: pending, or not yet delivered."""
-        pending_total = 0
-        for stream in self.streams:
-            try:
-                groups = await self.redis.xinfo_groups(stream)
-            except ResponseError:
-                continue
-            floor: str | None = None
-            for group in groups:
-                pending = await self.redis.xpending(stream, group["name"])
-                if group["name"] == RECORDER_GROUP:
-                    pending_total += pending["pending"]
-                needed = pending["min"] if pending["pending"] else group["last-delivered-id"]
-                if needed and (floor is None or _id_lt(needed, floor)):
-                    floor = needed
-            keep_from = f"{int((time.time() - self.settings.stream_retention_seconds) * 1000)}-0"
-            if floor is None or _id_lt(keep_from, floor):
-                floor = keep_from
-            if floor != "0-0":
-                await self.redis.xtrim(stream, minid=floor, approximate=False)
-        PENDING.set(pending_total)
+        try:
+            groups = await self.redis.xinfo_groups(stream)
+        except ResponseError:
+            return
+        floor: str | None = None
+        for group in groups:
+            pending = await self.redis.xpending(stream, group["name"])
+            if group["name"] == RECORDER_GROUP:
+                self._pending[stream] = pending["pending"]
+            needed = pending["min"] if pending["pending"] else group["last-delivered-id"]
+            if needed and (floor is None or _id_lt(needed, floor)):
+                floor = needed
+        keep_from = f"{int((time.time() - self.settings.stream_retention_seconds) * 1000)}-0"
+        if floor is None or _id_lt(keep_from, floor):
+            floor = keep_from
+        if floor != "0-0":
+            await self.redis.xtrim(stream, minid=floor, approximate=False)
+        PENDING.set(sum(self._pending.values()))
 
 
 def _id_lt(a: str, b: str) -> bool:
@@ -226,7 +232,7 @@ def _id_lt(a: str, b: str) -> bool:
 async def run_recorder(settings: Settings) -> None:
     """Run a recorder until SIGTERM/SIGINT; the batch in hand is finished first."""
     assert settings.redis_url and settings.database_url
-    r = connect(settings.redis_url)
+    r = await connect(settings.redis_url, mode=settings.redis_mode)
     pool = await create_pool(settings.database_url, min_size=1, max_size=4)
     recorder = Recorder(settings, r, pool)
     ops = await ops_http.start(

@@ -11,9 +11,16 @@ import orjson
 from shared import events as ev
 
 
-def received_at(stream_id: str) -> datetime:
+def received_at(entry_id: str) -> datetime:
     """The csms's receipt time, from the stream entry id (milliseconds before the dash)."""
-    return datetime.fromtimestamp(int(stream_id.split("-", 1)[0]) / 1000, UTC)
+    return datetime.fromtimestamp(int(entry_id.split("-", 1)[0]) / 1000, UTC)
+
+
+def row_id(shard_tag: str, entry_id: str) -> str:
+    """The id a row keeps of its stream entry, unique across shards: two shards can give the
+    same entry id (same millisecond, same sequence) to different events. The shard of tag "0"
+    (the only one of an unsharded stream) keeps the bare entry id."""
+    return entry_id if shard_tag == "0" else f"{shard_tag}:{entry_id}"
 
 
 def parse_ts(value: Any) -> datetime | None:
@@ -46,10 +53,11 @@ class Batch:
         )
 
 
-def add(batch: Batch, stream_id: str, e: dict[str, Any]) -> None:
-    """Append the rows one event becomes."""
+def add(batch: Batch, entry_id: str, e: dict[str, Any], shard_tag: str = "0") -> None:
+    """Append the rows one event of the shard becomes."""
     kind, cp = e.get("type"), e.get("cp")
-    at = received_at(stream_id)
+    at = received_at(entry_id)
+    stream_id = row_id(shard_tag, entry_id)
     if kind == ev.STATUS:
         batch.status_events.append(
             (

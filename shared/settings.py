@@ -28,7 +28,15 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     data_dir: Path = Path(".evcs")
     redis_prefix: str = Field("evcs", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    # "auto" asks the server whether it runs a Redis Cluster; the URL may name any of its nodes
+    # (or several, comma-separated: redis://h1:6379,h2:6379/0) either way.
+    redis_mode: Literal["auto", "standalone", "cluster"] = "auto"
     stream_shards: int = Field(1, ge=1, le=256)
+    # Answer a charger only once this many replicas hold its message (Redis WAIT), or the
+    # timeout passed: 0 loses what a failover catches in flight, 1 costs a replica round
+    # trip per batch (docs/reliability.md).
+    redis_wait_replicas: int = Field(0, ge=0, le=8)
+    redis_wait_timeout_ms: int = Field(100, ge=1, le=10_000)
     # Acknowledged entries stay this long so the live feed can resume from Last-Event-ID.
     stream_retention_seconds: int = Field(600, ge=0)
     # The embedded Redis's fsync policy: "always" loses nothing on a machine crash, at a

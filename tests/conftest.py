@@ -19,7 +19,7 @@ import pytest
 import redis.asyncio as redis
 
 from shared import db, embedded
-from shared.redis_client import connect
+from shared.redis_client import connect, delete_matching
 from shared.redis_keys import Keys
 from shared.settings import Settings
 
@@ -79,7 +79,7 @@ async def settings(server_urls: tuple[str, str]) -> AsyncIterator[Settings]:
 
 @pytest.fixture(scope="session")
 def keys(settings: Settings) -> Keys:
-    return Keys(settings.redis_prefix)
+    return Keys.of(settings)
 
 
 @pytest.fixture(scope="session")
@@ -93,10 +93,9 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture(scope="session")
 async def rds(settings: Settings) -> AsyncIterator[redis.Redis]:
     assert settings.redis_url
-    r = connect(settings.redis_url)
+    r = await connect(settings.redis_url)
     yield r
-    async for key in r.scan_iter(match=f"{settings.redis_prefix}:*", count=1000):
-        await r.delete(key)
+    await delete_matching(r, f"{settings.redis_prefix}:*")
     await r.aclose()
 
 

@@ -88,7 +88,7 @@ class Live:
         await registry.register_charger(
             self.pool,
             self.rds,
-            Keys(self.settings.redis_prefix),
+            Keys.of(self.settings),
             charger_id,
             protocol=protocol,
             partner_id=partner_id or self.partner.id,

@@ -161,4 +161,4 @@ async def test_a_profile_without_its_certificates_does_not_start(
     )
     with pytest.raises(ValueError, match=missing.upper()[:12]):
         await app.start()
-    await app.redis.aclose()
+    assert app.redis is None  # nothing was opened

@@ -106,7 +106,7 @@ async def plug_in(
     await registry.register_charger(
         pool,
         rds,
-        Keys(system.settings.redis_prefix),
+        Keys.of(system.settings),
         charger_id,
         protocol=protocol,
         partner_id=partner,

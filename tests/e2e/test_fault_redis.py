@@ -51,7 +51,7 @@ async def test_redis_restart_under_load(
     prefix = f"fx{uid}"
     s = settings.model_copy(update={"redis_url": redis_url, "redis_prefix": prefix})
     keys = Keys(prefix)
-    rds = connect(redis_url)
+    rds = await connect(redis_url)
     ids = [f"FX{uid}-{i}" for i in range(4)]
     api_key = await seed(pool, rds, keys, f"fx{uid}", ids)
     env = process_env(s, prefix)
@@ -108,7 +108,7 @@ async def test_redis_restart_under_load(
         commands_back_s = time.monotonic() - back_at
         await fleet.stop_sending()
         lost, duplicates, stored = await lost_and_duplicates(pool, fleet)
-        fresh = connect(redis_url)  # this test's own client is not what is under test
+        fresh = await connect(redis_url)  # this test's own client is not what is under test
         first_id = (await fresh.xrange(stream, count=1))[0][0]
         await fresh.aclose()
         report(

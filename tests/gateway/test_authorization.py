@@ -140,7 +140,7 @@ async def test_each_partner_on_the_others_chargers(
     try:
         for cp in (chargers[b.id], chargers[a.id]):
             await rds.xadd(
-                keys.stream_for(cp, settings.stream_shards),
+                keys.stream_for(cp),
                 ev.encode(
                     {
                         "type": ev.CONNECTION,

@@ -278,10 +278,9 @@ async def test_a_real_csms_node_answers_offline_for_a_charger_it_does_not_hold(
 ) -> None:
     """The contract with csms/node.py: its envelope parsing and reply publishing, for real."""
     node = Node(settings.model_copy(update={"node_id": f"real-{uid}"}), rds)
-    subscribed = asyncio.Event()
-    listener = asyncio.get_running_loop().create_task(node.listen_for_commands(subscribed))
+    listener = node.command_channel()
+    await listener.start()
     try:
-        await subscribed.wait()
         # the registry says the charger is on this node, but the node holds no connection
         cp = await _online_charger(gw, partner, charger, rds, keys, node.node_id)
         resp = await gw.client.post(
@@ -290,6 +289,5 @@ async def test_a_real_csms_node_answers_offline_for_a_charger_it_does_not_hold(
         assert resp.status == 409
         assert (await resp.json())["outcome"] == "EVSE_OFFLINE"
     finally:
-        listener.cancel()
-        await asyncio.gather(listener, return_exceptions=True)
+        await listener.stop()
         await node.shutdown()

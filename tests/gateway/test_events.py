@@ -62,7 +62,7 @@ async def add_status(
         "error_code": "NoError",
         "ts": "2026-03-01T10:00:00Z",
     }
-    entry_id: str = await rds.xadd(keys.stream_for(cp, settings.stream_shards), ev.encode(event))
+    entry_id: str = await rds.xadd(keys.stream_for(cp), ev.encode(event))
     return entry_id
 
 
@@ -77,7 +77,7 @@ async def test_own_status_session_and_connection_events_only(
 ) -> None:
     mine = await charger(partner)
     theirs = await charger(await make_partner())
-    stream_key = keys.stream_for(mine, settings.stream_shards)
+    stream_key = keys.stream_for(mine)
     async with stream(gw, partner) as sse:
         await add_status(rds, keys, settings, theirs, "CHARGING")
         entry = await add_status(rds, keys, settings, mine, "CHARGING")
@@ -166,7 +166,7 @@ async def test_a_commands_result_arrives_on_events_and_at_its_url(
         command_id = (await resp.json())["commandId"]
         # the node answered on the bus; it also appends its `command` event to the stream
         await rds.xadd(
-            keys.stream_for(online, 1),
+            keys.stream_for(online),
             ev.encode(
                 {
                     "type": ev.COMMAND,
@@ -260,7 +260,7 @@ async def test_a_slow_listener_catches_up_from_the_stream(
         pipe = rds.pipeline(transaction=False)
         for i in range(50):
             pipe.xadd(
-                keys.stream_for(cp, settings.stream_shards),
+                keys.stream_for(cp),
                 ev.encode(
                     {
                         "type": ev.STATUS,

@@ -61,12 +61,10 @@ class ThreadedGateway:
         _, self.key = await registry.issue_api_key(pool, partner.id)
         try:
             await registry.register_charger(
-                pool, r, Keys(self.settings.redis_prefix), FUZZ_CHARGER, partner_id=partner.id
+                pool, r, Keys.of(self.settings), FUZZ_CHARGER, partner_id=partner.id
             )
         except registry.Conflict:
-            await registry.assign_charger(
-                pool, r, Keys(self.settings.redis_prefix), FUZZ_CHARGER, partner.id
-            )
+            await registry.assign_charger(pool, r, Keys.of(self.settings), FUZZ_CHARGER, partner.id)
 
     def start(self) -> None:
         self.thread.start()

@@ -8,11 +8,12 @@ import gzip
 import asyncpg
 import pytest
 import redis.asyncio as redis
+from aiohttp import web
 
 from gateway.app import create_app
 from gateway.ratelimit import RateLimiter
 from gateway.state import KEYS, LIMITER
-from shared.redis_client import connect
+from shared.redis_client import StandaloneRedis
 from shared.redis_keys import F
 from shared.settings import Settings
 from tests.gateway.support import (
@@ -132,8 +133,12 @@ async def test_rate_limiting_while_redis_is_down(
         settings.model_copy(update={"rate_limit_fail_open": fail_open}), redis=rds, pool=pool
     )
     # the limiter's Redis is away (a port nothing listens on); the rest of the app is not
-    dead: redis.Redis = connect("redis://127.0.0.1:1/0")
-    app[LIMITER] = RateLimiter(dead, app[KEYS], 100, 1000)
+    dead = StandaloneRedis.from_url("redis://127.0.0.1:1/0", decode_responses=True)
+
+    async def kill_limiter(app: web.Application) -> None:  # after the app wired its own
+        app[LIMITER] = RateLimiter(dead, app[KEYS], 100, 1000)
+
+    app.on_startup.append(kill_limiter)
     gw = await make_gateway(app)
     partner = await make_partner()
     try:

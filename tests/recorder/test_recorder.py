@@ -107,7 +107,7 @@ async def test_events_land_in_their_tables_and_are_acknowledged(
 ) -> None:
     cp = f"REC-{uid}"
     await _append(rds, recorder.keys, _events(cp, 50))
-    await recorder._drain(await recorder._read())
+    await recorder._drain(recorder.streams[0], await recorder._read(recorder.streams[0]))
     assert await _counts(pool, cp) == (50, 100, 1)
     tx = await pool.fetchrow("SELECT * FROM transactions WHERE charger_id = $1", cp)
     assert tx["energy_wh"] == 4000.0 and tx["stop_reason"] == "Remote"
@@ -120,9 +120,9 @@ async def test_a_batch_delivered_twice_lands_once(
 ) -> None:
     cp = f"TWICE-{uid}"
     await _append(rds, recorder.keys, _events(cp, 10))
-    entries = await recorder._read()
-    await recorder._drain(entries)
-    await recorder._drain(entries)
+    entries = await recorder._read(recorder.streams[0])
+    await recorder._drain(recorder.streams[0], entries)
+    await recorder._drain(recorder.streams[0], entries)
     assert await _counts(pool, cp) == (10, 20, 1)
 
 
@@ -131,12 +131,12 @@ async def test_entries_of_a_crashed_recorder_are_claimed_by_another(
 ) -> None:
     cp = f"CRASH-{uid}"
     await _append(rds, recorder.keys, _events(cp, 5))
-    taken = await recorder._read()  # read, never written nor acked: the crash
+    taken = await recorder._read(recorder.streams[0])  # read, never written nor acked: the crash
     assert len(taken) == 12
     survivor = Recorder(stream_settings, rds, pool)
     survivor.consumer = "survivor"
     await asyncio.sleep(0.3)  # past recorder_claim_idle_ms
-    await survivor._drain(await survivor._claim())
+    await survivor._drain(recorder.streams[0], await survivor._claim(recorder.streams[0]))
     assert await _counts(pool, cp) == (5, 10, 1)
     assert (await rds.xpending(recorder.keys.stream(0), RECORDER_GROUP))["pending"] == 0
 
@@ -164,13 +164,13 @@ async def test_trimming_keeps_every_entry_not_yet_acknowledged(
 ) -> None:
     recorder.settings = recorder.settings.model_copy(update={"stream_retention_seconds": 0})
     await _append(rds, recorder.keys, _events(f"TRIM-{uid}", 10))
-    await recorder._drain(await recorder._read())
+    await recorder._drain(recorder.streams[0], await recorder._read(recorder.streams[0]))
     await _append(rds, recorder.keys, _events(f"TRIM2-{uid}", 3))
-    pending = await recorder._read()  # delivered, not acknowledged
+    pending = await recorder._read(recorder.streams[0])  # delivered, not acknowledged
     await _append(rds, recorder.keys, _events(f"TRIM3-{uid}", 2))  # not even delivered
-    await recorder._trim()
+    await recorder._trim(recorder.streams[0])
     left = [entry_id for entry_id, _ in await rds.xrange(recorder.keys.stream(0))]
-    assert left == [entry_id for _, entry_id, _ in pending] + left[len(pending) :]
+    assert left == [entry_id for entry_id, _ in pending] + left[len(pending) :]
     assert len(left) == len(pending) + 6
 
 
@@ -183,6 +183,21 @@ async def test_a_malformed_entry_is_skipped_and_the_rest_land(
         recorder.keys.stream(0), ev.encode({"type": ev.STATUS, "cp": cp, "at": time.time()})
     )  # type: ignore[arg-type]
     await _append(rds, recorder.keys, _events(cp, 3))
-    await recorder._drain(await recorder._read())
+    await recorder._drain(recorder.streams[0], await recorder._read(recorder.streams[0]))
     assert await _counts(pool, cp) == (3, 6, 1)
     assert (await rds.xpending(recorder.keys.stream(0), RECORDER_GROUP))["pending"] == 0
+
+
+async def test_equal_entry_ids_in_two_shards_are_two_rows(
+    stream_settings: Settings, rds: redis.Redis, pool: asyncpg.Pool, uid: str
+) -> None:
+    # Two shards hand out entry ids on their own: the same id in both is two events.
+    recorder = Recorder(stream_settings.model_copy(update={"stream_shards": 2}), rds, pool)
+    await recorder.ensure_groups()
+    cp = f"SHARDS-{uid}"
+    event = _events(cp, 1)[0]
+    for stream in recorder.streams:
+        await rds.xadd(stream, ev.encode(event), id="1700000000000-0")  # type: ignore[arg-type]
+    for stream in recorder.streams:
+        await recorder._drain(stream, await recorder._read(stream))
+    assert await _counts(pool, cp) == (2, 0, 0)

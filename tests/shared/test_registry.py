@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as redis
 
 from shared import apikeys, registry
+from shared.pubsub import Subscription
 from shared.redis_keys import F, Keys
 
 
@@ -21,20 +22,12 @@ from shared.redis_keys import F, Keys
 async def announcements(rds: redis.Redis, keys: Keys) -> AsyncIterator[list[dict[str, Any]]]:
     """What the registry announces while the test runs."""
     heard: list[dict[str, Any]] = []
-    pubsub = rds.pubsub()
-    await pubsub.subscribe(registry.changes_channel(keys))
-    assert (await pubsub.get_message(timeout=5))["type"] == "subscribe"
-
-    async def listen() -> None:
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                heard.append(orjson.loads(message["data"]))
-
-    task = asyncio.create_task(listen())
+    subscription = Subscription(
+        rds, keys.registry_changes, lambda data: heard.append(orjson.loads(data))
+    )
+    await subscription.start()
     yield heard
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await pubsub.aclose()
+    await subscription.stop()
 
 
 async def _heard(heard: list[dict[str, Any]], expected: dict[str, Any]) -> None:

@@ -192,17 +192,20 @@ class Node:
 
     # liveness ----------------------------------------------------------------------------
 
+    async def announce(self) -> None:
+        """Count this node alive for one TTL more (and forget nodes gone for an hour)."""
+        now = time.time()
+        await self.redis.zadd(self.keys.nodes, {self.node_id: now + self.settings.node_ttl})
+        await self.redis.zremrangebyscore(self.keys.nodes, "-inf", now - 3600)
+
     async def keep_alive(self) -> None:
         """Announce this node every third of its TTL; a node that dies ages out."""
-        ttl = self.settings.node_ttl
         while True:
+            await asyncio.sleep(self.settings.node_ttl / 3)
             try:
-                now = time.time()
-                await self.redis.zadd(self.keys.nodes, {self.node_id: now + ttl})
-                await self.redis.zremrangebyscore(self.keys.nodes, "-inf", now - 3600)
+                await self.announce()
             except Exception:
                 log.warning("node keep-alive failed", exc_info=True)
-            await asyncio.sleep(ttl / 3)
 
     async def retire(self) -> None:
         await self.redis.zrem(self.keys.nodes, self.node_id)

@@ -208,6 +208,7 @@ class CsmsApp:
         # finds the node listening.
         self._commands = self.node.command_channel()
         await self._commands.start()
+        await self.node.announce()  # alive from the moment it listens
         self._background = [asyncio.create_task(self.node.keep_alive())]
         self._ws = await server.start(self.settings.csms_host, self.settings.csms_port)
         self._ops = await ops_http.start(

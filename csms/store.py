@@ -5,8 +5,8 @@ A batch goes out as one plain pipeline per Redis primary (one on a single server
 An event that could not be written fails its message, which the charger then sends again.
 The event is what a charger's acknowledgement vouches for; the hash is the latest state, so a
 hash write that fails while the message's events went in is not answered with an error (the
-retry would store the events twice) but written again with the next batch. MOVED and ASK
-redirects (a slot moving during resharding, a replica promoted after a failover) are followed:
+retry would store the events twice) but written again with the next batch. MOVED, ASK and
+TRYAGAIN (a slot moving during resharding, a replica promoted after a failover) are followed:
 a redirected command was not carried out, so sending it again stores it once.
 """
 
@@ -28,8 +28,12 @@ from shared.redis_keys import Keys
 
 log = logging.getLogger(__name__)
 
-# Redirect rounds before a command counts as failed: a slot moves at most once per round.
-MAX_REDIRECTS = 3
+# Redirect rounds before a command counts as failed. A redirect names the node to ask next;
+# from the second round on (a slot in the middle of a move answers ASK, MOVED or TRYAGAIN
+# until the move is done) a pause that doubles from 10 ms comes first: a message waits up to
+# about 1.3 s for a move to finish.
+MAX_REDIRECTS = 8
+REDIRECT_PAUSE = 0.01
 # A hash write that failed is tried again this soon even when no new message comes.
 RETRY_FIELDS_AFTER = 0.5
 
@@ -49,7 +53,8 @@ class _Command:
     key: str
     args: tuple[Any, ...]
     is_event: bool
-    ask: tuple[str, int] | None = None  # send to this node, after ASKING
+    target: tuple[str, int] | None = None  # where a redirect said to go; else the slot map's
+    asking: bool = False  # an ASK redirect: ASKING goes first
 
 
 @dataclass(slots=True)
@@ -144,11 +149,12 @@ class StateWriter:
                 for event in w.events:
                     args = ("XADD", stream, "*", ev.FIELD, orjson.dumps(event))
                     todo.append(_Command(w, stream, args, True))
-        for _ in range(MAX_REDIRECTS):
+        for round_ in range(MAX_REDIRECTS):
             todo = await self._send(todo)
             if not todo:
                 break
-            await self._redis.refresh_topology()
+            if round_:
+                await asyncio.sleep(REDIRECT_PAUSE * 2**round_)
         for command in todo:  # still redirected after every round
             self._fail(command, TryAgainError("the slot kept moving"))
         self._settle(batch)
@@ -159,7 +165,9 @@ class StateWriter:
         r = self._redis
         for command in commands:
             try:
-                client = r.client_at(*command.ask) if command.ask else r.node_client(command.key)
+                client = (
+                    r.client_at(*command.target) if command.target else r.node_client(command.key)
+                )
             except UNAVAILABLE as exc:  # a slot with no owner
                 self._fail(command, exc)
                 continue
@@ -170,7 +178,7 @@ class StateWriter:
     async def _send_to(self, client: Any, commands: list[_Command]) -> list[_Command]:
         pipe = client.pipeline(transaction=False)
         for command in commands:
-            if command.ask:
+            if command.asking:
                 pipe.execute_command("ASKING")
             pipe.execute_command(*command.args)
         waiting = self._replication.replicas
@@ -189,18 +197,20 @@ class StateWriter:
             if isinstance(acked, int) and acked < waiting:
                 self._replication.unreplicated += len(commands)
                 UNREPLICATED.inc(len(commands))
-        if any(c.ask for c in commands):
+        if any(c.asking for c in commands):
             results = _without_asking(commands, results)
         again: list[_Command] = []
         for command, result in zip(commands, results, strict=True):
-            if isinstance(result, MovedError):
-                command.ask = None
+            if isinstance(result, AskError):  # MOVED too: the slot's (new) owner, by address
+                command.target = result.node_addr
+                command.asking = not isinstance(result, MovedError)
                 again.append(command)
-            elif isinstance(result, AskError):
-                command.ask = result.node_addr
+            elif isinstance(result, TryAgainError):
                 again.append(command)
             elif isinstance(result, Exception):
                 self._fail(command, result)
+        if self._redis.sharded and any(c.target and not c.asking for c in again):
+            self._spawn_refresh()  # a slot moved for good: later batches go there directly
         return again
 
     def _fail(self, command: _Command, exc: BaseException) -> None:
@@ -271,7 +281,7 @@ def _without_asking(commands: list[_Command], results: list[Any]) -> list[Any]:
     out: list[Any] = []
     it = iter(results)
     for command in commands:
-        if command.ask:
+        if command.asking:
             next(it)
         out.append(next(it))
     return out

@@ -217,6 +217,14 @@ async def _for_partner(
 # the feed ---------------------------------------------------------------------------------
 
 
+async def _refresh(r: redis.Redis) -> None:
+    """Read the slot map again: the stream may live on another primary now."""
+    try:
+        await r.refresh_topology()
+    except Exception:
+        log.warning("cannot read the slot map", exc_info=True)
+
+
 @dataclass(eq=False)
 class Listener:
     partner_id: str
@@ -326,7 +334,9 @@ class EventFeed:
         failing = False
         while True:
             try:
-                reply = await self._redis.xread(
+                # a plain client on the stream's primary: a cluster client would ask a server
+                # where XREAD's keys are before every read
+                reply = await self._redis.node_client(stream).xread(
                     {stream: format_entry_id(position)}, count=READ_COUNT, block=BLOCK_MS
                 )
                 failing = False
@@ -337,6 +347,7 @@ class EventFeed:
                     log.warning("event feed cannot read the stream; retrying", exc_info=True)
                 failing = True
                 await asyncio.sleep(1)
+                await _refresh(self._redis)
                 continue
             events: list[FeedEvent] = []
             for _, entries in reply or []:

@@ -12,13 +12,13 @@ from typing import Any
 import asyncpg
 import redis.asyncio as redis
 from prometheus_client import Counter, Gauge
-from redis.exceptions import ResponseError
+from redis.exceptions import AskError, ResponseError, TryAgainError
 
 from recorder import rows, writer
 from shared import ops_http
 from shared.db import create_pool
 from shared.process import wait_for_signal
-from shared.redis_client import UNAVAILABLE, connect
+from shared.redis_client import connect
 from shared.redis_keys import RECORDER_GROUP, Keys, shard_tag
 from shared.settings import Settings
 
@@ -45,6 +45,7 @@ _PG_DOWN = (
 
 Entries = list[tuple[str, dict[Any, Any]]]  # (entry id, fields) of one stream
 PARTITIONS_EVERY = 3600.0
+REDIRECT_PAUSE = 0.05
 TRIM_EVERY = 5.0
 
 
@@ -97,17 +98,36 @@ class Recorder:
                 if now - last_trim > TRIM_EVERY:
                     await self._trim(stream)
                     last_trim = now
-            except UNAVAILABLE as exc:
-                # Unacknowledged entries stay pending and are claimed again once Redis is back.
-                REDIS_ERRORS.inc()
-                log.warning("redis unavailable; retrying", extra={"error": repr(exc)})
-                await self._pause(1)
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-                # Redis came back without its data (no append-only file): start the group anew.
-                log.warning("consumer group missing; creating it again")
-                await self._ensure_group(stream)
+                if "NOGROUP" in str(exc):
+                    # Redis came back without its data (no append-only file): a new group.
+                    log.warning("consumer group missing; creating it again")
+                    await self._ensure_group(stream)
+                else:
+                    await self._redis_failed(exc)
+            except Exception as exc:  # a lost node, a failover: never the end of the recorder
+                await self._redis_failed(exc)
+
+    async def _redis_failed(self, exc: Exception) -> None:
+        """Unacknowledged entries stay pending and are claimed again once Redis answers; the
+        shard may have moved (MOVED, a promoted replica), so read the slot map again."""
+        if isinstance(exc, AskError | TryAgainError):  # its slot is moving: soon settled
+            await self._pause(REDIRECT_PAUSE)
+            await self.redis.refresh_topology()
+            return
+        REDIS_ERRORS.inc()
+        log.warning("redis unavailable; retrying", extra={"error": repr(exc)})
+        await self._pause(1)
+        try:
+            await self.redis.refresh_topology()
+        except Exception as refresh_failed:
+            log.warning("cannot read the slot map", extra={"error": repr(refresh_failed)})
+
+    def _on(self, stream: str) -> redis.Redis:
+        """A plain client on the primary that holds the stream (the one server, unclustered):
+        XREADGROUP names its keys where a cluster client has to ask a server to find them."""
+        client: redis.Redis = self.redis.node_client(stream)
+        return client
 
     async def _keep_partitions(self) -> None:
         while not self._stopping.is_set():
@@ -133,7 +153,7 @@ class Recorder:
         self._stopping.set()
 
     async def _read(self, stream: str) -> Entries:
-        reply = await self.redis.xreadgroup(
+        reply = await self._on(stream).xreadgroup(
             RECORDER_GROUP,
             self.consumer,
             {stream: ">"},
@@ -150,7 +170,7 @@ class Recorder:
         out: Entries = []
         start = "0-0"
         while True:
-            start, claimed, *_ = await self.redis.xautoclaim(
+            start, claimed, *_ = await self._on(stream).xautoclaim(
                 stream,
                 RECORDER_GROUP,
                 self.consumer,
@@ -195,7 +215,7 @@ class Recorder:
                     return  # unacknowledged: another recorder claims these entries
                 await self._pause(delay)
                 delay = min(delay * 2, 5)
-        await self.redis.xack(stream, RECORDER_GROUP, *(entry_id for entry_id, _ in entries))
+        await self._on(stream).xack(stream, RECORDER_GROUP, *(entry_id for entry_id, _ in entries))
         ROWS.inc(batch.rows)
         ENTRIES.inc(len(entries))
         self.recorded += len(entries)
@@ -203,13 +223,14 @@ class Recorder:
 
     async def _trim(self, stream: str) -> None:
         """Trim below the oldest entry a group still needs: pending, or not yet delivered."""
+        client = self._on(stream)
         try:
-            groups = await self.redis.xinfo_groups(stream)
+            groups = await client.xinfo_groups(stream)
         except ResponseError:
             return
         floor: str | None = None
         for group in groups:
-            pending = await self.redis.xpending(stream, group["name"])
+            pending = await client.xpending(stream, group["name"])
             if group["name"] == RECORDER_GROUP:
                 self._pending[stream] = pending["pending"]
             needed = pending["min"] if pending["pending"] else group["last-delivered-id"]
@@ -219,7 +240,7 @@ class Recorder:
         if floor is None or _id_lt(keep_from, floor):
             floor = keep_from
         if floor != "0-0":
-            await self.redis.xtrim(stream, minid=floor, approximate=False)
+            await client.xtrim(stream, minid=floor, approximate=False)
         PENDING.set(sum(self._pending.values()))
 
 

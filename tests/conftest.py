@@ -2,6 +2,9 @@
 
 With EVCS_DATABASE_URL and EVCS_REDIS_URL set, tests use those servers (in a fresh database
 and under a fresh Redis key prefix); otherwise they start the embedded servers in a temp folder.
+Tests that run on a Redis Cluster as well take the `topology` fixture: the cluster is an
+embedded one of 3 primaries with a replica each, started on first use (or the cluster that
+EVCS_TEST_CLUSTER_URL names).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import asyncpg
 import pytest
 import redis.asyncio as redis
 
-from shared import db, embedded
+from shared import db, embedded, embedded_cluster
 from shared.redis_client import connect, delete_matching
 from shared.redis_keys import Keys
 from shared.settings import Settings
@@ -97,6 +100,58 @@ async def rds(settings: Settings) -> AsyncIterator[redis.Redis]:
     yield r
     await delete_matching(r, f"{settings.redis_prefix}:*")
     await r.aclose()
+
+
+CLUSTER_SHARDS = 3
+
+
+@pytest.fixture(scope="session")
+def cluster_url() -> Iterator[str]:
+    configured = os.environ.get("EVCS_TEST_CLUSTER_URL")
+    if configured:
+        yield configured
+        return
+    folder = Path(tempfile.mkdtemp(prefix="evcs-cluster-"))
+    try:
+        yield embedded_cluster.start(folder, CLUSTER_SHARDS, replicas=1)
+    finally:
+        embedded_cluster.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def cluster_settings(settings: Settings, cluster_url: str) -> Settings:
+    """The session's settings on the cluster: a prefix of its own, a stream shard per primary."""
+    return settings.model_copy(
+        update={
+            "redis_url": cluster_url,
+            "redis_prefix": f"c{secrets.token_hex(4)}",
+            "stream_shards": CLUSTER_SHARDS,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+async def cluster_rds(cluster_settings: Settings) -> AsyncIterator[redis.Redis]:
+    assert cluster_settings.redis_url
+    r = await connect(cluster_settings.redis_url)
+    yield r
+    await delete_matching(r, f"{cluster_settings.redis_prefix}:*")
+    await r.aclose()
+
+
+@pytest.fixture(params=["standalone", "cluster"])
+def topology(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def backend(topology: str, request: pytest.FixtureRequest) -> tuple[Settings, redis.Redis]:
+    """The settings and Redis client of the test's topology (one server, or the cluster).
+    (Sync: an async fixture cannot ask for other fixtures by name.)"""
+    if topology == "cluster":
+        return request.getfixturevalue("cluster_settings"), request.getfixturevalue("cluster_rds")
+    return request.getfixturevalue("settings"), request.getfixturevalue("rds")
 
 
 @pytest.fixture

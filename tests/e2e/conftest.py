@@ -26,6 +26,7 @@ from simulators.runner import make_charger
 @dataclass
 class System:
     settings: Settings
+    redis: redis.Redis
     gateway_url: str
     http: aiohttp.ClientSession
     nodes: list[CsmsApp]
@@ -53,8 +54,10 @@ class System:
 
 @pytest.fixture
 async def system(
-    settings: Settings, pool: asyncpg.Pool, rds: redis.Redis, uid: str
+    backend: tuple[Settings, redis.Redis], pool: asyncpg.Pool, uid: str
 ) -> AsyncIterator[System]:
+    """Two csms nodes, a recorder and a gateway in-process, on one Redis server or a cluster."""
+    settings, rds = backend
     s = settings.model_copy(update={"csms_port": 0, "node_id": f"e2e-{uid}-a"})
     api_keys: dict[str, str] = {}
     for partner in (f"pa{uid}", f"pb{uid}"):
@@ -68,7 +71,7 @@ async def system(
     server = TestServer(create_app(s, redis=rds, pool=pool), host="127.0.0.1")
     await server.start_server()
     http = aiohttp.ClientSession()
-    system = System(s, str(server.make_url("/api/v1")), http, nodes, api_keys)
+    system = System(s, rds, str(server.make_url("/api/v1")), http, nodes, api_keys)
     try:
         yield system
     finally:
@@ -96,7 +99,6 @@ async def connect_sim(system: System, charger_id: str, protocol: str, node: int 
 async def plug_in(
     system: System,
     pool: asyncpg.Pool,
-    rds: redis.Redis,
     charger_id: str,
     protocol: str,
     partner: str,
@@ -105,7 +107,7 @@ async def plug_in(
     """Register a charger for the partner and connect a simulated one to the given node."""
     await registry.register_charger(
         pool,
-        rds,
+        system.redis,
         Keys.of(system.settings),
         charger_id,
         protocol=protocol,

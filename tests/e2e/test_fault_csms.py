@@ -39,6 +39,7 @@ CHARGERS = 8
 @dataclass
 class Cluster:
     settings: Settings
+    redis: redis.Redis
     keys: Keys
     nodes: list[Proc]
     node_ids: list[str]
@@ -47,10 +48,10 @@ class Cluster:
     gateway_url: str
     api_key: str
 
-    async def holders(self, rds: redis.Redis) -> dict[str, list[str]]:
+    async def holders(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {n: [] for n in self.node_ids}
         for cp in self.fleet.ids:
-            node = await node_of(rds, self.keys, cp)
+            node = await node_of(self.redis, self.keys, cp)
             if node in out:
                 out[node].append(cp)
         return out
@@ -58,8 +59,10 @@ class Cluster:
 
 @pytest.fixture
 async def cluster(
-    settings: Settings, pool: asyncpg.Pool, rds: redis.Redis, uid: str, tmp_path: Path
+    backend: tuple[Settings, redis.Redis], pool: asyncpg.Pool, uid: str, tmp_path: Path
 ) -> AsyncIterator[Cluster]:
+    """Two csms node processes behind a load balancer, on one Redis server or a cluster."""
+    settings, rds = backend
     prefix = f"fc{uid}"
     s = settings.model_copy(
         update={
@@ -70,7 +73,7 @@ async def cluster(
             "rate_limit_hour": 1_000_000,
         }
     )
-    keys = Keys(prefix)
+    keys = Keys.of(s)
     ids = [f"FC{uid}-{i}" for i in range(CHARGERS)]
     api_key = await seed(pool, rds, keys, f"fc{uid}", ids)
     env = process_env(s, prefix)
@@ -87,7 +90,7 @@ async def cluster(
     try:
         await fleet.start()
         yield Cluster(
-            s, keys, nodes, node_ids, lb, fleet, str(gateway.make_url("/api/v1")), api_key
+            s, rds, keys, nodes, node_ids, lb, fleet, str(gateway.make_url("/api/v1")), api_key
         )
     finally:
         await fleet.stop()
@@ -108,16 +111,16 @@ async def _command(http: aiohttp.ClientSession, cluster: Cluster, cp: str, actio
         return response.status
 
 
-async def _spread(cluster: Cluster, rds: redis.Redis) -> dict[str, list[str]]:
+async def _spread(cluster: Cluster) -> dict[str, list[str]]:
     async def both_hold_chargers() -> bool:
-        held = await cluster.holders(rds)
+        held = await cluster.holders()
         return sum(map(len, held.values())) == CHARGERS and all(held.values())
 
     await eventually(both_hold_chargers, "chargers spread over both nodes", procs=cluster.nodes)
     await eventually(
         lambda: _true(cluster.fleet.acked_total >= 200), "load flowing", procs=cluster.nodes
     )
-    return await cluster.holders(rds)
+    return await cluster.holders()
 
 
 async def _true(value: bool) -> bool:
@@ -125,9 +128,9 @@ async def _true(value: bool) -> bool:
 
 
 async def test_csms_node_killed_under_load(
-    cluster: Cluster, pool: asyncpg.Pool, rds: redis.Redis
+    cluster: Cluster, pool: asyncpg.Pool, topology: str
 ) -> None:
-    held = await _spread(cluster, rds)
+    held = await _spread(cluster)
     victim, survivor = 0, 1
     moved = held[cluster.node_ids[victim]]
     acked_before = cluster.fleet.acked_total
@@ -136,7 +139,7 @@ async def test_csms_node_killed_under_load(
     await cluster.nodes[victim].stop(signal.SIGKILL)
 
     async def all_on_survivor() -> bool:
-        held = await cluster.holders(rds)
+        held = await cluster.holders()
         return len(held[cluster.node_ids[survivor]]) == CHARGERS
 
     # the registry follows the chargers: each one now names the surviving node
@@ -159,7 +162,7 @@ async def test_csms_node_killed_under_load(
     await cluster.fleet.stop_sending()
     lost, duplicates, stored = await lost_and_duplicates(pool, cluster.fleet)
     report(
-        "csms SIGKILL",
+        f"csms SIGKILL ({topology})",
         chargers_moved=len(moved),
         reconnect_s=reconnect_s,
         commands_ok_after_s=command_s,
@@ -175,10 +178,11 @@ async def test_csms_node_killed_under_load(
     assert duplicates == 0
 
 
+@pytest.mark.parametrize("topology", ["standalone"], indirect=True)
 async def test_csms_node_stopped_with_sigterm_answers_what_it_took(
-    cluster: Cluster, pool: asyncpg.Pool, rds: redis.Redis
+    cluster: Cluster, pool: asyncpg.Pool
 ) -> None:
-    held = await _spread(cluster, rds)
+    held = await _spread(cluster)
     leaving = held[cluster.node_ids[0]]
     statuses: list[int] = []
     failures: list[str] = []
@@ -201,7 +205,7 @@ async def test_csms_node_stopped_with_sigterm_answers_what_it_took(
         stop_s = time.monotonic() - stopped_at
 
         async def all_on_survivor() -> bool:
-            return len((await cluster.holders(rds))[cluster.node_ids[1]]) == CHARGERS
+            return len((await cluster.holders())[cluster.node_ids[1]]) == CHARGERS
 
         await eventually(all_on_survivor, "chargers back on the other node")
         reconnect_s = time.monotonic() - stopped_at

@@ -51,6 +51,7 @@ def process_env(settings: Settings, prefix: str, **extra: str) -> dict[str, str]
         {
             "EVCS_DATABASE_URL": str(settings.database_url),
             "EVCS_REDIS_URL": str(settings.redis_url),
+            "EVCS_STREAM_SHARDS": str(settings.stream_shards),
             "EVCS_REDIS_PREFIX": prefix,
             "EVCS_CHARGER_AUTH": "false",
             "EVCS_BOOT_UNKNOWN": "Accepted",

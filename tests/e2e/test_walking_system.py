@@ -1,22 +1,22 @@
-"""End to end: simulated chargers -> csms -> Redis -> gateway and recorder -> PostgreSQL."""
+"""End to end: simulated chargers -> csms -> Redis -> gateway and recorder -> PostgreSQL, on one
+Redis server and on a Redis Cluster (the `topology` parameter of every test)."""
 
 from __future__ import annotations
 
 import asyncpg
 import pytest
-import redis.asyncio as redis
 
 from tests.e2e.conftest import System, connect_sim, plug_in
 
 
 @pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
 async def test_partner_switches_a_charger_on_and_off(
-    system: System, pool: asyncpg.Pool, rds: redis.Redis, uid: str, protocol: str
+    system: System, pool: asyncpg.Pool, uid: str, protocol: str
 ) -> None:
     partner = f"pa{uid}"
     key = system.keys[partner]
     cp = f"E2E-{protocol[-3:]}-{uid}"
-    await plug_in(system, pool, rds, cp, protocol, partner)
+    await plug_in(system, pool, cp, protocol, partner)
 
     async def status_is(expected: str) -> bool:
         code, body = await system.get(f"/chargers/{cp}/status", key)
@@ -71,13 +71,11 @@ async def test_partner_switches_a_charger_on_and_off(
     assert sorted(r["outcome"] for r in commands) == ["ACCEPTED", "ACCEPTED"]
 
 
-async def test_keys_and_ownership(
-    system: System, pool: asyncpg.Pool, rds: redis.Redis, uid: str
-) -> None:
+async def test_keys_and_ownership(system: System, pool: asyncpg.Pool, uid: str) -> None:
     mine = f"MINE-{uid}"
     theirs = f"THEIRS-{uid}"
-    await plug_in(system, pool, rds, mine, "ocpp1.6", f"pa{uid}")
-    await plug_in(system, pool, rds, theirs, "ocpp1.6", f"pb{uid}")
+    await plug_in(system, pool, mine, "ocpp1.6", f"pa{uid}")
+    await plug_in(system, pool, theirs, "ocpp1.6", f"pb{uid}")
     key_a = system.keys[f"pa{uid}"]
 
     code, body = await system.get(f"/chargers/{mine}/status")
@@ -100,12 +98,12 @@ async def test_keys_and_ownership(
 
 
 async def test_a_command_reaches_a_charger_held_by_the_other_node(
-    system: System, pool: asyncpg.Pool, rds: redis.Redis, uid: str
+    system: System, pool: asyncpg.Pool, uid: str
 ) -> None:
     partner = f"pa{uid}"
     key = system.keys[partner]
-    on_a = await plug_in(system, pool, rds, f"NA-{uid}", "ocpp1.6", partner, node=0)
-    on_b = await plug_in(system, pool, rds, f"NB-{uid}", "ocpp2.0.1", partner, node=1)
+    on_a = await plug_in(system, pool, f"NA-{uid}", "ocpp1.6", partner, node=0)
+    on_b = await plug_in(system, pool, f"NB-{uid}", "ocpp2.0.1", partner, node=1)
     for charger, node in ((on_a, 0), (on_b, 1)):
         code, body = await system.post(
             f"/chargers/{charger.charger_id}/control", {"action": "on"}, key

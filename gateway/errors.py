@@ -12,21 +12,21 @@ from typing import Any
 
 import asyncpg
 import orjson
-import redis.exceptions
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from shared import registry
+from shared.redis_client import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
 
-# A storage server we cannot reach is the caller's "try again later", not our bug.
+# A storage server we cannot reach (or a Redis Cluster failing over, a slot with no owner) is
+# the caller's "try again later", not our bug.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
+    *UNAVAILABLE,
     asyncpg.PostgresConnectionError,
     ConnectionError,
 )

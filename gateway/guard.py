@@ -8,7 +8,6 @@ import hmac
 import logging
 import re
 
-import redis.exceptions
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -18,10 +17,10 @@ from gateway.errors import ApiError
 from gateway.observe import RATE_LIMITED
 from gateway.state import ADMIN_ACTOR, AUTH, LIMITER, PARTNER, RATE, SETTINGS
 from shared import apikeys
+from shared.redis_client import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
-_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="evcs-admin"'}
 _SANE_ACTOR = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
 
@@ -37,7 +36,7 @@ async def _partner(request: web.Request) -> None:
     request[PARTNER] = record
     try:
         decision = await request.app[LIMITER].hit(record)
-    except _REDIS_DOWN:
+    except UNAVAILABLE:
         if request.app[SETTINGS].rate_limit_fail_open:
             log.warning("rate limiter unavailable; serving unmetered (fail open)")
             return

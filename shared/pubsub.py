@@ -78,6 +78,9 @@ class Subscription:
                     "pub/sub connection lost; subscribing again",
                     extra={"channel": self._name, "error": repr(exc)},
                 )
+                if pubsub is not None:  # at once: redis-py may have subscribed it again
+                    await _close(pubsub)
+                    pubsub = None
                 if self._on_gap is not None:
                     self._on_gap()
                 await asyncio.sleep(RETRY_DELAY)

@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as redis
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.crc import key_slot
 from redis.exceptions import (
     ClusterDownError,
@@ -243,6 +245,9 @@ async def connect(url: str, *, max_connections: int = 64, mode: Mode = "auto") -
         decode_responses=True,
         max_connections=max_connections,
         require_full_coverage=True,
+        # A command is tried again after a lost node or a moved slot, but a cluster that is
+        # down answers within a second (503, InternalError) instead of stalling callers.
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=3),
         ssl=target.ssl,
         **_CONNECTION,
         **_login(target),

@@ -1,0 +1,139 @@
+"""Opening Redis: one server or a cluster from one URL, and one clear error when neither works."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as redis
+from redis.crc import key_slot
+
+from shared import embedded
+from shared.embedded_cluster import SLOTS
+from shared.pubsub import Subscription
+from shared.redis_client import RedisUnavailable, connect, parse_url
+from shared.redis_keys import Keys, shard_tag
+from shared.settings import Settings
+
+
+def test_a_url_may_name_several_hosts_and_a_login() -> None:
+    target = parse_url("rediss://user:p%40ss@h1:7000,h2:7001/0")
+    assert target.hosts == [("h1", 7000), ("h2", 7001)]
+    assert (target.username, target.password, target.ssl, target.db) == ("user", "p@ss", True, 0)
+    assert parse_url("redis://localhost").hosts == [("localhost", 6379)]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://h:1/0", "redis://h:port/0", "redis://h:1/zero", "redis://:1/0"]
+)
+def test_a_malformed_url_is_refused_with_a_reason(url: str) -> None:
+    with pytest.raises(RedisUnavailable):
+        parse_url(url)
+
+
+async def test_nothing_listening_is_one_clear_error() -> None:
+    with pytest.raises(RedisUnavailable, match=r"no Redis answers at 127\.0\.0\.1:1:"):
+        await connect("redis://127.0.0.1:1/0")
+
+
+@pytest.fixture
+def slotless_node() -> Iterator[str]:
+    """A cluster-enabled server that serves no slot: a cluster not (yet) set up."""
+    folder = Path(tempfile.mkdtemp(prefix="evcs-slotless-"))
+    port = embedded.free_port()
+    embedded.spawn_server(
+        folder,
+        port,
+        "everysec",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-port",
+        str(embedded.free_port()),
+    )
+    embedded.wait_for_server(folder, port)
+    yield f"redis://127.0.0.1:{port}/0"
+    embedded.stop_server(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+async def test_a_cluster_that_does_not_serve_every_slot_is_refused_at_start(
+    slotless_node: str,
+) -> None:
+    with pytest.raises(RedisUnavailable, match="cannot serve every slot"):
+        await connect(slotless_node)
+
+
+def test_evcs_says_what_is_wrong_in_one_line_not_a_traceback(slotless_node: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVCS_")}
+    env.update(
+        EVCS_REDIS_URL=slotless_node,
+        EVCS_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none",
+        EVCS_CSMS_PORT="0",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "evcs", "csms"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: the Redis Cluster cannot serve every slot")
+    assert "Traceback" not in result.stderr
+
+
+def test_stream_shards_take_even_shares_of_the_slot_space() -> None:
+    for shards in (1, 2, 3, 5, 8, 16):
+        for i in range(shards):
+            slot = key_slot(shard_tag(i, shards).encode())
+            assert SLOTS * i // shards <= slot < SLOTS * (i + 1) // shards
+    assert Keys("evcs", 1).stream(0) == "evcs:events:{0}"  # unchanged for one shard
+
+
+async def test_on_a_cluster_each_stream_shard_lives_on_a_primary_of_its_own(
+    cluster_settings: Settings, cluster_rds: redis.Redis
+) -> None:
+    keys = Keys.of(cluster_settings)
+    owners = {cluster_rds.get_node_from_key(stream).name for stream in keys.streams()}
+    assert len(owners) == len(keys.streams()) == len(cluster_rds.get_primaries())
+
+
+@pytest.mark.parametrize("topology", ["standalone", "cluster"], indirect=True)
+async def test_a_subscription_comes_back_after_its_connection_is_killed(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    _, rds = backend
+    channel = f"t:{uid}:ch"
+    got: list[str] = []
+    gaps: list[int] = []
+    subscription = Subscription(rds, channel, got.append, on_gap=lambda: gaps.append(1))
+    await subscription.start()
+    try:
+        assert await rds.post(channel, "one") == 1
+        await _until(lambda: got == ["one"])
+        kind = "pubsub"
+        await rds.node_client(channel).client_kill_filter(_type=kind)
+        await _until(lambda: bool(gaps))
+
+        async def delivered() -> bool:
+            return await rds.post(channel, "two") == 1
+
+        for _ in range(100):
+            if await delivered():
+                break
+            await asyncio.sleep(0.05)
+        await _until(lambda: "two" in got)
+    finally:
+        await subscription.stop()
+
+
+async def _until(check: object, timeout: float = 10) -> None:
+    assert callable(check)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)

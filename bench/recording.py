@@ -45,17 +45,18 @@ def _fill(r: redis.Redis, keys: Keys, events: int) -> None:
             ],
         }
     )
+    streams = keys.streams()
     pipe = r.pipeline(transaction=False)
     for i in range(events):
-        pipe.xadd(keys.stream(0), status if i % 2 else meter)
+        pipe.xadd(streams[i % len(streams)], status if (i // len(streams)) % 2 else meter)
         if i % 5000 == 4999:
             pipe.execute()
     pipe.execute()
 
 
-def _pending(r: redis.Redis, keys: Keys) -> tuple[int, int]:
+def _pending(r: redis.Redis, keys: Keys, shard: int = 0) -> tuple[int, int]:
     """(entries not yet acknowledged or not yet delivered, age in ms of the oldest of them)."""
-    stream = keys.stream(0)
+    stream = keys.stream(shard)
     if not r.exists(stream):
         return 0, 0
     groups = {
@@ -81,10 +82,10 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _delivered(r: redis.Redis, keys: Keys) -> str:
+def _delivered(r: redis.Redis, keys: Keys, shard: int = 0) -> str:
     """The recorder group's last delivered id ("0-0" before its first read)."""
     try:
-        groups = r.xinfo_groups(keys.stream(0))
+        groups = r.xinfo_groups(keys.stream(shard))
     except redis.ResponseError:
         return "0-0"
     for g in groups:
@@ -98,36 +99,45 @@ def _lag_ms(r: redis.Redis, keys: Keys) -> float:
 
 
 def run(ctx: Ctx) -> None:
-    events = 5_000 if ctx.quick else 200_000
-    rows_s = ctx.figure("recorder", "rows written from a filled stream", "rows/s", ">= 100,000")
+    events = 5_000 if ctx.quick else 300_000
+    one = ctx.figure("recorder", "rows written from a filled stream, 1 recorder", "rows/s")
+    two = ctx.figure("recorder", "rows written, 2 recorders on 2 shards", "rows/s", ">= 100,000")
     lag_max = ctx.figure("recorder", "max lag while csms ingests at 50%", "s", "< 2")
     r = connect_sync(str(ctx.settings.redis_url))
     for n in range(ctx.runs):
-        prefix = f"{ctx.settings.redis_prefix}r{n}"
-        keys = Keys(prefix)
-        _fill(r, keys, events)
-        rec = procs.start_unbound(
-            "recorder",
-            ["evcs", "recorder"],
-            ctx.env(EVCS_REDIS_PREFIX=prefix),
-            ctx.logs / "recorder.log",
-        )
-        try:
-            # from its first delivered batch until all is written and acknowledged: process
-            # start-up is not throughput (Redis 6.2 reports no group lag, so read the ids)
-            deadline = time.monotonic() + 300
-            while _delivered(r, keys) == "0-0" and time.monotonic() < deadline:
-                time.sleep(0.005)
-            t0 = time.monotonic()
-            last = r.xinfo_stream(keys.stream(0))["last-generated-id"]
-            while time.monotonic() < deadline and (
-                _delivered(r, keys) != _text(last) or _pending(r, keys)[0]
-            ):
-                time.sleep(0.01)
-            rows_s.runs.append(events * 1.5 / (time.monotonic() - t0))  # meter 2 rows, status 1
-        finally:
-            rec.stop()
+        one.runs.append(_rows_per_s(ctx, r, f"{ctx.settings.redis_prefix}r{n}", events, 1))
+        two.runs.append(_rows_per_s(ctx, r, f"{ctx.settings.redis_prefix}rr{n}", events, 2))
     _lag_under_ingest(ctx, r, lag_max)
+
+
+def _rows_per_s(ctx: Ctx, r: redis.Redis, prefix: str, events: int, recorders: int) -> float:
+    """Rows/s that `recorders` processes write from as many filled stream shards, from the
+    first delivered batch until everything is written and acknowledged (process start-up is
+    not throughput)."""
+    keys = Keys(prefix, recorders)
+    _fill(r, keys, events)
+    env = ctx.env(EVCS_REDIS_PREFIX=prefix, EVCS_STREAM_SHARDS=str(recorders))
+    recs = [
+        procs.start_unbound("recorder", ["evcs", "recorder"], env, ctx.logs / f"recorder{i}.log")
+        for i in range(recorders)
+    ]
+    shards = range(recorders)
+    try:
+        deadline = time.monotonic() + 300
+        while all(_delivered(r, keys, s) == "0-0" for s in shards):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the recorders delivered nothing")
+            time.sleep(0.005)
+        t0 = time.monotonic()
+        last = [_text(r.xinfo_stream(keys.stream(s))["last-generated-id"]) for s in shards]
+        while time.monotonic() < deadline and any(
+            _delivered(r, keys, s) != last[s] or _pending(r, keys, s)[0] for s in shards
+        ):
+            time.sleep(0.01)
+        return events * 1.5 / (time.monotonic() - t0)  # a meter event is 2 rows, a status 1
+    finally:
+        for rec in recs:
+            rec.stop()
 
 
 def _lag_under_ingest(ctx: Ctx, r: redis.Redis, figure: object) -> None:

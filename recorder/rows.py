@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -13,7 +14,13 @@ from shared import events as ev
 
 def received_at(entry_id: str) -> datetime:
     """The csms's receipt time, from the stream entry id (milliseconds before the dash)."""
-    return datetime.fromtimestamp(int(entry_id.split("-", 1)[0]) / 1000, UTC)
+    return _at_ms(entry_id.partition("-")[0])
+
+
+@lru_cache(maxsize=4096)
+def _at_ms(ms: str) -> datetime:
+    # entries of one batch share few milliseconds: this is a dict lookup for most of them
+    return datetime.fromtimestamp(int(ms) / 1000, UTC)
 
 
 def row_id(shard_tag: str, entry_id: str) -> str:
@@ -130,8 +137,12 @@ def add(batch: Batch, entry_id: str, e: dict[str, Any], shard_tag: str = "0") ->
         batch.skipped += 1  # connection events feed the live stream only
 
 
-def decode(fields: dict[Any, Any]) -> dict[str, Any] | None:
-    try:
-        return ev.decode(fields)
-    except (orjson.JSONDecodeError, TypeError):
+def decode(payload: str | bytes | None) -> dict[str, Any] | None:
+    """The event in an entry's event field; None for what is not one."""
+    if payload is None:
         return None
+    try:
+        event = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) else None

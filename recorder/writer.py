@@ -1,10 +1,19 @@
-"""Writing a batch to PostgreSQL in one transaction; idempotent: a re-delivered batch lands once."""
+"""Writing a batch to PostgreSQL in one transaction; idempotent: a re-delivered batch lands once.
+
+History rows go in by COPY straight into their tables. A batch delivered again (a recorder
+that committed, then died before acknowledging) fails that COPY on the unique key and is
+written again through a scratch table that skips the rows already there: twice the work, but
+only for the rare re-delivered batch."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
 from recorder.rows import Batch
+
+Copy = Callable[[asyncpg.Connection, str, list[str], list[tuple[object, ...]]], Awaitable[None]]
 
 _STATUS_COLS = [
     "stream_id",
@@ -31,6 +40,12 @@ _METER_COLS = [
 ]
 
 
+async def _copy(
+    conn: asyncpg.Connection, table: str, cols: list[str], rows: list[tuple[object, ...]]
+) -> None:
+    await conn.copy_records_to_table(table, records=rows, columns=cols)
+
+
 async def _copy_idempotent(
     conn: asyncpg.Connection, table: str, cols: list[str], rows: list[tuple[object, ...]]
 ) -> None:
@@ -47,37 +62,46 @@ async def _copy_idempotent(
 
 
 async def write(pool: asyncpg.Pool, batch: Batch) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        if batch.status_events:
-            await _copy_idempotent(conn, "status_events", _STATUS_COLS, batch.status_events)
-        if batch.meter_values:
-            await _copy_idempotent(conn, "meter_values", _METER_COLS, batch.meter_values)
-        if batch.tx_starts:
-            await conn.executemany(
-                "INSERT INTO transactions (charger_id, transaction_id, connector_id, id_tag,"
-                " started_at, meter_start_wh) VALUES ($1, $2, $3, $4, $5, $6)"
-                " ON CONFLICT (charger_id, transaction_id) DO UPDATE SET"
-                " connector_id = COALESCE(transactions.connector_id, EXCLUDED.connector_id),"
-                " id_tag = COALESCE(transactions.id_tag, EXCLUDED.id_tag),"
-                " started_at = COALESCE(transactions.started_at, EXCLUDED.started_at),"
-                " meter_start_wh = COALESCE(transactions.meter_start_wh, EXCLUDED.meter_start_wh)",
-                batch.tx_starts,
-            )
-        if batch.tx_stops:
-            # A stop may be recorded before its start (a re-claimed batch): upsert either way.
-            await conn.executemany(
-                "INSERT INTO transactions (charger_id, transaction_id, connector_id, stopped_at,"
-                " meter_stop_wh, stop_reason) VALUES ($1, $2, $3, $4, $5, $6)"
-                " ON CONFLICT (charger_id, transaction_id) DO UPDATE SET"
-                " connector_id = COALESCE(transactions.connector_id, EXCLUDED.connector_id),"
-                " stopped_at = EXCLUDED.stopped_at, meter_stop_wh = EXCLUDED.meter_stop_wh,"
-                " stop_reason = EXCLUDED.stop_reason",
-                batch.tx_stops,
-            )
-        if batch.commands:
-            await conn.executemany(
-                "INSERT INTO commands (id, partner_id, charger_id, action, ocpp_action, request,"
-                " outcome, response, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                " ON CONFLICT (id) DO NOTHING",
-                batch.commands,
-            )
+    async with pool.acquire() as conn:
+        try:
+            async with conn.transaction():
+                await _write(conn, batch, _copy)
+        except asyncpg.UniqueViolationError:
+            async with conn.transaction():
+                await _write(conn, batch, _copy_idempotent)
+
+
+async def _write(conn: asyncpg.Connection, batch: Batch, copy: Copy) -> None:
+    if batch.status_events:
+        await copy(conn, "status_events", _STATUS_COLS, batch.status_events)
+    if batch.meter_values:
+        await copy(conn, "meter_values", _METER_COLS, batch.meter_values)
+    if batch.tx_starts:
+        await conn.executemany(
+            "INSERT INTO transactions (charger_id, transaction_id, connector_id, id_tag,"
+            " started_at, meter_start_wh) VALUES ($1, $2, $3, $4, $5, $6)"
+            " ON CONFLICT (charger_id, transaction_id) DO UPDATE SET"
+            " connector_id = COALESCE(transactions.connector_id, EXCLUDED.connector_id),"
+            " id_tag = COALESCE(transactions.id_tag, EXCLUDED.id_tag),"
+            " started_at = COALESCE(transactions.started_at, EXCLUDED.started_at),"
+            " meter_start_wh = COALESCE(transactions.meter_start_wh, EXCLUDED.meter_start_wh)",
+            batch.tx_starts,
+        )
+    if batch.tx_stops:
+        # A stop may be recorded before its start (a re-claimed batch): upsert either way.
+        await conn.executemany(
+            "INSERT INTO transactions (charger_id, transaction_id, connector_id, stopped_at,"
+            " meter_stop_wh, stop_reason) VALUES ($1, $2, $3, $4, $5, $6)"
+            " ON CONFLICT (charger_id, transaction_id) DO UPDATE SET"
+            " connector_id = COALESCE(transactions.connector_id, EXCLUDED.connector_id),"
+            " stopped_at = EXCLUDED.stopped_at, meter_stop_wh = EXCLUDED.meter_stop_wh,"
+            " stop_reason = EXCLUDED.stop_reason",
+            batch.tx_stops,
+        )
+    if batch.commands:
+        await conn.executemany(
+            "INSERT INTO commands (id, partner_id, charger_id, action, ocpp_action, request,"
+            " outcome, response, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (id) DO NOTHING",
+            batch.commands,
+        )

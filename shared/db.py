@@ -11,6 +11,8 @@ import orjson
 log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 0x65766373  # "evcs": one migrator at a time across processes
+# History partitions exist this many days ahead (recorders keep it so every hour).
+PARTITION_DAYS_AHEAD = 2
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -56,7 +58,7 @@ async def migrate(url: str) -> list[str]:
                 await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
             applied_now.append(version)
             log.info("migration applied", extra={"version": version})
-        await conn.execute("SELECT evcs_ensure_partitions(2)")
+        await conn.execute("SELECT evcs_maintain_partitions($1, 0)", PARTITION_DAYS_AHEAD)
     finally:
         await conn.close()
     return applied_now

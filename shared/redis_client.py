@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+import hiredis
 import redis.asyncio as redis
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
@@ -47,6 +48,31 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 _CONNECTION = {"socket_keepalive": True, "health_check_interval": 30, "socket_timeout": 10.0}
 # Blocking reads (XREAD/XREADGROUP BLOCK) stay well under the socket timeout.
 BLOCK_MS = 2000
+
+
+class _PackedByHiredis:
+    """Commands packed into RESP by hiredis (C) instead of redis-py's Python loop: 3 to 6
+    times faster, and every message of a charger costs two to three commands."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str) and " " in args[0]:  # "CONFIG GET": separate words
+            args = (*args[0].split(), *args[1:])
+        return [hiredis.pack_command(args)]
+
+
+class FastConnection(_PackedByHiredis, redis.Connection):  # type: ignore[misc]
+    pass
+
+
+class FastSSLConnection(_PackedByHiredis, redis.SSLConnection):  # type: ignore[misc]
+    pass
+
+
+class FastUnixConnection(_PackedByHiredis, redis.UnixDomainSocketConnection):  # type: ignore[misc]
+    pass
+
+
+_FAST = {"redis": FastConnection, "rediss": FastSSLConnection, "unix": FastUnixConnection}
 
 
 class RedisUnavailable(RuntimeError):
@@ -128,8 +154,7 @@ class ClusterRedis(RedisCluster):  # type: ignore[misc]
         self._node_pool_size = max_connections
         self._node_clients: dict[str, StandaloneRedis] = {}
         self._login = {k: kwargs.get(k) for k in ("username", "password")}
-        if kwargs.get("ssl"):
-            self._login["connection_class"] = redis.SSLConnection
+        self._login["connection_class"] = FastSSLConnection if kwargs.get("ssl") else FastConnection
         self._refreshed = 0.0
         self._refreshing: asyncio.Lock | None = None
 
@@ -266,6 +291,7 @@ async def connect(url: str, *, max_connections: int = 64, mode: Mode = "auto") -
 def _standalone(url: str, max_connections: int) -> StandaloneRedis:
     pool = redis.BlockingConnectionPool.from_url(
         url,
+        connection_class=_FAST[url.partition(":")[0]],
         decode_responses=True,
         max_connections=max_connections,
         timeout=10,  # a reconnection storm queues for Redis rather than failing

@@ -90,7 +90,10 @@ class Settings(BaseSettings):
     trust_forwarded_proto: bool = False
 
     # recorder
-    recorder_batch: int = Field(2000, ge=1)
+    recorder_batch: int = Field(5000, ge=1)  # entries per XREADGROUP and per PostgreSQL transaction
+    # Daily history partitions (status_events, meter_values) older than this many days are
+    # dropped; 0 keeps all history.
+    history_retention_days: int = Field(0, ge=0)
     recorder_claim_idle_ms: int = Field(30_000, ge=100)
 
     # processes

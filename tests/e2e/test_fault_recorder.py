@@ -94,7 +94,7 @@ async def test_recorder_killed_mid_batch(
             async def stuck_in_batch() -> bool:
                 waiting = await pool.fetchval(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND datname = current_database() AND query LIKE 'INSERT INTO meter_values%'"
+                    " AND datname = current_database() AND query ~ '^(COPY|INSERT INTO) .*meter_values'"
                 )
                 return bool(waiting) and sum((await setup.pending(rds)).values()) > 0
 

@@ -9,15 +9,17 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bench import control, fleet, ingest, projection, reads, recording, registry
+from bench import cluster, control, fleet, ingest, projection, reads, recording, registry
 from bench.context import Ctx, fresh_prefix
-from bench.stats import table
+from bench.stats import Figure, table
 from shared import db, services
 from shared.redis_client import connect, delete_matching
 from shared.settings import Settings
@@ -32,6 +34,7 @@ SCENARIOS = {
     "control": control.run,
     "recorder": recording.run,
     "registry": registry.run,
+    "cluster": cluster.run,
     "projection": projection.run,
 }
 
@@ -98,9 +101,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     ctx = Ctx(settings, logs, args.quick, runs=max(1, args.runs))
     chosen = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     started = time.time()
+    notes: dict[str, list[str]] = {}
     for name in chosen:
         print(f"running {name}…", file=sys.stderr, flush=True)
+        before = len(ctx.notes)
         SCENARIOS[name](ctx)
+        notes[name] = ctx.notes[before:]
     text = table(ctx.figures)
     print(text)
     for note in ctx.notes:
@@ -120,11 +126,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 "started": stamp,
                 "figures": [f.as_dict() for f in ctx.figures],
                 "notes": ctx.notes,
+                "notes_by_scenario": notes,
             },
             indent=2,
         )
     )
-    _write_report(text, machine, stamp, ctx.notes)
+    _write_report(out, SCENARIOS)
     return 0
 
 
@@ -134,18 +141,49 @@ def _cores() -> int:
     return os.cpu_count() or 0
 
 
-def _write_report(text: str, machine: str, stamp: str, notes: list[str]) -> None:
-    doc = Path("docs/benchmarks.md")
-    doc.parent.mkdir(exist_ok=True)
+def _latest(results: Path, scenarios: Iterable[str]) -> list[dict[str, Any]]:
+    """For each scenario, the newest run that measured it (runs of one scenario refresh that
+    scenario's part of the report and leave the others as they were)."""
+    runs = [json.loads(p.read_text()) for p in sorted(results.glob("*.json"), reverse=True)]
+    chosen: list[dict[str, Any]] = []
+    for scenario in scenarios:
+        run = next((r for r in runs if any(f["scenario"] == scenario for f in r["figures"])), None)
+        if run is None:
+            continue
+        figures = [f for f in run["figures"] if f["scenario"] == scenario]
+        chosen.append({**run, "scenario": scenario, "figures": figures})
+    return chosen
+
+
+def _write_report(results: Path, scenarios: Iterable[str]) -> None:
+    parts = _latest(results, scenarios)
+    figures = [
+        Figure(f["scenario"], f["metric"], f["unit"], f["runs"], f["target"])
+        for part in parts
+        for f in part["figures"]
+    ]
     body = [
         "# Benchmarks",
         "",
-        f"Measured {stamp} on {machine}; commit {_commit()}; {_versions()}.",
-        "Every figure is the median of the runs, with min - max. Reproduce with `make bench`.",
+        "Every figure is the median of the runs, with min - max. Reproduce with `make bench`",
+        "(`evcs bench SCENARIO` measures one scenario and refreshes its rows here).",
         "",
-        text,
-        "",
+        "| scenario | measured | machine | commit |",
+        "|---|---|---|---|",
     ]
-    body += [f"- {n}" for n in notes]
+    body += [
+        f"| {p['scenario']} | {p['started']} | {p['machine']} | {p['commit']} |" for p in parts
+    ]
+    versions = sorted({p["versions"] for p in parts})
+    body += ["", f"Versions: {'; '.join(versions)}.", "", table(figures), ""]
+    for part in parts:
+        by_scenario = part.get("notes_by_scenario")
+        if by_scenario is None:  # a run from before notes were kept per scenario
+            own = [n for n in part["notes"] if n.startswith(part["scenario"] + ":")]
+        else:
+            own = by_scenario.get(part["scenario"], [])
+        body += [f"- {note}" for note in own]
     body += ["", (Path(__file__).parent / "analysis.md").read_text()]
+    doc = Path("docs/benchmarks.md")
+    doc.parent.mkdir(exist_ok=True)
     doc.write_text("\n".join(body) + "\n")

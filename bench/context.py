@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench import procs
@@ -35,12 +35,18 @@ class Ctx:
             "EVCS_DATABASE_URL": str(s.database_url),
             "EVCS_REDIS_URL": str(s.redis_url),
             "EVCS_REDIS_PREFIX": s.redis_prefix,
+            "EVCS_STREAM_SHARDS": str(s.stream_shards),
             "EVCS_CHARGER_AUTH": "false",
             "EVCS_BOOT_UNKNOWN": "Accepted",
             "EVCS_LOG_LEVEL": "WARNING",
         }
         env.update(extra)
         return env
+
+    def on(self, redis_url: str, shards: int) -> Ctx:
+        """The same run (its figures, notes and logs) on another Redis."""
+        s = self.settings.model_copy(update={"redis_url": redis_url, "stream_shards": shards})
+        return replace(self, settings=s)
 
     def figure(self, scenario: str, metric: str, unit: str, target: str = "") -> Figure:
         f = Figure(scenario, metric, unit, target=target)

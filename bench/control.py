@@ -62,8 +62,10 @@ async def _cycle(
                 await asyncio.sleep(0.3)
 
 
-def run(ctx: Ctx) -> None:
-    partner = f"{ctx.settings.redis_prefix}-ctl"
+def run(ctx: Ctx, scenario: str = "control", where: str = "", top: float | None = None) -> None:
+    """On/off round trips under half of the csms's closed-loop rate (`top`, msg/s; the ingest
+    scenario's figure by default); `where` names the topology in the figures."""
+    partner = f"{ctx.settings.redis_prefix}-{scenario}"
     ids = [f"{partner}-{i}" for i in range(CHARGERS)]
     key = asyncio.run(_seed(ctx, partner, ids))
     csms = start_csms(ctx, "ctl", "csms-control.log")
@@ -85,10 +87,11 @@ def run(ctx: Ctx) -> None:
         ctx.env(),
         ctx.logs / "sim-control.log",
     )
-    p50 = ctx.figure("control", "on/off round trip p50 under 50% ingest", "ms")
-    p95 = ctx.figure("control", "on/off round trip p95 under 50% ingest", "ms")
-    p99 = ctx.figure("control", "on/off round trip p99 under 50% ingest", "ms", "< 20")
-    top = next((f.median for f in ctx.figures if f.metric == "csms, closed loop"), 5000.0)
+    p50 = ctx.figure(scenario, f"on/off round trip p50 under 50% ingest{where}", "ms")
+    p95 = ctx.figure(scenario, f"on/off round trip p95 under 50% ingest{where}", "ms")
+    p99 = ctx.figure(scenario, f"on/off round trip p99 under 50% ingest{where}", "ms", "< 20")
+    if top is None:
+        top = next((f.median for f in ctx.figures if f.metric == "csms, closed loop"), 5000.0)
     conns = 200 if ctx.quick else 1000
     failures: list[int] = []
     try:

@@ -31,7 +31,15 @@ def run(ctx: Ctx) -> None:
         ctx.figure("projection", "csms cores for 1M chargers", "cores").runs.append(cores)
     redis_cpu = _median(ctx, "redis CPU at max")
     top = _median(ctx, "csms, closed loop")
-    if redis_cpu and top:
+    primaries = _median(ctx, "Redis primaries for 1M chargers (measured per shard)")
+    if primaries:
+        lines.append(
+            f"- Redis: {primaries:.0f} primaries of a Redis Cluster, from the Redis CPU per "
+            "message measured on a 3-primary cluster (the cluster scenario), each primary "
+            "planned at 70% of a core; stream shards as many as primaries"
+        )
+        ctx.figure("projection", "Redis primaries for 1M chargers", "shards").runs.append(primaries)
+    elif redis_cpu and top:
         redis_cores = math.ceil(rate * redis_cpu / top)
         lines.append(
             f"- Redis: {redis_cpu / top * 1e6:,.1f} µs of Redis CPU per message -> {redis_cores} "
@@ -41,7 +49,8 @@ def run(ctx: Ctx) -> None:
         ctx.figure("projection", "Redis primaries for 1M chargers", "shards").runs.append(
             redis_cores
         )
-    rows = _median(ctx, "rows written from a filled stream")
+    two = _median(ctx, "rows written, 2 recorders on 2 shards")
+    rows = two / 2 if two else _median(ctx, "rows written from a filled stream, 1 recorder")
     if rows:
         recorders = math.ceil(rate * ROWS_PER_MESSAGE / rows)
         lines.append(

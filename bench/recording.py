@@ -102,18 +102,25 @@ def run(ctx: Ctx) -> None:
     events = 5_000 if ctx.quick else 300_000
     one = ctx.figure("recorder", "rows written from a filled stream, 1 recorder", "rows/s")
     two = ctx.figure("recorder", "rows written, 2 recorders on 2 shards", "rows/s", ">= 100,000")
+    cpu = ctx.figure(
+        "recorder", "machine CPU per row (recorders, PostgreSQL, Redis), 2 recorders", "µs"
+    )
     lag_max = ctx.figure("recorder", "max lag while csms ingests at 50%", "s", "< 2")
     r = connect_sync(str(ctx.settings.redis_url))
     for n in range(ctx.runs):
-        one.runs.append(_rows_per_s(ctx, r, f"{ctx.settings.redis_prefix}r{n}", events, 1))
-        two.runs.append(_rows_per_s(ctx, r, f"{ctx.settings.redis_prefix}rr{n}", events, 2))
+        one.runs.append(_rows_per_s(ctx, r, f"{ctx.settings.redis_prefix}r{n}", events, 1)[0])
+        rate, busy = _rows_per_s(ctx, r, f"{ctx.settings.redis_prefix}rr{n}", events, 2)
+        two.runs.append(rate)
+        cpu.runs.append(busy)
     _lag_under_ingest(ctx, r, lag_max)
 
 
-def _rows_per_s(ctx: Ctx, r: redis.Redis, prefix: str, events: int, recorders: int) -> float:
+def _rows_per_s(
+    ctx: Ctx, r: redis.Redis, prefix: str, events: int, recorders: int
+) -> tuple[float, float]:
     """Rows/s that `recorders` processes write from as many filled stream shards, from the
     first delivered batch until everything is written and acknowledged (process start-up is
-    not throughput)."""
+    not throughput), and the machine's busy CPU µs per row meanwhile."""
     keys = Keys(prefix, recorders)
     _fill(r, keys, events)
     env = ctx.env(EVCS_REDIS_PREFIX=prefix, EVCS_STREAM_SHARDS=str(recorders))
@@ -128,13 +135,15 @@ def _rows_per_s(ctx: Ctx, r: redis.Redis, prefix: str, events: int, recorders: i
             if time.monotonic() > deadline:
                 raise RuntimeError("the recorders delivered nothing")
             time.sleep(0.005)
-        t0 = time.monotonic()
+        t0, busy0 = time.monotonic(), procs.machine_busy_seconds()
         last = [_text(r.xinfo_stream(keys.stream(s))["last-generated-id"]) for s in shards]
         while time.monotonic() < deadline and any(
             _delivered(r, keys, s) != last[s] or _pending(r, keys, s)[0] for s in shards
         ):
             time.sleep(0.01)
-        return events * 1.5 / (time.monotonic() - t0)  # a meter event is 2 rows, a status 1
+        rows = events * 1.5  # a meter event is 2 rows, a status 1
+        busy = procs.machine_busy_seconds() - busy0
+        return rows / (time.monotonic() - t0), busy / rows * 1e6
     finally:
         for rec in recs:
             rec.stop()

@@ -17,13 +17,22 @@ NOTES = {
     "database_url": "PostgreSQL URL (`postgresql://user:pass@host:5432/db`). Unset: the"
     " embedded PostgreSQL under `data_dir` (for `evcs dev`; `evcs csms`, `gateway` and"
     " `recorder` need one).",
-    "redis_url": "Redis URL (`redis://host:6379/0`, `rediss://` for TLS). Unset: the embedded"
-    " Redis under `data_dir`.",
+    "redis_url": "Redis URL (`redis://host:6379/0`, `rediss://` for TLS): one server, or any"
+    " node of a Redis Cluster (several comma-separated hosts help start while one is down)."
+    " Unset: the embedded server under `data_dir`.",
+    "redis_mode": "`auto` asks the server whether it runs a Redis Cluster; `standalone` or"
+    " `cluster` skip the question.",
+    "redis_wait_replicas": "Answer a charger only once this many replicas hold its message"
+    " (WAIT), or `redis_wait_timeout_ms` passed; 0: don't wait (see Reliability).",
+    "redis_wait_timeout_ms": "Longest wait for the replicas; after it the charger is answered"
+    " anyway and `evcs_csms_unreplicated_writes_total` counts it.",
+    "history_retention_days": "Daily history partitions older than this many days are dropped"
+    " by the recorders; 0 keeps everything.",
     "data_dir": "Folder of the embedded servers' data and `evcs dev`'s `dev.env` and logs.",
     "redis_prefix": "Prefix of every Redis key: several installations (or test runs) can share"
     " one Redis.",
-    "stream_shards": "Event stream shards (charger-hashed). More shards spread the recorders'"
-    " and the live feed's load over Redis Cluster nodes; all processes must agree.",
+    "stream_shards": "Event stream shards (charger-hashed): one per Redis Cluster primary (each"
+    " shard's key lands on a primary of its own); all processes must agree.",
     "node_id": "This csms node's id in the connection registry; unique per node (default"
     " host-pid).",
     "csms_host": "Address the csms node listens on.",
@@ -46,7 +55,7 @@ NOTES = {
     "rate_limit_hour": "Default requests per hour per partner.",
     "key_cache_seconds": "How long a gateway caches an API key lookup; revocations reach every"
     " gateway at once regardless (pub/sub).",
-    "recorder_batch": "Most stream entries a recorder writes in one COPY batch.",
+    "recorder_batch": "Most stream entries a recorder reads and writes in one COPY batch.",
     "recorder_claim_idle_ms": "A stream entry pending this long with a dead recorder is claimed"
     " by another.",
     "ping_interval": "Seconds between WebSocket pings to each charger; they find dead peers.",

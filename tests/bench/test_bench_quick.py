@@ -31,6 +31,7 @@ async def test_quick_benchmark_prints_its_table(settings: Settings, tmp_path) ->
     assert process.returncode == 0, err.decode()[-3000:]
     table = out.decode()
     assert "| ingest | csms per core |" in table
+    assert "| cluster | ingest, cluster, 3 primaries |" in table
     rows = [line for line in table.splitlines() if line.startswith("| ingest")]
     # every figure was measured ("n/a" marks a figure with no runs)
     assert rows and all("n/a" not in row for row in rows), table

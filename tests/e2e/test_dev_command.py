@@ -11,6 +11,8 @@ from pathlib import Path
 
 import aiohttp
 
+from shared import embedded
+from shared.redis_client import parse_url
 from shared.settings import Settings
 from tests.e2e.test_fault_harness import free_port
 
@@ -19,28 +21,20 @@ def _read_env(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
-async def test_dev_runs_the_system_and_stops_cleanly(
-    settings: Settings, tmp_path: Path, uid: str
-) -> None:
-    env = {
-        **os.environ,
-        "EVCS_DATABASE_URL": str(settings.database_url),
-        "EVCS_REDIS_URL": str(settings.redis_url),
-        "EVCS_REDIS_PREFIX": f"dev{uid}",
-        "EVCS_DATA_DIR": str(tmp_path / ".evcs"),
-        "EVCS_CSMS_PORT": str(free_port()),
-        "EVCS_GATEWAY_PORT": str(free_port()),
-    }
+async def _dev(env: dict[str, str], data: Path, *args: str) -> dict[str, str]:
+    """Run `evcs dev ARGS` until a demo charger took a command, then SIGTERM it; returns the
+    values it wrote to dev.env (and asserts it stopped cleanly)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "evcs",
         "dev",
+        *args,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    env_file = tmp_path / ".evcs" / "dev.env"
+    env_file = data / "dev.env"
     try:
         deadline = time.monotonic() + 90
         while not env_file.exists():
@@ -81,3 +75,37 @@ async def test_dev_runs_the_system_and_stops_cleanly(
     text = out.decode()
     assert process.returncode == 0, text
     assert "PERMISSIVE" in text and "stopped" in text
+    return values
+
+
+def _env(settings: Settings, uid: str, data: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVCS_")}
+    env.update(
+        EVCS_DATABASE_URL=str(settings.database_url),
+        EVCS_REDIS_PREFIX=f"dev{uid}",
+        EVCS_DATA_DIR=str(data),
+        EVCS_CSMS_PORT=str(free_port()),
+        EVCS_GATEWAY_PORT=str(free_port()),
+        **extra,
+    )
+    return env
+
+
+async def test_dev_runs_the_system_and_stops_cleanly(
+    settings: Settings, tmp_path: Path, uid: str
+) -> None:
+    data = tmp_path / ".evcs"
+    await _dev(_env(settings, uid, data, EVCS_REDIS_URL=str(settings.redis_url)), data)
+
+
+async def test_dev_on_an_embedded_redis_cluster(
+    settings: Settings, tmp_path: Path, uid: str
+) -> None:
+    data = tmp_path / ".evcs"
+    values = await _dev(
+        _env(settings, uid, data), data, "--redis-shards", "3", "--redis-replicas", "0"
+    )
+    hosts = parse_url(values["EVCS_REDIS_URL"]).hosts
+    assert len(hosts) == 3 and values["EVCS_STREAM_SHARDS"] == "3"
+    # it stopped the cluster it started
+    assert all(embedded.redis_state(port) == "down" for _, port in hosts)

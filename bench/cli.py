@@ -25,6 +25,7 @@ from shared.redis_client import connect, delete_matching
 from shared.settings import Settings
 
 BENCH_DATABASE = "evcs_bench"
+RESULTS = Path("bench/results")
 
 SCENARIOS = {
     "ingest": ingest.run,
@@ -44,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="short runs: proves the suite works")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median, min-max)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
+    parser.add_argument(
+        "--report", action="store_true", help="rewrite docs/benchmarks.md from bench/results only"
+    )
 
 
 def _versions() -> str:
@@ -59,6 +63,9 @@ def _commit() -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.report:
+        _write_report(RESULTS, SCENARIOS)
+        return 0
     resolved = services.resolve(Settings())
     assert resolved.database_url
     # Its own database and Redis key prefix: a million benchmark chargers must not end up in
@@ -114,7 +121,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.no_write or args.quick:
         return 0
     machine = f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}"
-    out = Path("bench/results")
+    out = RESULTS
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
     (out / f"{stamp}.json").write_text(

@@ -379,7 +379,10 @@ def main(args: argparse.Namespace) -> int:
         _stop(children)
         # Only the servers this command started; configured ones are not ours to stop.
         if not base.redis_url:
-            embedded.stop_redis(redis_folder)
+            if embedded_cluster.is_cluster(redis_folder):
+                embedded_cluster.stop(redis_folder)
+            else:
+                embedded.stop_redis(redis_folder)
         if not base.database_url:
             embedded.stop_postgres(data / "postgres")
         print("stopped", flush=True)

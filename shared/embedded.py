@@ -183,13 +183,8 @@ def stop_server(folder: Path, timeout: float = 10.0) -> None:
 
 
 def stop_redis(folder: Path, timeout: float = 10.0) -> None:
-    """Stop the embedded server, or every node of an embedded cluster, under `folder`."""
-    from shared import embedded_cluster
-
-    if embedded_cluster.is_cluster(folder):
-        embedded_cluster.stop(folder, timeout)
-    else:
-        stop_server(folder, timeout)
+    """Stop the embedded server under `folder` (shared.embedded_cluster stops a cluster)."""
+    stop_server(folder, timeout)
 
 
 def start(data_dir: Path, appendfsync: str = "everysec") -> Embedded:

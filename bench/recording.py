@@ -19,31 +19,25 @@ from shared.redis_keys import RECORDER_GROUP, Keys
 
 def _fill(r: redis.Redis, keys: Keys, events: int) -> None:
     now = time.time()
+    ts = "2026-01-01T00:00:00Z"
     status = ev.encode(
-        {
-            "type": "status",
-            "cp": "REC-0",
-            "at": now,
-            "connector": 1,
-            "ocpp_status": "Charging",
-            "status": "CHARGING",
-            "error_code": "NoError",
-            "ts": "2026-01-01T00:00:00Z",
-        }
+        ev.status(
+            "REC-0",
+            now,
+            connector=1,
+            ocpp_status="Charging",
+            status="CHARGING",
+            previous="CHARGING",
+            ts=ts,
+            error_code="NoError",
+        )
     )
+    samples: list[ev.Sample] = [
+        ("Energy.Active.Import.Register", None, 1000.0, "Wh"),
+        ("Power.Active.Import", None, 11000.0, "W"),
+    ]
     meter = ev.encode(
-        {
-            "type": "meter",
-            "cp": "REC-0",
-            "at": now,
-            "connector": 1,
-            "transaction_id": "1",
-            "ts": "2026-01-01T00:00:00Z",
-            "samples": [
-                ["Energy.Active.Import.Register", None, 1000.0, "Wh"],
-                ["Power.Active.Import", None, 11000.0, "W"],
-            ],
-        }
+        ev.meter("REC-0", now, connector=1, transaction_id="1", ts=ts, samples=samples)
     )
     streams = keys.streams()
     pipe = r.pipeline(transaction=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from csms import meter, notices
@@ -10,15 +10,16 @@ from csms.session import (
     Context,
     Handler,
     Outcome,
-    base_event,
     boot,
     heartbeat,
     status_event,
     unknown_vendor,
 )
+from shared import events as ev
 from shared.redis_keys import F
 
-TransactionIds = Callable[[], Awaitable[int]]
+# The next OCPP 1.6 transaction id, taken without waiting (csms/txids.py).
+TransactionIds = Callable[[], int]
 
 
 def boot_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
@@ -37,7 +38,7 @@ def status_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
 
 def meter_outcome(
     ctx: Context, connector: int, tx: str | None, values: list[dict[str, Any]]
-) -> tuple[dict[str, str], list[dict[str, Any]]]:
+) -> tuple[dict[str, str], list[ev.Event]]:
     found, ts = meter.samples(values, ctx.session.protocol)
     if not found:
         return {}, []
@@ -46,7 +47,8 @@ def meter_outcome(
     if wh is not None:
         fields[F.KWH] = repr(wh / 1000)
         fields[F.KWH_TS] = ts or ctx.now_iso
-    event = base_event(ctx, "meter", connector=connector, transaction_id=tx, ts=ts, samples=found)
+    cp = ctx.session.charger_id
+    event = ev.meter(cp, ctx.now, connector=connector, transaction_id=tx, ts=ts, samples=found)
     return fields, [event]
 
 
@@ -64,13 +66,13 @@ def authorize(ctx: Context, p: dict[str, Any]) -> Outcome:
 
 
 def start_transaction(ids: TransactionIds) -> Handler:
-    async def handle(ctx: Context, p: dict[str, Any]) -> Outcome:
-        tx_id = await ids()
+    def handle(ctx: Context, p: dict[str, Any]) -> Outcome:
+        tx_id = ids()
         connector = p["connectorId"]
         ctx.session.transactions[connector] = str(tx_id)
-        event = base_event(
-            ctx,
-            "tx_start",
+        event = ev.tx_start(
+            ctx.session.charger_id,
+            ctx.now,
             connector=connector,
             transaction_id=str(tx_id),
             id_tag=p["idTag"],
@@ -91,7 +93,7 @@ def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
     tx = str(p["transactionId"])
     connector = s.connector_of(tx)
     fields: dict[str, str] = {}
-    events: list[dict[str, Any]] = []
+    events: list[ev.Event] = []
     if connector is not None:
         del s.transactions[connector]
         if "transactionData" in p:
@@ -100,9 +102,9 @@ def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
     # meterStop is the register in Wh by definition; the energy is meterStop - meterStart
     wh = float(p["meterStop"])
     events.append(
-        base_event(
-            ctx,
-            "tx_stop",
+        ev.tx_stop(
+            s.charger_id,
+            ctx.now,
             connector=connector,
             transaction_id=tx,
             meter_stop_wh=wh,

@@ -12,12 +12,12 @@ from csms.session import (
     Handler,
     Outcome,
     accept,
-    base_event,
     boot,
     heartbeat,
     status_event,
     unknown_vendor,
 )
+from shared import events as ev
 from shared.redis_keys import F
 
 
@@ -60,7 +60,7 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
     evse = (p.get("evse") or {}).get("id") or s.connector_of(tx) or 0
     before = s.partner_status(evse)
     fields: dict[str, str] = {}
-    events: list[dict[str, Any]] = []
+    events: list[ev.Event] = []
     if "meterValue" in p:
         fields, events = meter_outcome(ctx, evse, tx, p["meterValue"])
     meter_wh = _energy_wh(events)
@@ -73,9 +73,9 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
             s.meter_start_unknown.discard(tx)
         id_token = (p.get("idToken") or {}).get("idToken")
         events.append(
-            base_event(
-                ctx,
-                "tx_start",
+            ev.tx_start(
+                s.charger_id,
+                ctx.now,
                 connector=evse,
                 transaction_id=tx,
                 id_tag=id_token,
@@ -97,9 +97,9 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
             fields[f"{F.TRANSACTION}{evse}"] = ""
             fields[f"{F.CHARGING_STATE}{evse}"] = ""
         events.append(
-            base_event(
-                ctx,
-                "tx_stop",
+            ev.tx_stop(
+                s.charger_id,
+                ctx.now,
                 connector=evse,
                 transaction_id=tx,
                 meter_stop_wh=meter_wh,
@@ -129,7 +129,7 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
     return Outcome(response, fields, events)
 
 
-def _energy_wh(events: list[dict[str, Any]]) -> float | None:
+def _energy_wh(events: list[ev.Event]) -> float | None:
     for event in events:
         if event["type"] == "meter":
             return energy_wh(event["samples"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from shared import events
+
 ENERGY = "Energy.Active.Import.Register"
 _TO_BASE = {
     "Wh": 1.0,
@@ -27,7 +29,7 @@ _BASE_UNIT = {
     "kvar": "var",
 }
 
-Sample = tuple[str, str | None, float, str | None]  # measurand, phase, value, unit
+Sample = events.Sample
 
 
 def _unit(sampled: dict[str, Any], protocol: str) -> str | None:

@@ -22,3 +22,13 @@ UNREPLICATED = Counter(
     "evcs_csms_unreplicated_writes_total",
     "Writes answered although WAIT saw fewer replicas than EVCS_REDIS_WAIT_REPLICAS in time",
 )
+
+_MESSAGE_COUNTERS: dict[tuple[str, str], Counter] = {}
+
+
+def count_message(protocol: str, action: str) -> None:
+    """One more stored CALL of this action (the labelled child is looked up once)."""
+    counter = _MESSAGE_COUNTERS.get((protocol, action))
+    if counter is None:
+        counter = _MESSAGE_COUNTERS[(protocol, action)] = MESSAGES.labels(protocol, action)
+    counter.inc()

@@ -12,7 +12,6 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from csms import auth, metrics, tls
-from csms.connection import ChargerConnection
 from csms.framing import OCPP16, OCPP201, SUBPROTOCOLS
 from csms.node import Node, Superseded
 from csms.session import Session
@@ -101,21 +100,22 @@ class CsmsServer:
             await ws.close(1002, "no OCPP subprotocol negotiated")
             return
         session = self._session(charger_id, str(protocol), fields)
-        conn = ChargerConnection(ws, session, self.node)
+        conn = self.node.connection(ws, session)
+        presence = self.node.presence
         try:
-            await self.node.attach(conn)
+            await presence.attach(conn)
         except Superseded:
             await ws.close(1000, "replaced by a newer connection")
             return
         except Exception:
             log.warning("could not register connection", extra={"charger_id": charger_id})
             await ws.close(1011, "central system storage unavailable")
-            await self.node.detach(conn, attached=False)
+            await presence.detach(conn, attached=False)
             return
         try:
             await conn.serve()
         finally:
-            await self.node.detach(conn)
+            await presence.detach(conn)
 
     def _session(self, charger_id: str, protocol: str, fields: dict[str, str]) -> Session:
         node = self.node
@@ -203,13 +203,16 @@ class CsmsApp:
         tls.server_context(self.settings)  # a bad TLS setup fails here, before anything runs
         assert self.settings.redis_url
         self.redis = await connect(self.settings.redis_url, mode=self.settings.redis_mode)
-        server = self._server = CsmsServer(Node(self.settings, self.redis))
+        node = Node(self.settings, self.redis)
+        server = self._server = CsmsServer(node)
+        await node.prepare()
         # Subscribed before the node listens: a command right behind a charger's attach
         # finds the node listening.
-        self._commands = self.node.command_channel()
+        self._commands = node.commands.channel()
         await self._commands.start()
-        await self.node.announce()  # alive from the moment it listens
-        self._background = [asyncio.create_task(self.node.keep_alive())]
+        ttl = self.settings.node_ttl
+        await node.presence.announce(ttl)  # alive from the moment it listens
+        self._background = [asyncio.create_task(node.presence.keep_alive(ttl))]
         self._ws = await server.start(self.settings.csms_host, self.settings.csms_port)
         self._ops = await ops_http.start(
             self.settings.ops_host, self.settings.ops_port, {"redis": self.redis.ping}
@@ -243,7 +246,7 @@ class CsmsApp:
         if self._commands is not None:
             await self._commands.stop()
         try:
-            await self.node.retire()
+            await self.node.presence.retire()
         except Exception:  # Redis down at shutdown: the node ages out of the registry anyway
             log.warning("could not retire the node", extra={"node_id": self.node.node_id})
         finally:

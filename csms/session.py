@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared import events as ev
 from shared.redis_keys import F
 from shared.status import PartnerStatus, connector_status
 
@@ -49,7 +50,7 @@ class Outcome:
 
     response: dict[str, Any]
     fields: dict[str, str] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[ev.Event] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -64,11 +65,7 @@ class Context:
     boot_retry_interval: int = 300  # told to Pending and Rejected chargers
 
 
-Handler = Callable[[Context, dict[str, Any]], Outcome | Awaitable[Outcome]]
-
-
-def base_event(ctx: Context, kind: str, **fields: Any) -> dict[str, Any]:
-    return {"type": kind, "cp": ctx.session.charger_id, "at": ctx.now, **fields}
+Handler = Callable[[Context, dict[str, Any]], Outcome]
 
 
 def status_event(
@@ -77,16 +74,15 @@ def status_event(
     before: PartnerStatus,
     ts: str | None,
     error_code: str | None = None,
-) -> dict[str, Any]:
+) -> ev.StatusEvent:
     """The event for a connector's status as it stands now, with the status it had before."""
     s = ctx.session
-    after = s.partner_status(connector)
-    return base_event(
-        ctx,
-        "status",
+    return ev.status(
+        s.charger_id,
+        ctx.now,
         connector=connector,
         ocpp_status=s.raw_status.get(connector),
-        status=after.value,
+        status=s.partner_status(connector).value,
         previous=before.value,
         error_code=error_code,
         ts=ts or ctx.now_iso,

@@ -42,7 +42,7 @@ RETRY_FIELDS_AFTER = 0.5
 class _Write:
     charger_id: str
     fields: dict[str, str] | None
-    events: list[dict[str, Any]]
+    events: list[ev.Event]
     fut: asyncio.Future[None] | None  # None: a hash rewrite nobody waits for
     failed: BaseException | None = None
 
@@ -93,7 +93,7 @@ class StateWriter:
         self.writes = 0
 
     async def write(
-        self, charger_id: str, fields: dict[str, str] | None, events: list[dict[str, Any]]
+        self, charger_id: str, fields: dict[str, str] | None, events: list[ev.Event]
     ) -> None:
         """Return once the events (and, unless it can wait, the fields) are in Redis; raise if
         they could not be written."""

@@ -92,20 +92,19 @@ class Dispatcher:
         now = time.time()
         pipe = self._redis.pipeline(transaction=False)
         for order, s in concluded:
-            event = {
-                "type": ev.COMMAND,
-                "cp": order.charger_id,
-                "at": now,
-                "command_id": order.command_id,
-                "partner_id": partner_id,
-                "action": order.action.value,
-                "params": order.params,
-                "ocpp_action": None,
-                "outcome": s.reply.outcome.value,
-                "response": None,
-                "message": s.reply.message,
-                "origin": "gateway",
-            }
+            event = ev.command(
+                order.charger_id,
+                now,
+                command_id=order.command_id,
+                partner_id=partner_id,
+                action=order.action.value,
+                params=order.params,
+                ocpp_action=None,
+                outcome=s.reply.outcome.value,
+                response=None,
+                message=s.reply.message,
+                origin="gateway",
+            )
             pipe.xadd(self._keys.stream_for(order.charger_id), ev.encode(event))
         await pipe.execute()
 

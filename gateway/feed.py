@@ -32,13 +32,6 @@ from shared.redis_keys import F, Keys
 log = logging.getLogger(__name__)
 
 KINDS = ("status", "connection", "session", "command")
-_KIND_OF = {
-    ev.STATUS: "status",
-    ev.CONNECTION: "connection",
-    ev.TX_START: "session",
-    ev.TX_STOP: "session",
-    ev.COMMAND: "command",
-}
 QUEUE_LIMIT = 2000
 READ_COUNT = 1000
 
@@ -96,48 +89,78 @@ def _iso(epoch: Any) -> str | None:
     )
 
 
-def present(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """The partner-facing kind and payload of a stream event; None for what partners don't get."""
-    kind = _KIND_OF.get(event.get("type", ""))
+def present(event: ev.Event) -> tuple[str, dict[str, Any]] | None:
+    """The partner-facing kind and payload of a stream event; None for what partners don't get
+    (KeyError for an entry that lacks a field its kind has)."""
     cp = event.get("cp")
-    if kind is None or not isinstance(cp, str):
+    if not isinstance(cp, str):
         return None
     received = _iso(event.get("at"))
-    if kind == "status":
-        return kind, {
+    if event["type"] == "status":
+        return "status", {
             "chargerId": cp,
-            "connectorId": event.get("connector"),
-            "status": event.get("status"),
+            "connectorId": event["connector"],
+            "status": event["status"],
             "previousStatus": event.get("previous"),
-            "ocppStatus": event.get("ocpp_status"),
+            "ocppStatus": event["ocpp_status"],
             "errorCode": event.get("error_code"),
             "timestamp": event.get("ts"),
             "receivedAt": received,
         }
-    if kind == "connection":
-        return kind, {"chargerId": cp, "online": bool(event.get("online")), "receivedAt": received}
-    if kind == "session":
-        started = event.get("type") == ev.TX_START
-        return kind, {
+    if event["type"] == "connection":
+        return "connection", {
             "chargerId": cp,
-            "transactionId": str(event.get("transaction_id")),
-            "state": "started" if started else "stopped",
-            "connectorId": event.get("connector"),
-            "idTag": event.get("id_tag"),
-            "meterStartWh": event.get("meter_start_wh"),
-            "meterStopWh": event.get("meter_stop_wh"),
-            "reason": event.get("reason"),
-            "timestamp": event.get("ts"),
+            "online": bool(event["online"]),
             "receivedAt": received,
         }
-    return kind, {
-        "commandId": event.get("command_id"),
+    if event["type"] == "tx_start":
+        return "session", _session(
+            cp,
+            event,
+            received,
+            started=True,
+            id_tag=event.get("id_tag"),
+            start_wh=event.get("meter_start_wh"),
+        )
+    if event["type"] == "tx_stop":
+        return "session", _session(
+            cp, event, received, reason=event.get("reason"), stop_wh=event.get("meter_stop_wh")
+        )
+    if event["type"] == "command":
+        return "command", {
+            "commandId": event["command_id"],
+            "chargerId": cp,
+            "action": label_of(str(event["action"])),
+            "state": event["outcome"],
+            "ocppAction": event.get("ocpp_action"),
+            "chargerResponse": event.get("response"),
+            "message": event.get("message"),
+            "receivedAt": received,
+        }
+    return None
+
+
+def _session(
+    cp: str,
+    event: ev.TxStartEvent | ev.TxStopEvent,
+    received: str | None,
+    *,
+    started: bool = False,
+    id_tag: str | None = None,
+    reason: str | None = None,
+    start_wh: float | None = None,
+    stop_wh: float | None = None,
+) -> dict[str, Any]:
+    return {
         "chargerId": cp,
-        "action": label_of(str(event.get("action"))),
-        "state": event.get("outcome"),
-        "ocppAction": event.get("ocpp_action"),
-        "chargerResponse": event.get("response"),
-        "message": event.get("message"),
+        "transactionId": str(event["transaction_id"]),
+        "state": "started" if started else "stopped",
+        "connectorId": event.get("connector"),
+        "idTag": id_tag,
+        "meterStartWh": start_wh,
+        "meterStopWh": stop_wh,
+        "reason": reason,
+        "timestamp": event.get("ts"),
         "receivedAt": received,
     }
 
@@ -148,13 +171,13 @@ def to_feed_event(shard: int, entry_id: str, fields: dict[Any, Any]) -> FeedEven
         return None
     try:
         event = ev.decode(fields)
-    except (orjson.JSONDecodeError, TypeError):
+        shown = present(event)
+    except (orjson.JSONDecodeError, TypeError, KeyError):
         return None
-    shown = present(event)
     if shown is None:
         return None
     kind, data = shown
-    partner = event.get("partner_id") if kind == "command" else None
+    partner = event["partner_id"] if event["type"] == "command" else None
     return FeedEvent(
         shard, entry, kind, orjson.dumps(data), data["chargerId"], partner if partner else None
     )

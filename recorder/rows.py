@@ -60,12 +60,13 @@ class Batch:
         )
 
 
-def add(batch: Batch, entry_id: str, e: dict[str, Any], shard_tag: str = "0") -> None:
-    """Append the rows one event of the shard becomes."""
-    kind, cp = e.get("type"), e.get("cp")
+def add(batch: Batch, entry_id: str, e: ev.Event, shard_tag: str = "0") -> None:
+    """Append the rows one event of the shard becomes (KeyError for an entry that lacks a
+    field its kind has)."""
+    cp = e["cp"]
     at = received_at(entry_id)
     stream_id = row_id(shard_tag, entry_id)
-    if kind == ev.STATUS:
+    if e["type"] == "status":
         batch.status_events.append(
             (
                 stream_id,
@@ -78,7 +79,7 @@ def add(batch: Batch, entry_id: str, e: dict[str, Any], shard_tag: str = "0") ->
                 parse_ts(e.get("ts")),
             )
         )
-    elif kind == ev.METER:
+    elif e["type"] == "meter":
         ts = parse_ts(e.get("ts"))
         for seq, (measurand, phase, value, unit) in enumerate(e["samples"]):
             batch.meter_values.append(
@@ -96,7 +97,7 @@ def add(batch: Batch, entry_id: str, e: dict[str, Any], shard_tag: str = "0") ->
                     unit,
                 )
             )
-    elif kind == ev.TX_START:
+    elif e["type"] == "tx_start":
         batch.tx_starts.append(
             (
                 cp,
@@ -107,7 +108,7 @@ def add(batch: Batch, entry_id: str, e: dict[str, Any], shard_tag: str = "0") ->
                 e.get("meter_start_wh"),
             )
         )
-    elif kind == ev.TX_STOP:
+    elif e["type"] == "tx_stop":
         batch.tx_stops.append(
             (
                 cp,
@@ -118,17 +119,17 @@ def add(batch: Batch, entry_id: str, e: dict[str, Any], shard_tag: str = "0") ->
                 e.get("reason"),
             )
         )
-    elif kind == ev.COMMAND:
-        request = {"action": e.get("action"), "params": e.get("params")}
+    elif e["type"] == "command":
+        request = {"action": e["action"], "params": e.get("params")}
         batch.commands.append(
             (
                 e["command_id"],
                 e.get("partner_id"),
                 cp,
-                e.get("action"),
+                e["action"],
                 e.get("ocpp_action"),
                 request,
-                e.get("outcome"),
+                e["outcome"],
                 e.get("response"),
                 datetime.fromtimestamp(e["at"], UTC),
             )
@@ -137,12 +138,11 @@ def add(batch: Batch, entry_id: str, e: dict[str, Any], shard_tag: str = "0") ->
         batch.skipped += 1  # connection events feed the live stream only
 
 
-def decode(payload: str | bytes | None) -> dict[str, Any] | None:
+def decode(payload: str | bytes | None) -> ev.Event | None:
     """The event in an entry's event field; None for what is not one."""
     if payload is None:
         return None
     try:
-        event = orjson.loads(payload)
-    except orjson.JSONDecodeError:
+        return ev.parse(payload)
+    except (orjson.JSONDecodeError, TypeError):
         return None
-    return event if isinstance(event, dict) else None

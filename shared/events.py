@@ -1,32 +1,260 @@
-"""Events on the Redis stream: what csms appends and the recorder and live feed read.
+"""Events on the Redis stream: what csms (and a gateway, for commands no node answered)
+appends, and what the recorder and the live feed read. One typed definition per kind, built by
+its constructor, so that producers and consumers are checked against the same fields.
 
 An entry holds one field, `e`, with the event as JSON. Every event has `type`, `cp` (charger
-id) and `at` (epoch seconds when the csms received it); the rest depends on the type.
+id) and `at` (epoch seconds when it was received); the rest depends on the type.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Literal, NotRequired, TypedDict
 
 import orjson
 
 FIELD: Final = "e"
 
-STATUS: Final = "status"  # connector, ocpp_status, status, error_code, ts
-METER: Final = "meter"  # connector, ts, transaction_id, samples: [[measurand, phase, value, unit]]
-TX_START: Final = "tx_start"  # connector, transaction_id, id_tag, meter_start_wh, ts
-TX_STOP: Final = "tx_stop"  # transaction_id, meter_stop_wh, reason, ts
-CONNECTION: Final = "connection"  # online, node
-COMMAND: Final = "command"  # command_id, partner_id, action, request, outcome, response
+STATUS: Final = "status"
+METER: Final = "meter"
+TX_START: Final = "tx_start"
+TX_STOP: Final = "tx_stop"
+CONNECTION: Final = "connection"
+COMMAND: Final = "command"
+
+# measurand, phase, value, unit of one sampled value (a JSON array on the stream)
+Sample = tuple[str, str | None, float, str | None]
 
 
-def encode(event: dict[str, Any]) -> dict[str, bytes]:
+class StatusEvent(TypedDict):
+    type: Literal["status"]
+    cp: str
+    at: float
+    connector: int  # 1.6 connector, 2.0.1 EVSE
+    ocpp_status: str | None
+    status: str  # the partner status of the connector after the change
+    previous: str  # ... and before it
+    error_code: str | None
+    ts: str  # the charger's timestamp
+
+
+class MeterEvent(TypedDict):
+    type: Literal["meter"]
+    cp: str
+    at: float
+    connector: int
+    transaction_id: str | None
+    ts: str | None
+    samples: list[Sample]
+
+
+class TxStartEvent(TypedDict):
+    type: Literal["tx_start"]
+    cp: str
+    at: float
+    connector: int | None
+    transaction_id: str
+    id_tag: str | None
+    meter_start_wh: float | None  # None: not known yet (2.0.1 Started without a reading)
+    ts: str
+    seq_no: NotRequired[int]  # 2.0.1
+    offline: NotRequired[bool]  # 2.0.1
+
+
+class TxStopEvent(TypedDict):
+    type: Literal["tx_stop"]
+    cp: str
+    at: float
+    connector: int | None  # None: a transaction the node did not know
+    transaction_id: str
+    meter_stop_wh: float | None
+    reason: str
+    ts: str
+    seq_no: NotRequired[int]  # 2.0.1
+
+
+class ConnectionEvent(TypedDict):
+    type: Literal["connection"]
+    cp: str
+    at: float
+    online: bool
+    node: str
+    protocol: NotRequired[str]  # on connect
+
+
+class CommandEvent(TypedDict):
+    type: Literal["command"]
+    cp: str
+    at: float
+    command_id: str
+    partner_id: str | None
+    action: str  # shared.bus.Action
+    params: dict[str, Any]
+    ocpp_action: str | None
+    outcome: str  # shared.bus.Outcome
+    response: dict[str, Any] | None
+    message: str | None
+    origin: NotRequired[str]  # "gateway": concluded there, no csms node reported it
+
+
+Event = StatusEvent | MeterEvent | TxStartEvent | TxStopEvent | ConnectionEvent | CommandEvent
+
+
+def status(
+    cp: str,
+    at: float,
+    *,
+    connector: int,
+    ocpp_status: str | None,
+    status: str,
+    previous: str,
+    ts: str,
+    error_code: str | None = None,
+) -> StatusEvent:
+    return StatusEvent(
+        type="status",
+        cp=cp,
+        at=at,
+        connector=connector,
+        ocpp_status=ocpp_status,
+        status=status,
+        previous=previous,
+        error_code=error_code,
+        ts=ts,
+    )
+
+
+def meter(
+    cp: str,
+    at: float,
+    *,
+    connector: int,
+    transaction_id: str | None,
+    ts: str | None,
+    samples: list[Sample],
+) -> MeterEvent:
+    return MeterEvent(
+        type="meter",
+        cp=cp,
+        at=at,
+        connector=connector,
+        transaction_id=transaction_id,
+        ts=ts,
+        samples=samples,
+    )
+
+
+def tx_start(
+    cp: str,
+    at: float,
+    *,
+    connector: int | None,
+    transaction_id: str,
+    id_tag: str | None,
+    meter_start_wh: float | None,
+    ts: str,
+    seq_no: int | None = None,
+    offline: bool | None = None,
+) -> TxStartEvent:
+    event = TxStartEvent(
+        type="tx_start",
+        cp=cp,
+        at=at,
+        connector=connector,
+        transaction_id=transaction_id,
+        id_tag=id_tag,
+        meter_start_wh=meter_start_wh,
+        ts=ts,
+    )
+    if seq_no is not None:
+        event["seq_no"] = seq_no
+    if offline is not None:
+        event["offline"] = offline
+    return event
+
+
+def tx_stop(
+    cp: str,
+    at: float,
+    *,
+    connector: int | None,
+    transaction_id: str,
+    meter_stop_wh: float | None,
+    reason: str,
+    ts: str,
+    seq_no: int | None = None,
+) -> TxStopEvent:
+    event = TxStopEvent(
+        type="tx_stop",
+        cp=cp,
+        at=at,
+        connector=connector,
+        transaction_id=transaction_id,
+        meter_stop_wh=meter_stop_wh,
+        reason=reason,
+        ts=ts,
+    )
+    if seq_no is not None:
+        event["seq_no"] = seq_no
+    return event
+
+
+def connection(
+    cp: str, at: float, *, online: bool, node: str, protocol: str | None = None
+) -> ConnectionEvent:
+    event = ConnectionEvent(type="connection", cp=cp, at=at, online=online, node=node)
+    if protocol is not None:
+        event["protocol"] = protocol
+    return event
+
+
+def command(
+    cp: str,
+    at: float,
+    *,
+    command_id: str,
+    partner_id: str | None,
+    action: str,
+    params: dict[str, Any],
+    ocpp_action: str | None,
+    outcome: str,
+    response: dict[str, Any] | None,
+    message: str | None,
+    origin: str | None = None,
+) -> CommandEvent:
+    event = CommandEvent(
+        type="command",
+        cp=cp,
+        at=at,
+        command_id=command_id,
+        partner_id=partner_id,
+        action=action,
+        params=params,
+        ocpp_action=ocpp_action,
+        outcome=outcome,
+        response=response,
+        message=message,
+    )
+    if origin is not None:
+        event["origin"] = origin
+    return event
+
+
+def encode(event: Event) -> dict[str, bytes]:
     return {FIELD: orjson.dumps(event)}
 
 
-def decode(fields: dict[Any, Any]) -> dict[str, Any]:
+def decode(fields: dict[Any, Any]) -> Event:
+    """The event of a stream entry's fields. Its shape is what a producer wrote; readers of
+    foreign entries check `type` before they trust the rest."""
     raw = fields.get(FIELD) or fields.get(FIELD.encode())
     if raw is None:
         raise TypeError("stream entry has no event field")
-    event: dict[str, Any] = orjson.loads(raw)
-    return event
+    return parse(raw)
+
+
+def parse(raw: str | bytes) -> Event:
+    """An event from its JSON; TypeError if it is not an object."""
+    event = orjson.loads(raw)
+    if not isinstance(event, dict):
+        raise TypeError("an event is a JSON object")
+    return event  # type: ignore[return-value]

@@ -278,7 +278,7 @@ async def test_a_real_csms_node_answers_offline_for_a_charger_it_does_not_hold(
 ) -> None:
     """The contract with csms/node.py: its envelope parsing and reply publishing, for real."""
     node = Node(settings.model_copy(update={"node_id": f"real-{uid}"}), rds)
-    listener = node.command_channel()
+    listener = node.commands.channel()
     await listener.start()
     try:
         # the registry says the charger is on this node, but the node holds no connection

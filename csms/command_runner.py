@@ -1,0 +1,175 @@
+"""Commands published to this node's channel: run each on the charger's connection, publish
+the reply to the gateway that asked, record the outcome, or hand the command on to the node
+the charger has moved to."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from csms import commands, metrics
+from csms.connection import ChargerConnection, ChargerOffline
+from csms.framing import CallError
+from csms.presence import Presence, Spawn
+from csms.store import StateWriter
+from shared import events as ev
+from shared.bus import CommandReply, CommandRequest, Evict, Outcome
+from shared.pubsub import Subscription
+from shared.redis_keys import F, Keys
+
+log = logging.getLogger(__name__)
+
+# A command is handed on at most this often when its charger moves between nodes.
+MAX_HOPS = 2
+
+
+class CommandRunner:
+    def __init__(
+        self,
+        r: Any,
+        keys: Keys,
+        presence: Presence,
+        writer: StateWriter,
+        spawn: Spawn,
+        closing: Callable[[], bool],
+    ) -> None:
+        self._redis = r
+        self._keys = keys
+        self._presence = presence
+        self.node_id = presence.node_id
+        self.connections: dict[str, ChargerConnection] = presence.connections
+        self._writer = writer
+        self._spawn = spawn
+        self._closing = closing
+
+    def channel(self) -> Subscription:
+        """This node's command channel, to start before the node takes chargers."""
+        return Subscription(
+            self._redis, self._keys.node_channel(self.node_id), self.on_envelope, name="commands"
+        )
+
+    def on_envelope(self, data: str | bytes) -> None:
+        """A message on this node's channel: a command to run, or an eviction."""
+        try:
+            raw = orjson.loads(data)
+            if isinstance(raw, dict) and raw.get("kind") == "evict":
+                evict = Evict.model_validate(raw)
+                self._presence.evict(evict.charger_id, evict.generation)
+                return
+            request = CommandRequest.model_validate(raw)
+        except (orjson.JSONDecodeError, ValidationError):
+            log.warning("malformed command envelope dropped")
+            return
+        self._spawn(self._run(request))
+
+    async def _run(self, request: CommandRequest) -> None:
+        started = time.perf_counter()
+        reply = await self.execute(request)
+        if reply is None:
+            return  # handed on to the charger's new node, which answers and records it
+        metrics.COMMANDS.labels(request.action.value, reply.outcome.value).inc()
+        metrics.COMMAND_SECONDS.observe(time.perf_counter() - started)
+        try:
+            await self._redis.post(request.reply_to, reply.model_dump_json())
+        except Exception:
+            log.warning("could not publish command reply", extra={"command_id": request.id})
+        event = ev.command(
+            request.charger_id,
+            time.time(),
+            command_id=request.id,
+            partner_id=request.partner_id,
+            action=request.action.value,
+            params=request.params,
+            ocpp_action=reply.ocpp_action,
+            outcome=reply.outcome.value,
+            response=reply.response,
+            message=reply.message,
+        )
+        try:
+            await self._writer.write(request.charger_id, None, [event])
+        except Exception:
+            log.warning("could not record command outcome", extra={"command_id": request.id})
+
+    def _held(self, charger_id: str) -> ChargerConnection | None:
+        return None if self._closing() else self.connections.get(charger_id)
+
+    async def execute(self, request: CommandRequest) -> CommandReply | None:
+        """Carry out one command on a charger held by this node; None if it was handed on to
+        the node the charger has moved to."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request.timeout
+        conn = self._held(request.charger_id)
+        while True:
+            if conn is None or conn.closed:
+                if await self._forward(request, deadline - loop.time()):
+                    return None
+                message = (
+                    "the charger's csms node is shutting down"
+                    if self._closing()
+                    else "the charger is not connected"
+                )
+                return CommandReply(id=request.id, outcome=Outcome.EVSE_OFFLINE, message=message)
+            built = commands.build(request.action, request.params, conn.session, request.id)
+            if isinstance(built, commands.Refusal):
+                return CommandReply(id=request.id, outcome=built.outcome, message=built.message)
+            try:
+                answer = await conn.call(built.action, built.payload, deadline - loop.time())
+            except TimeoutError:
+                return CommandReply(
+                    id=request.id,
+                    outcome=Outcome.TIMEOUT,
+                    ocpp_action=built.action,
+                    message="the charger did not answer in time",
+                )
+            except ChargerOffline as exc:
+                if not exc.sent and loop.time() < deadline:
+                    # Never sent: try the charger's newer connection here, or its new node.
+                    newer = self._held(request.charger_id)
+                    conn = None if newer is conn else newer
+                    continue
+                return CommandReply(
+                    id=request.id,
+                    outcome=Outcome.EVSE_OFFLINE,
+                    ocpp_action=built.action,
+                    message="the charger disconnected before answering",
+                )
+            break
+        result, why = commands.settle(conn.session.protocol, built.action, answer)
+        if built.action == "TriggerMessage" and result is Outcome.ACCEPTED:
+            conn.protocol.accepted_trigger(built.payload)
+        if isinstance(answer, CallError):
+            response = {"errorCode": answer.code, "description": answer.description}
+        else:
+            response = answer.payload
+        return CommandReply(
+            id=request.id,
+            outcome=result,
+            ocpp_action=built.action,
+            response=response,
+            message=why,
+        )
+
+    async def _forward(self, request: CommandRequest, remaining: float) -> bool:
+        """Hand the command to the node the registry now names, if another live one does."""
+        if request.hops >= MAX_HOPS or remaining <= 0:
+            return False
+        try:
+            node, online = await self._redis.hmget(
+                self._keys.charger(request.charger_id), [F.NODE, F.ONLINE]
+            )
+            if not node or node == self.node_id or online != "1":
+                return False
+            onward = request.model_copy(update={"hops": request.hops + 1, "timeout": remaining})
+            receivers = await self._redis.post(
+                self._keys.node_channel(str(node)), onward.model_dump_json()
+            )
+        except Exception:
+            log.warning("could not hand a command on", extra={"command_id": request.id})
+            return False
+        return bool(receivers)

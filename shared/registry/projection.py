@@ -1,0 +1,69 @@
+"""The registry as csms and gateways read it on every request: each charger's ownership and
+credentials projected into its Redis hash, and changes announced so caches drop at once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import asyncpg
+import orjson
+import redis.asyncio as redis
+
+from shared.redis_client import UNAVAILABLE
+from shared.redis_keys import F, Keys
+
+# The logger name the registry's log lines carried before it became a package.
+log = logging.getLogger("shared.registry")
+
+
+def projected_fields(row: asyncpg.Record | dict[str, Any]) -> dict[str, str]:
+    """The fields of a charger's hash that its registry row decides."""
+    return {
+        F.REGISTERED: "1",
+        F.OWNER: row["partner_id"] or "",
+        F.PASSWORD: row["password_hash"] or "",
+        F.REMOVED: "1" if row["removed_at"] is not None else "0",
+    }
+
+
+async def project(r: redis.Redis, keys: Keys, row: asyncpg.Record) -> None:
+    await r.hset(keys.charger(row["id"]), mapping=projected_fields(row))
+
+
+async def sync_chargers(pool: asyncpg.Pool, r: redis.Redis, keys: Keys, batch: int = 5000) -> int:
+    """Project every charger into Redis (after a Redis loss); returns how many."""
+    count = 0
+    async with pool.acquire() as conn, conn.transaction():
+        cursor = conn.cursor("SELECT * FROM chargers")
+        pipe = r.pipeline(transaction=False)
+        async for row in cursor:
+            pipe.hset(keys.charger(row["id"]), mapping=projected_fields(row))
+            count += 1
+            if count % batch == 0:
+                await pipe.execute()
+        await pipe.execute()
+    await r.set(keys.chargers_synced, str(time.time()))
+    return count
+
+
+async def ensure_synced(pool: asyncpg.Pool, r: redis.Redis, keys: Keys) -> None:
+    """Sync once per Redis lifetime: the marker vanishes with the data it vouches for."""
+    if not await r.exists(keys.chargers_synced):
+        await sync_chargers(pool, r, keys)
+
+
+def change_message(*, partner: str | None = None, charger: str | None = None) -> bytes:
+    return orjson.dumps({"partner": partner, "charger": charger})
+
+
+async def announce(
+    r: redis.Redis, keys: Keys, *, partner: str | None = None, charger: str | None = None
+) -> None:
+    """Tell every gateway to drop what it cached about the partner or charger."""
+    try:
+        await r.post(keys.registry_changes, change_message(partner=partner, charger=charger))
+    except UNAVAILABLE:
+        # Committed anyway: caches still expire within their TTL.
+        log.warning("could not announce a registry change", extra={"partner_id": partner})

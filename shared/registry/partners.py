@@ -12,7 +12,7 @@ from shared.ids import PARTNER_ID_RE, new_id
 from shared.redis_keys import Keys
 from shared.registry.audit_log import audit
 from shared.registry.errors import Conflict, NotFound, RegistryError
-from shared.registry.projection import announce, projected_fields
+from shared.registry.projection import announce, project_all
 from shared.registry.records import Partner
 
 PARTNER_STATUSES = ("active", "suspended")
@@ -197,10 +197,7 @@ async def delete_partner(
         )
         result = {"keysRevoked": int(revoked), "chargersUnassigned": len(chargers)}
         await audit(conn, actor, "partner.delete", partner_id, result)
-        pipe = r.pipeline(transaction=False)
-        for charger in chargers:
-            pipe.hset(keys.charger(charger["id"]), mapping=projected_fields(charger))
-        await pipe.execute()
+        await project_all(r, keys, chargers)
     await announce(r, keys, partner=partner_id)
     for charger in chargers:
         await announce(r, keys, charger=charger["id"])

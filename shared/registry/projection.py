@@ -18,7 +18,7 @@ from shared.redis_keys import F, Keys
 log = logging.getLogger("shared.registry")
 
 
-def projected_fields(row: asyncpg.Record | dict[str, Any]) -> dict[str, str]:
+def _projected_fields(row: asyncpg.Record | dict[str, Any]) -> dict[str, str]:
     """The fields of a charger's hash that its registry row decides."""
     return {
         F.REGISTERED: "1",
@@ -29,7 +29,15 @@ def projected_fields(row: asyncpg.Record | dict[str, Any]) -> dict[str, str]:
 
 
 async def project(r: redis.Redis, keys: Keys, row: asyncpg.Record) -> None:
-    await r.hset(keys.charger(row["id"]), mapping=projected_fields(row))
+    await r.hset(keys.charger(row["id"]), mapping=_projected_fields(row))
+
+
+async def project_all(r: redis.Redis, keys: Keys, rows: list[asyncpg.Record]) -> None:
+    """Project several chargers in one round trip."""
+    pipe = r.pipeline(transaction=False)
+    for row in rows:
+        pipe.hset(keys.charger(row["id"]), mapping=_projected_fields(row))
+    await pipe.execute()
 
 
 async def sync_chargers(pool: asyncpg.Pool, r: redis.Redis, keys: Keys, batch: int = 5000) -> int:
@@ -39,7 +47,7 @@ async def sync_chargers(pool: asyncpg.Pool, r: redis.Redis, keys: Keys, batch: i
         cursor = conn.cursor("SELECT * FROM chargers")
         pipe = r.pipeline(transaction=False)
         async for row in cursor:
-            pipe.hset(keys.charger(row["id"]), mapping=projected_fields(row))
+            pipe.hset(keys.charger(row["id"]), mapping=_projected_fields(row))
             count += 1
             if count % batch == 0:
                 await pipe.execute()

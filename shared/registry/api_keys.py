@@ -12,7 +12,7 @@ import redis.asyncio as redis
 from shared import apikeys
 from shared.ids import new_id
 from shared.redis_keys import Keys
-from shared.registry.audit_log import audit
+from shared.registry.audit_log import Change, audit, update_audited
 from shared.registry.errors import Conflict, NotFound, RegistryError
 from shared.registry.partners import get_partner
 from shared.registry.projection import announce
@@ -142,16 +142,7 @@ async def rotate_key(
         if old["replaced_by"] is not None:
             raise Conflict(f"API key {key_id} was already rotated to {old['replaced_by']}")
         new_key_id, key = await _insert_key(conn, old["partner_id"], expires_at, old["name"])
-        updated = await conn.fetchrow(
-            "UPDATE api_keys SET replaced_by = $2,"
-            " expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + $3::interval)"
-            " WHERE id = $1 RETURNING *",
-            key_id,
-            new_key_id,
-            overlap,
-        )
-        await audit(
-            conn,
+        change = Change(
             actor,
             "api_key.rotate",
             old["partner_id"],
@@ -161,6 +152,16 @@ async def rotate_key(
                 "prefix": apikeys.display_prefix(key),
                 "overlap_seconds": overlap.total_seconds(),
             },
+        )
+        updated = await update_audited(
+            conn,
+            change,
+            "UPDATE api_keys SET replaced_by = $2,"
+            " expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + $3::interval)"
+            " WHERE id = $1 RETURNING *",
+            key_id,
+            new_key_id,
+            overlap,
         )
     await announce(r, keys, partner=old["partner_id"])
     return new_key_id, key, _key_info(updated)
@@ -173,14 +174,16 @@ async def revoke_key(
     info = await get_key(pool, key_id)
     if info.revoked_at is None:
         async with pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
+            # a key's partner never changes: the one read above is the one revoked here
+            row = await update_audited(
+                conn,
+                Change(actor, "api_key.revoke", info.partner_id, {"key_id": key_id}),
                 "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
                 " RETURNING *",
                 key_id,
             )
             if row is not None:
                 info = _key_info(row)
-                await audit(conn, actor, "api_key.revoke", info.partner_id, {"key_id": key_id})
         await announce(r, keys, partner=info.partner_id)
     return info
 

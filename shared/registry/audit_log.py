@@ -4,7 +4,7 @@ read the entries back together with the partners' commands."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -21,6 +21,24 @@ async def audit(
         target,
         details,
     )
+
+
+class Change(NamedTuple):
+    """What an audit entry says: who did what to which target, and the details."""
+
+    actor: str
+    action: str
+    target: str | None
+    details: Any = None
+
+
+async def update_audited(conn: Any, change: Change, sql: str, *args: Any) -> Any:
+    """Run an `UPDATE … RETURNING` and, if it matched a row, audit `change` in the same
+    transaction; returns the row, or None when nothing matched (and nothing was audited)."""
+    row = await conn.fetchrow(sql, *args)
+    if row is not None:
+        await audit(conn, *change)
+    return row
 
 
 _AUDIT_SQL = """

@@ -11,7 +11,7 @@ import redis.asyncio as redis
 from shared.ids import valid_charger_id
 from shared.passwords import generate_password, hash_password
 from shared.redis_keys import Keys
-from shared.registry.audit_log import audit
+from shared.registry.audit_log import Change, audit, update_audited
 from shared.registry.errors import Conflict, NotFound, RegistryError
 from shared.registry.projection import announce, project
 from shared.registry.records import ChargerRecord
@@ -146,19 +146,20 @@ async def assign_charger(
             return await get_charger(pool, charger_id)
         if partner_id is not None:
             await _check_quota(conn, partner_id)
-        row = await conn.fetchrow(
+        change = Change(
+            actor,
+            "charger.assign" if partner_id is not None else "charger.unassign",
+            charger_id,
+            {"partner_id": partner_id, "previous_partner_id": current["partner_id"]},
+        )
+        row = await update_audited(
+            conn,
+            change,
             "UPDATE chargers SET partner_id = $2,"
             " assigned_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() END"
             " WHERE id = $1 RETURNING *",
             charger_id,
             partner_id,
-        )
-        await audit(
-            conn,
-            actor,
-            "charger.assign" if partner_id is not None else "charger.unassign",
-            charger_id,
-            {"partner_id": partner_id, "previous_partner_id": current["partner_id"]},
         )
         await project(r, keys, row)
     await announce(r, keys, charger=charger_id)

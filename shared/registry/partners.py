@@ -10,7 +10,7 @@ import redis.asyncio as redis
 
 from shared.ids import PARTNER_ID_RE, new_id
 from shared.redis_keys import Keys
-from shared.registry.audit_log import audit
+from shared.registry.audit_log import Change, audit, update_audited
 from shared.registry.errors import Conflict, NotFound, RegistryError
 from shared.registry.projection import announce, project_all
 from shared.registry.records import Partner
@@ -132,7 +132,9 @@ async def update_partner(
         # column names come from _UPDATABLE only, never from the caller
         assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(changes, start=2))
         async with pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
+            row = await update_audited(
+                conn,
+                Change(actor, "partner.update", partner_id, changes),
                 f"UPDATE partners SET {assignments} WHERE id = $1 AND deleted_at IS NULL"
                 " RETURNING id",
                 partner_id,
@@ -140,7 +142,6 @@ async def update_partner(
             )
             if row is None:
                 raise NotFound(f"partner {partner_id} not found")
-            await audit(conn, actor, "partner.update", partner_id, changes)
         await announce(r, keys, partner=partner_id)
     return await get_partner(pool, partner_id)
 

@@ -1,5 +1,5 @@
-"""The audit log: every registry change writes an entry in its own transaction, and admins
-read the entries back together with the partners' commands."""
+"""The audit log: every registry change writes its entry in the transaction that makes the
+change, and admins read the entries back together with the partners' commands."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from shared.registry.records import AuditEntry
 async def audit(
     conn: Any, actor: str, action: str, target: str | None, details: Any = None
 ) -> None:
+    """Write one entry on `conn`, inside the transaction of the change it records."""
     await conn.execute(
         "INSERT INTO audit_log (actor, action, target, details) VALUES ($1, $2, $3, $4)",
         actor,

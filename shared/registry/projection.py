@@ -29,6 +29,7 @@ def _projected_fields(row: asyncpg.Record | dict[str, Any]) -> dict[str, str]:
 
 
 async def project(r: redis.Redis, keys: Keys, row: asyncpg.Record) -> None:
+    """Write one charger's registry fields into its hash."""
     await r.hset(keys.charger(row["id"]), mapping=_projected_fields(row))
 
 

@@ -1,13 +1,13 @@
-"""The asynchronous client (asyncio): :class:`AsyncEVChargingClient` for partners,
-:class:`AsyncEVChargingAdmin` for operators. Same calls as the synchronous ones, awaited."""
+"""The asynchronous client: :class:`AsyncEVChargingClient` for partners,
+:class:`AsyncEVChargingAdmin` for operators."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, TypeVar, overload
+from typing import Literal, Protocol, TypeVar, overload
 
 import httpx
 
@@ -20,6 +20,12 @@ from evcharging_client.sse import SseParser, to_event
 T = TypeVar("T")
 P = TypeVar("P")
 I = TypeVar("I")  # noqa: E741
+
+
+class _Sleep(Protocol):
+    """Waits between retries and before reconnecting; tests swap it to skip the wait."""
+
+    async def __call__(self, seconds: float, /) -> None: ...
 
 
 class _Transport:
@@ -40,7 +46,7 @@ class _Transport:
             timeout=timeout if timeout is not None else _http.DEFAULT_TIMEOUT,
             transport=transport,
         )
-        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._sleep: _Sleep = asyncio.sleep
 
     async def send(self, call: op.Call[T]) -> T:
         attempt, waited = 0, 0.0
@@ -107,12 +113,13 @@ class _Transport:
 
 
 class AsyncEventStream:
-    """The live event feed: ``async for`` it for events, forever; it reconnects by itself.
+    """The live event feed: iterate it for events, forever; it reconnects by itself.
 
     After a dropped connection it reconnects with ``Last-Event-ID``, so nothing in between is
     lost (within the feed's retention, 10 minutes by default; beyond it a
     :class:`~evcharging_client.models.GapEvent` comes first). Errors a reconnection cannot fix
-    (401, 403, 400) are raised. Use it as an async context manager, or call :meth:`close`.
+    (401, 403, 400) are raised. Use it as a context manager (``async with``), or end it with
+    ``await stream.close()``.
     """
 
     def __init__(
@@ -164,7 +171,7 @@ class AsyncEventStream:
                 await self._connect()
                 continue
             try:
-                line = await self._lines.__anext__()
+                line = await anext(self._lines)
             except StopAsyncIteration:
                 await self._reconnect_after(None, None)
                 continue
@@ -237,15 +244,18 @@ class AsyncEventStream:
 
 
 class AsyncEVChargingClient:
-    """The partner API, asynchronously (asyncio).
+    """The partner API, asynchronously.
 
     >>> async with AsyncEVChargingClient("evcs_…", base_url="https://api.example.com") as client:
     ...     charger = await client.get_charger_status("CP-0001")
+    >>> charger.status
+    'AVAILABLE'
 
     Retries 429 and 503 (honouring ``Retry-After``) and lost connections where a repeat is
     harmless, within ``retry`` (:class:`~evcharging_client.retry.RetryPolicy`). Commands carry
     an ``Idempotency-Key`` (generated unless you give one), so a retried ``on`` can never
-    start a charger twice. Use it as an async context manager, or await :meth:`close`.
+    start a charger twice. Use it as a context manager (``async with``), or end it with
+    ``await client.close()``.
     """
 
     def __init__(
@@ -449,7 +459,7 @@ class AsyncEVChargingClient:
         last_event_id: str | None = None,
         max_reconnects: int | None = None,
     ) -> AsyncEventStream:
-        """The live feed of your chargers' changes: an async iterator of
+        """The live feed of your chargers' changes: an :class:`AsyncEventStream` of
         :class:`~evcharging_client.models.StatusEvent`, ``ConnectionEvent``, ``SessionEvent``,
         ``CommandEvent`` (and ``GapEvent``). It reconnects by itself with ``Last-Event-ID``;
         ``last_event_id`` resumes after an event from an earlier run. ``max_reconnects``:

@@ -1,5 +1,7 @@
-"""The synchronous client: :class:`EVChargingClient` for partners, :class:`EVChargingAdmin`
-for operators."""
+# Generated from async_client.py by `python clients/python/scripts/unasync.py`: do not edit.
+# Change async_client.py and run that command; a test fails while this file differs.
+"""The synchronous client: :class:`EVChargingClient` for partners,
+:class:`EVChargingAdmin` for operators."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, TypeVar, overload
+from typing import Literal, Protocol, TypeVar, overload
 
 import httpx
 
@@ -20,6 +22,12 @@ from evcharging_client.sse import SseParser, to_event
 T = TypeVar("T")
 P = TypeVar("P")
 I = TypeVar("I")  # noqa: E741
+
+
+class _Sleep(Protocol):
+    """Waits between retries and before reconnecting; tests swap it to skip the wait."""
+
+    def __call__(self, seconds: float, /) -> None: ...
 
 
 class _Transport:
@@ -40,7 +48,7 @@ class _Transport:
             timeout=timeout if timeout is not None else _http.DEFAULT_TIMEOUT,
             transport=transport,
         )
-        self._sleep: Callable[[float], None] = time.sleep
+        self._sleep: _Sleep = time.sleep
 
     def send(self, call: op.Call[T]) -> T:
         attempt, waited = 0, 0.0
@@ -96,7 +104,8 @@ class _Transport:
         cursor: str | None = None
         while True:
             current = self.send(page(cursor))
-            yield from items(current)
+            for item in items(current):
+                yield item
             cursor = next_cursor(current)
             if cursor is None:
                 return
@@ -111,7 +120,8 @@ class EventStream:
     After a dropped connection it reconnects with ``Last-Event-ID``, so nothing in between is
     lost (within the feed's retention, 10 minutes by default; beyond it a
     :class:`~evcharging_client.models.GapEvent` comes first). Errors a reconnection cannot fix
-    (401, 403, 400) are raised. Use it as a context manager, or call :meth:`close`.
+    (401, 403, 400) are raised. Use it as a context manager (``with``), or end it with
+    ``stream.close()``.
     """
 
     def __init__(
@@ -238,14 +248,16 @@ class EventStream:
 class EVChargingClient:
     """The partner API, synchronously.
 
-    >>> client = EVChargingClient("evcs_…", base_url="https://api.example.com")
-    >>> client.get_charger_status("CP-0001").status
+    >>> with EVChargingClient("evcs_…", base_url="https://api.example.com") as client:
+    ...     charger = client.get_charger_status("CP-0001")
+    >>> charger.status
     'AVAILABLE'
 
     Retries 429 and 503 (honouring ``Retry-After``) and lost connections where a repeat is
     harmless, within ``retry`` (:class:`~evcharging_client.retry.RetryPolicy`). Commands carry
     an ``Idempotency-Key`` (generated unless you give one), so a retried ``on`` can never
-    start a charger twice. Use it as a context manager, or call :meth:`close`.
+    start a charger twice. Use it as a context manager (``with``), or end it with
+    ``client.close()``.
     """
 
     def __init__(
@@ -447,7 +459,7 @@ class EVChargingClient:
         last_event_id: str | None = None,
         max_reconnects: int | None = None,
     ) -> EventStream:
-        """The live feed of your chargers' changes: an iterator of
+        """The live feed of your chargers' changes: an :class:`EventStream` of
         :class:`~evcharging_client.models.StatusEvent`, ``ConnectionEvent``, ``SessionEvent``,
         ``CommandEvent`` (and ``GapEvent``). It reconnects by itself with ``Last-Event-ID``;
         ``last_event_id`` resumes after an event from an earlier run. ``max_reconnects``:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from contextlib import AsyncExitStack
 from http import HTTPStatus
 from typing import Any
 
@@ -16,7 +17,7 @@ from csms.framing import OCPP16, OCPP201, SUBPROTOCOLS
 from csms.node import Node, Superseded
 from csms.session import Session
 from shared import ops_http
-from shared.process import cancel, wait_for_signal
+from shared.process import Service, cancel
 from shared.redis_client import connect
 from shared.redis_keys import F
 from shared.settings import Settings
@@ -170,18 +171,16 @@ class CsmsServer:
         )
 
 
-class CsmsApp:
+class CsmsApp(Service):
     """A csms node with its server and background tasks, startable and stoppable in-process."""
 
     def __init__(self, settings: Settings) -> None:
+        super().__init__()
         assert settings.redis_url
         self.settings = settings
         self.redis: Any = None  # opened by start(): which client depends on the server
         self._server: CsmsServer | None = None
         self._ws: Server | None = None
-        self._background: list[asyncio.Task[None]] = []
-        self._commands: Any = None  # the node's command channel (a Subscription)
-        self._ops: ops_http.OpsServer | None = None
 
     @property
     def node(self) -> Node:
@@ -199,64 +198,53 @@ class CsmsApp:
         scheme = "ws" if self.settings.security_profile == 1 else "wss"
         return f"{scheme}://{self.settings.csms_host}:{self.port}/ocpp"
 
-    async def start(self) -> None:
-        tls.server_context(self.settings)  # a bad TLS setup fails here, before anything runs
-        assert self.settings.redis_url
-        self.redis = await connect(self.settings.redis_url, mode=self.settings.redis_mode)
-        node = Node(self.settings, self.redis)
+    async def _start(self, stack: AsyncExitStack) -> None:
+        settings = self.settings
+        tls.server_context(settings)  # a bad TLS setup fails here, before anything runs
+        assert settings.redis_url
+        self.redis = await connect(settings.redis_url, mode=settings.redis_mode)
+        stack.push_async_callback(self.redis.aclose)
+        node = Node(settings, self.redis)
         server = self._server = CsmsServer(node)
         await node.prepare()
+        stack.push_async_callback(self._retire)
         # Subscribed before the node listens: a command right behind a charger's attach
         # finds the node listening.
-        self._commands = node.commands.channel()
-        await self._commands.start()
-        ttl = self.settings.node_ttl
-        await node.presence.announce(ttl)  # alive from the moment it listens
-        self._background = [asyncio.create_task(node.presence.keep_alive(ttl))]
-        self._ws = await server.start(self.settings.csms_host, self.settings.csms_port)
-        self._ops = await ops_http.start(
-            self.settings.ops_host, self.settings.ops_port, {"redis": self.redis.ping}
+        commands = node.commands.channel()
+        await commands.start()
+        stack.push_async_callback(commands.stop)
+        await node.presence.announce(settings.node_ttl)  # alive from the moment it listens
+        stack.push_async_callback(
+            cancel, asyncio.create_task(node.presence.keep_alive(settings.node_ttl))
         )
+        self._ws = await server.start(settings.csms_host, settings.csms_port)
+        stack.push_async_callback(self._close_chargers)
+        # stopped first, so load balancers drop the node before it closes its chargers
+        ops = await ops_http.start(settings.ops_host, settings.ops_port, {"redis": self.redis.ping})
+        if ops is not None:
+            stack.push_async_callback(ops.stop)
         log.info(
             "csms node listening",
             extra={
-                "node_id": self.node.node_id,
+                "node_id": node.node_id,
                 "url": self.url,
-                "charger_auth": self.settings.charger_auth,
-                "security_profile": self.settings.security_profile,
-                "boot_unknown": self.settings.boot_unknown,
+                "charger_auth": settings.charger_auth,
+                "security_profile": settings.security_profile,
+                "boot_unknown": settings.boot_unknown,
             },
         )
 
-    async def stop(self) -> None:
-        """Stop accepting, close chargers with 1001 so they reconnect elsewhere, answer the
-        commands still running with errors, and retire the node."""
-        if self._server is None:  # start() failed before the node existed
-            if self.redis is not None:
-                await self.redis.aclose()
-            return
-        if self._ops is not None:  # first, so load balancers drop the node before it closes
-            await self._ops.stop()
-        if self._ws is not None:
-            self._ws.close(close_connections=False)
+    async def _close_chargers(self) -> None:
+        """Stop accepting, close chargers with 1001 so they reconnect elsewhere, and answer the
+        commands still running with errors."""
+        assert self._ws is not None
+        self._ws.close(close_connections=False)
         await self.node.shutdown()
-        if self._ws is not None:
-            await self._ws.wait_closed()
-        await cancel(*self._background)
-        if self._commands is not None:
-            await self._commands.stop()
+        await self._ws.wait_closed()
+
+    async def _retire(self) -> None:
         try:
             await self.node.presence.retire()
         except Exception:  # Redis down at shutdown: the node ages out of the registry anyway
             log.warning("could not retire the node", extra={"node_id": self.node.node_id})
-        finally:
-            await self.redis.aclose()
         log.info("csms node stopped", extra={"node_id": self.node.node_id})
-
-
-async def run_node(settings: Settings) -> None:
-    """Run a csms node until SIGTERM or SIGINT."""
-    app = CsmsApp(settings)
-    await app.start()
-    await wait_for_signal()
-    await app.stop()

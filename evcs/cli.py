@@ -18,7 +18,7 @@ import redis.asyncio as redis
 from evcs import workers
 from shared import db, registry, services
 from shared.logging import setup_logging
-from shared.process import run
+from shared.process import run, serve
 from shared.redis_client import RedisUnavailable, connect
 from shared.redis_keys import Keys
 from shared.settings import Settings
@@ -29,13 +29,13 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def cmd_csms(args: argparse.Namespace) -> None:
-    from csms.server import run_node
+    from csms.server import CsmsApp
 
     settings = _settings()
     if (args.workers or settings.workers) > 1:
         sys.exit(workers.run("csms", settings, args.workers or settings.workers))
     setup_logging(settings.log_level, settings.log_format, "csms")
-    run(run_node(settings))
+    serve(CsmsApp(settings))
 
 
 def cmd_gateway(args: argparse.Namespace) -> None:
@@ -49,11 +49,11 @@ def cmd_gateway(args: argparse.Namespace) -> None:
 
 
 def cmd_recorder(args: argparse.Namespace) -> None:
-    from recorder.app import run_recorder
+    from recorder.app import RecorderService
 
     settings = _settings()
     setup_logging(settings.log_level, settings.log_format, "recorder")
-    run(run_recorder(settings))
+    serve(RecorderService(settings))
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import time
+from contextlib import AsyncExitStack
 
 import asyncpg
 import redis.asyncio as redis
@@ -17,7 +18,7 @@ from recorder import rows, writer
 from shared import events as ev
 from shared import ops_http
 from shared.db import PARTITION_DAYS_AHEAD, create_pool
-from shared.process import wait_for_signal
+from shared.process import Service
 from shared.redis_client import connect
 from shared.redis_keys import RECORDER_GROUP, Keys, shard_tag
 from shared.settings import Settings
@@ -272,28 +273,38 @@ def _id_lt(a: str, b: str) -> bool:
     return (int(ams), int(aseq or 0)) < (int(bms), int(bseq or 0))
 
 
-async def run_recorder(settings: Settings) -> None:
-    """Run a recorder until SIGTERM/SIGINT; the batch in hand is finished first."""
-    assert settings.redis_url and settings.database_url
-    r = await connect(settings.redis_url, mode=settings.redis_mode)
-    pool = await create_pool(settings.database_url, min_size=1, max_size=4)
-    recorder = Recorder(settings, r, pool)
-    ops = await ops_http.start(
-        settings.ops_host,
-        settings.ops_port,
-        {"redis": r.ping, "postgresql": lambda: pool.fetchval("SELECT 1")},
-    )
-    log.info("recorder started", extra={"consumer": recorder.consumer, "streams": recorder.streams})
-    task = asyncio.create_task(recorder.run())
-    stop = asyncio.create_task(wait_for_signal())
-    await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
-    recorder.stop()
-    try:
-        await task
-    finally:
-        stop.cancel()
+class RecorderService(Service):
+    """A recorder process: Redis, PostgreSQL, the ops endpoints and the recorder's loops; on
+    stop the batches in hand are finished first."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self._running: asyncio.Task[None] | None = None
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        settings = self.settings
+        assert settings.redis_url and settings.database_url
+        r = await connect(settings.redis_url, mode=settings.redis_mode)
+        stack.push_async_callback(r.aclose)
+        pool = await create_pool(settings.database_url, min_size=1, max_size=4)
+        stack.push_async_callback(pool.close)
+        checks = {"redis": r.ping, "postgresql": lambda: pool.fetchval("SELECT 1")}
+        ops = await ops_http.start(settings.ops_host, settings.ops_port, checks)
         if ops is not None:
-            await ops.stop()
-        await pool.close()
-        await r.aclose()
+            stack.push_async_callback(ops.stop)
+        recorder = Recorder(settings, r, pool)
+        self._running = asyncio.create_task(recorder.run())
+        stack.push_async_callback(self._finish, recorder, self._running)
+        log.info(
+            "recorder started", extra={"consumer": recorder.consumer, "streams": recorder.streams}
+        )
+
+    async def ended(self) -> None:
+        assert self._running is not None
+        await asyncio.shield(self._running)
+
+    async def _finish(self, recorder: Recorder, running: asyncio.Task[None]) -> None:
+        recorder.stop()
+        await running
         log.info("recorder stopped", extra={"consumer": recorder.consumer})

@@ -1,11 +1,13 @@
-"""Running a long-lived process: the event loop and stopping on SIGTERM/SIGINT."""
+"""Running a long-lived process: the event loop, one shape for starting and stopping a
+service, stopping on SIGTERM/SIGINT, and cancelling tasks for sure."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 from collections.abc import Coroutine
-from typing import Any
+from contextlib import AsyncExitStack
+from typing import Any, Self
 
 
 def run(main: Coroutine[Any, Any, Any]) -> None:
@@ -39,3 +41,54 @@ async def cancel(*tasks: asyncio.Task[Any] | None) -> None:
             task.cancel()
         _, alive = await asyncio.wait(alive, timeout=0.1)
     await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
+
+
+class Service:
+    """A process's parts, started in order and stopped in reverse: `start()` fills an
+    AsyncExitStack (what it registers undoes each part), `stop()` unwinds it. A service is
+    also an async context manager, and `serve()` runs one until a signal."""
+
+    def __init__(self) -> None:
+        self._stack: AsyncExitStack | None = None
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        """Start the parts, registering how to stop each on `stack`."""
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        async with AsyncExitStack() as stack:  # a part that fails to start undoes the others
+            await self._start(stack)
+            self._stack = stack.pop_all()
+
+    async def stop(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def ended(self) -> None:
+        """Return (or raise) when the service ends by itself; most run until stopped."""
+        await asyncio.Event().wait()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def serve(service: Service) -> None:
+    """Run the service until SIGTERM or SIGINT (or until it ends by itself), then stop it."""
+
+    async def main() -> None:
+        async with service:
+            ended = asyncio.create_task(service.ended())
+            signalled = asyncio.create_task(wait_for_signal())
+            await asyncio.wait([ended, signalled], return_when=asyncio.FIRST_COMPLETED)
+            await cancel(signalled)
+            if ended.done():
+                ended.result()  # an error that ended it ends the process too
+            else:
+                await cancel(ended)
+
+    run(main())

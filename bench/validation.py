@@ -18,9 +18,10 @@ from typing import Any
 import orjson
 from ocpp import messages
 
-from csms import framing, handlers_v16, handlers_v201, schemas
-from csms.framing import CODES, OCPP16, OCPP201
+from csms import handlers_v16, handlers_v201, schemas
 from csms.session import Context, Session
+from shared import framing
+from shared.framing import CODES, OCPP16, OCPP201
 
 TS = "2026-01-01T00:00:00Z"
 

@@ -8,7 +8,7 @@ import re
 import secrets
 from urllib.parse import unquote, urlsplit
 
-from csms.framing import SUBPROTOCOLS
+from shared.framing import SUBPROTOCOLS
 from shared.ids import valid_charger_id
 from shared.passwords import hash_password, verify_password
 

@@ -15,11 +15,11 @@ from pydantic import ValidationError
 
 from csms import commands, metrics
 from csms.connection import ChargerConnection, ChargerOffline
-from csms.framing import CallError
 from csms.presence import Presence, Spawn
 from csms.store import StateWriter
 from shared import events as ev
 from shared.bus import CommandReply, CommandRequest, Evict, Outcome
+from shared.framing import CallError
 from shared.pubsub import Subscription
 from shared.redis_keys import F, Keys
 

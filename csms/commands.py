@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from csms import schemas
-from csms.framing import OCPP16, CallError, CallResult
 from csms.session import Session
 from shared.bus import Action, Outcome
+from shared.framing import OCPP16, CallError, CallResult
 
 DEFAULT_ID_TAG = "PARTNER"
 

@@ -12,11 +12,12 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from csms import framing, metrics
-from csms.framing import CallError, CallResult
+from csms import metrics
 from csms.protocol import ChargerProtocol, Send, Settle, Store
 from csms.session import Session
+from shared import framing
 from shared.events import Event
+from shared.framing import CallError, CallResult
 
 # Writes a charger's hash fields and events; returns once they are in, raises if they are not.
 StoreFn = Callable[[str, dict[str, str] | None, list[Event]], Awaitable[None]]

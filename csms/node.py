@@ -12,13 +12,13 @@ from websockets.asyncio.server import ServerConnection
 from csms import handlers_v16, handlers_v201, schemas
 from csms.command_runner import CommandRunner
 from csms.connection import ChargerConnection
-from csms.framing import OCPP16, OCPP201
 from csms.presence import Presence, Superseded
 from csms.protocol import ChargerProtocol, Policy
 from csms.schemas import Validator
 from csms.session import Handler, Session
 from csms.store import StateWriter
 from csms.txids import TransactionIds
+from shared.framing import OCPP16, OCPP201
 from shared.redis_keys import Keys
 from shared.settings import Settings
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from csms import framing, schemas
-from csms.framing import CODES, Call, CallError, CallResult
+from csms import schemas
 from csms.schemas import Validator
 from csms.session import Context, Handler, Session
+from shared import framing
 from shared.events import Event
+from shared.framing import CODES, Call, CallError, CallResult
 from shared.redis_keys import F
 
 log = logging.getLogger(__name__)

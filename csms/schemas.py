@@ -11,7 +11,7 @@ from typing import Any
 
 import fastjsonschema
 
-from csms.framing import CODES, OCPP16, OCPP201, Codes
+from shared.framing import CODES, OCPP16, OCPP201, Codes
 
 Validator = Callable[[dict[str, Any]], Any]
 

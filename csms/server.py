@@ -13,10 +13,10 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from csms import auth, metrics, tls
-from csms.framing import OCPP16, OCPP201, SUBPROTOCOLS
 from csms.node import Node, Superseded
 from csms.session import Session
 from shared import ops_http
+from shared.framing import OCPP16, OCPP201, SUBPROTOCOLS
 from shared.process import Service, cancel
 from shared.redis_client import connect
 from shared.redis_keys import F

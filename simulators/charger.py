@@ -19,8 +19,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from simulators import framing
-from simulators.framing import Payload
+from shared import framing
+from shared.framing import Payload
 
 log = logging.getLogger(__name__)
 
@@ -499,26 +499,26 @@ class SimCharger:
 
     async def _read_loop(self, ws: ClientConnection) -> None:
         try:
+            codes = framing.CODES[self.protocol]
             async for data in ws:
                 try:
-                    frame = framing.parse(data)
+                    frame = framing.parse(data, codes)
                 except framing.FrameError as exc:
                     log.warning("%s: bad frame: %s", self.charger_id, exc)
-                    if exc.msg_id is not None:
-                        await ws.send(framing.error(exc.msg_id, self.FORMAT_VIOLATION, str(exc)))
+                    if exc.answerable and exc.message_id is not None:
+                        await ws.send(framing.call_error(exc.message_id, exc.code, str(exc)))
                     continue
-                if frame.kind == framing.CALL:
+                if isinstance(frame, framing.Call):
                     await self._answer(ws, frame)
                     continue
                 pending = self._pending
-                if pending is None or pending[0] != frame.msg_id or pending[1].done():
-                    log.debug("%s: reply to no pending call: %s", self.charger_id, frame.msg_id)
-                elif frame.kind == framing.CALLRESULT:
+                if pending is None or pending[0] != frame.id or pending[1].done():
+                    log.debug("%s: reply to no pending call: %s", self.charger_id, frame.id)
+                elif isinstance(frame, framing.CallResult):
                     pending[1].set_result(frame.payload)
                 else:
-                    code = frame.error_code or "GenericError"
                     pending[1].set_exception(
-                        CallError(code, frame.error_description, frame.payload)
+                        CallError(frame.code or "GenericError", frame.description, frame.details)
                     )
         except ConnectionClosed:
             pass
@@ -527,25 +527,25 @@ class SimCharger:
             if pending is not None and not pending[1].done():
                 pending[1].set_exception(NotConnected(f"{self.charger_id}: connection closed"))
 
-    async def _answer(self, ws: ClientConnection, frame: framing.Frame) -> None:
-        action = frame.action or ""
+    async def _answer(self, ws: ClientConnection, frame: framing.Call) -> None:
+        action = frame.action
         self.received.append((action, frame.payload))
         handler = self.handlers.get(action)
         self._deferred = []
         ok = False
         if handler is None:
-            reply = framing.error(frame.msg_id, "NotImplemented", f"{action} is not supported")
+            reply = framing.call_error(frame.id, "NotImplemented", f"{action} is not supported")
         else:
             try:
-                reply = framing.result(frame.msg_id, handler(frame.payload))
+                reply = framing.call_result(frame.id, handler(frame.payload))
                 ok = True
             except CallError as exc:
-                reply = framing.error(frame.msg_id, exc.code, exc.description, exc.details)
+                reply = framing.call_error(frame.id, exc.code, exc.description, exc.details)
             except (KeyError, TypeError, ValueError) as exc:
-                reply = framing.error(frame.msg_id, self.FORMAT_VIOLATION, f"bad payload: {exc!r}")
+                reply = framing.call_error(frame.id, self.FORMAT_VIOLATION, f"bad payload: {exc!r}")
             except Exception:
                 log.exception("%s: handler for %s failed", self.charger_id, action)
-                reply = framing.error(frame.msg_id, "InternalError", f"{action} failed")
+                reply = framing.call_error(frame.id, "InternalError", f"{action} failed")
         deferred, self._deferred = self._deferred, []
         if not ok:
             _close_all(deferred)  # a failed handler's follow-ups must not run

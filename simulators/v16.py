@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from shared.framing import Payload
 from simulators.charger import SimCharger, Transaction, iso_now
-from simulators.framing import Payload
 
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"

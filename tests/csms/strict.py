@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 from jsonschema.protocols import Validator
 
-from csms.framing import ERROR_CODES
+from shared.framing import ERROR_CODES
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _FORMATS = jsonschema.FormatChecker()

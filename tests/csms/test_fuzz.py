@@ -10,8 +10,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from csms import framing, schemas
-from csms.framing import CODES, ERROR_CODES, OCPP16, OCPP201
+from csms import schemas
+from shared import framing
+from shared.framing import CODES, ERROR_CODES, OCPP16, OCPP201
 from tests.csms import strict
 from tests.csms.conftest import Connect, RawCharger
 from tests.csms.test_conformance import MESSAGES

@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from csms import handlers_v16, handlers_v201, schemas
-from csms.framing import OCPP16, OCPP201, CallError, CallResult
 from csms.protocol import ChargerProtocol, Policy, Send, Settle, Store
 from csms.session import Session
+from shared.framing import OCPP16, OCPP201, CallError, CallResult
 
 NOW = 1_800_000_000.0
 POLICY = Policy(heartbeat_interval=60, boot_unknown="Rejected", boot_retry_interval=300)

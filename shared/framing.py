@@ -1,4 +1,6 @@
-"""OCPP-J RPC framing: parse incoming frames, build outgoing ones. No I/O here."""
+"""OCPP-J RPC framing, both sides' (the central system and the simulated chargers): parse
+incoming frames naming the CALLERROR the spec gives for what is wrong, build outgoing ones.
+No I/O here."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ CALLRESULT = 3
 CALLERROR = 4
 MAX_ID_LEN = 36
 UNREADABLE_ID = "-1"
+
+Payload = dict[str, Any]
 
 OCPP16 = "ocpp1.6"
 OCPP201 = "ocpp2.0.1"

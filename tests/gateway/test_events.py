@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
-from gateway import feed
+from gateway import feed, feed_events
 from shared import events as ev
 from shared.bus import CommandReply, CommandRequest, Outcome
 from shared.redis_keys import Keys
@@ -324,9 +324,9 @@ async def test_revoking_the_partners_key_ends_its_stream(
 
 
 def test_positions_parse_and_print() -> None:
-    assert feed.parse_position("1-2", 1) == [(1, 2)]
-    assert feed.parse_position("1-2, 3-4", 2) == [(1, 2), (3, 4)]
-    assert feed.format_position([(1, 2), (3, 4)]) == "1-2,3-4"
+    assert feed_events.parse_position("1-2", 1) == [(1, 2)]
+    assert feed_events.parse_position("1-2, 3-4", 2) == [(1, 2), (3, 4)]
+    assert feed_events.format_position([(1, 2), (3, 4)]) == "1-2,3-4"
     for bad in ("", "1", "1-", "-1", "a-b", "1-2,3-4"):
-        assert feed.parse_position(bad, 1) is None
-    assert feed.present({"type": ev.METER, "cp": "A"}) is None
+        assert feed_events.parse_position(bad, 1) is None
+    assert feed_events.present({"type": ev.METER, "cp": "A"}) is None

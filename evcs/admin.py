@@ -1,0 +1,343 @@
+"""`evcs admin ...`: the operator's commands on partners, API keys, chargers and the audit
+log, on the same registry functions the admin API uses."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+import redis.asyncio as redis
+
+from shared import db, registry, services
+from shared.redis_client import connect
+from shared.redis_keys import Keys
+from shared.settings import Settings
+
+
+def _settings() -> Settings:
+    return services.resolve(Settings())
+
+
+@asynccontextmanager
+async def _storage() -> AsyncIterator[tuple[asyncpg.Pool, redis.Redis, Keys]]:
+    settings = _settings()
+    assert settings.database_url and settings.redis_url
+    pool = await db.create_pool(settings.database_url, max_size=2)
+    r = await connect(settings.redis_url, mode=settings.redis_mode)
+    try:
+        yield pool, r, Keys.of(settings)
+    finally:
+        await pool.close()
+        await r.aclose()
+
+
+def _admin(
+    fn: Callable[[argparse.Namespace], Coroutine[Any, Any, None]],
+) -> Callable[[argparse.Namespace], None]:
+    def runner(args: argparse.Namespace) -> None:
+        try:
+            asyncio.run(fn(args))
+        except registry.RegistryError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(1)
+
+    return runner
+
+
+def _actor() -> str:
+    """Who runs the command, for the audit log."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _print_json(data: Any) -> None:
+    print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def _limit_arg(value: str) -> int | None:
+    """A positive number, or `default` / `none` to clear the setting."""
+    if value.lower() in ("default", "none"):
+        return None
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return number
+
+
+def _rate_defaults() -> tuple[int, int]:
+    s = Settings()
+    return s.rate_limit_minute, s.rate_limit_hour
+
+
+async def admin_create_partner(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, _, _keys):
+        partner = await registry.create_partner(
+            pool,
+            args.name,
+            partner_id=args.id,
+            charger_quota=args.quota,
+            rate_limit_minute=args.rate_minute,
+            rate_limit_hour=args.rate_hour,
+            actor=_actor(),
+        )
+    print(partner.id)
+
+
+async def admin_get_partner(args: argparse.Namespace) -> None:
+    from gateway.admin_schemas import partner_json
+
+    async with _storage() as (pool, _, _keys):
+        partner = await registry.get_partner(pool, args.partner)
+    _print_json(partner_json(partner, _rate_defaults()))
+
+
+async def admin_list_partners(args: argparse.Namespace) -> None:
+    from gateway.admin_schemas import partner_json
+
+    async with _storage() as (pool, _, _keys):
+        partners = await registry.list_partners(pool, status=args.status, limit=10_000)
+    _print_json([partner_json(p, _rate_defaults()) for p in partners])
+
+
+async def admin_update_partner(args: argparse.Namespace) -> None:
+    from gateway.admin_schemas import partner_json
+
+    changes: dict[str, Any] = {}
+    for option, column in (
+        ("name", "name"),
+        ("quota", "charger_quota"),
+        ("rate_minute", "rate_limit_minute"),
+        ("rate_hour", "rate_limit_hour"),
+    ):
+        value = getattr(args, option)
+        if value is not _UNSET:
+            changes[column] = value
+    async with _storage() as (pool, r, keys):
+        partner = await registry.update_partner(
+            pool, r, keys, args.partner, changes, actor=_actor()
+        )
+    _print_json(partner_json(partner, _rate_defaults()))
+
+
+async def admin_suspend_partner(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, r, keys):
+        partner = await registry.set_partner_status(
+            pool, r, keys, args.partner, "suspended", actor=_actor()
+        )
+    print(f"{partner.id}: {partner.status}")
+
+
+async def admin_reactivate_partner(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, r, keys):
+        partner = await registry.set_partner_status(
+            pool, r, keys, args.partner, "active", actor=_actor()
+        )
+    print(f"{partner.id}: {partner.status}")
+
+
+async def admin_delete_partner(args: argparse.Namespace) -> None:
+    if not args.yes:
+        raise registry.RegistryError(
+            "deleting revokes every key and unassigns every charger; add --yes to go ahead"
+        )
+    async with _storage() as (pool, r, keys):
+        result = await registry.delete_partner(pool, r, keys, args.partner, actor=_actor())
+    print(
+        f"deleted {args.partner}: {result['keysRevoked']} keys revoked,"
+        f" {result['chargersUnassigned']} chargers unassigned"
+    )
+
+
+async def admin_issue_key(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, _, _keys):
+        key_id, key = await registry.issue_api_key(
+            pool, args.partner, expires_at=args.expires, name=args.name, actor=_actor()
+        )
+    print(f"key id: {key_id}\napi key (shown once, store it now): {key}")
+
+
+async def admin_list_keys(args: argparse.Namespace) -> None:
+    from gateway.admin_schemas import key_json
+
+    async with _storage() as (pool, _, _keys):
+        found = await registry.list_keys(pool, partner_id=args.partner, prefix=args.prefix)
+    _print_json([key_json(k) for k in found])
+
+
+async def admin_rotate_key(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, r, keys):
+        new_id, key, old = await registry.rotate_key(
+            pool, r, keys, args.key_id, overlap=timedelta(seconds=args.overlap), actor=_actor()
+        )
+    print(f"key id: {new_id}\napi key (shown once, store it now): {key}")
+    print(f"{old.id} keeps working until {old.expires_at.isoformat() if old.expires_at else '-'}")
+
+
+async def admin_revoke_key(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, r, keys):
+        info = await registry.revoke_key(pool, r, keys, args.key_id, actor=_actor())
+    print(f"{info.id} revoked")
+
+
+async def admin_register_charger(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, r, keys):
+        password = await registry.register_charger(
+            pool,
+            r,
+            keys,
+            args.charger,
+            protocol=args.protocol,
+            partner_id=args.partner,
+            password=args.password,
+            generate=args.password is None and not args.no_password,
+            actor=_actor(),
+        )
+    print(f"registered {args.charger}")
+    if password:
+        print(f"charge point password (shown once): {password}")
+
+
+async def admin_assign_charger(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, r, keys):
+        await registry.assign_charger(
+            pool, r, keys, args.charger, args.partner or None, actor=_actor()
+        )
+    print(f"{args.charger} -> {args.partner or 'unassigned'}")
+
+
+async def admin_unassign_charger(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, r, keys):
+        await registry.assign_charger(pool, r, keys, args.charger, None, actor=_actor())
+    print(f"{args.charger} -> unassigned")
+
+
+async def admin_decommission_charger(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, r, keys):
+        await registry.decommission_charger(pool, r, keys, args.charger, actor=_actor())
+    print(f"{args.charger} decommissioned (REMOVED)")
+
+
+async def admin_list_chargers(args: argparse.Namespace) -> None:
+    from gateway.admin_schemas import charger_admin_json
+
+    async with _storage() as (pool, _, _keys):
+        found = await registry.list_chargers(
+            pool, partner_id=args.partner, include_removed=args.all, limit=100_000
+        )
+    _print_json([charger_admin_json(c) for c in found])
+
+
+async def admin_audit(args: argparse.Namespace) -> None:
+    from gateway.admin_schemas import audit_json
+
+    async with _storage() as (pool, _, _keys):
+        entries = await registry.audit_entries(
+            pool, actor=args.actor, action=args.action, target=args.target, limit=args.limit
+        )
+    _print_json([audit_json(e) for e in entries])
+
+
+async def admin_sync(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, r, keys):
+        count = await registry.sync_chargers(pool, r, keys)
+    print(f"projected {count} chargers into redis")
+
+
+_UNSET: Any = object()
+
+
+def _expiry(value: str) -> datetime:
+    ts = datetime.fromisoformat(value)
+    if ts.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a time zone, e.g. 2027-01-01T00:00:00Z")
+    return ts
+
+
+def add_commands(sub: Any) -> None:
+    """The `evcs admin` subcommands."""
+    """`evcs admin …`: what the admin API does, straight on the database and Redis."""
+    admin = sub.add_parser("admin", help="partners, API keys, chargers and the audit log")
+    asub = admin.add_subparsers(dest="admin_command", required=True)
+
+    def command(
+        name: str, fn: Callable[[argparse.Namespace], Coroutine[Any, Any, None]], help: str
+    ) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = asub.add_parser(name, help=help)
+        p.set_defaults(fn=_admin(fn))
+        return p
+
+    p = command("create-partner", admin_create_partner, "create a partner")
+    p.add_argument("name")
+    p.add_argument("--id", help="partner id (default: generated)")
+    p.add_argument("--quota", type=int, help="most chargers it may hold (default: no cap)")
+    p.add_argument("--rate-minute", type=int, help="requests per minute (default: gateway's)")
+    p.add_argument("--rate-hour", type=int, help="requests per hour (default: gateway's)")
+    p = command("get-partner", admin_get_partner, "show a partner (JSON)")
+    p.add_argument("partner")
+    p = command("list-partners", admin_list_partners, "list partners (JSON)")
+    p.add_argument("--status", choices=registry.PARTNER_STATUSES)
+    p = command("update-partner", admin_update_partner, "change name, quota or rate limits")
+    p.add_argument("partner")
+    p.add_argument("--name", default=_UNSET)
+    p.add_argument("--quota", type=_limit_arg, default=_UNSET, help="a number, or none")
+    p.add_argument("--rate-minute", type=_limit_arg, default=_UNSET, help="a number, or default")
+    p.add_argument("--rate-hour", type=_limit_arg, default=_UNSET, help="a number, or default")
+    p = command("suspend-partner", admin_suspend_partner, "suspend a partner (its keys get 403)")
+    p.add_argument("partner")
+    p = command("reactivate-partner", admin_reactivate_partner, "reactivate a partner")
+    p.add_argument("partner")
+    p = command("delete-partner", admin_delete_partner, "delete a partner")
+    p.add_argument("partner")
+    p.add_argument("--yes", action="store_true", help="yes: revoke its keys, unassign chargers")
+
+    p = command("issue-key", admin_issue_key, "issue an API key for a partner (shown once)")
+    p.add_argument("partner")
+    p.add_argument("--name", help="a label")
+    p.add_argument("--expires", type=_expiry, help="expiry, ISO 8601 with time zone")
+    p = command("list-keys", admin_list_keys, "a partner's keys, or keys by prefix (JSON)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("partner", nargs="?")
+    who.add_argument("--prefix", help="a key's first characters, or a whole leaked key")
+    p = command("rotate-key", admin_rotate_key, "new key; the old one works for --overlap s")
+    p.add_argument("key_id")
+    p.add_argument("--overlap", type=int, default=86_400, help="seconds (default: a day)")
+    p = command("revoke-key", admin_revoke_key, "revoke an API key at once")
+    p.add_argument("key_id")
+
+    p = command("register-charger", admin_register_charger, "register a charger")
+    p.add_argument("charger")
+    p.add_argument("--protocol", choices=list(registry.PROTOCOLS))
+    p.add_argument("--partner", help="assign it to this partner")
+    p.add_argument("--password", help="charge point password (default: generated)")
+    p.add_argument("--no-password", action="store_true", help="register without a password")
+    p = command(
+        "assign-charger", admin_assign_charger, "assign a charger to a partner ('' to unassign)"
+    )
+    p.add_argument("charger")
+    p.add_argument("partner")
+    p = command("unassign-charger", admin_unassign_charger, "unassign a charger")
+    p.add_argument("charger")
+    p = command(
+        "decommission-charger", admin_decommission_charger, "decommission a charger (REMOVED)"
+    )
+    p.add_argument("charger")
+    p = command("list-chargers", admin_list_chargers, "registered chargers (JSON)")
+    p.add_argument("--partner", help="only this partner's")
+    p.add_argument("--all", action="store_true", help="decommissioned ones too")
+
+    p = command("audit", admin_audit, "the audit log, newest first (JSON)")
+    p.add_argument("--actor")
+    p.add_argument("--action", help="an action or its prefix, e.g. api_key.")
+    p.add_argument("--target")
+    p.add_argument("--limit", type=int, default=50)
+    command("sync", admin_sync, "project the charger registry into Redis again")

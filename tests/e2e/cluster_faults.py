@@ -5,10 +5,13 @@ reshard` does). Blocking calls: run them with asyncio.to_thread."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -90,3 +93,23 @@ def move_slot(layout: Layout, slot: int, source: int, target: int) -> int:
             except redis.RedisError:
                 pass  # a replica refuses SETSLOT; it follows its primary
     return moved
+
+
+@dataclass
+class OwnCluster:
+    """An embedded cluster a test may break: its folder, URL and layout."""
+
+    folder: Path
+    url: str
+    layout: Layout
+
+
+@contextmanager
+def own_cluster(primaries: int, replicas: int) -> Iterator[OwnCluster]:
+    folder = Path(tempfile.mkdtemp(prefix="evcs-own-cluster-"))
+    try:
+        url = embedded_cluster.start(folder, primaries, replicas)
+        yield OwnCluster(folder, url, embedded_cluster.read_layout(folder))
+    finally:
+        embedded_cluster.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)

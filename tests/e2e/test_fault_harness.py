@@ -10,7 +10,8 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import asyncpg
 import redis.asyncio as redis
 
 from shared import registry
+from shared.redis_client import connect
 from shared.redis_keys import F, Keys
 from shared.settings import Settings
 from simulators.charger import CallError, NotConnected, SimCharger
@@ -272,3 +274,71 @@ async def lost_and_duplicates(
 async def node_of(rds: redis.Redis, keys: Keys, cp: str) -> str | None:
     fields = await rds.hgetall(keys.charger(cp))
     return fields.get(F.NODE) if fields.get(F.ONLINE) == "1" else None
+
+
+@dataclass
+class Deployment:
+    """csms, gateway and recorder processes on one Redis, a fleet of chargers sending through
+    the csms, and a partner's HTTP session on the gateway."""
+
+    procs: list[Proc]
+    fleet: Fleet
+    keys: Keys
+    api: str
+    http: aiohttp.ClientSession
+    node_id: str
+
+    @property
+    def ids(self) -> list[str]:
+        return self.fleet.ids
+
+    async def acked_at_least(self, n: int) -> bool:
+        return self.fleet.acked_total >= n
+
+
+@asynccontextmanager
+async def deployment(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    redis_url: str,
+    tag: str,
+    logs: Path,
+    *,
+    shards: int = 1,
+    chargers: int = 8,
+    warm_up: int = 200,
+    **env: str,
+) -> AsyncIterator[Deployment]:
+    """Start it all under the key prefix `tag`, with `warm_up` messages acknowledged before
+    this yields; stop it all after."""
+    s = settings.model_copy(
+        update={"redis_url": redis_url, "redis_prefix": tag, "stream_shards": shards}
+    )
+    keys = Keys.of(s)
+    rds = await connect(redis_url)
+    try:
+        ids = [f"{tag.upper()}-{i}" for i in range(chargers)]
+        api_key = await seed(pool, rds, keys, tag, ids)
+    finally:
+        await rds.aclose()
+    process = process_env(s, tag, **env)
+    ops = free_port()
+    (csms, csms_port), (gateway, gateway_port), recorder = await asyncio.gather(
+        start_csms("csms", tag, process, logs),
+        start_gateway("gateway", process, logs),
+        spawn("recorder", ["recorder"], {**process, "EVCS_OPS_PORT": str(ops)}, logs),
+    )
+    procs = [csms, gateway, recorder]
+    fleet = Fleet(f"ws://127.0.0.1:{csms_port}/ocpp", ids)
+    http = aiohttp.ClientSession(headers={"x-api-key": api_key})
+    system = Deployment(procs, fleet, keys, f"http://127.0.0.1:{gateway_port}/api/v1", http, tag)
+    try:
+        await eventually(lambda: http_ok(f"http://127.0.0.1:{ops}/health"), "recorder", procs=procs)
+        await fleet.start()
+        await eventually(lambda: system.acked_at_least(warm_up), "load flowing", procs=procs)
+        yield system
+    finally:
+        await http.close()
+        await fleet.stop()
+        for proc in procs:
+            await proc.stop(signal.SIGTERM)

@@ -6,32 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import signal
 import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 import pytest
 
 from shared import embedded
 from shared.redis_client import connect
-from shared.redis_keys import Keys
 from shared.settings import Settings
-from tests.e2e.test_fault_harness import (
-    Fleet,
-    eventually,
-    free_port,
-    http_ok,
-    lost_and_duplicates,
-    process_env,
-    report,
-    seed,
-    spawn,
-    start_csms,
-    start_gateway,
-)
+from tests.e2e.test_fault_harness import Fleet, deployment, eventually, lost_and_duplicates, report
 
 DOWN_S = 3.0
 
@@ -48,29 +33,15 @@ async def test_redis_restart_under_load(
     settings: Settings, pool: asyncpg.Pool, uid: str, tmp_path: Path, redis_folder: Path
 ) -> None:
     redis_url = await asyncio.to_thread(embedded.start_redis, redis_folder)
-    prefix = f"fx{uid}"
-    s = settings.model_copy(update={"redis_url": redis_url, "redis_prefix": prefix})
-    keys = Keys(prefix)
-    rds = await connect(redis_url)
-    ids = [f"FX{uid}-{i}" for i in range(4)]
-    api_key = await seed(pool, rds, keys, f"fx{uid}", ids)
-    env = process_env(s, prefix)
-    ops = free_port()
-    (csms, csms_port), (gateway, gateway_port), recorder = await asyncio.gather(
-        start_csms("csms", f"fx{uid}", env, tmp_path),
-        start_gateway("gateway", env, tmp_path),
-        spawn("recorder", ["recorder"], {**env, "EVCS_OPS_PORT": str(ops)}, tmp_path),
-    )
-    procs = [csms, gateway, recorder]
-    fleet = Fleet(f"ws://127.0.0.1:{csms_port}/ocpp", ids)
-    api = f"http://127.0.0.1:{gateway_port}/api/v1"
-    headers = {"x-api-key": api_key}
-    http = aiohttp.ClientSession(headers=headers)
-    stream = keys.stream(0)
-    try:
-        await eventually(lambda: http_ok(f"http://127.0.0.1:{ops}/health"), "recorder", procs=procs)
-        await fleet.start()
-        await eventually(lambda: _at_least(fleet, 200), "load flowing", procs=procs)
+    async with deployment(settings, pool, redis_url, f"fx{uid}", tmp_path, chargers=4) as system:
+        fleet, procs, http, api, ids = (
+            system.fleet,
+            system.procs,
+            system.http,
+            system.api,
+            system.ids,
+        )
+        stream = system.keys.stream(0)
 
         # Redis goes down (SIGTERM: it writes its append-only file and exits)
         await asyncio.to_thread(embedded.stop_redis, redis_folder)
@@ -131,12 +102,6 @@ async def test_redis_restart_under_load(
         assert int(first_id.split("-")[0]) / 1000 < time.time() - (time.monotonic() - down_at)
         for proc in procs:
             assert proc.alive, proc.tail()
-    finally:
-        await http.close()
-        await fleet.stop()
-        for proc in procs:
-            await proc.stop(signal.SIGTERM)
-        await rds.aclose()
 
 
 async def _at_least(fleet: Fleet, n: int) -> bool:

@@ -17,6 +17,7 @@ from gateway.auth import Authenticator
 from gateway.commands import REPLY_MARGIN, CommandBus
 from gateway.dispatch import Dispatcher
 from gateway.errors import add_request_id, error_middleware
+from gateway.event_schemas import EVENT_MODELS
 from gateway.feed import EventFeed
 from gateway.guard import add_rate_headers, guard_middleware
 from gateway.jsonio import MAX_BODY_BYTES
@@ -26,7 +27,6 @@ from gateway.openapi import document
 from gateway.ratelimit import RateLimiter
 from gateway.routes import ENDPOINTS, add_routes
 from gateway.routes.docs import set_document
-from gateway.schemas import EVENT_MODELS
 from gateway.security import (
     add_cors_headers,
     add_security_headers,

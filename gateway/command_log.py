@@ -10,8 +10,9 @@ from typing import Any, cast
 
 import asyncpg
 
+from gateway.command_schemas import CommandJson
 from gateway.commands import Settled
-from gateway.schemas import CommandJson, CommandState
+from gateway.schemas import CommandState
 from shared.bus import Action
 
 # An outcome not known this long after its deadline never will be (its gateway died mid-way).

@@ -7,6 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import admin_schemas as adm
+from gateway import charger_schemas, command_schemas, event_schemas, history_schemas
 from gateway import schemas as s
 from gateway.api import ACCESS_ATTR, Endpoint, Param, Reply
 from gateway.routes import admin, chargers, commands, control, events, history, ops
@@ -187,11 +188,11 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "chargers",
         description="In charger id order, `limit` at a time; pass `nextCursor` as `cursor` for"
         " the next page. Decommissioned chargers are not listed.",
-        query=s.ListQuery,
+        query=charger_schemas.ListQuery,
         replies={
             200: Reply(
                 "A page of chargers",
-                s.ChargerPage,
+                charger_schemas.ChargerPage,
                 {"chargers": [_CHARGER_EXAMPLE], "nextCursor": "Q1AtMDAwMQ"},
             )
         },
@@ -205,11 +206,11 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "chargers",
         description="Ids that are unknown or another partner's are listed in `notFound`,"
         " indistinguishably. Counts as one request for rate limiting.",
-        query=s.BatchStatusQuery,
+        query=charger_schemas.BatchStatusQuery,
         replies={
             200: Reply(
                 "The chargers found and the ids not found",
-                s.BatchStatusJson,
+                charger_schemas.BatchStatusJson,
                 {"chargers": [_CHARGER_EXAMPLE], "notFound": ["CP-9999"]},
             )
         },
@@ -222,12 +223,12 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "Status of up to 1000 chargers (ids in the body)",
         "chargers",
         description="As the GET, for lists too long for a URL. Counts as one request.",
-        body=s.BatchStatusRequest,
+        body=charger_schemas.BatchStatusRequest,
         body_example={"ids": ["CP-0001", "CP-9999"]},
         replies={
             200: Reply(
                 "The chargers found and the ids not found",
-                s.BatchStatusJson,
+                charger_schemas.BatchStatusJson,
                 {"chargers": [_CHARGER_EXAMPLE], "notFound": ["CP-9999"]},
             )
         },
@@ -244,14 +245,14 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         " other ids are NOT_FOUND. With `?mode=async` / `Prefer: respond-async`: 202 with a"
         " command id per charger, outcomes on /events and /commands/{commandId}. Honours"
         " Idempotency-Key. Counts as one request for rate limiting.",
-        query=s.CommandQuery,
-        body=s.BatchControlRequest,
+        query=command_schemas.CommandQuery,
+        body=command_schemas.BatchControlRequest,
         body_example={"ids": ["CP-0001", "CP-0002"], "action": "off"},
         params=(IDEMPOTENCY_KEY, PREFER),
         replies={
             200: Reply(
                 "Every charger's outcome",
-                s.BatchControlJson,
+                command_schemas.BatchControlJson,
                 {
                     "results": [
                         {
@@ -277,7 +278,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
             ),
             202: Reply(
                 "Taken for asynchronous execution: every command PENDING",
-                s.BatchControlJson,
+                command_schemas.BatchControlJson,
                 {
                     "results": [
                         {
@@ -308,7 +309,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "chargers",
         description="Read from the live state in Redis: no database query.",
         params=(CHARGER,),
-        replies={200: Reply("The charger", s.ChargerJson, _CHARGER_EXAMPLE)},
+        replies={200: Reply("The charger", charger_schemas.ChargerJson, _CHARGER_EXAMPLE)},
         errors={404: "The charger is unknown or not the partner's"},
     ),
     Endpoint(
@@ -320,20 +321,20 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "commands",
         description="AVAILABLE / INOPERATIVE become OCPP ChangeAvailability Operative /"
         " Inoperative, for the whole charger or one connector. " + _SYNC_OR_ASYNC,
-        query=s.CommandQuery,
-        body=s.StatusChangeRequest,
+        query=command_schemas.CommandQuery,
+        body=command_schemas.StatusChangeRequest,
         body_example={"status": "INOPERATIVE"},
         params=(CHARGER, IDEMPOTENCY_KEY, PREFER),
         replies={
             200: Reply(
                 "The charger's answer",
-                s.CommandResultJson,
+                command_schemas.CommandResultJson,
                 {**_COMMAND_RESULT, "action": "availability", "ocppAction": "ChangeAvailability"},
                 headers=("Idempotent-Replayed",),
             ),
             202: Reply(
                 "Taken: the outcome follows",
-                s.CommandAcceptedJson,
+                command_schemas.CommandAcceptedJson,
                 {**_COMMAND_ACCEPTED, "action": "availability"},
                 headers=("Location", "Preference-Applied", "Idempotent-Replayed"),
             ),
@@ -350,20 +351,20 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         description="on: RemoteStartTransaction (1.6) / RequestStartTransaction (2.0.1);"
         " off: RemoteStopTransaction / RequestStopTransaction of the running session. "
         + _SYNC_OR_ASYNC,
-        query=s.CommandQuery,
-        body=s.ControlRequest,
+        query=command_schemas.CommandQuery,
+        body=command_schemas.ControlRequest,
         body_example={"action": "on", "connectorId": 1, "idTag": "PARTNER-TAG-1"},
         params=(CHARGER, IDEMPOTENCY_KEY, PREFER),
         replies={
             200: Reply(
                 "The charger's answer",
-                s.CommandResultJson,
+                command_schemas.CommandResultJson,
                 _COMMAND_RESULT,
                 headers=("Idempotent-Replayed",),
             ),
             202: Reply(
                 "Taken: the outcome follows",
-                s.CommandAcceptedJson,
+                command_schemas.CommandAcceptedJson,
                 _COMMAND_ACCEPTED,
                 headers=("Location", "Preference-Applied", "Idempotent-Replayed"),
             ),
@@ -379,12 +380,12 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "history",
         description="From the history database, oldest first, `limit` at a time. Only values"
         " received since the charger was assigned to the partner.",
-        query=s.MeterQuery,
+        query=history_schemas.MeterQuery,
         params=(CHARGER,),
         replies={
             200: Reply(
                 "A page of meter values",
-                s.MeterPage,
+                history_schemas.MeterPage,
                 {
                     "meterValues": [
                         {
@@ -413,12 +414,12 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "history",
         description="Sessions that started in the window, newest first, with the energy"
         " delivered once stopped. Only sessions since the charger was assigned to the partner.",
-        query=s.HistoryQuery,
+        query=history_schemas.HistoryQuery,
         params=(CHARGER,),
         replies={
             200: Reply(
                 "A page of sessions",
-                s.SessionPage,
+                history_schemas.SessionPage,
                 {
                     "sessions": [
                         {
@@ -453,7 +454,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         replies={
             200: Reply(
                 "The command",
-                s.CommandJson,
+                command_schemas.CommandJson,
                 {
                     "commandId": "cmd_5f2b9c0a1d3e4f60",
                     "chargerId": "CP-0001",
@@ -485,7 +486,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         " with `Last-Event-ID` to receive everything after it. A `: keep-alive` comment comes"
         " every 15 s. The stream ends when the key is revoked or the partner suspended."
         " Counts as one request for rate limiting.",
-        query=s.EventsQuery,
+        query=event_schemas.EventsQuery,
         params=(LAST_EVENT_ID,),
         replies={
             200: Reply(

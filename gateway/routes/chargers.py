@@ -9,10 +9,16 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from gateway.charger_schemas import (
+    BatchStatusRequest,
+    ChargerJson,
+    ChargerPage,
+    ListQuery,
+    charger_json,
+)
 from gateway.errors import ApiError
 from gateway.jsonio import json_response, read_json, validate
 from gateway.ownership import charger_id_of, not_found, owns
-from gateway.schemas import BatchStatusRequest, ChargerJson, ChargerPage, ListQuery, charger_json
 from gateway.state import KEYS, NODES, POOL, REDIS, SETTINGS, partner_id
 from shared.charger_view import charger_view
 from shared.ids import valid_charger_id

@@ -11,12 +11,7 @@ from aiohttp import web
 
 from gateway import idempotency
 from gateway.command_log import Order
-from gateway.commands import Settled, failure_message, http_status
-from gateway.errors import ApiError
-from gateway.jsonio import json_response, read_json, validate
-from gateway.ownership import charger_id_of, owned_ids, require_owned
-from gateway.routes.paths import API
-from gateway.schemas import (
+from gateway.command_schemas import (
     BatchControlJson,
     BatchControlRequest,
     BatchItemJson,
@@ -26,6 +21,11 @@ from gateway.schemas import (
     ControlRequest,
     StatusChangeRequest,
 )
+from gateway.commands import Settled, failure_message, http_status
+from gateway.errors import ApiError
+from gateway.jsonio import json_response, read_json, validate
+from gateway.ownership import charger_id_of, owned_ids, require_owned
+from gateway.routes.paths import API
 from gateway.state import DISPATCH, partner_id
 from shared.bus import Action, Outcome
 from shared.ids import new_id

@@ -9,11 +9,11 @@ import time
 from aiohttp import web
 
 from gateway.errors import ApiError
+from gateway.event_schemas import EventsQuery
 from gateway.feed import EventFeed, Listener
 from gateway.feed_events import KINDS, EntryId, FeedEvent, format_position
 from gateway.feed_events import parse_position as parse_last_event_id
 from gateway.jsonio import validate
-from gateway.schemas import EventsQuery
 from gateway.state import FEED, SETTINGS, partner_id
 
 log = logging.getLogger(__name__)

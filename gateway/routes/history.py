@@ -13,9 +13,9 @@ from aiohttp import web
 from gateway import cursors
 from gateway.command_log import iso
 from gateway.errors import ApiError
+from gateway.history_schemas import HistoryQuery, MeterPage, MeterQuery, SessionPage
 from gateway.jsonio import json_response, validate
 from gateway.ownership import charger_id_of, not_found
-from gateway.schemas import HistoryQuery, MeterPage, MeterQuery, SessionPage
 from gateway.state import POOL, partner_id
 
 DEFAULT_WINDOW = timedelta(hours=24)

@@ -9,9 +9,10 @@ from typing import Any
 import jsonschema_rs
 from pydantic import TypeAdapter
 
+from gateway.charger_schemas import ChargerJson
+from gateway.command_schemas import ControlRequest
 from gateway.openapi import REF
 from gateway.routes import ENDPOINTS
-from gateway.schemas import ChargerJson, ControlRequest
 from tests.gateway.support import Gateway
 
 METHODS = {"get", "put", "post", "patch", "delete"}

@@ -1,0 +1,119 @@
+"""Status reads: what partners ask for (a batch of ids, a page of their chargers) and what
+they get back about each charger."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+from typing_extensions import TypedDict
+
+from gateway.schemas import (
+    CHARGER_ID_PATTERN,
+    ISO_EXAMPLE,
+    BodyModel,
+    ChargerIds,
+    Cursor,
+    Limit,
+    QueryModel,
+    Status,
+)
+from shared.charger_view import ChargerView
+from shared.status import PartnerStatus
+
+
+class BatchStatusRequest(BodyModel):
+    """Up to 1000 charger ids whose status to read."""
+
+    ids: ChargerIds
+
+
+_ID = CHARGER_ID_PATTERN.strip("^$")
+
+
+class BatchStatusQuery(QueryModel):
+    ids: str = Field(
+        description="Comma-separated charger ids (or `ids` repeated), at most 1000;"
+        " use POST for long lists",
+        examples=["CP-0001,CP-0002"],
+        json_schema_extra={"pattern": f"^{_ID}(,{_ID})*$"},
+    )
+
+
+class ListQuery(QueryModel):
+    limit: Limit = 50
+    cursor: Cursor | None = None
+    status: str | None = Field(
+        None,
+        description="Only chargers in one of these statuses (comma-separated). A filtered page"
+        " may hold fewer than `limit` chargers while `nextCursor` still leads on.",
+        examples=["CHARGING,AVAILABLE"],
+        json_schema_extra={
+            "pattern": f"^({'|'.join(PartnerStatus)})(,({'|'.join(PartnerStatus)}))*$"
+        },
+    )
+
+
+class ConnectorJson(TypedDict):
+    connectorId: Annotated[int, Field(description="Connector (1.6) or EVSE (2.0.1) number")]
+    status: Status
+    ocppStatus: Annotated[str, Field(description="The raw OCPP status", examples=["Charging"])]
+    transactionId: Annotated[
+        str | None, Field(description="The running session's id, if any", examples=["1042"])
+    ]
+
+
+class ChargerJson(TypedDict):
+    chargerId: Annotated[str, Field(examples=["CP-0001"])]
+    status: Status
+    online: Annotated[bool, Field(description="Connected now, on a live csms node")]
+    protocol: Annotated[str | None, Field(description="ocpp1.6 or ocpp2.0.1", examples=["ocpp1.6"])]
+    connectors: list[ConnectorJson]
+    meterKwh: Annotated[
+        float | None, Field(description="Latest energy register reading, kWh", examples=[1234.5])
+    ]
+    meterTimestamp: Annotated[
+        str | None, Field(description="The charger's time of that reading", examples=[ISO_EXAMPLE])
+    ]
+    statusTimestamp: Annotated[
+        str | None, Field(description="The charger's time of its latest status")
+    ]
+    lastSeen: Annotated[str | None, Field(description="When the charger last sent anything")]
+
+
+class ChargerPage(TypedDict):
+    chargers: list[ChargerJson]
+    nextCursor: Annotated[
+        str | None, Field(description="Pass as `cursor` for the next page; null on the last")
+    ]
+
+
+class BatchStatusJson(TypedDict):
+    chargers: Annotated[list[ChargerJson], Field(description="The partner's chargers found")]
+    notFound: Annotated[
+        list[str],
+        Field(description="Ids that are unknown or not the partner's (indistinguishably)"),
+    ]
+
+
+def charger_json(view: ChargerView) -> ChargerJson:
+    # a plain function rather than a response model: a batch renders 1000 of these per request
+    return {
+        "chargerId": view.charger_id,
+        "status": view.status,
+        "online": view.online,
+        "protocol": view.protocol,
+        "connectors": [
+            {
+                "connectorId": c.connector_id,
+                "status": c.status,
+                "ocppStatus": c.ocpp_status,
+                "transactionId": c.transaction_id,
+            }
+            for c in view.connectors
+        ],
+        "meterKwh": view.meter_kwh,
+        "meterTimestamp": view.meter_timestamp,
+        "statusTimestamp": view.status_timestamp,
+        "lastSeen": view.last_seen,
+    }

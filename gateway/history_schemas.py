@@ -1,0 +1,72 @@
+"""History: the time window and page partners ask for, and the meter values and sessions they
+get back."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AwareDatetime, Field
+from typing_extensions import TypedDict
+
+from gateway.schemas import ASCII_PRINTABLE, Cursor, QueryModel
+
+
+class HistoryQuery(QueryModel):
+    from_: AwareDatetime | None = Field(
+        None,
+        alias="from",
+        description="Start of the window (inclusive, ISO 8601 with offset);"
+        " default 24 h before `to`",
+        examples=["2026-03-01T00:00:00Z"],
+    )
+    to: AwareDatetime | None = Field(
+        None,
+        description="End of the window (exclusive, ISO 8601 with offset); default now",
+        examples=["2026-03-02T00:00:00Z"],
+    )
+    limit: int = Field(100, ge=1, le=1000, description="Page size (1-1000)", examples=[100])
+    cursor: Cursor | None = None
+
+
+class MeterQuery(HistoryQuery):
+    measurand: str | None = Field(
+        None,
+        max_length=64,
+        pattern=ASCII_PRINTABLE,
+        description="Only this measurand (as the charger names it)",
+        examples=["Energy.Active.Import.Register"],
+    )
+
+
+class MeterValueJson(TypedDict):
+    receivedAt: Annotated[str, Field(description="When the central system received it")]
+    timestamp: Annotated[str | None, Field(description="The charger's time of the sample")]
+    connectorId: int
+    transactionId: str | None
+    measurand: Annotated[str, Field(examples=["Energy.Active.Import.Register"])]
+    phase: str | None
+    value: float
+    unit: Annotated[str | None, Field(examples=["Wh"])]
+
+
+class MeterPage(TypedDict):
+    meterValues: Annotated[list[MeterValueJson], Field(description="Oldest first")]
+    nextCursor: str | None
+
+
+class SessionJson(TypedDict):
+    transactionId: str
+    connectorId: int | None
+    idTag: str | None
+    startedAt: str | None
+    stoppedAt: Annotated[str | None, Field(description="Null while the session runs")]
+    meterStartWh: float | None
+    meterStopWh: float | None
+    energyWh: Annotated[float | None, Field(description="Energy delivered, once stopped")]
+    stopReason: str | None
+    active: bool
+
+
+class SessionPage(TypedDict):
+    sessions: Annotated[list[SessionJson], Field(description="Newest first")]
+    nextCursor: str | None

@@ -1,5 +1,6 @@
-"""What stands before every route: for partner routes the API key, then the rate limit; for
-admin routes the admin token; public routes (health, docs, metrics) pass."""
+"""What stands before every route, as its declaration says: for partner routes the API key,
+then the rate limit; for admin routes the admin token; public routes (health, docs, metrics)
+pass."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import re
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.api import ACCESS_ATTR, access_of
+from gateway.api import declaration_of
 from gateway.auth import presented_key
 from gateway.errors import ApiError
 from gateway.observe import RATE_LIMITED
@@ -23,12 +24,6 @@ log = logging.getLogger(__name__)
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="evcs-admin"'}
 _SANE_ACTOR = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
-
-
-def public(handler: Handler) -> Handler:
-    """Mark a handler as open to anyone: no key, no rate limit."""
-    setattr(handler, ACCESS_ATTR, "public")
-    return handler
 
 
 async def _partner(request: web.Request) -> None:
@@ -85,7 +80,7 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
     match_info = request.match_info
     # Unmatched paths fall through to their 404/405 without a key: they reveal nothing.
     if match_info.http_exception is None:
-        access = access_of(match_info.handler)
+        access = declaration_of(request).access
         if access == "partner":
             await _partner(request)
         elif access == "admin":

@@ -1,6 +1,6 @@
-"""The route table, in one place: every endpoint with what OpenAPI says about it. Order
-matters: `/chargers/batch/...` comes before `/chargers/{chargerId}/...`, or "batch" would be
-read as a charger id."""
+"""The route table, in one place: every endpoint with who may call it and what OpenAPI says
+about it. Order matters: `/chargers/batch/...` comes before `/chargers/{chargerId}/...`, or
+"batch" would be read as a charger id."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from aiohttp import web
 from gateway import admin_schemas as adm
 from gateway import charger_schemas, command_schemas, event_schemas, history_schemas
 from gateway import schemas as s
-from gateway.api import ACCESS_ATTR, Endpoint, Param, Reply
-from gateway.routes import admin, chargers, commands, control, events, history, ops
-from gateway.routes.docs import add_doc_routes
+from gateway.api import Endpoint, Param, Reply, Route, serve
+from gateway.routes import admin, chargers, commands, control, docs, events, history, ops
 from gateway.routes.paths import ADMIN, API
 from shared.ids import PARTNER_ID_RE
 
@@ -186,6 +185,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "listChargers",
         "List the partner's chargers with their status",
         "chargers",
+        access="partner",
         description="In charger id order, `limit` at a time; pass `nextCursor` as `cursor` for"
         " the next page. Decommissioned chargers are not listed.",
         query=charger_schemas.ListQuery,
@@ -204,6 +204,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "batchStatusGet",
         "Status of several chargers (ids in the query)",
         "chargers",
+        access="partner",
         description="Ids that are unknown or another partner's are listed in `notFound`,"
         " indistinguishably. Counts as one request for rate limiting.",
         query=charger_schemas.BatchStatusQuery,
@@ -222,6 +223,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "batchStatusPost",
         "Status of up to 1000 chargers (ids in the body)",
         "chargers",
+        access="partner",
         description="As the GET, for lists too long for a URL. Counts as one request.",
         body=charger_schemas.BatchStatusRequest,
         body_example={"ids": ["CP-0001", "CP-9999"]},
@@ -240,6 +242,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "batchControl",
         "Switch up to 1000 chargers on or off",
         "commands",
+        access="partner",
         description="Sends the command to every one of the partner's chargers among `ids` at"
         " once and reports each outcome (`state`, and the `httpStatus` it would have alone);"
         " other ids are NOT_FOUND. With `?mode=async` / `Prefer: respond-async`: 202 with a"
@@ -307,6 +310,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "getChargerStatus",
         "A charger's status, connectors, meter and timestamps",
         "chargers",
+        access="partner",
         description="Read from the live state in Redis: no database query.",
         params=(CHARGER,),
         replies={200: Reply("The charger", charger_schemas.ChargerJson, _CHARGER_EXAMPLE)},
@@ -319,6 +323,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "changeChargerStatus",
         "Make a charger available or take it out of service",
         "commands",
+        access="partner",
         description="AVAILABLE / INOPERATIVE become OCPP ChangeAvailability Operative /"
         " Inoperative, for the whole charger or one connector. " + _SYNC_OR_ASYNC,
         query=command_schemas.CommandQuery,
@@ -348,6 +353,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "controlCharger",
         "Switch a charger on or off",
         "commands",
+        access="partner",
         description="on: RemoteStartTransaction (1.6) / RequestStartTransaction (2.0.1);"
         " off: RemoteStopTransaction / RequestStopTransaction of the running session. "
         + _SYNC_OR_ASYNC,
@@ -378,6 +384,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "getMeterValues",
         "A charger's meter values over a time window",
         "history",
+        access="partner",
         description="From the history database, oldest first, `limit` at a time. Only values"
         " received since the charger was assigned to the partner.",
         query=history_schemas.MeterQuery,
@@ -412,6 +419,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "getSessions",
         "A charger's charging sessions (transactions)",
         "history",
+        access="partner",
         description="Sessions that started in the window, newest first, with the energy"
         " delivered once stopped. Only sessions since the charger was assigned to the partner.",
         query=history_schemas.HistoryQuery,
@@ -448,6 +456,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "getCommand",
         "A command's state and the charger's answer",
         "commands",
+        access="partner",
         description="Any command the partner sent (synchronous or not). `state` is PENDING"
         " until the outcome is known.",
         params=(COMMAND,),
@@ -478,6 +487,7 @@ PARTNER_ENDPOINTS: tuple[Endpoint, ...] = (
         "events",
         "Live events of the partner's chargers (Server-Sent Events)",
         "events",
+        access="partner",
         description="A `text/event-stream` of the partner's chargers' changes: `status`"
         " (a connector's status changed), `connection` (connected/disconnected), `session`"
         " (a session started/stopped) and `command` (a command of the partner ended). Each"
@@ -839,9 +849,9 @@ ADMIN_ENDPOINTS: tuple[Endpoint, ...] = (
 ENDPOINTS = PARTNER_ENDPOINTS + ADMIN_ENDPOINTS
 
 
+# Served but not documented: Prometheus metrics and the documentation itself.
+UNDOCUMENTED: tuple[Route, ...] = (ops.METRICS, *docs.ROUTES)
+
+
 def add_routes(app: web.Application) -> None:
-    for ep in ENDPOINTS:
-        setattr(ep.handler, ACCESS_ATTR, ep.access)
-        app.router.add_route(ep.method, ep.route_path, ep.handler)
-    app.router.add_get("/metrics", ops.metrics)
-    add_doc_routes(app)
+    serve(app, (*ENDPOINTS, *UNDOCUMENTED))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from gateway.api import Route
 from gateway.errors import ApiError
-from gateway.guard import public
 
 OPENAPI_PATH = "/api/openapi.json"
 DOCS_PATH = "/api/docs"
@@ -78,19 +78,16 @@ def set_document(app: web.Application, document: bytes) -> None:
     app[DOCS_KEY] = document
 
 
-@public
 async def openapi_json(request: web.Request) -> web.Response:
     return web.Response(body=request.app[DOCS_KEY], content_type="application/json")
 
 
-@public
 async def docs_page(request: web.Request) -> web.Response:
     response = web.Response(text=_PAGE, content_type="text/html")
     response.headers["Content-Security-Policy"] = DOCS_CSP
     return response
 
 
-@public
 async def docs_init(request: web.Request) -> web.Response:
     return web.Response(text=_INIT, content_type="text/javascript")
 
@@ -103,7 +100,6 @@ def _asset(name: str) -> bytes | None:
     return (folder / name).read_bytes()
 
 
-@public
 async def docs_asset(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     body = _asset(name) if name in _ASSETS else None
@@ -116,8 +112,10 @@ async def docs_asset(request: web.Request) -> web.Response:
     return response
 
 
-def add_doc_routes(app: web.Application) -> None:
-    app.router.add_get(OPENAPI_PATH, openapi_json)
-    app.router.add_get(DOCS_PATH, docs_page)
-    app.router.add_get(f"{DOCS_PATH}/init.js", docs_init)
-    app.router.add_get(f"{ASSETS_PATH}/{{name}}", docs_asset)
+# Open to anyone, and not listed in the document they serve.
+ROUTES = (
+    Route("GET", OPENAPI_PATH, openapi_json, access="public", head=True),
+    Route("GET", DOCS_PATH, docs_page, access="public", head=True),
+    Route("GET", f"{DOCS_PATH}/init.js", docs_init, access="public", head=True),
+    Route("GET", f"{ASSETS_PATH}/{{name}}", docs_asset, access="public", head=True),
+)

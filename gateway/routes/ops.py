@@ -8,15 +8,14 @@ from collections.abc import Awaitable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.api import Route
 from gateway.errors import ApiError
-from gateway.guard import public
 from gateway.jsonio import json_response
 from gateway.state import DRAINING, POOL, REDIS
 
 PROBE_TIMEOUT = 2.0
 
 
-@public
 async def health(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
@@ -30,7 +29,6 @@ async def _probe(check: Awaitable[object]) -> str:
     return "ok"
 
 
-@public
 async def ready(request: web.Request) -> web.Response:
     """Ready when Redis answers PING and PostgreSQL answers SELECT 1, both within the timeout,
     and the gateway is not draining for a shutdown."""
@@ -46,8 +44,10 @@ async def ready(request: web.Request) -> web.Response:
     return json_response({"status": "ok", "checks": checks})
 
 
-@public
 async def metrics(request: web.Request) -> web.Response:
     response = web.Response(body=generate_latest())
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
+
+
+METRICS = Route("GET", "/metrics", metrics, access="public", head=True)

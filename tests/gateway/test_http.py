@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 from aiohttp import web
 
+from gateway.api import Route, serve
 from gateway.app import create_app
-from gateway.guard import public
 from gateway.state import DRAINING
 from shared.settings import Settings
 from tests.gateway.support import Gateway, MakeGateway, Partner, assert_error_body
@@ -83,12 +83,11 @@ async def test_oversized_body_is_a_json_413(gw: Gateway, partner: Partner) -> No
 async def test_unexpected_exception_is_a_500_without_internals(
     make_gateway: MakeGateway, settings: Settings, rds: Any, pool: asyncpg.Pool
 ) -> None:
-    @public
     async def boom(request: web.Request) -> web.Response:
         raise RuntimeError("secret internals: password=hunter2")
 
     app = create_app(settings, redis=rds, pool=pool)
-    app.router.add_get("/api/v1/boom", boom)
+    serve(app, [Route("GET", "/api/v1/boom", boom, access="public")])
     g = await make_gateway(app)
     resp = await g.client.get("/api/v1/boom")
     assert resp.status == 500

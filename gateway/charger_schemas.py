@@ -3,20 +3,23 @@ they get back about each charger."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, BeforeValidator, Field
 from typing_extensions import TypedDict
 
 from gateway.schemas import (
     CHARGER_ID_PATTERN,
     ISO_EXAMPLE,
+    MAX_BATCH,
     BodyModel,
+    ChargerId,
     ChargerIds,
     Cursor,
     Limit,
     QueryModel,
     Status,
+    fold_duplicates,
 )
 from shared.charger_view import ChargerView
 from shared.status import PartnerStatus
@@ -31,12 +34,29 @@ class BatchStatusRequest(BodyModel):
 _ID = CHARGER_ID_PATTERN.strip("^$")
 
 
+def _comma_separated(value: Any) -> Any:
+    """`?ids=A,B&ids=C` arrives as ["A,B", "C"] (or "A,B" alone): one list of ids."""
+    parts = value if isinstance(value, list) else [value]
+    if not all(isinstance(part, str) for part in parts):
+        return value  # the list validation says what is wrong
+    return [charger_id for part in parts for charger_id in part.split(",")]
+
+
 class BatchStatusQuery(QueryModel):
-    ids: str = Field(
-        description="Comma-separated charger ids (or `ids` repeated), at most 1000;"
+    # Validated as the ids of a POST body are; documented as what a URL carries: one
+    # comma-separated string per `ids` parameter, whose pattern each id must match.
+    ids: Annotated[
+        list[ChargerId],
+        Field(min_length=1, max_length=MAX_BATCH),
+        AfterValidator(fold_duplicates),
+        BeforeValidator(
+            _comma_separated,
+            json_schema_input_type=Annotated[str, Field(pattern=f"^{_ID}(,{_ID})*$")],
+        ),
+    ] = Field(
+        description=f"Comma-separated charger ids (or `ids` repeated), at most {MAX_BATCH};"
         " use POST for long lists",
         examples=["CP-0001,CP-0002"],
-        json_schema_extra={"pattern": f"^{_ID}(,{_ID})*$"},
     )
 
 

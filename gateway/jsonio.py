@@ -1,8 +1,10 @@
-"""JSON in and out of HTTP: orjson responses and pydantic-validated request bodies."""
+"""JSON in and out of HTTP: orjson responses, pydantic-validated request bodies and query
+parameters."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any, TypeVar, get_origin
 
 import orjson
 from aiohttp import web
@@ -55,3 +57,23 @@ def validate(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ApiError(400, _describe(exc)) from None
+
+
+@cache
+def _repeatable(model: type[BaseModel]) -> frozenset[str]:
+    """The query parameters of `model` that may repeat: those whose field is a list."""
+    return frozenset(
+        info.alias or name
+        for name, info in model.model_fields.items()
+        if get_origin(info.annotation) is list
+    )
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The query parameters validated as `model`, or 400. A parameter whose field is a list
+    may repeat (`?ids=A&ids=B`); of any other, the first value counts."""
+    values: dict[str, Any] = dict(request.query)
+    for name in _repeatable(model):
+        if name in request.query:
+            values[name] = request.query.getall(name)
+    return validate(model, values)

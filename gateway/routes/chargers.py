@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from gateway.charger_schemas import (
+    BatchStatusQuery,
     BatchStatusRequest,
     ChargerJson,
     ChargerPage,
@@ -17,7 +18,7 @@ from gateway.charger_schemas import (
     charger_json,
 )
 from gateway.errors import ApiError
-from gateway.jsonio import json_response, read_json, validate
+from gateway.jsonio import json_response, read_json, read_query, validate
 from gateway.ownership import charger_id_of, not_found, owns
 from gateway.state import KEYS, NODES, POOL, REDIS, SETTINGS, partner_id
 from shared.charger_view import charger_view
@@ -66,9 +67,8 @@ async def _batch(request: web.Request, ids: list[str]) -> web.Response:
 
 async def batch_status_get(request: web.Request) -> web.Response:
     """`?ids=A,B` (repeating `ids` works too); URLs run out long before 1000 ids, hence POST."""
-    ids = [i for value in request.query.getall("ids", []) for i in value.split(",")]
-    body = validate(BatchStatusRequest, {"ids": ids})
-    return await _batch(request, body.ids)
+    query = read_query(request, BatchStatusQuery)
+    return await _batch(request, query.ids)
 
 
 async def batch_status_post(request: web.Request) -> web.Response:

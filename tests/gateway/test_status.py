@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import asyncpg
+import pytest
 import redis.asyncio as redis
+from pydantic import TypeAdapter, ValidationError
 
+from gateway.charger_schemas import BatchStatusQuery
 from shared.redis_keys import F, Keys
 from tests.gateway.support import (
     Gateway,
@@ -171,6 +175,31 @@ async def test_batch_limits_and_validation(gw: Gateway, partner: Partner) -> Non
     assert "1000" in (await resp.json())["message"]
     resp = await gw.client.get(path, headers=partner.headers)
     assert resp.status == 400
+    # a misspelt parameter is refused, as on every endpoint with a query
+    resp = await gw.client.get(path, params={"ids": "B1", "idz": "B2"}, headers=partner.headers)
+    assert resp.status == 400
+    assert "idz" in (await resp.json())["message"]
+
+
+def test_the_batch_query_reads_ids_as_urls_carry_them() -> None:
+    query = BatchStatusQuery.model_validate({"ids": ["A,B", "C", "A"]})
+    assert query.ids == ["A", "B", "C"]  # split, joined, duplicates folded, order kept
+    assert BatchStatusQuery.model_validate({"ids": "A,B"}).ids == ["A", "B"]
+
+
+@pytest.mark.parametrize(
+    "ids",
+    ["CP-1", "CP-1,CP-2", "A:b*c.d_e-f", "x" * 48, "", ",", "CP-1,", "CP-1,,CP-2", "a/b", "x" * 49],
+)
+def test_the_documented_ids_pattern_is_what_the_batch_query_validates(ids: str) -> None:
+    schema = TypeAdapter(BatchStatusQuery).json_schema(mode="validation")
+    documented = re.fullmatch(schema["properties"]["ids"]["pattern"], ids) is not None
+    try:
+        BatchStatusQuery.model_validate({"ids": [ids]})
+        validated = True
+    except ValidationError:
+        validated = False
+    assert documented == validated
 
 
 async def test_list_pages_through_own_chargers_only(

@@ -1,21 +1,29 @@
-"""A route described once: what aiohttp serves, who may call it and, for an endpoint, the
-operation OpenAPI documents.
+"""A route described once, beside its handler: what aiohttp serves, who may call it and, for
+an endpoint, the operation OpenAPI documents.
 
-Handlers validate with the same pydantic models (`query`, `body`) and answer with the same
-types (`Reply.model`) that the OpenAPI document is generated from, so the two cannot drift.
+A handler reads its query and body through its endpoint (`query_of`, `body_of`), so the
+models that validate are the ones the document is generated from; it answers with the types
+(`Reply.model`) the document names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Generic, Literal, Never, get_args
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel
+from typing_extensions import TypeVar
+
+from gateway.jsonio import read_json, read_query
 
 Access = Literal["public", "partner", "admin"]
+
+# An endpoint's query and body models; Never for an endpoint that takes none.
+Q = TypeVar("Q", bound=BaseModel, default=Never)
+B = TypeVar("B", bound=BaseModel, default=Never)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +72,15 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
-class Endpoint(Route):
+class Endpoint(Route, Generic[Q, B]):
     """A documented route: its operation, the models it validates and the answers it gives."""
 
     operation_id: str
     summary: str
     tag: str
     description: str = ""
-    query: type[BaseModel] | None = None
-    body: type[BaseModel] | None = None
+    query: type[Q] | None = None
+    body: type[B] | None = None
     body_example: Any = None
     params: tuple[Param, ...] = ()
     replies: dict[int, Reply] = field(default_factory=dict)
@@ -90,13 +98,33 @@ class Endpoint(Route):
                 out = out.replace(f"{{{param.name}}}", f"{{{param.name}:[^/]+}}")
         return out
 
+    def query_of(self, request: web.Request) -> Q:
+        """The request's query parameters validated as this endpoint's query model, or 400."""
+        if self.query is None:
+            raise TypeError(f"{self.operation_id} declares no query model")
+        self._require_served(request)
+        return read_query(request, self.query)
+
+    async def body_of(self, request: web.Request) -> B:
+        """The request's body validated as this endpoint's body model: 415 unless JSON, 400
+        if malformed or of the wrong shape."""
+        if self.body is None:
+            raise TypeError(f"{self.operation_id} declares no body model")
+        self._require_served(request)
+        return await read_json(request, self.body)
+
+    def _require_served(self, request: web.Request) -> None:
+        # A handler reading through another endpoint would validate what is not documented.
+        if declaration_of(request) is not self:
+            raise RuntimeError(f"{self.operation_id} read a request routed elsewhere")
+
 
 DECLARED = web.AppKey("declared_routes", dict[web.AbstractRoute, Route])
 
 
 def serve(app: web.Application, routes: Iterable[Route]) -> None:
     """Add the routes to the app in order (aiohttp tries them in that order), each with its
-    declaration for the guard to read."""
+    declaration for the guard and the handler to read."""
     if DECLARED not in app:
         app[DECLARED] = {}
     declared = app[DECLARED]

@@ -1,5 +1,5 @@
 """JSON in and out of HTTP: orjson responses, pydantic-validated request bodies and query
-parameters."""
+parameters (handlers get these through their endpoint: gateway.api)."""
 
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         raise ApiError(400, _describe(exc)) from None
 
 
-def validate(model: type[M], data: Any) -> M:
-    """`data` (query parameters, say) validated as `model`, or 400."""
+def _validate(model: type[M], data: Any) -> M:
+    """`data` validated as `model`, or 400."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -76,4 +76,4 @@ def read_query(request: web.Request, model: type[M]) -> M:
     for name in _repeatable(model):
         if name in request.query:
             values[name] = request.query.getall(name)
-    return validate(model, values)
+    return _validate(model, values)

@@ -180,7 +180,7 @@ def _error_example(status: int, message: str, path: str) -> dict[str, Any]:
     }
 
 
-def _errors_of(ep: Endpoint) -> dict[int, str]:
+def _errors_of(ep: Endpoint[Any, Any]) -> dict[int, str]:
     errors: dict[int, str] = {}
     if ep.query is not None:
         errors.update(_QUERY_ERRORS)
@@ -195,7 +195,9 @@ def _errors_of(ep: Endpoint) -> dict[int, str]:
     return errors
 
 
-def _operation(ep: Endpoint, schemas: _Schemas, error_ref: dict[str, Any]) -> dict[str, Any]:
+def _operation(
+    ep: Endpoint[Any, Any], schemas: _Schemas, error_ref: dict[str, Any]
+) -> dict[str, Any]:
     rate = _RATE if ep.access == "partner" else ()
     op: dict[str, Any] = {
         "operationId": ep.operation_id,
@@ -255,7 +257,7 @@ def _operation(ep: Endpoint, schemas: _Schemas, error_ref: dict[str, Any]) -> di
 
 
 def document(
-    endpoints: Sequence[Endpoint],
+    endpoints: Sequence[Endpoint[Any, Any]],
     *,
     title: str,
     version: str,

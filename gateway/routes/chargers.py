@@ -9,7 +9,9 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from gateway.api import Endpoint, Reply
 from gateway.charger_schemas import (
+    BatchStatusJson,
     BatchStatusQuery,
     BatchStatusRequest,
     ChargerJson,
@@ -18,12 +20,30 @@ from gateway.charger_schemas import (
     charger_json,
 )
 from gateway.errors import ApiError
-from gateway.jsonio import json_response, read_json, read_query, validate
+from gateway.jsonio import json_response
 from gateway.ownership import charger_id_of, not_found, owns
+from gateway.routes.params import CHARGER
+from gateway.routes.paths import API
+from gateway.schemas import ISO_EXAMPLE
 from gateway.state import KEYS, NODES, POOL, REDIS, SETTINGS, partner_id
 from shared.charger_view import charger_view
 from shared.ids import valid_charger_id
 from shared.status import PartnerStatus
+
+_CHARGER_EXAMPLE = {
+    "chargerId": "CP-0001",
+    "status": "CHARGING",
+    "online": True,
+    "protocol": "ocpp1.6",
+    "connectors": [
+        {"connectorId": 1, "status": "CHARGING", "ocppStatus": "Charging", "transactionId": "1042"},
+        {"connectorId": 2, "status": "AVAILABLE", "ocppStatus": "Available", "transactionId": None},
+    ],
+    "meterKwh": 1234.5,
+    "meterTimestamp": ISO_EXAMPLE,
+    "statusTimestamp": ISO_EXAMPLE,
+    "lastSeen": ISO_EXAMPLE,
+}
 
 
 def _render(
@@ -52,6 +72,21 @@ async def charger_status(request: web.Request) -> web.Response:
     return json_response(_render(request, charger_id, fields, time.time()))
 
 
+CHARGER_STATUS = Endpoint(
+    "GET",
+    f"{API}/chargers/{{chargerId}}/status",
+    charger_status,
+    "getChargerStatus",
+    "A charger's status, connectors, meter and timestamps",
+    "chargers",
+    access="partner",
+    description="Read from the live state in Redis: no database query.",
+    params=(CHARGER,),
+    replies={200: Reply("The charger", ChargerJson, _CHARGER_EXAMPLE)},
+    errors={404: "The charger is unknown or not the partner's"},
+)
+
+
 async def _batch(request: web.Request, ids: list[str]) -> web.Response:
     partner = partner_id(request)
     now = time.time()
@@ -65,15 +100,52 @@ async def _batch(request: web.Request, ids: list[str]) -> web.Response:
     return json_response({"chargers": chargers, "notFound": not_found_ids})
 
 
+_BATCH_EXAMPLE = {"chargers": [_CHARGER_EXAMPLE], "notFound": ["CP-9999"]}
+
+
 async def batch_status_get(request: web.Request) -> web.Response:
     """`?ids=A,B` (repeating `ids` works too); URLs run out long before 1000 ids, hence POST."""
-    query = read_query(request, BatchStatusQuery)
+    query = BATCH_STATUS_GET.query_of(request)
     return await _batch(request, query.ids)
 
 
+BATCH_STATUS_GET = Endpoint(
+    "GET",
+    f"{API}/chargers/batch/status",
+    batch_status_get,
+    "batchStatusGet",
+    "Status of several chargers (ids in the query)",
+    "chargers",
+    access="partner",
+    description="Ids that are unknown or another partner's are listed in `notFound`,"
+    " indistinguishably. Counts as one request for rate limiting.",
+    query=BatchStatusQuery,
+    replies={
+        200: Reply("The chargers found and the ids not found", BatchStatusJson, _BATCH_EXAMPLE)
+    },
+)
+
+
 async def batch_status_post(request: web.Request) -> web.Response:
-    body = await read_json(request, BatchStatusRequest)
+    body = await BATCH_STATUS_POST.body_of(request)
     return await _batch(request, body.ids)
+
+
+BATCH_STATUS_POST = Endpoint(
+    "POST",
+    f"{API}/chargers/batch/status",
+    batch_status_post,
+    "batchStatusPost",
+    "Status of up to 1000 chargers (ids in the body)",
+    "chargers",
+    access="partner",
+    description="As the GET, for lists too long for a URL. Counts as one request.",
+    body=BatchStatusRequest,
+    body_example={"ids": ["CP-0001", "CP-9999"]},
+    replies={
+        200: Reply("The chargers found and the ids not found", BatchStatusJson, _BATCH_EXAMPLE)
+    },
+)
 
 
 def _encode_cursor(last_id: str) -> str:
@@ -112,7 +184,7 @@ _SCAN_MAX = 10_000
 
 async def list_chargers(request: web.Request) -> web.Response:
     """The partner's chargers in id order, a page at a time (keyset pagination)."""
-    query = validate(ListQuery, dict(request.query))
+    query = LIST_CHARGERS.query_of(request)
     wanted = statuses_of(query.status)
     after = _decode_cursor(query.cursor) if query.cursor is not None else ""
     chunk = query.limit + 1 if wanted is None else _SCAN_CHUNK
@@ -148,3 +220,24 @@ async def list_chargers(request: web.Request) -> web.Response:
             break
     answer: ChargerPage = {"chargers": page, "nextCursor": _encode_cursor(after) if more else None}
     return json_response(answer)
+
+
+LIST_CHARGERS = Endpoint(
+    "GET",
+    f"{API}/chargers",
+    list_chargers,
+    "listChargers",
+    "List the partner's chargers with their status",
+    "chargers",
+    access="partner",
+    description="In charger id order, `limit` at a time; pass `nextCursor` as `cursor` for"
+    " the next page. Decommissioned chargers are not listed.",
+    query=ListQuery,
+    replies={
+        200: Reply(
+            "A page of chargers",
+            ChargerPage,
+            {"chargers": [_CHARGER_EXAMPLE], "nextCursor": "Q1AtMDAwMQ"},
+        )
+    },
+)

@@ -1,20 +1,17 @@
-"""Commands: switch chargers on or off (one or a batch), make one available or inoperative;
+"""Commands to one charger: switch it on or off, make it available or inoperative;
 synchronously (the charger's answer) or asynchronously (202 and a command id), and
 idempotently under an Idempotency-Key."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from aiohttp import web
 
 from gateway import idempotency
+from gateway.api import Endpoint, Reply
 from gateway.command_log import Order
 from gateway.command_schemas import (
-    BatchControlJson,
-    BatchControlRequest,
-    BatchItemJson,
     CommandAcceptedJson,
     CommandQuery,
     CommandResultJson,
@@ -23,15 +20,49 @@ from gateway.command_schemas import (
 )
 from gateway.commands import Settled, failure_message, http_status
 from gateway.errors import ApiError
-from gateway.jsonio import json_response, read_json, validate
-from gateway.ownership import charger_id_of, owned_ids, require_owned
+from gateway.jsonio import json_response
+from gateway.ownership import charger_id_of, require_owned
+from gateway.routes.params import CHARGER, IDEMPOTENCY_KEY, PREFER
 from gateway.routes.paths import API
 from gateway.state import DISPATCH, partner_id
 from shared.bus import Action, Outcome
 from shared.ids import new_id
 
+_COMMAND_RESULT = {
+    "commandId": "cmd_5f2b9c0a1d3e4f60",
+    "chargerId": "CP-0001",
+    "action": "on",
+    "status": "Accepted",
+    "outcome": "ACCEPTED",
+    "ocppAction": "RemoteStartTransaction",
+    "chargerResponse": {"status": "Accepted"},
+}
+_COMMAND_ACCEPTED = {
+    "commandId": "cmd_5f2b9c0a1d3e4f60",
+    "chargerId": "CP-0001",
+    "action": "on",
+    "state": "PENDING",
+    "location": "/api/v1/commands/cmd_5f2b9c0a1d3e4f60",
+}
+_COMMAND_ERRORS = {
+    404: "The charger is unknown or not the partner's",
+    409: "The charger is not connected (outcome EVSE_OFFLINE) or the command does not apply"
+    " to its state (NOT_SUPPORTED); or a request with the same Idempotency-Key is still running",
+    422: "The Idempotency-Key was used with a different request",
+    502: "The charger answered with an OCPP error (outcome FAILED)",
+    503: "The charger's csms node is unreachable (outcome FAILED); nothing was sent",
+    504: "No answer from the charger (or its node) in time (outcome TIMEOUT)",
+}
+_SYNC_OR_ASYNC = (
+    "Synchronous by default: the answer is the charger's (Accepted or Rejected) and other"
+    " outcomes are errors carrying `commandId` and `outcome`. With `?mode=async` or"
+    " `Prefer: respond-async` the answer is 202 with a command id at once; the outcome then"
+    " arrives as a `command` event on GET /events and at GET /commands/{commandId}."
+)
 
-def _present(**params: Any) -> dict[str, Any]:
+
+def present(**params: Any) -> dict[str, Any]:
+    """The OCPP parameters that were given."""
     return {name: value for name, value in params.items() if value is not None}
 
 
@@ -44,23 +75,25 @@ def prefers_async(prefer_headers: list[str]) -> bool:
     )
 
 
-def _asynchronous(request: web.Request) -> bool:
-    """?mode= decides when given; otherwise `Prefer: respond-async`."""
-    query = validate(CommandQuery, dict(request.query))
+def asynchronous(request: web.Request, endpoint: Endpoint[CommandQuery, Any]) -> bool:
+    """Is the command to run asynchronously? The endpoint's ?mode= decides when given;
+    otherwise `Prefer: respond-async`."""
+    query = endpoint.query_of(request)
     if "mode" in request.query:
         return query.mode == "async"
     return prefers_async(request.headers.getall("Prefer", []))
 
 
-def _mode(asynchronous: bool) -> str:
-    return "async" if asynchronous else "sync"
+def mode(is_async: bool) -> str:
+    """The mode as the command log and the idempotency fingerprint name it."""
+    return "async" if is_async else "sync"
 
 
 def command_location(command_id: str) -> str:
     return f"{API}/commands/{command_id}"
 
 
-def _accepted_headers(command_id: str | None) -> dict[str, str]:
+def accepted_headers(command_id: str | None) -> dict[str, str]:
     headers = {"Preference-Applied": "respond-async"}
     if command_id is not None:
         headers["Location"] = command_location(command_id)
@@ -81,11 +114,11 @@ def _result(order: Order, settled: Settled) -> CommandResultJson:
     }
 
 
-async def _one(request: web.Request, order: Order, asynchronous: bool) -> web.Response:
+async def _one(request: web.Request, order: Order, is_async: bool) -> web.Response:
     dispatch = request.app[DISPATCH]
     partner = partner_id(request)
-    await dispatch.take(partner, [order], _mode(asynchronous))
-    if asynchronous:
+    await dispatch.take(partner, [order], mode(is_async))
+    if is_async:
         dispatch.run_later(partner, [order])
         accepted: CommandAcceptedJson = {
             "commandId": order.command_id,
@@ -95,7 +128,7 @@ async def _one(request: web.Request, order: Order, asynchronous: bool) -> web.Re
             "location": command_location(order.command_id),
         }
         response = json_response(accepted, status=202)
-        response.headers.update(_accepted_headers(order.command_id))
+        response.headers.update(accepted_headers(order.command_id))
         return response
     [settled] = await dispatch.run(partner, [order])
     status = http_status(settled)
@@ -109,102 +142,100 @@ async def _one(request: web.Request, order: Order, asynchronous: bool) -> web.Re
 
 
 async def _command(
-    request: web.Request, charger_id: str, action: Action, params: dict[str, Any], body: str
+    request: web.Request,
+    endpoint: Endpoint[CommandQuery, Any],
+    charger_id: str,
+    action: Action,
+    params: dict[str, Any],
+    body: str,
 ) -> web.Response:
-    asynchronous = _asynchronous(request)
+    is_async = asynchronous(request, endpoint)
     key = idempotency.key_of(request)
     await require_owned(request, charger_id)
     order = Order(new_id("cmd"), charger_id, action, params)
-    fingerprint = idempotency.fingerprint(request.method, request.path, body, _mode(asynchronous))
-    return await idempotency.once(
-        request, key, fingerprint, lambda: _one(request, order, asynchronous)
-    )
+    fingerprint = idempotency.fingerprint(request.method, request.path, body, mode(is_async))
+    return await idempotency.once(request, key, fingerprint, lambda: _one(request, order, is_async))
 
 
 async def control(request: web.Request) -> web.Response:
     """on -> RemoteStart/RequestStartTransaction, off -> stop the running transaction."""
     charger_id = charger_id_of(request)
-    body = await read_json(request, ControlRequest)
+    body = await CONTROL.body_of(request)
     action = Action.START if body.action == "on" else Action.STOP
-    params = _present(connectorId=body.connector_id, idTag=body.id_tag)
-    return await _command(request, charger_id, action, params, body.model_dump_json())
+    params = present(connectorId=body.connector_id, idTag=body.id_tag)
+    return await _command(request, CONTROL, charger_id, action, params, body.model_dump_json())
+
+
+CONTROL = Endpoint(
+    "POST",
+    f"{API}/chargers/{{chargerId}}/control",
+    control,
+    "controlCharger",
+    "Switch a charger on or off",
+    "commands",
+    access="partner",
+    description="on: RemoteStartTransaction (1.6) / RequestStartTransaction (2.0.1);"
+    " off: RemoteStopTransaction / RequestStopTransaction of the running session. "
+    + _SYNC_OR_ASYNC,
+    query=CommandQuery,
+    body=ControlRequest,
+    body_example={"action": "on", "connectorId": 1, "idTag": "PARTNER-TAG-1"},
+    params=(CHARGER, IDEMPOTENCY_KEY, PREFER),
+    replies={
+        200: Reply(
+            "The charger's answer",
+            CommandResultJson,
+            _COMMAND_RESULT,
+            headers=("Idempotent-Replayed",),
+        ),
+        202: Reply(
+            "Taken: the outcome follows",
+            CommandAcceptedJson,
+            _COMMAND_ACCEPTED,
+            headers=("Location", "Preference-Applied", "Idempotent-Replayed"),
+        ),
+    },
+    errors=_COMMAND_ERRORS,
+)
 
 
 async def change_status(request: web.Request) -> web.Response:
     """AVAILABLE / INOPERATIVE -> ChangeAvailability Operative / Inoperative."""
     charger_id = charger_id_of(request)
-    body = await read_json(request, StatusChangeRequest)
-    params = _present(operative=body.status == "AVAILABLE", connectorId=body.connector_id)
-    return await _command(request, charger_id, Action.AVAILABILITY, params, body.model_dump_json())
-
-
-def _item(charger_id: str, order: Order | None, settled: Settled | None) -> BatchItemJson:
-    if order is None:
-        return {
-            "chargerId": charger_id,
-            "commandId": None,
-            "state": "NOT_FOUND",
-            "httpStatus": 404,
-            "message": "charger not found",
-            "chargerResponse": None,
-        }
-    if settled is None:
-        return {
-            "chargerId": charger_id,
-            "commandId": order.command_id,
-            "state": "PENDING",
-            "httpStatus": 202,
-            "message": None,
-            "chargerResponse": None,
-        }
-    status = http_status(settled)
-    return {
-        "chargerId": charger_id,
-        "commandId": order.command_id,
-        "state": settled.reply.outcome.value,
-        "httpStatus": status,
-        "message": None if status == 200 else failure_message(settled),
-        "chargerResponse": settled.reply.response,
-    }
-
-
-async def _batch(
-    request: web.Request, body: BatchControlRequest, asynchronous: bool
-) -> web.Response:
-    dispatch = request.app[DISPATCH]
-    partner = partner_id(request)
-    mine = await owned_ids(request, body.ids)
-    action = Action.START if body.action == "on" else Action.STOP
-    params = _present(connectorId=body.connector_id, idTag=body.id_tag)
-    orders = {cp: Order(new_id("cmd"), cp, action, params) for cp in body.ids if cp in mine}
-    if orders:
-        await dispatch.take(partner, list(orders.values()), _mode(asynchronous))
-    settled: dict[str, Settled] = {}
-    if asynchronous:
-        if orders:
-            dispatch.run_later(partner, list(orders.values()))
-    elif orders:
-        done = await dispatch.run(partner, list(orders.values()))
-        settled = {s_order.charger_id: s for s_order, s in zip(orders.values(), done, strict=True)}
-    results = [_item(cp, orders.get(cp), settled.get(cp)) for cp in body.ids]
-    answer: BatchControlJson = {
-        "results": results,
-        "summary": dict(Counter(item["state"] for item in results)),
-    }
-    response = json_response(answer, status=202 if asynchronous else 200)
-    if asynchronous:
-        response.headers.update(_accepted_headers(None))
-    return response
-
-
-async def batch_control(request: web.Request) -> web.Response:
-    """One on/off command for up to 1000 chargers, all sent at once; one rate-limit unit."""
-    body = await read_json(request, BatchControlRequest)
-    asynchronous = _asynchronous(request)
-    key = idempotency.key_of(request)
-    fingerprint = idempotency.fingerprint(
-        request.method, request.path, body.model_dump_json(), _mode(asynchronous)
+    body = await CHANGE_STATUS.body_of(request)
+    params = present(operative=body.status == "AVAILABLE", connectorId=body.connector_id)
+    return await _command(
+        request, CHANGE_STATUS, charger_id, Action.AVAILABILITY, params, body.model_dump_json()
     )
-    return await idempotency.once(
-        request, key, fingerprint, lambda: _batch(request, body, asynchronous)
-    )
+
+
+CHANGE_STATUS = Endpoint(
+    "PUT",
+    f"{API}/chargers/{{chargerId}}/status",
+    change_status,
+    "changeChargerStatus",
+    "Make a charger available or take it out of service",
+    "commands",
+    access="partner",
+    description="AVAILABLE / INOPERATIVE become OCPP ChangeAvailability Operative /"
+    " Inoperative, for the whole charger or one connector. " + _SYNC_OR_ASYNC,
+    query=CommandQuery,
+    body=StatusChangeRequest,
+    body_example={"status": "INOPERATIVE"},
+    params=(CHARGER, IDEMPOTENCY_KEY, PREFER),
+    replies={
+        200: Reply(
+            "The charger's answer",
+            CommandResultJson,
+            {**_COMMAND_RESULT, "action": "availability", "ocppAction": "ChangeAvailability"},
+            headers=("Idempotent-Replayed",),
+        ),
+        202: Reply(
+            "Taken: the outcome follows",
+            CommandAcceptedJson,
+            {**_COMMAND_ACCEPTED, "action": "availability"},
+            headers=("Location", "Preference-Applied", "Idempotent-Replayed"),
+        ),
+    },
+    errors=_COMMAND_ERRORS,
+)

@@ -8,12 +8,14 @@ import time
 
 from aiohttp import web
 
+from gateway.api import Endpoint, Param, Reply
 from gateway.errors import ApiError
 from gateway.event_schemas import EventsQuery
 from gateway.feed import EventFeed, Listener
 from gateway.feed_events import KINDS, EntryId, FeedEvent, format_position
 from gateway.feed_events import parse_position as parse_last_event_id
-from gateway.jsonio import validate
+from gateway.routes.paths import API
+from gateway.schemas import ISO_EXAMPLE
 from gateway.state import FEED, SETTINGS, partner_id
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,16 @@ RETRY_MS = 2000
 GAP_EVENT = (
     b'event: gap\ndata: {"message": "events after Last-Event-ID may have been trimmed from'
     b' the stream; read the current state from the REST API"}\n\n'
+)
+
+LAST_EVENT_ID = Param(
+    "Last-Event-ID",
+    "header",
+    "Resume after this event: the `id` of the last event received (EventSource clients send"
+    " it on reconnection by themselves). Events stay resumable for the stream retention"
+    " (default 10 minutes); older positions get a `gap` event first.",
+    {"type": "string", "pattern": "^[0-9]+-[0-9]+(,[0-9]+-[0-9]+)*$"},
+    "1767225600000-0",
 )
 
 
@@ -101,7 +113,7 @@ class _Stream:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    query = validate(EventsQuery, dict(request.query))
+    query = EVENTS.query_of(request)
     kinds = kinds_of(query.types)
     feed = request.app[FEED]
     last_event_id = request.headers.get("Last-Event-ID")
@@ -141,3 +153,36 @@ async def events(request: web.Request) -> web.StreamResponse:
         return response
     finally:
         feed.leave(listener)
+
+
+EVENTS = Endpoint(
+    "GET",
+    f"{API}/events",
+    events,
+    "events",
+    "Live events of the partner's chargers (Server-Sent Events)",
+    "events",
+    access="partner",
+    description="A `text/event-stream` of the partner's chargers' changes: `status`"
+    " (a connector's status changed), `connection` (connected/disconnected), `session`"
+    " (a session started/stopped) and `command` (a command of the partner ended). Each"
+    " event's `data` is JSON (schemas StatusEventJson, ConnectionEventJson,"
+    " SessionEventJson, CommandEventJson) and its `id` is the stream position: reconnect"
+    " with `Last-Event-ID` to receive everything after it. A `: keep-alive` comment comes"
+    " every 15 s. The stream ends when the key is revoked or the partner suspended."
+    " Counts as one request for rate limiting.",
+    query=EventsQuery,
+    params=(LAST_EVENT_ID,),
+    replies={
+        200: Reply(
+            "The event stream",
+            str,
+            'retry: 2000\n\nid: 1767225600000-0\nevent: status\ndata: {"chargerId":'
+            ' "CP-0001", "connectorId": 1, "status": "CHARGING", "previousStatus":'
+            ' "BLOCKED", "ocppStatus": "Charging", "errorCode": "NoError", "timestamp":'
+            f' "{ISO_EXAMPLE}", "receivedAt": "{ISO_EXAMPLE}"}}\n\n',
+            media="text/event-stream",
+        )
+    },
+    errors={400: "Last-Event-ID is not an id this feed sent, or `types` is invalid"},
+)

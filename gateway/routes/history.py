@@ -11,11 +11,15 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from gateway import cursors
+from gateway.api import Endpoint, Reply
 from gateway.command_log import iso
 from gateway.errors import ApiError
 from gateway.history_schemas import HistoryQuery, MeterPage, MeterQuery, SessionPage
-from gateway.jsonio import json_response, validate
+from gateway.jsonio import json_response
 from gateway.ownership import charger_id_of, not_found
+from gateway.routes.params import CHARGER
+from gateway.routes.paths import API
+from gateway.schemas import ISO_EXAMPLE
 from gateway.state import POOL, partner_id
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -57,7 +61,7 @@ def _parse_time(value: object) -> datetime:
 
 async def meter_values(request: web.Request) -> web.Response:
     charger_id = charger_id_of(request)
-    query = validate(MeterQuery, dict(request.query))
+    query = METER_VALUES.query_of(request)
     start, to = window(query, datetime.now(UTC))
     after: tuple[datetime, str, int] | None = None
     if query.cursor is not None:
@@ -108,9 +112,46 @@ async def meter_values(request: web.Request) -> web.Response:
     return json_response(answer)
 
 
+METER_VALUES = Endpoint(
+    "GET",
+    f"{API}/chargers/{{chargerId}}/meter-values",
+    meter_values,
+    "getMeterValues",
+    "A charger's meter values over a time window",
+    "history",
+    access="partner",
+    description="From the history database, oldest first, `limit` at a time. Only values"
+    " received since the charger was assigned to the partner.",
+    query=MeterQuery,
+    params=(CHARGER,),
+    replies={
+        200: Reply(
+            "A page of meter values",
+            MeterPage,
+            {
+                "meterValues": [
+                    {
+                        "receivedAt": ISO_EXAMPLE,
+                        "timestamp": ISO_EXAMPLE,
+                        "connectorId": 1,
+                        "transactionId": "1042",
+                        "measurand": "Energy.Active.Import.Register",
+                        "phase": None,
+                        "value": 1234500.0,
+                        "unit": "Wh",
+                    }
+                ],
+                "nextCursor": None,
+            },
+        )
+    },
+    errors={404: "The charger is unknown or not the partner's"},
+)
+
+
 async def sessions(request: web.Request) -> web.Response:
     charger_id = charger_id_of(request)
-    query = validate(HistoryQuery, dict(request.query))
+    query = SESSIONS.query_of(request)
     start, to = window(query, datetime.now(UTC))
     before: tuple[datetime, str] | None = None
     if query.cursor is not None:
@@ -155,3 +196,42 @@ async def sessions(request: web.Request) -> web.Response:
         ),
     }
     return json_response(answer)
+
+
+SESSIONS = Endpoint(
+    "GET",
+    f"{API}/chargers/{{chargerId}}/sessions",
+    sessions,
+    "getSessions",
+    "A charger's charging sessions (transactions)",
+    "history",
+    access="partner",
+    description="Sessions that started in the window, newest first, with the energy"
+    " delivered once stopped. Only sessions since the charger was assigned to the partner.",
+    query=HistoryQuery,
+    params=(CHARGER,),
+    replies={
+        200: Reply(
+            "A page of sessions",
+            SessionPage,
+            {
+                "sessions": [
+                    {
+                        "transactionId": "1042",
+                        "connectorId": 1,
+                        "idTag": "PARTNER-TAG-1",
+                        "startedAt": ISO_EXAMPLE,
+                        "stoppedAt": None,
+                        "meterStartWh": 1200000.0,
+                        "meterStopWh": None,
+                        "energyWh": None,
+                        "stopReason": None,
+                        "active": True,
+                    }
+                ],
+                "nextCursor": None,
+            },
+        )
+    },
+    errors={404: "The charger is unknown or not the partner's"},
+)

@@ -8,9 +8,11 @@ from collections.abc import Awaitable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.api import Route
+from gateway.api import Endpoint, Reply, Route
 from gateway.errors import ApiError
 from gateway.jsonio import json_response
+from gateway.routes.paths import API
+from gateway.schemas import HealthJson, ReadyJson
 from gateway.state import DRAINING, POOL, REDIS
 
 PROBE_TIMEOUT = 2.0
@@ -18,6 +20,19 @@ PROBE_TIMEOUT = 2.0
 
 async def health(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
+
+
+HEALTH = Endpoint(
+    "GET",
+    f"{API}/health",
+    health,
+    "health",
+    "Liveness",
+    "operations",
+    access="public",
+    description="200 while the process serves requests. No key needed.",
+    replies={200: Reply("Alive", HealthJson, {"status": "ok"})},
+)
 
 
 async def _probe(check: Awaitable[object]) -> str:
@@ -42,6 +57,25 @@ async def ready(request: web.Request) -> web.Response:
     if failed:
         raise ApiError(503, f"not ready: {', '.join(failed)} unavailable", extra={"checks": checks})
     return json_response({"status": "ok", "checks": checks})
+
+
+READY = Endpoint(
+    "GET",
+    f"{API}/health/ready",
+    ready,
+    "ready",
+    "Readiness: Redis and PostgreSQL answer",
+    "operations",
+    access="public",
+    replies={
+        200: Reply(
+            "Ready",
+            ReadyJson,
+            {"status": "ok", "checks": {"redis": "ok", "postgresql": "ok"}},
+        )
+    },
+    errors={503: "Not ready: `checks` names what is unavailable"},
+)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -1,0 +1,236 @@
+"""The admin API's chargers: register, list, read, decommission, assign to a partner and
+unassign."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway import cursors
+from gateway.admin_schemas import (
+    AdminChargerJson,
+    AdminChargerPage,
+    ChargerAssign,
+    ChargerRegister,
+    ChargersQuery,
+    RegisteredChargerJson,
+    charger_admin_json,
+)
+from gateway.api import Endpoint, Reply
+from gateway.errors import ApiError
+from gateway.jsonio import json_response
+from gateway.routes.admin.common import actor, after
+from gateway.routes.params import CHARGER
+from gateway.routes.paths import ADMIN
+from gateway.schemas import ISO_EXAMPLE
+from gateway.state import KEYS, POOL, REDIS
+from shared import registry
+from shared.ids import valid_charger_id
+
+_CHARGER_EXAMPLE = {
+    "chargerId": "CP-0001",
+    "partnerId": "acme",
+    "protocol": "ocpp1.6",
+    "vendor": "ACME",
+    "model": "Wallbox 22",
+    "hasPassword": True,
+    "registeredAt": ISO_EXAMPLE,
+    "assignedAt": ISO_EXAMPLE,
+    "removedAt": None,
+}
+_NO_CHARGER = {404: "No such charger"}
+
+
+def _charger_id(request: web.Request) -> str:
+    charger = request.match_info["chargerId"]
+    if not valid_charger_id(charger):
+        raise ApiError(404, "charger not found")
+    return charger
+
+
+async def register_charger(request: web.Request) -> web.Response:
+    body = await REGISTER_CHARGER.body_of(request)
+    if body.no_password and body.password is not None:
+        raise ApiError(400, "password and noPassword exclude each other")
+    app = request.app
+    password = await registry.register_charger(
+        app[POOL],
+        app[REDIS],
+        app[KEYS],
+        body.charger_id,
+        protocol=body.protocol,
+        password=body.password,
+        partner_id=body.partner_id,
+        generate=body.password is None and not body.no_password,
+        actor=actor(request),
+    )
+    answer: RegisteredChargerJson = {
+        "charger": charger_admin_json(await registry.get_charger(app[POOL], body.charger_id)),
+        "password": password,
+    }
+    return json_response(answer, status=201)
+
+
+REGISTER_CHARGER = Endpoint(
+    "POST",
+    f"{ADMIN}/chargers",
+    register_charger,
+    "adminRegisterCharger",
+    "Register a charger (and optionally assign it)",
+    "admin: chargers",
+    access="admin",
+    description="Without `password` (and without `noPassword`) a password is generated and"
+    " answered once; the charger authenticates with HTTP Basic (id, password).",
+    body=ChargerRegister,
+    body_example={"chargerId": "CP-0001", "protocol": "ocpp1.6", "partnerId": "acme"},
+    replies={
+        201: Reply(
+            "Registered",
+            RegisteredChargerJson,
+            {"charger": _CHARGER_EXAMPLE, "password": "pW9x-3kLq8ZrT2vNm4Yb"},
+        )
+    },
+    errors={
+        404: "No such partner",
+        409: "The charger is registered already, or the partner's quota is full",
+    },
+)
+
+
+async def list_chargers(request: web.Request) -> web.Response:
+    query = LIST_CHARGERS.query_of(request)
+    found = await registry.list_chargers(
+        request.app[POOL],
+        partner_id=query.partner_id,
+        include_removed=query.include_removed,
+        after=after(query.cursor),
+        limit=query.limit + 1,
+    )
+    page = found[: query.limit]
+    answer: AdminChargerPage = {
+        "chargers": [charger_admin_json(c) for c in page],
+        "nextCursor": cursors.encode(page[-1].id) if len(found) > query.limit else None,
+    }
+    return json_response(answer)
+
+
+LIST_CHARGERS = Endpoint(
+    "GET",
+    f"{ADMIN}/chargers",
+    list_chargers,
+    "adminListChargers",
+    "List registered chargers",
+    "admin: chargers",
+    access="admin",
+    query=ChargersQuery,
+    replies={
+        200: Reply(
+            "A page of chargers",
+            AdminChargerPage,
+            {"chargers": [_CHARGER_EXAMPLE], "nextCursor": None},
+        )
+    },
+)
+
+
+async def get_charger(request: web.Request) -> web.Response:
+    charger = await registry.get_charger(request.app[POOL], _charger_id(request))
+    return json_response(charger_admin_json(charger))
+
+
+GET_CHARGER = Endpoint(
+    "GET",
+    f"{ADMIN}/chargers/{{chargerId}}",
+    get_charger,
+    "adminGetCharger",
+    "A registered charger",
+    "admin: chargers",
+    access="admin",
+    params=(CHARGER,),
+    replies={200: Reply("The charger", AdminChargerJson, _CHARGER_EXAMPLE)},
+    errors=_NO_CHARGER,
+)
+
+
+async def decommission_charger(request: web.Request) -> web.Response:
+    app = request.app
+    charger = await registry.decommission_charger(
+        app[POOL], app[REDIS], app[KEYS], _charger_id(request), actor=actor(request)
+    )
+    return json_response(charger_admin_json(charger))
+
+
+DECOMMISSION_CHARGER = Endpoint(
+    "DELETE",
+    f"{ADMIN}/chargers/{{chargerId}}",
+    decommission_charger,
+    "adminDecommissionCharger",
+    "Decommission a charger: REMOVED for its partner, refused by csms from now on",
+    "admin: chargers",
+    access="admin",
+    params=(CHARGER,),
+    replies={
+        200: Reply(
+            "Decommissioned",
+            AdminChargerJson,
+            {**_CHARGER_EXAMPLE, "removedAt": ISO_EXAMPLE},
+        )
+    },
+    errors={**_NO_CHARGER, 409: "Already decommissioned"},
+)
+
+
+async def assign_charger(request: web.Request) -> web.Response:
+    charger_id = _charger_id(request)
+    body = await ASSIGN_CHARGER.body_of(request)
+    app = request.app
+    charger = await registry.assign_charger(
+        app[POOL], app[REDIS], app[KEYS], charger_id, body.partner_id, actor=actor(request)
+    )
+    return json_response(charger_admin_json(charger))
+
+
+ASSIGN_CHARGER = Endpoint(
+    "PUT",
+    f"{ADMIN}/chargers/{{chargerId}}/partner",
+    assign_charger,
+    "adminAssignCharger",
+    "Assign a charger to a partner (within its quota)",
+    "admin: chargers",
+    access="admin",
+    params=(CHARGER,),
+    body=ChargerAssign,
+    body_example={"partnerId": "acme"},
+    replies={200: Reply("The charger", AdminChargerJson, _CHARGER_EXAMPLE)},
+    errors={
+        404: "No such charger or partner",
+        409: "The partner's quota is full, or the charger is decommissioned",
+    },
+)
+
+
+async def unassign_charger(request: web.Request) -> web.Response:
+    app = request.app
+    charger = await registry.assign_charger(
+        app[POOL], app[REDIS], app[KEYS], _charger_id(request), None, actor=actor(request)
+    )
+    return json_response(charger_admin_json(charger))
+
+
+UNASSIGN_CHARGER = Endpoint(
+    "DELETE",
+    f"{ADMIN}/chargers/{{chargerId}}/partner",
+    unassign_charger,
+    "adminUnassignCharger",
+    "Unassign a charger from its partner",
+    "admin: chargers",
+    access="admin",
+    params=(CHARGER,),
+    replies={
+        200: Reply(
+            "The charger",
+            AdminChargerJson,
+            {**_CHARGER_EXAMPLE, "partnerId": None, "assignedAt": None},
+        )
+    },
+    errors={**_NO_CHARGER, 409: "The charger is decommissioned"},
+)

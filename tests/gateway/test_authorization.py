@@ -9,7 +9,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from gateway.routes import ADMIN_ENDPOINTS, PARTNER_ENDPOINTS
+from gateway.routes import ADMIN_ENDPOINTS, ENDPOINTS
 from shared import events as ev
 from shared.bus import CommandReply, CommandRequest, Outcome
 from shared.redis_keys import Keys
@@ -44,9 +44,19 @@ COLLECTIVE = {
 }
 
 
-def test_the_matrix_covers_every_partner_endpoint() -> None:
-    partner_routes = {(e.method, e.path) for e in PARTNER_ENDPOINTS if e.access == "partner"}
-    assert partner_routes == set(TARGETED) | COLLECTIVE
+# open to anyone: they name no charger and need no key
+PUBLIC = {("GET", "/api/v1/health"), ("GET", "/api/v1/health/ready")}
+
+
+def test_the_matrix_covers_every_endpoint() -> None:
+    declared = {
+        access: {(e.method, e.path) for e in ENDPOINTS if e.access == access}
+        for access in ("public", "partner", "admin")
+    }
+    assert declared["partner"] == set(TARGETED) | COLLECTIVE
+    assert declared["admin"] == {(e.method, e.path) for e in ADMIN_ENDPOINTS}  # each tried below
+    assert declared["public"] == PUBLIC
+    assert sum(len(routes) for routes in declared.values()) == len(ENDPOINTS)
 
 
 def _shape(body: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.api import Param
 from gateway.schemas import CHARGER_ID_PATTERN
+from shared.ids import PARTNER_ID_RE
 
 CHARGER = Param(
     "chargerId",
@@ -27,4 +28,11 @@ PREFER = Param(
     "`respond-async`: answer 202 at once (as ?mode=async does; an explicit mode wins)",
     {"type": "string"},
     "respond-async",
+)
+PARTNER = Param(
+    "partnerId",
+    "path",
+    "The partner's id",
+    {"type": "string", "pattern": PARTNER_ID_RE.pattern},
+    "acme",
 )

@@ -6,18 +6,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import cursors
-from gateway.api import Param
 from gateway.errors import ApiError
 from gateway.state import ADMIN_ACTOR, SETTINGS
 from shared.ids import PARTNER_ID_RE
 
-PARTNER = Param(
-    "partnerId",
-    "path",
-    "The partner's id",
-    {"type": "string", "pattern": PARTNER_ID_RE.pattern},
-    "acme",
-)
 NO_PARTNER = {404: "No such partner"}
 
 

@@ -19,7 +19,8 @@ from gateway.admin_schemas import (
 from gateway.api import Endpoint, Param, Reply
 from gateway.errors import ApiError
 from gateway.jsonio import json_response
-from gateway.routes.admin.common import NO_PARTNER, PARTNER, actor, partner_id_of
+from gateway.routes.admin.common import NO_PARTNER, actor, partner_id_of
+from gateway.routes.params import PARTNER
 from gateway.routes.paths import ADMIN
 from gateway.schemas import ISO_EXAMPLE
 from gateway.state import KEYS, POOL, REDIS

@@ -16,14 +16,8 @@ from gateway.admin_schemas import (
 )
 from gateway.api import Endpoint, Reply
 from gateway.jsonio import json_response
-from gateway.routes.admin.common import (
-    NO_PARTNER,
-    PARTNER,
-    actor,
-    after,
-    default_limits,
-    partner_id_of,
-)
+from gateway.routes.admin.common import NO_PARTNER, actor, after, default_limits, partner_id_of
+from gateway.routes.params import PARTNER
 from gateway.routes.paths import ADMIN
 from gateway.schemas import ISO_EXAMPLE
 from gateway.state import KEYS, POOL, REDIS

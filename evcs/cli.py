@@ -30,13 +30,13 @@ def cmd_csms(args: argparse.Namespace) -> None:
 
 
 def cmd_gateway(args: argparse.Namespace) -> None:
-    from gateway.app import run_gateway
+    from gateway.app import GatewayService
 
     settings = _settings()
     if (args.workers or settings.workers) > 1:
         sys.exit(workers.run("gateway", settings, args.workers or settings.workers))
     setup_logging(settings.log_level, settings.log_format, "gateway")
-    run(run_gateway(settings))
+    serve(GatewayService(settings))
 
 
 def cmd_recorder(args: argparse.Namespace) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from functools import cache
 from typing import Any
 
@@ -48,7 +49,7 @@ from gateway.state import (
 )
 from gateway.watch import RegistryWatch
 from shared import db, registry
-from shared.process import wait_for_signal
+from shared.process import Service
 from shared.redis_client import connect
 from shared.redis_keys import Keys
 from shared.settings import Settings
@@ -116,22 +117,17 @@ def _forget(app: web.Application) -> Callable[[str | None, str | None], None]:
 async def _services(app: web.Application) -> AsyncIterator[None]:
     # After a Redis loss the ownership projection is gone; without it every charger is a 404.
     await registry.ensure_synced(app[POOL], app[REDIS], app[KEYS])
-    watch = RegistryWatch(app[REDIS], app[KEYS], _forget(app))
-    await watch.start()
-    try:
+    async with AsyncExitStack() as stack:
+        watch = RegistryWatch(app[REDIS], app[KEYS], _forget(app))
+        await watch.start()
+        stack.push_async_callback(watch.stop)
         await app[NODES].start()
-        try:
-            await app[BUS].start()
-            try:
-                yield
-            finally:
-                await app[FEED].stop()
-                await app[DISPATCH].stop()
-                await app[BUS].stop()
-        finally:
-            await app[NODES].stop()
-    finally:
-        await watch.stop()
+        stack.push_async_callback(app[NODES].stop)
+        await app[BUS].start()
+        stack.push_async_callback(app[BUS].stop)
+        stack.push_async_callback(app[DISPATCH].stop)
+        stack.push_async_callback(app[FEED].stop)
+        yield
 
 
 async def _end_streams(app: web.Application) -> None:
@@ -201,21 +197,31 @@ def _openapi() -> bytes:
     )
 
 
-async def run_gateway(settings: Settings) -> None:
-    """Serve the gateway until SIGTERM or SIGINT, then let in-flight requests finish."""
-    app = create_app(settings)
-    runner = web.AppRunner(
-        app,
-        access_log=None,  # observe_middleware writes the access log, in JSON with the request id
-        # long enough for a command that is waiting on a charger to get its answer
-        shutdown_timeout=settings.command_timeout + REPLY_MARGIN + 1,
-    )
-    await runner.setup()
-    try:
+class GatewayService(Service):
+    """A gateway process: the app on its port; on stop it first drains (readiness 503 and
+    Connection: close for EVCS_SHUTDOWN_DRAIN_SECONDS, so load balancers stop sending), then
+    lets the requests in flight finish."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.app = create_app(settings)
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        settings, app = self.settings, self.app
+        runner = web.AppRunner(
+            app,
+            access_log=None,  # observe_middleware writes the access log, in JSON with its id
+            # long enough for a command that is waiting on a charger to get its answer
+            shutdown_timeout=settings.command_timeout + REPLY_MARGIN + 1,
+        )
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(
             runner, settings.gateway_host, settings.gateway_port, reuse_port=settings.reuse_port
         )
         await site.start()
+        stack.push_async_callback(self._drain)
         log.info(
             "gateway listening",
             extra={
@@ -224,10 +230,10 @@ async def run_gateway(settings: Settings) -> None:
                 "instance_id": app[BUS].instance_id,
             },
         )
-        await wait_for_signal()
-        log.info("gateway draining", extra={"seconds": settings.shutdown_drain_seconds})
-        app[DRAINING].set()
-        await asyncio.sleep(settings.shutdown_drain_seconds)
+
+    async def _drain(self) -> None:
+        seconds = self.settings.shutdown_drain_seconds
+        log.info("gateway draining", extra={"seconds": seconds})
+        self.app[DRAINING].set()
+        await asyncio.sleep(seconds)
         log.info("gateway stopping")
-    finally:
-        await runner.cleanup()

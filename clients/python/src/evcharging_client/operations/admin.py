@@ -1,0 +1,245 @@
+"""The operator's admin API: partners, API keys, registered chargers, the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from evcharging_client import models as m
+from evcharging_client.operations.call import (
+    API,
+    Call,
+    model,
+    query,
+    segment,
+    without_none,
+)
+
+ADMIN = f"{API}/admin"
+
+
+def admin_create_partner(
+    name: str,
+    partner_id: str | None,
+    charger_quota: int | None,
+    rate_limit_minute: int | None,
+    rate_limit_hour: int | None,
+) -> Call[m.Partner]:
+    return Call(
+        "adminCreatePartner",
+        "POST",
+        f"{ADMIN}/partners",
+        model(m.Partner),
+        json=without_none(
+            id=partner_id,
+            name=name,
+            chargerQuota=charger_quota,
+            rateLimitMinute=rate_limit_minute,
+            rateLimitHour=rate_limit_hour,
+        ),
+        replayable=False,
+    )
+
+
+def admin_list_partners(
+    cursor: str | None, status: str | None, limit: int | None
+) -> Call[m.PartnerPage]:
+    return Call(
+        "adminListPartners",
+        "GET",
+        f"{ADMIN}/partners",
+        model(m.PartnerPage),
+        params=query(status=status, limit=limit, cursor=cursor),
+    )
+
+
+def admin_get_partner(partner_id: str) -> Call[m.Partner]:
+    return Call(
+        "adminGetPartner", "GET", f"{ADMIN}/partners/{segment(partner_id)}", model(m.Partner)
+    )
+
+
+def admin_update_partner(partner_id: str, changes: Mapping[str, Any]) -> Call[m.Partner]:
+    return Call(
+        "adminUpdatePartner",
+        "PATCH",
+        f"{ADMIN}/partners/{segment(partner_id)}",
+        model(m.Partner),
+        json=dict(changes),
+    )
+
+
+def admin_suspend_partner(partner_id: str) -> Call[m.Partner]:
+    return Call(
+        "adminSuspendPartner",
+        "POST",
+        f"{ADMIN}/partners/{segment(partner_id)}/suspend",
+        model(m.Partner),
+    )
+
+
+def admin_reactivate_partner(partner_id: str) -> Call[m.Partner]:
+    return Call(
+        "adminReactivatePartner",
+        "POST",
+        f"{ADMIN}/partners/{segment(partner_id)}/reactivate",
+        model(m.Partner),
+    )
+
+
+def admin_delete_partner(partner_id: str) -> Call[m.PartnerDeleted]:
+    return Call(
+        "adminDeletePartner",
+        "DELETE",
+        f"{ADMIN}/partners/{segment(partner_id)}",
+        model(m.PartnerDeleted),
+    )
+
+
+def admin_issue_key(
+    partner_id: str, name: str | None, expires_at: datetime | None
+) -> Call[m.IssuedKey]:
+    return Call(
+        "adminIssueKey",
+        "POST",
+        f"{ADMIN}/partners/{segment(partner_id)}/keys",
+        model(m.IssuedKey),
+        json=without_none(name=name, expiresAt=expires_at.isoformat() if expires_at else None),
+        replayable=False,
+    )
+
+
+def admin_list_partner_keys(partner_id: str) -> Call[m.KeyList]:
+    return Call(
+        "adminListPartnerKeys",
+        "GET",
+        f"{ADMIN}/partners/{segment(partner_id)}/keys",
+        model(m.KeyList),
+    )
+
+
+def admin_find_keys(prefix: str) -> Call[m.KeyList]:
+    return Call(
+        "adminFindKeys", "GET", f"{ADMIN}/keys", model(m.KeyList), params={"prefix": prefix}
+    )
+
+
+def admin_rotate_key(
+    key_id: str, overlap_seconds: int | None, expires_at: datetime | None
+) -> Call[m.IssuedKey]:
+    return Call(
+        "adminRotateKey",
+        "POST",
+        f"{ADMIN}/keys/{segment(key_id)}/rotate",
+        model(m.IssuedKey),
+        json=without_none(
+            overlapSeconds=overlap_seconds,
+            expiresAt=expires_at.isoformat() if expires_at else None,
+        ),
+        replayable=False,
+    )
+
+
+def admin_revoke_key(key_id: str) -> Call[m.ApiKey]:
+    return Call("adminRevokeKey", "POST", f"{ADMIN}/keys/{segment(key_id)}/revoke", model(m.ApiKey))
+
+
+def admin_register_charger(
+    charger_id: str,
+    protocol: str,
+    partner_id: str | None,
+    password: str | None,
+    no_password: bool,
+) -> Call[m.RegisteredCharger]:
+    return Call(
+        "adminRegisterCharger",
+        "POST",
+        f"{ADMIN}/chargers",
+        model(m.RegisteredCharger),
+        json=without_none(
+            chargerId=charger_id,
+            protocol=protocol,
+            partnerId=partner_id,
+            password=password,
+            noPassword=no_password or None,
+        ),
+        replayable=False,
+    )
+
+
+def admin_list_chargers(
+    cursor: str | None, partner_id: str | None, include_removed: bool, limit: int | None
+) -> Call[m.AdminChargerPage]:
+    return Call(
+        "adminListChargers",
+        "GET",
+        f"{ADMIN}/chargers",
+        model(m.AdminChargerPage),
+        params=query(
+            partnerId=partner_id,
+            includeRemoved=include_removed or None,
+            limit=limit,
+            cursor=cursor,
+        ),
+    )
+
+
+def admin_get_charger(charger_id: str) -> Call[m.AdminCharger]:
+    return Call(
+        "adminGetCharger", "GET", f"{ADMIN}/chargers/{segment(charger_id)}", model(m.AdminCharger)
+    )
+
+
+def admin_decommission_charger(charger_id: str) -> Call[m.AdminCharger]:
+    return Call(
+        "adminDecommissionCharger",
+        "DELETE",
+        f"{ADMIN}/chargers/{segment(charger_id)}",
+        model(m.AdminCharger),
+    )
+
+
+def admin_assign_charger(charger_id: str, partner_id: str) -> Call[m.AdminCharger]:
+    return Call(
+        "adminAssignCharger",
+        "PUT",
+        f"{ADMIN}/chargers/{segment(charger_id)}/partner",
+        model(m.AdminCharger),
+        json={"partnerId": partner_id},
+    )
+
+
+def admin_unassign_charger(charger_id: str) -> Call[m.AdminCharger]:
+    return Call(
+        "adminUnassignCharger",
+        "DELETE",
+        f"{ADMIN}/chargers/{segment(charger_id)}/partner",
+        model(m.AdminCharger),
+    )
+
+
+def admin_audit_log(
+    cursor: str | None,
+    actor: str | None,
+    action: str | None,
+    target: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int | None,
+) -> Call[m.AuditPage]:
+    return Call(
+        "adminAuditLog",
+        "GET",
+        f"{ADMIN}/audit",
+        model(m.AuditPage),
+        params=query(
+            actor=actor,
+            action=action,
+            target=target,
+            **{"from": start},
+            to=end,
+            limit=limit,
+            cursor=cursor,
+        ),
+    )

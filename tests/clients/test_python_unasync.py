@@ -1,5 +1,6 @@
-"""The synchronous Python client is generated from the asynchronous one: the checked-in file
-is what clients/python/scripts/unasync.py makes, and its check fails when only one is edited."""
+"""The synchronous Python client is generated from the asynchronous one: each checked-in
+generated module is what clients/python/scripts/unasync.py makes of its async_ source, and
+the check fails when only one of the two is edited, or a generated module lost its source."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from tests.clients.conftest import CLIENTS, ROOT
 
 SCRIPT = Path("clients", "python", "scripts", "unasync.py")
 PACKAGE = Path("clients", "python", "src", "evcharging_client")
+# The generated modules checked in: client.py, ...
+GENERATED = sorted(
+    path.name
+    for path in (ROOT / PACKAGE).glob("*.py")
+    if path.read_text().startswith("# Generated from ")
+)
 
 
 def _check(root: Path) -> subprocess.CompletedProcess[str]:
@@ -23,6 +30,16 @@ def _check(root: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
         timeout=60,
+    )
+
+
+def _copy(root: Path) -> None:
+    """A copy of all the check reads: the project's ruff settings and the client package."""
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    shutil.copytree(
+        CLIENTS / "python",
+        root / "clients" / "python",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
     )
 
 
@@ -41,13 +58,7 @@ def test_the_sync_client_is_generated_from_the_async_one() -> None:
 def test_the_check_fails_when_one_client_is_edited_alone(
     tmp_path: Path, edited: str, old: str, new: str
 ) -> None:
-    # a copy of all the check reads: the project's ruff settings and the client package
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(
-        CLIENTS / "python",
-        tmp_path / "clients" / "python",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
+    _copy(tmp_path)
     assert _check(tmp_path).returncode == 0  # the copy checks like the original
     path = tmp_path / PACKAGE / edited
     text = path.read_text()
@@ -60,3 +71,30 @@ def test_the_check_fails_when_one_client_is_edited_alone(
     assert f"{removed}    def get_command_state(self" in done.stdout
     assert f"{added}    def get_command(self" in done.stdout
     assert "is not what async_client.py generates" in done.stderr
+
+
+def test_every_module_of_the_async_client_has_a_generated_twin() -> None:
+    sources = sorted(path.name for path in (ROOT / PACKAGE).glob("*async_*.py"))
+    assert GENERATED == sorted(name.replace("async_", "", 1) for name in sources)
+
+
+@pytest.mark.parametrize("generated", GENERATED)
+def test_the_check_covers_every_generated_module(tmp_path: Path, generated: str) -> None:
+    _copy(tmp_path)
+    path = tmp_path / PACKAGE / generated
+    path.write_text(path.read_text() + "# edited by hand\n")
+
+    done = _check(tmp_path)
+    assert done.returncode == 1
+    assert "-# edited by hand" in done.stdout
+    assert f"{generated} is not what " in done.stderr
+
+
+def test_the_check_fails_on_a_generated_module_whose_source_is_gone(tmp_path: Path) -> None:
+    _copy(tmp_path)
+    package = tmp_path / PACKAGE
+    (package / "old_client.py").write_text((package / "client.py").read_text())
+
+    done = _check(tmp_path)
+    assert done.returncode == 1
+    assert "old_client.py is generated, but no async_ module generates it" in done.stderr

@@ -1,5 +1,10 @@
 """Generate the synchronous client from the asynchronous one, in the manner of httpcore's
-unasync: the source with a table of tokens replaced, then laid out by ruff like any file.
+unasync: each source with a table of tokens replaced, then laid out by ruff like any file.
+
+Every module of the package named ``async_*.py`` or ``_async_*.py`` is a source, and the
+module of the same name without ``async_`` is generated from it (``async_client.py`` makes
+``client.py``). A generated module whose source is gone is removed, or with ``--check``
+reported.
 
     python clients/python/scripts/unasync.py          # rewrite the generated files
     python clients/python/scripts/unasync.py --check  # exit 1 with a diff if one is stale
@@ -16,8 +21,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "evcharging_client"
 COMMAND = "python clients/python/scripts/unasync.py"
-# (source, generated), both in PACKAGE
-FILES = [("async_client.py", "client.py")]
+# A source module's name; its generated twin's is the same without "async_".
+SOURCE = re.compile(r"^(_?)async_(\w+\.py)$")
 
 # Applied in this order to the whole text; each must match somewhere, or it is stale.
 RULES: list[tuple[str, str]] = [
@@ -36,10 +41,29 @@ RULES: list[tuple[str, str]] = [
     (r"\basyncio\.sleep\b", "time.sleep"),
 ]
 
+GENERATED = "# Generated from "  # how a generated module begins
 HEADER = (
-    "# Generated from {source} by `{command}`: do not edit.\n"
+    GENERATED + "{source} by `{command}`: do not edit.\n"
     "# Change {source} and run that command; a test fails while this file differs.\n"
 )
+
+
+def pairs(package: Path) -> list[tuple[str, str]]:
+    """Each source module of ``package`` and the module generated from it, by file name."""
+    return [
+        (path.name, SOURCE.sub(r"\1\2", path.name))
+        for path in sorted(package.glob("*.py"))
+        if SOURCE.match(path.name)
+    ]
+
+
+def orphans(package: Path, targets: set[str]) -> list[str]:
+    """Generated modules no source generates any more: left behind by a rename or a merge."""
+    return [
+        path.name
+        for path in sorted(package.glob("*.py"))
+        if path.name not in targets and path.read_text().startswith(GENERATED)
+    ]
 
 
 def unasync(text: str) -> str:
@@ -89,12 +113,22 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="change nothing; exit 1 with a diff if stale"
     )
     args = parser.parse_args(argv)
-    stale = stale_rules([(PACKAGE / source).read_text() for source, _ in FILES])
+    files = pairs(PACKAGE)
+    stale = stale_rules([(PACKAGE / source).read_text() for source, _ in files])
     if stale:
         print(f"rules that match nothing (remove them): {stale}", file=sys.stderr)
         return 1
     outdated = 0
-    for source_name, target_name in FILES:
+    for orphan in orphans(PACKAGE, {target for _, target in files}):
+        if not args.check:
+            (PACKAGE / orphan).unlink()
+            print(f"removed {orphan}: no async_ module generates it")
+            continue
+        outdated += 1
+        print(
+            f"{orphan} is generated, but no async_ module generates it: remove it", file=sys.stderr
+        )
+    for source_name, target_name in files:
         target = PACKAGE / target_name
         expected = generate(PACKAGE / source_name, target)
         actual = target.read_text() if target.exists() else ""

@@ -29,6 +29,8 @@ RULES: list[tuple[str, str]] = [
     (r"\bStopAsyncIteration\b", "StopIteration"),
     # AsyncEVChargingClient, AsyncEventStream, AsyncIterator, httpx.AsyncClient, ...
     (r"\bAsync(?=[A-Z])", ""),
+    # one source importing another: evcharging_client._async_transport, .async_admin, ...
+    (r"\bevcharging_client\.(_?)async_", r"evcharging_client.\1"),
     (r"\basync (def|with|for)\b", r"\1"),
     (r"\bawait ", ""),
     (r"\b__a(enter|exit|iter|next)__\b", r"__\1__"),

@@ -7,12 +7,11 @@
 """
 
 from evcharging_client._http import VERSION as __version__
-from evcharging_client.async_client import (
-    AsyncEVChargingAdmin,
-    AsyncEVChargingClient,
-    AsyncEventStream,
-)
-from evcharging_client.client import EVChargingAdmin, EVChargingClient, EventStream
+from evcharging_client.admin import EVChargingAdmin
+from evcharging_client.async_admin import AsyncEVChargingAdmin
+from evcharging_client.async_client import AsyncEVChargingClient
+from evcharging_client.async_event_stream import AsyncEventStream
+from evcharging_client.client import EVChargingClient
 from evcharging_client.errors import (
     APIError,
     BadRequest,
@@ -34,6 +33,7 @@ from evcharging_client.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from evcharging_client.event_stream import EventStream
 from evcharging_client.models import (
     BatchControlResult,
     BatchItem,

@@ -1,0 +1,201 @@
+"""The operator's admin API, asynchronously: :class:`AsyncEVChargingAdmin`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from types import TracebackType
+from typing import Literal
+
+import httpx
+
+from evcharging_client import _http
+from evcharging_client import models as m
+from evcharging_client import operations as op
+from evcharging_client._async_transport import AsyncTransport
+from evcharging_client.retry import RetryPolicy
+
+
+class AsyncEVChargingAdmin:
+    """The operator's admin API, asynchronously: partners, API keys, chargers, audit log.
+
+    ``admin_token`` is the gateway's ``EVCS_ADMIN_TOKEN``; ``actor`` names you in the audit log.
+    """
+
+    def __init__(
+        self,
+        admin_token: str,
+        base_url: str = "http://127.0.0.1:8080",
+        *,
+        actor: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._t = AsyncTransport(
+            base_url, _http.admin_headers(admin_token, actor), timeout, retry, transport
+        )
+
+    async def close(self) -> None:
+        """Close the connections."""
+        await self._t.close()
+
+    async def __aenter__(self) -> AsyncEVChargingAdmin:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def create_partner(
+        self,
+        name: str,
+        *,
+        partner_id: str | None = None,
+        charger_quota: int | None = None,
+        rate_limit_minute: int | None = None,
+        rate_limit_hour: int | None = None,
+    ) -> m.Partner:
+        """Create a partner; without limits it gets the gateway's defaults."""
+        return await self._t.send(
+            op.admin_create_partner(
+                name, partner_id, charger_quota, rate_limit_minute, rate_limit_hour
+            )
+        )
+
+    def list_partners(
+        self, *, status: Literal["active", "suspended"] | None = None, page_size: int | None = None
+    ) -> AsyncIterator[m.Partner]:
+        """Every partner, page after page."""
+        return self._t.pages(
+            lambda cursor: op.admin_list_partners(cursor, status, page_size),
+            lambda page: page.partners,
+            lambda page: page.next_cursor,
+        )
+
+    async def get_partner(self, partner_id: str) -> m.Partner:
+        """A partner."""
+        return await self._t.send(op.admin_get_partner(partner_id))
+
+    async def update_partner(
+        self,
+        partner_id: str,
+        *,
+        name: str = op.UNSET,
+        charger_quota: int | None = op.UNSET,
+        rate_limit_minute: int | None = op.UNSET,
+        rate_limit_hour: int | None = op.UNSET,
+    ) -> m.Partner:
+        """Change what is given; None resets a quota (no cap) or a limit (the default)."""
+        return await self._t.send(
+            op.admin_update_partner(
+                partner_id,
+                op.given(
+                    name=name,
+                    chargerQuota=charger_quota,
+                    rateLimitMinute=rate_limit_minute,
+                    rateLimitHour=rate_limit_hour,
+                ),
+            )
+        )
+
+    async def suspend_partner(self, partner_id: str) -> m.Partner:
+        """Suspend a partner: its keys get 403 on every gateway at once."""
+        return await self._t.send(op.admin_suspend_partner(partner_id))
+
+    async def reactivate_partner(self, partner_id: str) -> m.Partner:
+        """Reactivate a suspended partner."""
+        return await self._t.send(op.admin_reactivate_partner(partner_id))
+
+    async def delete_partner(self, partner_id: str) -> m.PartnerDeleted:
+        """Delete a partner: its keys are revoked and its chargers unassigned."""
+        return await self._t.send(op.admin_delete_partner(partner_id))
+
+    async def issue_key(
+        self, partner_id: str, *, name: str | None = None, expires_at: datetime | None = None
+    ) -> m.IssuedKey:
+        """A new API key for a partner; ``key`` is shown this once."""
+        return await self._t.send(op.admin_issue_key(partner_id, name, expires_at))
+
+    async def list_partner_keys(self, partner_id: str) -> m.KeyList:
+        """A partner's API keys (prefixes only), newest first."""
+        return await self._t.send(op.admin_list_partner_keys(partner_id))
+
+    async def find_keys(self, prefix: str) -> m.KeyList:
+        """API keys starting with ``prefix`` (e.g. a leaked key a scanner reported)."""
+        return await self._t.send(op.admin_find_keys(prefix))
+
+    async def rotate_key(
+        self, key_id: str, *, overlap_seconds: int | None = None, expires_at: datetime | None = None
+    ) -> m.IssuedKey:
+        """A new key replacing ``key_id``, which keeps working for ``overlap_seconds``."""
+        return await self._t.send(op.admin_rotate_key(key_id, overlap_seconds, expires_at))
+
+    async def revoke_key(self, key_id: str) -> m.ApiKey:
+        """Revoke a key: 401 on every gateway at once."""
+        return await self._t.send(op.admin_revoke_key(key_id))
+
+    async def register_charger(
+        self,
+        charger_id: str,
+        protocol: Literal["ocpp1.6", "ocpp2.0.1"],
+        *,
+        partner_id: str | None = None,
+        password: str | None = None,
+        no_password: bool = False,
+    ) -> m.RegisteredCharger:
+        """Register a charger (and assign it); a generated password is answered once."""
+        return await self._t.send(
+            op.admin_register_charger(charger_id, protocol, partner_id, password, no_password)
+        )
+
+    def list_chargers(
+        self,
+        *,
+        partner_id: str | None = None,
+        include_removed: bool = False,
+        page_size: int | None = None,
+    ) -> AsyncIterator[m.AdminCharger]:
+        """Registered chargers, page after page."""
+        return self._t.pages(
+            lambda cursor: op.admin_list_chargers(cursor, partner_id, include_removed, page_size),
+            lambda page: page.chargers,
+            lambda page: page.next_cursor,
+        )
+
+    async def get_charger(self, charger_id: str) -> m.AdminCharger:
+        """A registered charger."""
+        return await self._t.send(op.admin_get_charger(charger_id))
+
+    async def decommission_charger(self, charger_id: str) -> m.AdminCharger:
+        """Decommission a charger: REMOVED for its partner, refused by csms from now on."""
+        return await self._t.send(op.admin_decommission_charger(charger_id))
+
+    async def assign_charger(self, charger_id: str, partner_id: str) -> m.AdminCharger:
+        """Assign a charger to a partner (within its quota)."""
+        return await self._t.send(op.admin_assign_charger(charger_id, partner_id))
+
+    async def unassign_charger(self, charger_id: str) -> m.AdminCharger:
+        """Unassign a charger from its partner."""
+        return await self._t.send(op.admin_unassign_charger(charger_id))
+
+    def audit_log(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[m.AuditEntry]:
+        """Audit log entries, newest first, page after page."""
+        return self._t.pages(
+            lambda cursor: op.admin_audit_log(cursor, actor, action, target, start, end, page_size),
+            lambda page: page.entries,
+            lambda page: page.next_cursor,
+        )

@@ -13,10 +13,9 @@ export {
   type CommandOptions,
   type ControlOptions,
   EVChargingClient,
-  type EventsOptions,
-  EventStream,
   type HistoryOptions,
 } from "./client.js";
+export { type EventsOptions, EventStream } from "./event-stream.js";
 export * from "./errors.js";
 export { type ClientOptions, type FetchLike, VERSION } from "./http.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";

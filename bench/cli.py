@@ -66,19 +66,20 @@ def main(args: argparse.Namespace) -> int:
     if args.report:
         _write_report(RESULTS, SCENARIOS)
         return 0
-    resolved = services.resolve(Settings())
-    assert resolved.database_url
-    # Its own database and Redis key prefix: a million benchmark chargers must not end up in
-    # the partner list of the system `make dev` runs on the same servers.
-    database_url = asyncio.run(_bench_database(resolved.database_url))
-    settings = resolved.model_copy(
-        update={"redis_prefix": fresh_prefix(), "database_url": database_url}
-    )
-    asyncio.run(db.migrate(database_url))
-    try:
-        return _run(args, settings)
-    finally:
-        asyncio.run(_forget_keys(settings))
+    # the embedded servers when none are configured: the running ones, or started for the run
+    with services.servers(Settings()) as resolved:
+        assert resolved.database_url
+        # Its own database and Redis key prefix: a million benchmark chargers must not end up
+        # in the partner list of the system `make dev` runs on the same servers.
+        database_url = asyncio.run(_bench_database(resolved.database_url))
+        settings = resolved.model_copy(
+            update={"redis_prefix": fresh_prefix(), "database_url": database_url}
+        )
+        asyncio.run(db.migrate(database_url))
+        try:
+            return _run(args, settings)
+        finally:
+            asyncio.run(_forget_keys(settings))
 
 
 async def _bench_database(url: str) -> str:

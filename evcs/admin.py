@@ -23,7 +23,7 @@ from shared.settings import Settings
 
 
 def _settings() -> Settings:
-    return services.resolve(Settings())
+    return services.attach(Settings())
 
 
 @asynccontextmanager
@@ -48,6 +48,9 @@ def _admin(
         except registry.RegistryError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(1)
+        except asyncpg.UndefinedTableError:
+            print("error: the database has no schema yet; run `evcs migrate`", file=sys.stderr)
+            sys.exit(2)
 
     return runner
 

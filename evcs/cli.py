@@ -16,7 +16,8 @@ from shared.settings import Settings
 
 
 def _settings(**overrides: Any) -> Settings:
-    return services.resolve(Settings(**overrides))
+    """The servers to run on: configured, or the embedded ones `evcs dev` is running."""
+    return services.attach(Settings(**overrides))
 
 
 def cmd_csms(args: argparse.Namespace) -> None:
@@ -48,10 +49,11 @@ def cmd_recorder(args: argparse.Namespace) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
-    settings = _settings()
-    setup_logging(settings.log_level, "console")
-    assert settings.database_url
-    applied = asyncio.run(db.migrate(settings.database_url))
+    # the embedded PostgreSQL too, when it is not running: started for this and stopped after
+    with services.servers(Settings()) as settings:
+        setup_logging(settings.log_level, "console")
+        assert settings.database_url
+        applied = asyncio.run(db.migrate(settings.database_url))
     print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
 
 
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.fn(args)
-    except RedisUnavailable as exc:
-        # a misconfigured URL or a cluster with unserved slots: one line, not a traceback
+    except (RedisUnavailable, services.NotRunning) as exc:
+        # no servers, a misconfigured URL, a cluster with unserved slots: one line, no traceback
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -16,11 +16,17 @@ DEMO_CHARGERS = (("DEMO-16-1", "ocpp1.6"), ("DEMO-201-1", "ocpp2.0.1"), ("DEMO-1
 OTHER_CHARGER = "OTHER-16-1"
 
 
+def env_lines(values: dict[str, str]) -> str:
+    """dev.env's text: `export` lines, so `. .evcs/dev.env` reaches the commands run after."""
+    return "".join(f"export {k}={v}\n" for k, v in values.items())
+
+
 def read_env(path: Path) -> dict[str, str]:
     """The values a previous run wrote to dev.env (its API key is reused while still valid)."""
     if not path.exists():
         return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    lines = (line.removeprefix("export ") for line in path.read_text().splitlines())
+    pairs = (line.split("=", 1) for line in lines if "=" in line)
     return {k.strip(): v.strip() for k, v in pairs}
 
 

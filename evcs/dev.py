@@ -161,7 +161,7 @@ def main(args: argparse.Namespace) -> int:
         if not args.no_sim:
             _spawn_chargers(run)
         values = _values(run, layout, api_key)
-        run.env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        run.env_file.write_text(demo.env_lines(values))
         run.env_file.chmod(0o600)
         _banner(values, run.logs, run.env_file, args.no_sim)
         _wait_for_stop(run)

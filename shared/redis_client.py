@@ -44,8 +44,14 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 # What every connection gets: keepalive finds dead peers on a real network, a health check
-# finds idle connections that died, and a socket timeout above any blocking read we issue.
-_CONNECTION = {"socket_keepalive": True, "health_check_interval": 30, "socket_timeout": 10.0}
+# finds idle connections that died, and a socket timeout well above any blocking read we
+# issue (a blocking read that outlasts it ends in a timeout error, not an empty reply).
+SOCKET_TIMEOUT = 10.0
+_CONNECTION = {
+    "socket_keepalive": True,
+    "health_check_interval": 30,
+    "socket_timeout": SOCKET_TIMEOUT,
+}
 # Blocking reads (XREAD/XREADGROUP BLOCK) stay well under the socket timeout.
 BLOCK_MS = 2000
 

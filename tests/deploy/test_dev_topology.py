@@ -13,13 +13,10 @@ from pathlib import Path
 import aiohttp
 import redis.asyncio as redis
 
+from evcs import demo
 from shared.redis_keys import F, Keys
 from shared.settings import Settings
 from tests.e2e.test_fault_harness import free_port
-
-
-def _read_env(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
 async def test_two_nodes_and_two_gateways_behind_load_balancers(
@@ -49,7 +46,7 @@ async def test_two_nodes_and_two_gateways_behind_load_balancers(
             assert process.returncode is None, "evcs dev exited early"
             assert time.monotonic() < deadline, "dev.env never appeared"
             await asyncio.sleep(0.2)
-        values = _read_env(env_file)
+        values = demo.read_env(env_file)
         assert {p.name for p in logs.iterdir()} >= {
             "csms-1.log",
             "csms-2.log",

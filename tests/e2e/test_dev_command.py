@@ -11,14 +11,11 @@ from pathlib import Path
 
 import aiohttp
 
+from evcs import demo
 from shared import embedded
 from shared.redis_client import parse_url
 from shared.settings import Settings
 from tests.e2e.test_fault_harness import free_port
-
-
-def _read_env(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
 async def _dev(env: dict[str, str], data: Path, *args: str) -> dict[str, str]:
@@ -41,7 +38,8 @@ async def _dev(env: dict[str, str], data: Path, *args: str) -> dict[str, str]:
             assert process.returncode is None, "evcs dev exited early"
             assert time.monotonic() < deadline, "dev.env never appeared"
             await asyncio.sleep(0.2)
-        values = _read_env(env_file)
+        values = demo.read_env(env_file)
+        assert env_file.read_text().startswith("export EVCS_")  # `. dev.env` exports them
         assert {
             "EVCS_CSMS_URL",
             "EVCS_GATEWAY_URL",

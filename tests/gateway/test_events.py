@@ -3,6 +3,7 @@ with Last-Event-ID that misses nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ import redis.asyncio as redis
 from gateway import feed, feed_events
 from shared import events as ev
 from shared.bus import CommandReply, CommandRequest, Outcome
+from shared.redis_client import BLOCK_MS, SOCKET_TIMEOUT
 from shared.redis_keys import Keys
 from shared.settings import Settings
 from tests.gateway.support import (
@@ -330,3 +332,27 @@ def test_positions_parse_and_print() -> None:
     for bad in ("", "1", "1-", "-1", "a-b", "1-2,3-4"):
         assert feed_events.parse_position(bad, 1) is None
     assert feed_events.present({"type": ev.METER, "cp": "A"}) is None
+
+
+async def test_an_idle_feed_stays_up_through_its_blocking_reads(
+    gw: Gateway,
+    partner: Partner,
+    charger: MakeCharger,
+    rds: redis.Redis,
+    keys: Keys,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A blocking read longer than the connection's socket timeout ended in a timeout error:
+    # the feed logged a traceback and delivered up to a second late, about once a minute.
+    assert BLOCK_MS / 1000 < SOCKET_TIMEOUT / 2
+    cp = await charger(partner)
+    caplog.set_level("WARNING", logger="gateway.feed")
+    async with stream(gw, partner) as sse:
+        await asyncio.sleep(2.5 * BLOCK_MS / 1000)  # several blocking reads come back empty
+        started = time.monotonic()
+        await add_status(rds, keys, settings, cp, "CHARGING")
+        event = await sse.next()
+        assert event.json()["status"] == "CHARGING"
+        assert time.monotonic() - started < 1.0
+    assert not [r for r in caplog.records if r.name == "gateway.feed"]

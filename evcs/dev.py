@@ -110,7 +110,7 @@ class Plan:
 
     csms: list[int]  # one port per node; the public port itself when there is one node
     gateways: list[int]
-    ops: list[int]  # metrics/health port of each csms node, then the recorder's
+    ops: list[int]  # metrics/health port of each csms node, the recorder, then each gateway
 
 
 def plan(settings: Settings, csms_nodes: int, gateways: int) -> Plan:
@@ -120,7 +120,7 @@ def plan(settings: Settings, csms_nodes: int, gateways: int) -> Plan:
     return Plan(
         csms=ports(settings.csms_host, settings.csms_port, csms_nodes),
         gateways=ports(settings.gateway_host, settings.gateway_port, gateways),
-        ops=[children.free_port(settings.ops_host) for _ in range(csms_nodes + 1)],
+        ops=[children.free_port(settings.ops_host) for _ in range(csms_nodes + 1 + gateways)],
     )
 
 
@@ -207,7 +207,8 @@ def _stop_servers(run: Run) -> None:
 def _spawn_system(run: Run, layout: Plan) -> None:
     """Recorder, csms node(s), gateway(s) and their load balancers, each waited for."""
     s, env, logs, started = run.settings, run.env(), run.logs, run.children
-    ops = {**env, "EVCS_OPS_PORT": str(layout.ops[-1])}
+    recorder_ops = layout.ops[len(layout.csms)]
+    ops = {**env, "EVCS_OPS_PORT": str(recorder_ops)}
     started.append(children.spawn("recorder", ["recorder"], ops, logs))
     for i, port in enumerate(layout.csms, 1):
         node_env = {
@@ -220,7 +221,8 @@ def _spawn_system(run: Run, layout: Plan) -> None:
             children.spawn(_numbered("csms", i, len(layout.csms)), ["csms"], node_env, logs)
         )
     for i, port in enumerate(layout.gateways, 1):
-        gw_env = {**env, "EVCS_GATEWAY_PORT": str(port)}
+        gw_ops = layout.ops[len(layout.csms) + i]
+        gw_env = {**env, "EVCS_GATEWAY_PORT": str(port), "EVCS_OPS_PORT": str(gw_ops)}
         started.append(
             children.spawn(_numbered("gateway", i, len(layout.gateways)), ["gateway"], gw_env, logs)
         )

@@ -48,7 +48,7 @@ from gateway.state import (
     SETTINGS,
 )
 from gateway.watch import RegistryWatch
-from shared import db, registry
+from shared import db, ops_http, registry
 from shared.process import Service
 from shared.redis_client import connect
 from shared.redis_keys import Keys
@@ -206,6 +206,7 @@ class GatewayService(Service):
         super().__init__()
         self.settings = settings
         self.app = create_app(settings)
+        self.ops: ops_http.OpsServer | None = None
 
     async def _start(self, stack: AsyncExitStack) -> None:
         settings, app = self.settings, self.app
@@ -222,6 +223,10 @@ class GatewayService(Service):
         )
         await site.start()
         stack.push_async_callback(self._drain)
+        checks = {"redis": app[REDIS].ping, "postgresql": lambda: app[POOL].fetchval("SELECT 1")}
+        self.ops = await ops_http.start(settings.ops_host, settings.ops_port, checks)
+        if self.ops is not None:
+            stack.push_async_callback(self.ops.stop)
         log.info(
             "gateway listening",
             extra={

@@ -62,8 +62,8 @@ NOTES = {
     "ping_timeout": "Seconds without a pong after which the connection is closed (and the"
     " charger shown offline).",
     "tls_key_file": "The server certificate's private key (PEM), profiles 2 and 3.",
-    "ops_host": "Address of the csms node's and recorder's `/metrics`, `/health`,"
-    " `/health/ready` (the gateway serves its own on its port).",
+    "ops_host": "Address of every process's `/metrics`, `/health` and `/health/ready`"
+    " (the gateway also answers health on its API port; metrics only here).",
     "ops_port": "Port of those endpoints; unset: not served.",
     "log_level": "DEBUG, INFO, WARNING or ERROR.",
     "log_format": "`json` (one object per line, for log shippers) or `console`.",

@@ -57,7 +57,7 @@ ADMIN_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
 ENDPOINTS = PARTNER_ENDPOINTS + ADMIN_ENDPOINTS
 
 # Served but not documented: Prometheus metrics and the documentation itself.
-UNDOCUMENTED: tuple[Route, ...] = (ops.METRICS, *docs.ROUTES)
+UNDOCUMENTED: tuple[Route, ...] = docs.ROUTES
 
 
 def add_routes(app: web.Application) -> None:

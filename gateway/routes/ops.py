@@ -1,4 +1,5 @@
-"""Liveness, readiness and metrics: open to anyone, for load balancers and Prometheus."""
+"""Liveness and readiness: open to anyone, for load balancers. Metrics are served on the ops
+port (EVCS_OPS_PORT), not here: they name every partner and its traffic."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ import asyncio
 from collections.abc import Awaitable
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.api import Endpoint, Reply, Route
+from gateway.api import Endpoint, Reply
 from gateway.errors import ApiError
 from gateway.jsonio import json_response
 from gateway.routes.paths import API
@@ -76,12 +76,3 @@ READY = Endpoint(
     },
     errors={503: "Not ready: `checks` names what is unavailable"},
 )
-
-
-async def metrics(request: web.Request) -> web.Response:
-    response = web.Response(body=generate_latest())
-    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-    return response
-
-
-METRICS = Route("GET", "/metrics", metrics, access="public", head=True)

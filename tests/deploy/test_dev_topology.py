@@ -90,10 +90,16 @@ async def test_two_nodes_and_two_gateways_behind_load_balancers(
                 async with http.post(f"{base}/chargers/{cp}/control", json={"action": "on"}) as r:
                     body = await r.json()
                     assert r.status == 200 and body["status"] == "Accepted", body
-            recorder_metrics = values["EVCS_METRICS_URLS"].split(",")[-1]
-            async with http.get(recorder_metrics) as r:
-                assert r.status == 200
-                assert "evcs_recorder_entries_total" in await r.text()
+            # every process serves its metrics on an ops port: 2 csms nodes, the recorder, and
+            # the 2 gateways (whose public port has none)
+            texts = []
+            for url in values["EVCS_METRICS_URLS"].split(","):
+                async with http.get(url) as r:
+                    assert r.status == 200
+                    texts.append(await r.text())
+            assert len(texts) == 5
+            assert sum("evcs_recorder_entries_total" in t for t in texts) == 1
+            assert sum("evcs_gateway_requests_total" in t for t in texts) == 2
         # requests went through both gateways
         for name in ("gateway-1.log", "gateway-2.log"):
             assert '"route"' in (logs / name).read_text()

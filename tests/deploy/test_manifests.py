@@ -176,7 +176,10 @@ def test_prometheus_scrapes_every_process(compose: dict[str, Any]) -> None:
     hosts = {t.split(":")[0] for ts in targets.values() for t in ts} - {"localhost"}
     assert hosts <= set(compose["services"])
     assert EVCS_ROLES <= hosts
-    assert {t.split(":")[1] for t in targets["csms"] + targets["recorder"]} == {"9100"}
+    # metrics on the ops port of every role, never on the public API port
+    assert {
+        t.split(":")[1] for t in targets["csms"] + targets["recorder"] + targets["gateway"]
+    } == {"9100"}
     assert compose["services"]["prometheus"]["volumes"][0].startswith(
         "./deploy/prometheus/prometheus.yml:"
     )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
+from prometheus_client import generate_latest
 
 from gateway.api import Route, serve
-from gateway.app import create_app
+from gateway.app import GatewayService, create_app
 from gateway.state import DRAINING
 from shared.settings import Settings
 from tests.gateway.support import Gateway, MakeGateway, Partner, assert_error_body
@@ -115,9 +117,7 @@ async def test_request_id_is_echoed_when_sane_and_made_up_otherwise(gw: Gateway)
 async def test_metrics_count_by_route_template(gw: Gateway, partner: Partner) -> None:
     await gw.client.get("/api/v1/chargers/SOME-ID/status", headers=partner.headers)
     await gw.client.get("/api/v1/no/such/path")
-    resp = await gw.client.get("/metrics")
-    assert resp.status == 200
-    text = await resp.text()
+    text = generate_latest().decode()  # what the ops port's /metrics serves
     route = "/api/v1/chargers/{chargerId}/status"
     labels = f'method="GET",partner="{partner.id}",route="{route}",status="4xx"'
     assert "evcs_gateway_requests_total{" + labels + "}" in text
@@ -153,3 +153,20 @@ async def test_bad_bodies_get_400_or_415(
     assert_error_body(
         body, status, "Bad Request" if status == 400 else "Unsupported Media Type", path
     )
+
+
+async def test_metrics_are_not_on_the_public_port(gw: Gateway) -> None:
+    # They list every partner and its traffic: served on EVCS_OPS_PORT only.
+    for method in ("GET", "HEAD"):
+        assert (await gw.client.request(method, "/metrics")).status == 404
+
+
+async def test_the_gateway_serves_metrics_and_health_on_its_ops_port(settings: Settings) -> None:
+    service = GatewayService(settings.model_copy(update={"gateway_port": 0, "ops_port": 0}))
+    async with service, aiohttp.ClientSession() as http:
+        assert service.ops is not None
+        base = f"http://127.0.0.1:{service.ops.port}"
+        async with http.get(f"{base}/metrics") as r:
+            assert r.status == 200 and "evcs_gateway_requests_total" in await r.text()
+        async with http.get(f"{base}/health/ready") as r:
+            assert r.status == 200

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from csms import meter, notices
+from csms.limits import sane_wh
 from csms.session import (
     Context,
     Handler,
@@ -17,6 +19,8 @@ from csms.session import (
 )
 from shared import events as ev
 from shared.redis_keys import F
+
+log = logging.getLogger(__name__)
 
 # The next OCPP 1.6 transaction id, taken without waiting (csms/txids.py).
 TransactionIds = Callable[[], int]
@@ -52,6 +56,19 @@ def meter_outcome(
     return fields, [event]
 
 
+def register_wh(ctx: Context, name: str, value: int) -> float | None:
+    """A 1.6 meterStart/meterStop in Wh, or None (energy unknown) when no meter could read it."""
+    wh = sane_wh(value)
+    if wh is None:
+        log.warning(
+            "%s %s is no meter reading; the energy stays unknown",
+            name,
+            value,
+            extra={"charger_id": ctx.session.charger_id},
+        )
+    return wh
+
+
 def meter_values(ctx: Context, p: dict[str, Any]) -> Outcome:
     tx = p.get("transactionId")
     fields, events = meter_outcome(
@@ -76,7 +93,7 @@ def start_transaction(ids: TransactionIds) -> Handler:
             connector=connector,
             transaction_id=str(tx_id),
             id_tag=p["idTag"],
-            meter_start_wh=float(p["meterStart"]),
+            meter_start_wh=register_wh(ctx, "meterStart", p["meterStart"]),
             ts=p["timestamp"],
         )
         return Outcome(
@@ -100,7 +117,7 @@ def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
             fields, events = meter_outcome(ctx, connector, tx, p["transactionData"])
         fields[f"{F.TRANSACTION}{connector}"] = ""
     # meterStop is the register in Wh by definition; the energy is meterStop - meterStart
-    wh = float(p["meterStop"])
+    wh = register_wh(ctx, "meterStop", p["meterStop"])
     events.append(
         ev.tx_stop(
             s.charger_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from csms.limits import sane_wh
 from shared import events
 
 ENERGY = "Energy.Active.Import.Register"
@@ -78,14 +79,19 @@ def samples(meter_values: list[dict[str, Any]], protocol: str) -> tuple[list[Sam
             if not math.isfinite(value):
                 continue  # "NaN" and "Infinity" parse as floats but are no readings
             norm, unit = _normalise(value, _unit(sv, protocol))
+            if not math.isfinite(norm):
+                continue  # "1e308" kWh overflows to infinity in Wh
             out.append((sv.get("measurand", ENERGY), sv.get("phase"), norm, unit))
     return out, ts
 
 
 def energy_wh(sample_list: list[Sample]) -> float | None:
-    """The last whole-charger energy register reading, in Wh."""
+    """The last sane whole-charger energy register reading, in Wh. An absurd one (negative, or
+    beyond any meter) stays in the recorded samples for diagnosis but is never a partner's kWh."""
     found = None
     for measurand, phase, value, unit in sample_list:
         if measurand == ENERGY and phase is None and unit == "Wh":
-            found = value
+            sane = sane_wh(value)
+            if sane is not None:
+                found = sane
     return found

@@ -51,7 +51,10 @@ class Node:
             for protocol, handlers in self.handlers.items()
         }
         self.policy = Policy(
-            settings.heartbeat_interval, settings.boot_unknown, settings.boot_retry_interval
+            settings.heartbeat_interval,
+            settings.boot_unknown,
+            settings.boot_retry_interval,
+            settings.max_connectors,
         )
         self.presence = Presence(
             r, self.keys, self.node_id, self.connections, self.writer, self._spawn

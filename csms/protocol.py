@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from csms import schemas
+from csms import limits, schemas
 from csms.schemas import Validator
 from csms.session import Context, Handler, Session
 from shared import framing
@@ -49,6 +49,7 @@ class Policy:
     heartbeat_interval: int
     boot_unknown: str  # Accepted, Pending or Rejected for chargers no admin registered
     boot_retry_interval: int  # told to Pending and Rejected chargers
+    max_connectors: int = 16  # highest connector or EVSE id a charger may name
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,11 @@ class ChargerProtocol:
             if problem is not None:
                 return Send(framing.call_error(call.id, problem[0], problem[1]))
         policy = self._policy
+        out_of_range = limits.id_out_of_range(
+            s.protocol, call.action, call.payload, policy.max_connectors
+        )
+        if out_of_range is not None:
+            return Send(framing.call_error(call.id, codes.property, out_of_range))
         ctx = Context(
             s,
             now,

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     offline_grace: float = Field(150.0, gt=0)
     node_ttl: float = Field(15.0, gt=0)
     max_frame_bytes: int = Field(65_536, ge=1024)
+    # Highest connector (1.6) or EVSE (2.0.1) id a charger may name; each id is state kept for it.
+    max_connectors: int = Field(16, ge=1, le=1000)
     command_timeout: float = Field(10.0, gt=0)
     # Pending/Rejected boots are told to retry after this many seconds.
     boot_retry_interval: int = Field(300, ge=1)

@@ -46,6 +46,8 @@ NOTES = {
     "node_ttl": "Seconds a csms node's registration lives without renewal; a dead node's"
     " chargers are re-routed after it.",
     "max_frame_bytes": "Largest OCPP WebSocket frame accepted.",
+    "max_connectors": "Highest connector (1.6) or EVSE (2.0.1) id a charger may name; a CALL"
+    " naming a higher (or negative) one gets `PropertyConstraintViolation` and stores nothing.",
     "command_timeout": "Seconds a command waits for the charger's answer before `504`.",
     "gateway_host": "Address the gateway listens on.",
     "gateway_port": "Port the gateway listens on.",

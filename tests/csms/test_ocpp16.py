@@ -123,3 +123,30 @@ async def test_reconnect_replaces_the_old_connection(
     assert await rds.hget(keys.charger(cp), F.ONLINE) == "1"
     assert csms.node.connections[cp] is not None
     assert (await second.call("Heartbeat", {}))[0] == 3
+
+
+async def test_values_no_charger_could_mean_change_nothing_a_partner_sees(
+    charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    cp = f"BAD16-{uid}"
+    c = await charger(cp)
+    for connector in (-1, 1_000_000_000):
+        refused = await c.call(
+            "StatusNotification",
+            {"connectorId": connector, "errorCode": "NoError", "status": "Available"},
+        )
+        assert refused[2] == "PropertyConstraintViolation"
+    absurd = [{"timestamp": TS, "sampledValue": [{"value": "1e308", "unit": "Wh"}]}]
+    assert (await c.call("MeterValues", {"connectorId": 1, "meterValue": absurd}))[0] == 3
+    start = await c.call(
+        "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": -7, "timestamp": TS}
+    )
+    assert start[0] == 3
+
+    state = await rds.hgetall(keys.charger(cp))
+    assert not [f for f in state if f.startswith(F.RAW)]  # no connector -1 or 1e9
+    assert F.KWH not in state
+    found = await _events(rds, keys, cp)
+    meter_event = next(e for e in found if e["type"] == "meter")
+    assert meter_event["samples"][0][2] == 1e308  # recorded raw, for diagnosis
+    assert next(e for e in found if e["type"] == "tx_start")["meter_start_wh"] is None

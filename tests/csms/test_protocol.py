@@ -193,3 +193,30 @@ def test_transaction_event_tracks_the_transaction_and_ends_it_at_its_last_readin
     assert tx_stop["meter_stop_wh"] == 250  # no reading at the end: the latest one
     assert p.session.transactions == {}
     assert ended.fields["tx:1"] == ""
+
+
+@pytest.mark.parametrize("connector", [-1, 17, 1_000_000_000])
+def test_a_connector_out_of_range_is_a_property_violation_and_stores_nothing(
+    connector: int,
+) -> None:
+    p = protocol(OCPP16)
+    action = p.receive(
+        frame("1", "StatusNotification", {**STATUS_16, "connectorId": connector}), NOW
+    )
+    assert isinstance(action, Send)  # a Send, not a Store: nothing written
+    assert answer(action)[:3] == [4, "1", "PropertyConstraintViolation"]
+
+
+def test_the_connector_range_is_the_policys() -> None:
+    p = protocol(OCPP16, policy=Policy(60, "Rejected", 300, max_connectors=40))
+    action = p.receive(frame("1", "StatusNotification", {**STATUS_16, "connectorId": 40}), NOW)
+    assert isinstance(action, Store)
+
+
+def test_a_negative_meter_start_leaves_the_energy_unknown() -> None:
+    p = protocol(OCPP16)
+    start = {"connectorId": 1, "idTag": "T", "meterStart": -5, "timestamp": "2026-01-01T00:00:00Z"}
+    action = p.receive(frame("1", "StartTransaction", start), NOW)
+    assert isinstance(action, Store)
+    assert action.events[0]["type"] == "tx_start"
+    assert action.events[0]["meter_start_wh"] is None

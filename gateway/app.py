@@ -15,6 +15,7 @@ from aiohttp import web
 
 from gateway import guide
 from gateway.auth import Authenticator
+from gateway.auth_throttle import AuthThrottle
 from gateway.commands import REPLY_MARGIN, CommandBus
 from gateway.dispatch import Dispatcher
 from gateway.errors import add_request_id, error_middleware
@@ -46,7 +47,10 @@ from gateway.state import (
     POOL,
     REDIS,
     SETTINGS,
+    SLOTS,
+    THROTTLE,
 )
+from gateway.stream_slots import StreamSlots
 from gateway.watch import RegistryWatch
 from shared import db, ops_http, registry
 from shared.process import Service
@@ -93,11 +97,15 @@ def _wire(app: web.Application, r: Any, pool: asyncpg.Pool | None) -> None:
     app[NODES] = AliveNodes(r, keys)
     app[BUS] = CommandBus(r, keys, app[NODES])
     app[LIMITER] = RateLimiter(r, keys, settings.rate_limit_minute, settings.rate_limit_hour)
+    app[THROTTLE] = AuthThrottle(r, keys, settings.auth_failures_per_minute)
     app[AUTH] = Authenticator(
-        lambda digest: registry.find_key(app[POOL], digest), settings.key_cache_seconds
+        lambda digest: registry.find_key(app[POOL], digest),
+        settings.key_cache_seconds,
+        throttle=app[THROTTLE],
     )
     app[DISPATCH] = Dispatcher(settings, r, keys, app[BUS], pool)
     app[FEED] = EventFeed(r, keys)
+    app[SLOTS] = StreamSlots(r, keys, settings.max_streams_per_partner)
 
 
 def _forget(app: web.Application) -> Callable[[str | None, str | None], None]:
@@ -127,6 +135,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         stack.push_async_callback(app[BUS].stop)
         stack.push_async_callback(app[DISPATCH].stop)
         stack.push_async_callback(app[FEED].stop)
+        stack.push_async_callback(app[SLOTS].stop)
         yield
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from gateway.auth_throttle import AuthThrottle
 from gateway.errors import ApiError
 from shared import apikeys
 from shared.registry import KeyRecord
@@ -69,8 +70,15 @@ class Authenticator:
     """Resolves API keys through a short cache; `invalidate` (called when the registry announces
     a change) makes revocations and suspensions take effect at once, the TTL bounds the rest."""
 
-    def __init__(self, lookup: Lookup, ttl: float, max_entries: int = 10_000) -> None:
+    def __init__(
+        self,
+        lookup: Lookup,
+        ttl: float,
+        max_entries: int = 10_000,
+        throttle: AuthThrottle | None = None,
+    ) -> None:
         self._lookup = lookup
+        self._throttle = throttle
         # Separate caches so a flood of made-up keys cannot evict the real ones.
         self._known = _TtlCache(ttl, max_entries)
         self._unknown = _TtlCache(ttl, max_entries)
@@ -113,8 +121,9 @@ class Authenticator:
             task.add_done_callback(lambda t: self._settled(digest, t))
         return await asyncio.shield(task)
 
-    async def authenticate(self, request: web.Request) -> KeyRecord:
-        """The caller's key record, or 401/403. The key itself never leaves this function."""
+    async def authenticate(self, request: web.Request, address: str) -> KeyRecord:
+        """The caller's key record, or 401/403 (429 for an address that failed too often).
+        The key itself never leaves this function."""
         key = presented_key(request)
         if key is None:
             raise ApiError(
@@ -122,9 +131,20 @@ class Authenticator:
                 "an API key is required (x-api-key or Authorization: Bearer)",
                 headers=_CHALLENGE,
             )
+        try:
+            return await self._resolve(key, address)
+        except ApiError as exc:
+            if exc.status == 401 and self._throttle is not None:
+                await self._throttle.failed(address)
+            raise
+
+    async def _resolve(self, key: str, address: str) -> KeyRecord:
         if not apikeys.well_formed(key):
             raise ApiError(401, "invalid API key", headers=_CHALLENGE)
-        record = await self._record(apikeys.digest(key))
+        digest = apikeys.digest(key)
+        if self._throttle is not None and not self._known.get(digest)[0]:
+            await self._throttle.check(address)
+        record = await self._record(digest)
         if record is None:
             raise ApiError(401, "invalid API key", headers=_CHALLENGE)
         if record.revoked:

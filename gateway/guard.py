@@ -16,7 +16,8 @@ from gateway.api import declaration_of
 from gateway.auth import presented_key
 from gateway.errors import ApiError
 from gateway.observe import RATE_LIMITED
-from gateway.state import ADMIN_ACTOR, AUTH, LIMITER, PARTNER, RATE, SETTINGS
+from gateway.security import source_address
+from gateway.state import ADMIN_ACTOR, AUTH, LIMITER, PARTNER, RATE, SETTINGS, THROTTLE
 from shared import apikeys
 from shared.redis_client import UNAVAILABLE
 
@@ -26,8 +27,12 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="evcs-admin"'}
 _SANE_ACTOR = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
 
 
+def _address(request: web.Request) -> str:
+    return source_address(request, request.app[SETTINGS].trust_forwarded_for)
+
+
 async def _partner(request: web.Request) -> None:
-    record = await request.app[AUTH].authenticate(request)
+    record = await request.app[AUTH].authenticate(request, _address(request))
     request[PARTNER] = record
     try:
         decision = await request.app[LIMITER].hit(record)
@@ -62,16 +67,25 @@ async def _admin(request: web.Request) -> None:
             401, "the admin token is required (Authorization: Bearer)", headers=_CHALLENGE
         )
     token = request.app[SETTINGS].admin_token
-    if token is not None and _same_secret(presented, token.get_secret_value()):
-        actor = request.headers.get("X-Actor", "")
-        request[ADMIN_ACTOR] = f"admin:{actor}" if _SANE_ACTOR.fullmatch(actor) else "admin"
-        return
+    address = _address(request)
     if apikeys.well_formed(presented):
         # a partner's valid key is recognised and refused; a dead one is just invalid (401)
-        await request.app[AUTH].authenticate(request)
+        await request.app[AUTH].authenticate(request, address)
         raise ApiError(403, "a partner API key cannot use the admin API")
     if token is None:
         raise ApiError(403, "the admin API is disabled: no admin token is configured")
+    if request.headers.get("x-api-key"):
+        # one documented place for the token: it is compared only there
+        raise ApiError(
+            401, "the admin token goes in Authorization: Bearer, not x-api-key", headers=_CHALLENGE
+        )
+    throttle = request.app[THROTTLE]
+    await throttle.check(address)  # no guessing the token from an address that kept failing
+    if _same_secret(presented, token.get_secret_value()):
+        actor = request.headers.get("X-Actor", "")
+        request[ADMIN_ACTOR] = f"admin:{actor}" if _SANE_ACTOR.fullmatch(actor) else "admin"
+        return
+    await throttle.failed(address)
     raise ApiError(401, "invalid admin token", headers=_CHALLENGE)
 
 

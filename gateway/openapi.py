@@ -70,12 +70,14 @@ _RATE = ("RateLimit-Policy", "RateLimit")
 _PARTNER_ERRORS = {
     401: "No API key, or one that is malformed, unknown, revoked, expired or rotated out",
     403: "The partner's account is suspended",
-    429: "Rate limit exceeded: wait Retry-After seconds",
+    429: "Rate limit exceeded, or this address failed authentication too often: wait"
+    " Retry-After seconds",
     503: "A storage service (Redis or PostgreSQL) is unavailable; retry later",
 }
 _ADMIN_ERRORS = {
     401: "No admin token, or a wrong one",
     403: "A partner API key was presented, or the admin API is disabled (no token configured)",
+    429: "This address failed authentication too often: wait Retry-After seconds",
     503: "A storage service (Redis or PostgreSQL) is unavailable; retry later",
 }
 _BODY_ERRORS = {

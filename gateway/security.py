@@ -43,6 +43,16 @@ def over_tls(request: web.Request, trust_forwarded_proto: bool) -> bool:
     )
 
 
+def source_address(request: web.Request, trust_forwarded_for: bool) -> str:
+    """The client's address: the peer's, or behind a trusted proxy the X-Forwarded-For entry
+    that proxy appended (the last one; earlier ones are whatever the client claimed)."""
+    if trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "").rsplit(",", 1)[-1].strip()
+        if forwarded:
+            return forwarded[:64]
+    return request.remote or "unknown"
+
+
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """on_response_prepare hook; a handler's own value (the docs page's CSP) wins."""
     headers = response.headers

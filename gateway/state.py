@@ -9,11 +9,13 @@ import redis.asyncio as redis
 from aiohttp import web
 
 from gateway.auth import Authenticator
+from gateway.auth_throttle import AuthThrottle
 from gateway.commands import CommandBus
 from gateway.dispatch import Dispatcher
 from gateway.feed import EventFeed
 from gateway.nodes import AliveNodes
 from gateway.ratelimit import Decision, RateLimiter
+from gateway.stream_slots import StreamSlots
 from shared.redis_keys import Keys
 from shared.registry import KeyRecord
 from shared.settings import Settings
@@ -25,9 +27,11 @@ POOL = web.AppKey("pool", asyncpg.Pool)  # set on startup: creating a pool needs
 NODES = web.AppKey("nodes", AliveNodes)
 BUS = web.AppKey("bus", CommandBus)
 AUTH = web.AppKey("auth", Authenticator)
+THROTTLE = web.AppKey("throttle", AuthThrottle)
 LIMITER = web.AppKey("limiter", RateLimiter)
 DISPATCH = web.AppKey("dispatch", Dispatcher)
 FEED = web.AppKey("feed", EventFeed)
+SLOTS = web.AppKey("slots", StreamSlots)
 DRAINING = web.AppKey("draining", asyncio.Event)  # set on SIGTERM, before the listener closes
 
 PARTNER = web.RequestKey("partner", KeyRecord)

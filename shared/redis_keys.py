@@ -105,6 +105,12 @@ class Keys:
     def rate(self, partner_id: str) -> str:
         return f"{self.prefix}:rl:{{{partner_id}}}"
 
+    def auth_failures(self, address: str) -> str:
+        return f"{self.prefix}:authfail:{{{address}}}"
+
+    def open_streams(self, partner_id: str) -> str:
+        return f"{self.prefix}:sse:{{{partner_id}}}"
+
     def idempotency(self, partner_id: str, key: str) -> str:
         return f"{self.prefix}:idem:{{{partner_id}}}:{key}"
 

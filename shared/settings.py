@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto (answers over https get HSTS).
     trust_forwarded_proto: bool = False
+    # Behind a proxy: the client's address is the last X-Forwarded-For entry (it appends it).
+    trust_forwarded_for: bool = False
+    # An address with more failed authentications than this in a minute is refused (429).
+    auth_failures_per_minute: int = Field(30, ge=1)
+    # Concurrent GET /events streams a partner may hold, across all gateways.
+    max_streams_per_partner: int = Field(10, ge=1)
 
     # recorder
     recorder_batch: int = Field(5000, ge=1)  # entries per XREADGROUP and per PostgreSQL transaction

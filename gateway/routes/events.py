@@ -16,7 +16,7 @@ from gateway.feed_events import KINDS, EntryId, FeedEvent, format_position
 from gateway.feed_events import parse_position as parse_last_event_id
 from gateway.routes.paths import API
 from gateway.schemas import ISO_EXAMPLE
-from gateway.state import FEED, SETTINGS, partner_id
+from gateway.state import FEED, SETTINGS, SLOTS, partner_id
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,25 @@ async def events(request: web.Request) -> web.StreamResponse:
         position = parse_last_event_id(last_event_id, feed.shards)
         if position is None:
             raise ApiError(400, "Last-Event-ID: not an event id this feed sent")
+    pid = partner_id(request)
+    slots = request.app[SLOTS]
+    lease = await slots.acquire(pid)
+    if lease is None:
+        raise ApiError(
+            429,
+            f"at most {slots.per_partner} event streams may be open at once; close one first",
+            # a closed stream frees its slot by its next keep-alive at the latest
+            headers={"Retry-After": str(int(HEARTBEAT_SECONDS))},
+        )
+    try:
+        return await _serve(request, feed, kinds, position)
+    finally:
+        await slots.release(pid, lease)
+
+
+async def _serve(
+    request: web.Request, feed: EventFeed, kinds: frozenset[str], position: list[EntryId] | None
+) -> web.StreamResponse:
     listener = await feed.listen(partner_id(request), kinds)
     try:
         lost = False
@@ -184,5 +203,9 @@ EVENTS = Endpoint(
             media="text/event-stream",
         )
     },
-    errors={400: "Last-Event-ID is not an id this feed sent, or `types` is invalid"},
+    errors={
+        400: "Last-Event-ID is not an id this feed sent, or `types` is invalid",
+        429: "The partner already holds its most concurrent streams"
+        " (`EVCS_MAX_STREAMS_PER_PARTNER`, 10), or its rate limit is spent",
+    },
 )

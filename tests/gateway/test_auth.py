@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -10,7 +12,14 @@ import pytest
 
 from shared import apikeys, registry
 from shared.registry import KeyRecord
-from tests.gateway.support import Gateway, MakeGateway, Partner, assert_error_body
+from tests.gateway.support import (
+    ADMIN_TOKEN,
+    Gateway,
+    MakeGateway,
+    Partner,
+    admin_headers,
+    assert_error_body,
+)
 
 PATH = "/api/v1/chargers"
 
@@ -128,3 +137,69 @@ async def test_access_log_names_partner_and_request_but_never_the_key(
     everything = caplog.text + "".join(repr(r.__dict__) for r in caplog.records)
     assert partner.key not in everything
     assert partner.key[:-1] not in everything
+
+
+async def test_an_address_that_keeps_failing_is_throttled_before_any_lookup(
+    make_gateway: MakeGateway,
+    partner: Partner,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gw = await make_gateway(trust_forwarded_for=True, auth_failures_per_minute=5)
+    # the first entry is whatever the client claims; the last is what the proxy saw
+    prober = {"X-Forwarded-For": f"198.51.100.7, 203.0.113.{_n()}"}
+    lookups: list[bytes] = []
+    real = registry.find_key
+
+    async def counting(pool: asyncpg.Pool, digest: bytes) -> KeyRecord | None:
+        lookups.append(digest)
+        return await real(pool, digest)
+
+    assert (await _status(gw, {**prober, "x-api-key": partner.key}))[0] == 200  # now cached
+    monkeypatch.setattr(registry, "find_key", counting)
+    with caplog.at_level(logging.WARNING, logger="gateway.auth_throttle"):
+        statuses = [
+            (await _status(gw, {**prober, "x-api-key": apikeys.generate()}))[0] for _ in range(8)
+        ]
+    assert statuses == [401] * 5 + [429] * 3
+    assert len(lookups) == 5  # the refused ones cost no database lookup
+    status, body = await _status(gw, {**prober, "x-api-key": apikeys.generate()})
+    assert status == 429
+    assert_error_body(body, 429, "Too Many Requests", PATH)
+    events = [r for r in caplog.records if getattr(r, "event", None) == "auth_failures"]
+    assert len(events) == 1  # one security event per burst, not one per failure
+    assert events[0].address == prober["X-Forwarded-For"].rsplit(", ", 1)[1]  # type: ignore[attr-defined]
+    assert partner.key not in caplog.text
+    # a key the gateway knows needs no lookup: its partner, behind the same address, carries on
+    assert (await _status(gw, {**prober, "x-api-key": partner.key}))[0] == 200
+    # the throttle is the address's: another address, and the real partner, are served
+    other = {"X-Forwarded-For": f"203.0.113.{_n()}"}
+    assert (await _status(gw, {**other, "x-api-key": apikeys.generate()}))[0] == 401
+    assert (await _status(gw, {**other, "x-api-key": partner.key}))[0] == 200
+
+
+async def test_admin_token_guesses_are_throttled_too(make_gateway: MakeGateway) -> None:
+    gw = await make_gateway(trust_forwarded_for=True, auth_failures_per_minute=3)
+    guesser = {"X-Forwarded-For": f"203.0.113.{_n()}"}
+    statuses = []
+    for i in range(5):
+        headers = {**guesser, "Authorization": f"Bearer guess-{i}"}
+        statuses.append((await gw.client.get("/api/v1/admin/partners", headers=headers)).status)
+    assert statuses == [401, 401, 401, 429, 429]
+    right = {**guesser, **admin_headers()}
+    assert (await gw.client.get("/api/v1/admin/partners", headers=right)).status == 429
+
+
+async def test_the_admin_token_is_taken_only_as_a_bearer_token(gw: Gateway) -> None:
+    resp = await gw.client.get("/api/v1/admin/partners", headers={"x-api-key": ADMIN_TOKEN})
+    assert resp.status == 401
+    assert "Authorization: Bearer" in (await resp.json())["message"]
+    assert (await gw.client.get("/api/v1/admin/partners", headers=admin_headers())).status == 200
+
+
+_addresses = itertools.count(1)
+
+
+def _n() -> int:
+    """A last octet no other test of this session uses (the counts live in the shared Redis)."""
+    return next(_addresses) + 100 * (os.getpid() % 2)

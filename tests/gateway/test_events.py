@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
-from gateway import feed, feed_events
+from gateway import feed, feed_events, stream_slots
+from gateway.stream_slots import StreamSlots
 from shared import events as ev
 from shared.bus import CommandReply, CommandRequest, Outcome
 from shared.redis_client import BLOCK_MS, SOCKET_TIMEOUT
@@ -21,6 +22,7 @@ from shared.settings import Settings
 from tests.gateway.support import (
     Gateway,
     MakeCharger,
+    MakeGateway,
     MakePartner,
     Partner,
     SseReader,
@@ -356,3 +358,50 @@ async def test_an_idle_feed_stays_up_through_its_blocking_reads(
         assert event.json()["status"] == "CHARGING"
         assert time.monotonic() - started < 1.0
     assert not [r for r in caplog.records if r.name == "gateway.feed"]
+
+
+async def test_a_partner_holds_at_most_its_streams_across_gateways(
+    make_gateway: MakeGateway,
+    make_partner: MakePartner,
+    charger: MakeCharger,
+    rds: redis.Redis,
+    keys: Keys,
+    settings: Settings,
+) -> None:
+    first, second = [await make_gateway(max_streams_per_partner=2) for _ in range(2)]
+    partner, other = await make_partner(), await make_partner()
+    cp = await charger(partner)
+    async with stream(first, partner), stream(second, partner) as leaving:
+        resp = await second.client.get("/api/v1/events", headers=partner.headers)
+        assert resp.status == 429
+        assert resp.headers["Retry-After"]
+        assert_error_body(await resp.json(), 429, "Too Many Requests", "/api/v1/events")
+        async with stream(first, other):
+            pass  # the cap is per partner
+        leaving.response.close()
+        # the gateway notices the closed stream when it next writes to it: then the slot is free
+        await add_status(rds, keys, settings, cp, "CHARGING")
+
+        async def reopened() -> bool:
+            resp = await first.client.get("/api/v1/events", headers=partner.headers)
+            resp.close()
+            return resp.status == 200
+
+        await eventually(reopened)
+
+
+async def test_the_streams_of_a_gateway_that_died_stop_counting(
+    rds: redis.Redis, keys: Keys, monkeypatch: pytest.MonkeyPatch, uid: str
+) -> None:
+    monkeypatch.setattr(stream_slots, "LEASE_SECONDS", 1)
+    dead, alive = StreamSlots(rds, keys, 1), StreamSlots(rds, keys, 1)
+    partner = f"p{uid}-slots"
+    assert await dead.acquire(partner) is not None
+    await dead.stop()  # no more renewals, and no release: as if the process were killed
+    assert await alive.acquire(partner) is None
+
+    async def lapsed() -> bool:
+        return await alive.acquire(partner) is not None
+
+    await eventually(lapsed)
+    await alive.stop()

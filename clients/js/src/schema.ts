@@ -1686,7 +1686,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limit exceeded: wait Retry-After seconds */
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1699,7 +1699,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 429,
-                     *       "message": "rate limit exceeded: wait retry-after seconds",
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
                      *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/chargers"
@@ -1855,7 +1855,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limit exceeded: wait Retry-After seconds */
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1868,7 +1868,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 429,
-                     *       "message": "rate limit exceeded: wait retry-after seconds",
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
                      *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/chargers/batch/status"
@@ -2072,7 +2072,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limit exceeded: wait Retry-After seconds */
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2085,7 +2085,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 429,
-                     *       "message": "rate limit exceeded: wait retry-after seconds",
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
                      *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/chargers/batch/status"
@@ -2375,7 +2375,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limit exceeded: wait Retry-After seconds */
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2388,7 +2388,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 429,
-                     *       "message": "rate limit exceeded: wait retry-after seconds",
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
                      *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/chargers/batch/control"
@@ -2537,7 +2537,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limit exceeded: wait Retry-After seconds */
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2550,7 +2550,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 429,
-                     *       "message": "rate limit exceeded: wait retry-after seconds",
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
                      *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/chargers/{chargerId}/status"
@@ -2841,7 +2841,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limit exceeded: wait Retry-After seconds */
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2854,7 +2854,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 429,
-                     *       "message": "rate limit exceeded: wait retry-after seconds",
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
                      *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/chargers/{chargerId}/status"
@@ -3189,7 +3189,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limit exceeded: wait Retry-After seconds */
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3202,7 +3202,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 429,
-                     *       "message": "rate limit exceeded: wait retry-after seconds",
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
                      *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/chargers/{chargerId}/control"
@@ -3431,7 +3431,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limit exceeded: wait Retry-After seconds */
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3444,7 +3444,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 429,
-                     *       "message": "rate limit exceeded: wait retry-after seconds",
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
                      *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/chargers/{chargerId}/meter-values"
@@ -3628,7 +3628,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limit exceeded: wait Retry-After seconds */
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3641,7 +3641,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 429,
-                     *       "message": "rate limit exceeded: wait retry-after seconds",
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
                      *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/chargers/{chargerId}/sessions"
@@ -3780,7 +3780,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limit exceeded: wait Retry-After seconds */
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3793,7 +3793,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 429,
-                     *       "message": "rate limit exceeded: wait retry-after seconds",
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
                      *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/commands/{commandId}"
@@ -3928,7 +3928,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limit exceeded: wait Retry-After seconds */
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds; or: The partner already holds its most concurrent streams (`EVCS_MAX_STREAMS_PER_PARTNER`, 10), or its rate limit is spent */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3941,7 +3941,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 429,
-                     *       "message": "rate limit exceeded: wait retry-after seconds",
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
                      *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/events"
@@ -4078,6 +4078,26 @@ export interface operations {
                      *       "statusCode": 403,
                      *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
                      *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/partners"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners"
                      *     }
@@ -4273,6 +4293,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/partners"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
             503: {
                 headers: {
@@ -4399,6 +4439,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/partners/{partnerId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
             503: {
                 headers: {
@@ -4509,6 +4569,26 @@ export interface operations {
                      *       "statusCode": 404,
                      *       "message": "no such partner",
                      *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/partners/{partnerId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}"
                      *     }
@@ -4709,6 +4789,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/partners/{partnerId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
             503: {
                 headers: {
@@ -4828,6 +4928,26 @@ export interface operations {
                      *       "statusCode": 404,
                      *       "message": "no such partner",
                      *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/partners/{partnerId}/suspend"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}/suspend"
                      *     }
@@ -4961,6 +5081,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/partners/{partnerId}/reactivate"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
             503: {
                 headers: {
@@ -5081,6 +5221,26 @@ export interface operations {
                      *       "statusCode": 404,
                      *       "message": "no such partner",
                      *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/partners/{partnerId}/keys"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}/keys"
                      *     }
@@ -5281,6 +5441,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/partners/{partnerId}/keys"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
             503: {
                 headers: {
@@ -5401,6 +5581,26 @@ export interface operations {
                      *       "statusCode": 403,
                      *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
                      *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/keys"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/keys"
                      *     }
@@ -5630,6 +5830,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/keys/{keyId}/rotate"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
             503: {
                 headers: {
@@ -5746,6 +5966,26 @@ export interface operations {
                      *       "statusCode": 404,
                      *       "message": "no such key",
                      *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/keys/{keyId}/revoke"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/keys/{keyId}/revoke"
                      *     }
@@ -5880,6 +6120,26 @@ export interface operations {
                      *       "statusCode": 403,
                      *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
                      *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers"
                      *     }
@@ -6094,6 +6354,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
             503: {
                 headers: {
@@ -6210,6 +6490,26 @@ export interface operations {
                      *       "statusCode": 404,
                      *       "message": "no such charger",
                      *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}"
                      *     }
@@ -6352,6 +6652,26 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "message": "already decommissioned",
                      *       "error": "Conflict",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}"
                      *     }
@@ -6567,6 +6887,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/partner"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
             503: {
                 headers: {
@@ -6702,6 +7042,26 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "message": "the charger is decommissioned",
                      *       "error": "Conflict",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/partner"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/partner"
                      *     }
@@ -6846,6 +7206,26 @@ export interface operations {
                      *       "statusCode": 403,
                      *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
                      *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/audit"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/audit"
                      *     }

@@ -29,6 +29,7 @@ from gateway.openapi import document
 from gateway.ratelimit import RateLimiter
 from gateway.routes import ENDPOINTS, add_routes
 from gateway.routes.docs import set_document
+from gateway.runner import GatewayRunner
 from gateway.security import (
     add_cors_headers,
     add_security_headers,
@@ -216,10 +217,11 @@ class GatewayService(Service):
         self.settings = settings
         self.app = create_app(settings)
         self.ops: ops_http.OpsServer | None = None
+        self.port: int | None = None  # the API's port once listening (settings may say 0)
 
     async def _start(self, stack: AsyncExitStack) -> None:
         settings, app = self.settings, self.app
-        runner = web.AppRunner(
+        runner = GatewayRunner(
             app,
             access_log=None,  # observe_middleware writes the access log, in JSON with its id
             # long enough for a command that is waiting on a charger to get its answer
@@ -231,6 +233,7 @@ class GatewayService(Service):
             runner, settings.gateway_host, settings.gateway_port, reuse_port=settings.reuse_port
         )
         await site.start()
+        self.port = runner.addresses[0][1]
         stack.push_async_callback(self._drain)
         checks = {"redis": app[REDIS].ping, "postgresql": lambda: app[POOL].fetchval("SELECT 1")}
         self.ops = await ops_http.start(settings.ops_host, settings.ops_port, checks)

@@ -66,17 +66,24 @@ def _timestamp() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def error_response(request: web.Request, exc: ApiError) -> web.Response:
+def error_body(
+    status: int, message: str, error: str, path: str, extra: Mapping[str, Any] | None = None
+) -> bytes:
+    """The standard error body, as JSON."""
     body = {
-        "statusCode": exc.status,
-        "message": exc.message,
-        "error": exc.error,
+        "statusCode": status,
+        "message": message,
+        "error": error,
         "timestamp": _timestamp(),
-        "path": request.path,
-        **exc.extra,
+        "path": path,
+        **(extra or {}),
     }
+    return orjson.dumps(body)
+
+
+def error_response(request: web.Request, exc: ApiError) -> web.Response:
     return web.Response(
-        body=orjson.dumps(body),
+        body=error_body(exc.status, exc.message, exc.error, request.path, exc.extra),
         status=exc.status,
         headers=exc.headers,
         content_type="application/json",

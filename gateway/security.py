@@ -53,14 +53,25 @@ def source_address(request: web.Request, trust_forwarded_for: bool) -> str:
     return request.remote or "unknown"
 
 
+# Instead of aiohttp's "Python/3.x aiohttp/3.y": the stack and its version are no one's business.
+SERVER = "evcs"
+
+# On every answer.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": API_CSP,
+    "Cache-Control": "no-store",
+}
+
+
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """on_response_prepare hook; a handler's own value (the docs page's CSP) wins."""
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("Content-Security-Policy", API_CSP)
-    headers.setdefault("Cache-Control", "no-store")
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    headers[hdrs.SERVER] = SERVER  # aiohttp has set its own by now
     if over_tls(request, request.app[SETTINGS].trust_forwarded_proto):
         headers.setdefault("Strict-Transport-Security", HSTS)
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import asyncpg
+import orjson
 import pytest
 from aiohttp import web
 from prometheus_client import generate_latest
@@ -170,3 +174,60 @@ async def test_the_gateway_serves_metrics_and_health_on_its_ops_port(settings: S
             assert r.status == 200 and "evcs_gateway_requests_total" in await r.text()
         async with http.get(f"{base}/health/ready") as r:
             assert r.status == 200
+
+
+MARK = b"<evil-9f1c>"
+UNPARSEABLE = {
+    "header-10k": b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + MARK * 1000 + b"\r\n\r\n",
+    "path-10k": b"GET /" + MARK * 1000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "bad-chunk": b"POST /api/v1/chargers/batch/status HTTP/1.1\r\nHost: x\r\n"
+    b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + MARK + b"\r\n\r\n",
+    "not-http": MARK + b"\r\n\r\n",
+}
+
+
+async def _raw_exchange(port: int, request: bytes) -> tuple[bytes, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)  # the gateway closes after it
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body
+
+
+@pytest.fixture
+async def service(settings: Settings) -> AsyncIterator[GatewayService]:
+    async with GatewayService(settings.model_copy(update={"gateway_port": 0})) as running:
+        yield running
+
+
+@pytest.mark.parametrize("request_bytes", UNPARSEABLE.values(), ids=UNPARSEABLE.keys())
+async def test_what_cannot_be_parsed_gets_the_standard_body_and_echoes_nothing(
+    service: GatewayService, request_bytes: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert service.port is not None
+    with caplog.at_level(logging.DEBUG):
+        head, body = await _raw_exchange(service.port, request_bytes)
+    lines = head.decode().split("\r\n")
+    assert lines[0].split(" ")[1] == "400"
+    headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in lines[1:])}
+    assert headers["content-type"].startswith("application/json")
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["content-security-policy"].startswith("default-src 'none'")
+    assert headers["server"] == "evcs"
+    assert_error_body(orjson.loads(body), 400, "Bad Request", "")
+    assert MARK not in head + body
+    assert MARK.decode() not in caplog.text
+
+
+async def test_no_answer_names_the_server_software(service: GatewayService) -> None:
+    assert service.port is not None
+    head, _ = await _raw_exchange(
+        service.port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert b"200 OK" in head.split(b"\r\n")[0]
+    assert b"\r\nServer: evcs" in head
+    assert b"aiohttp" not in head and b"Python" not in head

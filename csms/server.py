@@ -25,6 +25,11 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def _remote(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return str(address[0]) if address else "unknown"
+
+
 class CsmsServer:
     def __init__(self, node: Node) -> None:
         self.node = node
@@ -37,6 +42,10 @@ class CsmsServer:
         self, connection: ServerConnection, status: HTTPStatus, reason: str, text: str
     ) -> Response:
         metrics.HANDSHAKES_REFUSED.labels(reason).inc()
+        log.info(
+            "charger refused",
+            extra={"reason": reason, "status": status.value, "remote": _remote(connection)},
+        )
         response = connection.respond(status, text + "\n")
         if status is HTTPStatus.UNAUTHORIZED:
             response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
@@ -113,10 +122,23 @@ class CsmsServer:
             await ws.close(1011, "central system storage unavailable")
             await presence.detach(conn, attached=False)
             return
+        log.info(
+            "charger connected",
+            extra={
+                "charger_id": charger_id,
+                "protocol": protocol,
+                "registered": session.known,
+                "remote": _remote(ws),
+            },
+        )
         try:
             await conn.serve()
         finally:
             await presence.detach(conn)
+            log.info(
+                "charger disconnected",
+                extra={"charger_id": charger_id, "code": ws.close_code, "reason": ws.close_reason},
+            )
 
     def _session(self, charger_id: str, protocol: str, fields: dict[str, str]) -> Session:
         node = self.node

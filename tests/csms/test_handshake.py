@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
+import orjson
 import pytest
 import redis.asyncio as redis
 from websockets.asyncio.client import connect
@@ -107,3 +110,42 @@ async def test_a_charger_offering_both_versions_gets_the_newer(csms: CsmsApp, ui
         subprotocols=["ocpp1.6", "ocpp2.0.1"],  # type: ignore[list-item]
     ) as ws:
         assert ws.subprotocol == "ocpp2.0.1"
+
+
+async def test_each_connection_s_life_is_one_info_line_per_event_without_secrets(
+    strict: CsmsApp,
+    pool: asyncpg.Pool,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cp, password = f"LIFE-{uid}", "life-password-98765"
+    await registry.register_charger(pool, rds, keys, cp, password=password)
+    with caplog.at_level(logging.INFO, logger="csms"):
+        assert await _status(f"{strict.url}/{cp}", headers=_basic(cp.encode(), b"wrong")) == 401
+        async with connect(
+            f"{strict.url}/{cp}",
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            additional_headers=_basic(cp.encode(), password.encode()),
+        ) as ws:
+            boot = {"chargePointVendor": "ACME", "chargePointModel": "X"}
+            await ws.send(orjson.dumps([2, "1", "BootNotification", boot]).decode())
+            await ws.recv()
+
+        def lines() -> list[str]:
+            return [
+                r.getMessage()
+                for r in caplog.records
+                if r.levelno == logging.INFO and getattr(r, "charger_id", "") == cp
+            ]
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while "charger disconnected" not in lines():  # logged once the node has let go
+            assert loop.time() < deadline, lines()
+            await asyncio.sleep(0.02)
+    assert lines() == ["charger connected", "charger booted", "charger disconnected"]
+    refused = [r for r in caplog.records if r.getMessage() == "charger refused"]
+    assert refused and refused[-1].reason == "auth"  # type: ignore[attr-defined]
+    assert password not in caplog.text

@@ -164,11 +164,6 @@ class ChargerProtocol:
             policy.boot_retry_interval,
         )
         outcome = handler(ctx, call.payload)
-        if call.action == "BootNotification":
-            log.info(
-                "charger booted",
-                extra={"charger_id": s.charger_id, "boot_status": s.boot_status},
-            )
         outcome.fields[F.SEEN] = repr(now)
         answer = framing.call_result(call.id, outcome.response)
         return Store(call, data, outcome.fields, outcome.events, answer)

@@ -1,7 +1,8 @@
-"""Per-connection state and what a handler returns. Plain data, no I/O."""
+"""Per-connection state and what a handler returns. Plain data, no I/O (but a log line)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from shared import events as ev
 from shared.redis_keys import F
 from shared.status import PartnerStatus, connector_status
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -98,6 +101,7 @@ def boot(ctx: Context, vendor: str, model: str, firmware: str | None) -> Outcome
     s.triggered.clear()
     # Accepted: the heartbeat interval; Pending/Rejected: when to send BootNotification again.
     interval = ctx.heartbeat_interval if s.boot_accepted else ctx.boot_retry_interval
+    log.info("charger booted", extra={"charger_id": s.charger_id, "boot_status": status})
     fields = {F.VENDOR: vendor, F.MODEL: model}
     if firmware is not None:
         fields[F.FIRMWARE] = firmware

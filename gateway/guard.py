@@ -27,12 +27,8 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="evcs-admin"'}
 _SANE_ACTOR = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
 
 
-def _address(request: web.Request) -> str:
-    return source_address(request, request.app[SETTINGS].trust_forwarded_for)
-
-
 async def _partner(request: web.Request) -> None:
-    record = await request.app[AUTH].authenticate(request, _address(request))
+    record = await request.app[AUTH].authenticate(request, source_address(request))
     request[PARTNER] = record
     try:
         decision = await request.app[LIMITER].hit(record)
@@ -67,7 +63,7 @@ async def _admin(request: web.Request) -> None:
             401, "the admin token is required (Authorization: Bearer)", headers=_CHALLENGE
         )
     token = request.app[SETTINGS].admin_token
-    address = _address(request)
+    address = source_address(request)
     if apikeys.well_formed(presented):
         # a partner's valid key is recognised and refused; a dead one is just invalid (401)
         await request.app[AUTH].authenticate(request, address)

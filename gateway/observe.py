@@ -11,7 +11,7 @@ from prometheus_client import Counter, Histogram
 
 from gateway.errors import request_id
 from gateway.security import source_address
-from gateway.state import PARTNER, SETTINGS
+from gateway.state import PARTNER
 
 access_log = logging.getLogger("gateway.access")
 
@@ -69,6 +69,6 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 3),
                     "partner_id": partner or None,
-                    "remote": source_address(request, request.app[SETTINGS].trust_forwarded_for),
+                    "remote": source_address(request),
                 },
             )

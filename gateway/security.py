@@ -43,10 +43,10 @@ def over_tls(request: web.Request, trust_forwarded_proto: bool) -> bool:
     )
 
 
-def source_address(request: web.Request, trust_forwarded_for: bool) -> str:
-    """The client's address: the peer's, or behind a trusted proxy the X-Forwarded-For entry
-    that proxy appended (the last one; earlier ones are whatever the client claimed)."""
-    if trust_forwarded_for:
+def source_address(request: web.Request) -> str:
+    """The client's address: the peer's, or behind a trusted proxy (EVCS_TRUST_FORWARDED_FOR)
+    the X-Forwarded-For entry that proxy appended (the last; earlier ones are the client's say)."""
+    if request.app[SETTINGS].trust_forwarded_for:
         forwarded = request.headers.get("X-Forwarded-For", "").rsplit(",", 1)[-1].strip()
         if forwarded:
             return forwarded[:64]

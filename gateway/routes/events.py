@@ -133,15 +133,19 @@ async def events(request: web.Request) -> web.StreamResponse:
             headers={"Retry-After": str(int(HEARTBEAT_SECONDS))},
         )
     try:
-        return await _serve(request, feed, kinds, position)
+        return await _serve(request, pid, feed, kinds, position)
     finally:
         await slots.release(pid, lease)
 
 
 async def _serve(
-    request: web.Request, feed: EventFeed, kinds: frozenset[str], position: list[EntryId] | None
+    request: web.Request,
+    pid: str,
+    feed: EventFeed,
+    kinds: frozenset[str],
+    position: list[EntryId] | None,
 ) -> web.StreamResponse:
-    listener = await feed.listen(partner_id(request), kinds)
+    listener = await feed.listen(pid, kinds)
     try:
         lost = False
         if position is None:

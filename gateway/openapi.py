@@ -276,7 +276,6 @@ def document(
         schemas.ref(model, "serialization")
     return {
         "openapi": "3.1.0",
-        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "info": {"title": title, "version": version, "description": description},
         "servers": [{"url": "/", "description": "this gateway"}],
         "tags": [{"name": name, "description": text} for name, text in tags],

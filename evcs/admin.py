@@ -230,14 +230,50 @@ async def admin_decommission_charger(args: argparse.Namespace) -> None:
     print(f"{args.charger} decommissioned (REMOVED)")
 
 
-async def admin_list_chargers(args: argparse.Namespace) -> None:
-    from gateway.admin_schemas import charger_admin_json
+async def _with_live(
+    r: redis.Redis, keys: Keys, records: list[registry.ChargerRecord]
+) -> list[Any]:
+    """The records as the admin API shows them: with online, status, node and last seen."""
+    from gateway.fleet import admin_chargers
+    from gateway.nodes import AliveNodes
 
-    async with _storage() as (pool, _, _keys):
+    nodes = AliveNodes(r, keys)
+    await nodes.refresh()
+    return await admin_chargers(r, keys, records, nodes.alive, Settings().offline_grace)
+
+
+async def admin_list_chargers(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, r, keys):
         found = await registry.list_chargers(
             pool, partner_id=args.partner, include_removed=args.all, limit=100_000
         )
-    _print_json([charger_admin_json(c) for c in found])
+        chargers = await _with_live(r, keys, found)
+    _print_json(chargers)
+
+
+async def admin_get_charger(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, r, keys):
+        found = await registry.get_charger(pool, args.charger)
+        (charger,) = await _with_live(r, keys, [found])
+    _print_json(charger)
+
+
+async def admin_set_charger_password(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, r, keys):
+        _, password = await registry.set_charger_password(
+            pool,
+            r,
+            keys,
+            args.charger,
+            password=args.password,
+            generate=args.password is None and not args.no_password,
+            actor=_actor(),
+        )
+    if password:
+        print(f"{args.charger}: new charge point password (shown once): {password}")
+    else:
+        print(f"{args.charger}: password {'set' if args.password else 'removed'}")
+    print("the charger's next connection must use it; an open connection stays open")
 
 
 async def admin_audit(args: argparse.Namespace) -> None:
@@ -334,9 +370,20 @@ def add_commands(sub: Any) -> None:
         "decommission-charger", admin_decommission_charger, "decommission a charger (REMOVED)"
     )
     p.add_argument("charger")
-    p = command("list-chargers", admin_list_chargers, "registered chargers (JSON)")
+    p = command("list-chargers", admin_list_chargers, "registered chargers, online or not (JSON)")
     p.add_argument("--partner", help="only this partner's")
     p.add_argument("--all", action="store_true", help="decommissioned ones too")
+    p = command("get-charger", admin_get_charger, "a charger: registry and live state (JSON)")
+    p.add_argument("charger")
+    p = command(
+        "set-charger-password",
+        admin_set_charger_password,
+        "give a charger a new password (generated unless given), or none",
+    )
+    p.add_argument("charger")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--password", help="the new password, 16-40 characters")
+    how.add_argument("--no-password", action="store_true", help="remove its password")
 
     p = command("audit", admin_audit, "the audit log, newest first (JSON)")
     p.add_argument("--actor")

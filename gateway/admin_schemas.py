@@ -17,10 +17,13 @@ from gateway.schemas import (
     WHOLE,
     ChargerId,
     Cursor,
+    Status,
     Timestamp,
 )
 from shared import registry
+from shared.charger_view import ChargerView
 from shared.ids import PARTNER_ID_RE
+from shared.redis_keys import F
 
 PartnerIdField = Annotated[
     str,
@@ -131,9 +134,7 @@ class KeysQuery(_Query):
     )
 
 
-class ChargerRegister(_Body):
-    charger_id: ChargerId = Field(alias="chargerId")
-    protocol: Literal["ocpp1.6", "ocpp2.0.1"] = Field(examples=["ocpp1.6"])
+class ChargerPassword(_Body):
     password: str | None = Field(
         None,
         min_length=16,
@@ -145,8 +146,13 @@ class ChargerRegister(_Body):
     no_password: bool = Field(
         False,
         alias="noPassword",
-        description="Register without a password (for security profile 3 or trusted networks)",
+        description="No password (for security profile 3 or trusted networks)",
     )
+
+
+class ChargerRegister(ChargerPassword):
+    charger_id: ChargerId = Field(alias="chargerId")
+    protocol: Literal["ocpp1.6", "ocpp2.0.1"] = Field(examples=["ocpp1.6"])
     partner_id: PartnerIdField | None = Field(
         None, alias="partnerId", description="Assign to this partner at once"
     )
@@ -267,6 +273,14 @@ class AdminChargerJson(TypedDict):
     registeredAt: Timestamp
     assignedAt: str | None
     removedAt: Annotated[str | None, Field(description="Set once decommissioned")]
+    online: Annotated[bool, Field(description="Connected now, on a live csms node")]
+    status: Status
+    node: Annotated[
+        str | None,
+        Field(description="The csms node holding its connection; null while offline"),
+    ]
+    lastSeen: Annotated[str | None, Field(description="When the charger last sent anything")]
+    firmwareVersion: Annotated[str | None, Field(description="As its last boot reported")]
 
 
 class RegisteredChargerJson(TypedDict):
@@ -329,7 +343,10 @@ def key_json(k: registry.KeyInfo) -> KeyJson:
     }
 
 
-def charger_admin_json(c: registry.ChargerRecord) -> AdminChargerJson:
+def charger_admin_json(
+    c: registry.ChargerRecord, fields: dict[str, str], live: ChargerView
+) -> AdminChargerJson:
+    """The registry row, with the live state from the charger's hash (`fields`) and its view."""
     return {
         "chargerId": c.id,
         "partnerId": c.partner_id,
@@ -340,6 +357,11 @@ def charger_admin_json(c: registry.ChargerRecord) -> AdminChargerJson:
         "registeredAt": iso(c.registered_at) or "",
         "assignedAt": iso(c.assigned_at),
         "removedAt": iso(c.removed_at),
+        "online": live.online,
+        "status": live.status,
+        "node": fields.get(F.NODE) if live.online else None,
+        "lastSeen": live.last_seen,
+        "firmwareVersion": fields.get(F.FIRMWARE) or None,
     }
 
 

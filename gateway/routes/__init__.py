@@ -51,6 +51,7 @@ ADMIN_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     admin_chargers.DECOMMISSION_CHARGER,
     admin_chargers.ASSIGN_CHARGER,
     admin_chargers.UNASSIGN_CHARGER,
+    admin_chargers.SET_PASSWORD,
     audit.AUDIT_LOG,
 )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -20,6 +19,7 @@ from gateway.charger_schemas import (
     charger_json,
 )
 from gateway.errors import ApiError
+from gateway.fleet import charger_hashes
 from gateway.jsonio import json_response
 from gateway.ownership import charger_id_of, not_found, owns
 from gateway.routes.params import CHARGER
@@ -55,15 +55,6 @@ def _render(
     )
 
 
-async def _hashes(request: web.Request, ids: Sequence[str]) -> list[dict[str, str]]:
-    """Every charger's hash in one round trip."""
-    keys = request.app[KEYS]
-    pipe = request.app[REDIS].pipeline(transaction=False)
-    for charger_id in ids:
-        pipe.hgetall(keys.charger(charger_id))
-    return list(await pipe.execute())
-
-
 async def charger_status(request: web.Request) -> web.Response:
     charger_id = charger_id_of(request)
     fields = await request.app[REDIS].hgetall(request.app[KEYS].charger(charger_id))
@@ -92,7 +83,9 @@ async def _batch(request: web.Request, ids: list[str]) -> web.Response:
     now = time.time()
     chargers: list[ChargerJson] = []
     not_found_ids: list[str] = []
-    for charger_id, fields in zip(ids, await _hashes(request, ids), strict=True):
+    for charger_id, fields in zip(
+        ids, await charger_hashes(request.app[REDIS], request.app[KEYS], ids), strict=True
+    ):
         if owns(fields, partner):
             chargers.append(_render(request, charger_id, fields, now))
         else:
@@ -203,7 +196,7 @@ async def list_chargers(request: web.Request) -> web.Response:
         ids = [row["id"] for row in rows]
         now = time.time()
         for i, (charger_id, fields) in enumerate(
-            zip(ids, await _hashes(request, ids), strict=True)
+            zip(ids, await charger_hashes(request.app[REDIS], request.app[KEYS], ids), strict=True)
         ):
             if len(page) == query.limit:
                 more = True

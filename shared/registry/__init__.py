@@ -27,6 +27,7 @@ from shared.registry.chargers import (
     get_charger,
     list_chargers,
     register_charger,
+    set_charger_password,
 )
 from shared.registry.errors import Conflict, NotFound, RegistryError
 from shared.registry.partners import (
@@ -72,6 +73,7 @@ __all__ = [
     "register_charger",
     "revoke_key",
     "rotate_key",
+    "set_charger_password",
     "set_partner_status",
     "sync_chargers",
     "update_partner",

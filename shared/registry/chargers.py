@@ -50,12 +50,7 @@ async def register_charger(
         raise RegistryError(f"invalid charger id {charger_id!r}")
     if protocol is not None and protocol not in PROTOCOLS:
         raise RegistryError(f"protocol must be one of {', '.join(PROTOCOLS)}")
-    if password is not None and not 16 <= len(password) <= 40:
-        # OCPP security profiles 1-2: the charge point password is 16 to 40 characters
-        raise RegistryError("a charge point password must be 16 to 40 characters")
-    if generate and password is None:
-        password = generate_password()
-    pw_hash = hash_password(password) if password else None
+    password, pw_hash = _new_password(password, generate)
     async with pool.acquire() as conn, conn.transaction():
         if partner_id is not None:
             await _check_quota(conn, partner_id)
@@ -80,6 +75,45 @@ async def register_charger(
         await project(r, keys, row)
     await announce(r, keys, charger=charger_id)
     return password if generate else None
+
+
+def _new_password(password: str | None, generate: bool) -> tuple[str | None, str | None]:
+    """The password to set (generated if asked) and its hash; (None, None) for none."""
+    if password is not None and not 16 <= len(password) <= 40:
+        # OCPP security profiles 1-2: the charge point password is 16 to 40 characters
+        raise RegistryError("a charge point password must be 16 to 40 characters")
+    if generate and password is None:
+        password = generate_password()
+    return password, hash_password(password) if password else None
+
+
+async def set_charger_password(
+    pool: asyncpg.Pool,
+    r: redis.Redis,
+    keys: Keys,
+    charger_id: str,
+    *,
+    password: str | None = None,
+    generate: bool = False,
+    actor: str = "admin",
+) -> tuple[ChargerRecord, str | None]:
+    """Replace (or remove) a charger's password; returns the charger and the password if one
+    was generated. The charger's next connection must use it; an open one is left alone."""
+    password, pw_hash = _new_password(password, generate)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await update_audited(
+            conn,
+            Change(actor, "charger.password", charger_id, {"password": pw_hash is not None}),
+            "UPDATE chargers SET password_hash = $2 WHERE id = $1 AND removed_at IS NULL"
+            " RETURNING *",
+            charger_id,
+            pw_hash,
+        )
+        if row is None:
+            await get_charger(pool, charger_id)  # NotFound if there is no such charger
+            raise Conflict(f"charger {charger_id} is decommissioned")
+        await project(r, keys, row)
+    return _charger(row), password if generate else None
 
 
 async def _check_quota(conn: Any, partner_id: str) -> None:

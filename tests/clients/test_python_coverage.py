@@ -64,6 +64,7 @@ CALLS: list[tuple[str, Callable[[Any], Any]]] = [
     ("admin", lambda a: a.decommission_charger("CP-0001")),
     ("admin", lambda a: a.assign_charger("CP-0001", "acme")),
     ("admin", lambda a: a.unassign_charger("CP-0001")),
+    ("admin", lambda a: a.set_charger_password("CP-0001")),
     ("admin", lambda a: a.audit_log(actor="admin:alice", start=T0)),
 ]
 

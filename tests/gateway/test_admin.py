@@ -19,6 +19,8 @@ from tests.gateway.support import (
     admin_headers,
     assert_error_body,
     eventually,
+    mark_alive,
+    online_state,
 )
 
 A = "/api/v1/admin"
@@ -313,6 +315,89 @@ async def test_chargers_register_assign_decommission(
     ):
         status, body = await call(gw, method, path)
         assert status == 404
+
+
+async def test_an_admin_sees_which_chargers_are_connected_and_where(
+    gw: Gateway, make_partner: MakePartner, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    partner = await make_partner()
+    up, gone_node, never = f"LIVE-{uid}-1", f"LIVE-{uid}-2", f"LIVE-{uid}-3"
+    for cp in (up, gone_node, never):
+        new = {"chargerId": cp, "protocol": "ocpp1.6", "partnerId": partner.id}
+        assert (await call(gw, "POST", f"{A}/chargers", new))[0] == 201
+    node = f"node-{uid}"
+    await mark_alive(rds, keys, node, [gw])
+    await rds.hset(
+        keys.charger(up),
+        mapping=online_state(node, **{F.FIRMWARE: "4.2.0", f"{F.RAW}1": "Charging"}),
+    )
+    # its node stopped renewing its keep-alive: the charger cannot be online there
+    await rds.hset(keys.charger(gone_node), mapping=online_state(f"dead-{uid}"))
+
+    status, body = await call(gw, "GET", f"{A}/chargers/{up}")
+    assert status == 200
+    assert body["online"] is True and body["node"] == node and body["status"] == "CHARGING"
+    assert body["firmwareVersion"] == "4.2.0" and body["lastSeen"].endswith("Z")
+    status, page = await call(gw, "GET", f"{A}/chargers", params={"partnerId": partner.id})
+    listed = {c["chargerId"]: c for c in page["chargers"]}
+    assert listed[up] == body
+    assert listed[gone_node]["online"] is False and listed[gone_node]["node"] is None
+    assert listed[gone_node]["lastSeen"] is not None
+    assert {k: listed[never][k] for k in ("online", "status", "node", "lastSeen")} == {
+        "online": False,
+        "status": "UNKNOWN",
+        "node": None,
+        "lastSeen": None,
+    }
+
+
+async def test_a_charger_s_password_is_replaced_generated_or_removed(
+    gw: Gateway, pool: asyncpg.Pool, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    cp = f"PW-{uid}"
+    _, registered = await call(
+        gw, "POST", f"{A}/chargers", {"chargerId": cp, "protocol": "ocpp1.6"}
+    )
+    first_hash = await rds.hget(keys.charger(cp), F.PASSWORD)
+    path = f"{A}/chargers/{cp}/password"
+
+    status, body = await call(gw, "PUT", path, {})
+    assert status == 200 and body["charger"]["hasPassword"] is True
+    generated = body["password"]
+    assert len(generated) >= 16 and generated != registered["password"]
+    second_hash = await rds.hget(keys.charger(cp), F.PASSWORD)
+    assert second_hash and second_hash != first_hash and generated not in second_hash
+    assert (
+        await pool.fetchval("SELECT password_hash FROM chargers WHERE id = $1", cp) == second_hash
+    )
+
+    status, body = await call(gw, "PUT", path, {"password": "chosen-password-0042"})
+    assert status == 200 and body["password"] is None
+    assert await rds.hget(keys.charger(cp), F.PASSWORD) not in ("", second_hash)
+    status, body = await call(gw, "PUT", path, {"noPassword": True})
+    assert status == 200 and body["charger"]["hasPassword"] is False
+    assert await rds.hget(keys.charger(cp), F.PASSWORD) == ""
+
+    _, audit = await call(gw, "GET", f"{A}/audit", params={"target": cp})
+    changes = [e for e in audit["entries"] if e["action"] == "charger.password"]
+    assert [e["details"] for e in changes] == [
+        {"password": False},
+        {"password": True},
+        {"password": True},
+    ]
+    assert all(e["actor"] == "admin:alice" for e in changes)
+    assert generated not in str(audit) and second_hash not in str(audit)
+
+    before = await rds.hget(keys.charger(cp), F.PASSWORD)
+    for bad in ({"password": "short"}, {"password": "p" * 20, "noPassword": True}):
+        status, body = await call(gw, "PUT", path, bad)
+        assert status == 400, bad
+    status, _ = await call(gw, "PUT", f"{A}/chargers/NOPE-{uid}/password", {})
+    assert status == 404
+    await call(gw, "DELETE", f"{A}/chargers/{cp}")
+    status, body = await call(gw, "PUT", path, {})
+    assert status == 409 and "decommissioned" in body["message"]
+    assert await rds.hget(keys.charger(cp), F.PASSWORD) == before
 
 
 async def test_audit_log_lists_admin_actions_and_partner_commands(

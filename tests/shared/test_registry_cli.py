@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from typing import Any
 
@@ -10,11 +11,15 @@ import asyncpg
 import orjson
 import pytest
 import redis.asyncio as redis
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
+from csms.server import CsmsApp
 from evcs import cli
 from shared import apikeys, registry
 from shared.redis_keys import F, Keys
 from shared.settings import Settings
+from tests.gateway.support import eventually
 
 
 @pytest.fixture
@@ -91,3 +96,62 @@ async def test_partner_key_and_charger_lifecycle(
     assert out.strip() == f"deleted {pid}: 1 keys revoked, 1 chargers unassigned"
     err = await run("get-partner", pid, fails=True)
     assert "not found" in err
+
+
+async def test_an_operator_sees_who_is_connected_and_changes_a_password(
+    admin: object, settings: Settings, uid: str
+) -> None:
+    run: Any = admin
+    node = CsmsApp(
+        settings.model_copy(
+            update={"csms_port": 0, "node_id": f"cli-node-{uid}", "charger_auth": True}
+        )
+    )
+    await node.start()
+    try:
+        cp = f"OPS-{uid}"
+        out = await run("register-charger", cp, "--protocol", "ocpp1.6")
+        first = re.search(r"\(shown once\): (\S+)", out).group(1)  # type: ignore[union-attr]
+        shown = orjson.loads(await run("get-charger", cp))
+        assert (shown["online"], shown["node"], shown["lastSeen"]) == (False, None, None)
+
+        async with _charger(node, cp, first) as ws:
+            boot = {"chargePointVendor": "ACME", "chargePointModel": "X", "firmwareVersion": "7.1"}
+            await ws.send(orjson.dumps([2, "1", "BootNotification", boot]).decode())
+            await ws.recv()
+            shown = orjson.loads(await run("get-charger", cp))
+            assert shown["online"] is True and shown["node"] == f"cli-node-{uid}"
+            assert shown["firmwareVersion"] == "7.1" and shown["lastSeen"]
+            listed = orjson.loads(await run("list-chargers"))
+            assert [c for c in listed if c["chargerId"] == cp] == [shown]
+
+            out = await run("set-charger-password", cp)
+            second = re.search(r"\(shown once\): (\S+)", out).group(1)  # type: ignore[union-attr]
+            assert second != first
+            with pytest.raises(InvalidStatus) as refused:
+                async with _charger(node, cp, first):
+                    pass
+            assert refused.value.response.status_code == 401
+        async with _charger(node, cp, second):
+            pass
+
+        async def offline() -> bool:
+            charger = orjson.loads(await run("get-charger", cp))
+            return charger["online"] is False and charger["node"] is None
+
+        await eventually(offline)
+        audit = orjson.loads(await run("audit", "--target", cp, "--limit", "1"))
+        assert audit[0]["action"] == "charger.password" and second not in str(audit)
+        err = await run("set-charger-password", cp, "--password", "short", fails=True)
+        assert "16 to 40" in err
+    finally:
+        await node.stop()
+
+
+def _charger(node: CsmsApp, cp: str, password: str) -> Any:
+    token = base64.b64encode(f"{cp}:{password}".encode()).decode()
+    return connect(
+        f"{node.url}/{cp}",
+        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        additional_headers={"Authorization": f"Basic {token}"},
+    )

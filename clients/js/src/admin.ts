@@ -252,6 +252,24 @@ export class EVChargingAdmin {
     });
   }
 
+  /**
+   * Set, regenerate (no options) or remove (`noPassword`) a charger's password; a generated
+   * one is answered once. The charger's next connection must use it.
+   */
+  setChargerPassword(
+    chargerId: string,
+    options: { password?: string; noPassword?: boolean } = {},
+  ): Promise<RegisteredCharger> {
+    return this.send({
+      operationId: "adminSetChargerPassword",
+      method: "PUT",
+      path: `${ADMIN}/chargers/${segment(chargerId)}/password`,
+      body: body(options),
+      replayable: false,
+      parse: asIs<RegisteredCharger>,
+    });
+  }
+
   /** Decommission a charger: REMOVED for its partner, refused by csms from now on. */
   decommissionCharger(chargerId: string): Promise<AdminCharger> {
     return this.send({

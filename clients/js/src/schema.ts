@@ -406,7 +406,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A registered charger */
+        /**
+         * A registered charger, with its live state
+         * @description Whether it is connected and on which csms node, its status, when it last sent anything and its firmware, from the live state in Redis.
+         */
         get: operations["adminGetCharger"];
         put?: never;
         post?: never;
@@ -430,6 +433,26 @@ export interface paths {
         post?: never;
         /** Unassign a charger from its partner */
         delete: operations["adminUnassignCharger"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/chargers/{chargerId}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set, regenerate or remove a charger's password
+         * @description Stored only as a hash. The charger's next connection must present the new password; a connection already open stays open. Without `password` (and without `noPassword`) one is generated and answered once.
+         */
+        put: operations["adminSetChargerPassword"];
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -486,6 +509,28 @@ export interface components {
              * @description Set once decommissioned
              */
             removedAt: string | null;
+            /**
+             * Online
+             * @description Connected now, on a live csms node
+             */
+            online: boolean;
+            /** @description One of the seven partner statuses (see the status mapping) */
+            status: components["schemas"]["PartnerStatus"];
+            /**
+             * Node
+             * @description The csms node holding its connection; null while offline
+             */
+            node: string | null;
+            /**
+             * Lastseen
+             * @description When the charger last sent anything
+             */
+            lastSeen: string | null;
+            /**
+             * Firmwareversion
+             * @description As its last boot reported
+             */
+            firmwareVersion: string | null;
         };
         /** AdminChargerPage */
         AdminChargerPage: {
@@ -697,8 +742,35 @@ export interface components {
              */
             nextCursor: string | null;
         };
+        /** ChargerPassword */
+        ChargerPassword: {
+            /**
+             * Password
+             * @description Charge point password (HTTP Basic, OCPP security profile 1-2); default: one is generated and answered once
+             * @default null
+             */
+            password: string | null;
+            /**
+             * Nopassword
+             * @description No password (for security profile 3 or trusted networks)
+             * @default false
+             */
+            noPassword: boolean;
+        };
         /** ChargerRegister */
         ChargerRegister: {
+            /**
+             * Password
+             * @description Charge point password (HTTP Basic, OCPP security profile 1-2); default: one is generated and answered once
+             * @default null
+             */
+            password: string | null;
+            /**
+             * Nopassword
+             * @description No password (for security profile 3 or trusted networks)
+             * @default false
+             */
+            noPassword: boolean;
             /**
              * Chargerid
              * @description A charger id: 1-48 of A-Z a-z 0-9 . _ : * -
@@ -711,18 +783,6 @@ export interface components {
              * @enum {string}
              */
             protocol: "ocpp1.6" | "ocpp2.0.1";
-            /**
-             * Password
-             * @description Charge point password (HTTP Basic, OCPP security profile 1-2); default: one is generated and answered once
-             * @default null
-             */
-            password: string | null;
-            /**
-             * Nopassword
-             * @description Register without a password (for security profile 3 or trusted networks)
-             * @default false
-             */
-            noPassword: boolean;
             /**
              * Partnerid
              * @description Assign to this partner at once
@@ -6060,7 +6120,12 @@ export interface operations {
                      *           "hasPassword": true,
                      *           "registeredAt": "2026-03-01T10:15:30.000Z",
                      *           "assignedAt": "2026-03-01T10:15:30.000Z",
-                     *           "removedAt": null
+                     *           "removedAt": null,
+                     *           "online": true,
+                     *           "status": "AVAILABLE",
+                     *           "node": "csms-1",
+                     *           "lastSeen": "2026-03-01T10:15:30.000Z",
+                     *           "firmwareVersion": "1.4.2"
                      *         }
                      *       ],
                      *       "nextCursor": null
@@ -6212,7 +6277,12 @@ export interface operations {
                      *         "hasPassword": true,
                      *         "registeredAt": "2026-03-01T10:15:30.000Z",
                      *         "assignedAt": "2026-03-01T10:15:30.000Z",
-                     *         "removedAt": null
+                     *         "removedAt": null,
+                     *         "online": true,
+                     *         "status": "AVAILABLE",
+                     *         "node": "csms-1",
+                     *         "lastSeen": "2026-03-01T10:15:30.000Z",
+                     *         "firmwareVersion": "1.4.2"
                      *       },
                      *       "password": "pW9x-3kLq8ZrT2vNm4Yb"
                      *     }
@@ -6433,7 +6503,12 @@ export interface operations {
                      *       "hasPassword": true,
                      *       "registeredAt": "2026-03-01T10:15:30.000Z",
                      *       "assignedAt": "2026-03-01T10:15:30.000Z",
-                     *       "removedAt": null
+                     *       "removedAt": null,
+                     *       "online": true,
+                     *       "status": "AVAILABLE",
+                     *       "node": "csms-1",
+                     *       "lastSeen": "2026-03-01T10:15:30.000Z",
+                     *       "firmwareVersion": "1.4.2"
                      *     }
                      */
                     "application/json": components["schemas"]["AdminChargerJson"];
@@ -6576,7 +6651,12 @@ export interface operations {
                      *       "hasPassword": true,
                      *       "registeredAt": "2026-03-01T10:15:30.000Z",
                      *       "assignedAt": "2026-03-01T10:15:30.000Z",
-                     *       "removedAt": "2026-03-01T10:15:30.000Z"
+                     *       "removedAt": "2026-03-01T10:15:30.000Z",
+                     *       "online": true,
+                     *       "status": "AVAILABLE",
+                     *       "node": "csms-1",
+                     *       "lastSeen": "2026-03-01T10:15:30.000Z",
+                     *       "firmwareVersion": "1.4.2"
                      *     }
                      */
                     "application/json": components["schemas"]["AdminChargerJson"];
@@ -6747,7 +6827,12 @@ export interface operations {
                      *       "hasPassword": true,
                      *       "registeredAt": "2026-03-01T10:15:30.000Z",
                      *       "assignedAt": "2026-03-01T10:15:30.000Z",
-                     *       "removedAt": null
+                     *       "removedAt": null,
+                     *       "online": true,
+                     *       "status": "AVAILABLE",
+                     *       "node": "csms-1",
+                     *       "lastSeen": "2026-03-01T10:15:30.000Z",
+                     *       "firmwareVersion": "1.4.2"
                      *     }
                      */
                     "application/json": components["schemas"]["AdminChargerJson"];
@@ -6966,7 +7051,12 @@ export interface operations {
                      *       "hasPassword": true,
                      *       "registeredAt": "2026-03-01T10:15:30.000Z",
                      *       "assignedAt": null,
-                     *       "removedAt": null
+                     *       "removedAt": null,
+                     *       "online": true,
+                     *       "status": "AVAILABLE",
+                     *       "node": "csms-1",
+                     *       "lastSeen": "2026-03-01T10:15:30.000Z",
+                     *       "firmwareVersion": "1.4.2"
                      *     }
                      */
                     "application/json": components["schemas"]["AdminChargerJson"];
@@ -7083,6 +7173,238 @@ export interface operations {
                      *       "error": "Service Unavailable",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/partner"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminSetChargerPassword: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The charger's id. Unknown ids and other partners' chargers alike are 404.
+                 * @example CP-0001
+                 */
+                chargerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": components["schemas"]["ChargerPassword"];
+            };
+        };
+        responses: {
+            /** @description The new password is in force */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "charger": {
+                     *         "chargerId": "CP-0001",
+                     *         "partnerId": "acme",
+                     *         "protocol": "ocpp1.6",
+                     *         "vendor": "ACME",
+                     *         "model": "Wallbox 22",
+                     *         "hasPassword": true,
+                     *         "registeredAt": "2026-03-01T10:15:30.000Z",
+                     *         "assignedAt": "2026-03-01T10:15:30.000Z",
+                     *         "removedAt": null,
+                     *         "online": true,
+                     *         "status": "AVAILABLE",
+                     *         "node": "csms-1",
+                     *         "lastSeen": "2026-03-01T10:15:30.000Z",
+                     *         "firmwareVersion": "1.4.2"
+                     *       },
+                     *       "password": "pW9x-3kLq8ZrT2vNm4Yb"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RegisteredChargerJson"];
+                };
+            };
+            /** @description The body is not valid JSON or does not match the schema (the message says where) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "the body is not valid json or does not match the schema (the message says where)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/password"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No admin token, or a wrong one */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token, or a wrong one",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/password"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/password"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such charger */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no such charger",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/password"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The charger is decommissioned */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "message": "the charger is decommissioned",
+                     *       "error": "Conflict",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/password"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 256 KiB */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "message": "the body is larger than 256 kib",
+                     *       "error": "Request Entity Too Large",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/password"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type must be application/json) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "message": "the body is not json (content-type must be application/json)",
+                     *       "error": "Unsupported Media Type",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/password"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/password"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/password"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBody"];

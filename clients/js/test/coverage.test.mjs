@@ -80,6 +80,7 @@ test("every operation is reachable from the client", async () => {
     a.decommissionCharger("CP-0001"),
     a.assignCharger("CP-0001", "acme"),
     a.unassignCharger("CP-0001"),
+    a.setChargerPassword("CP-0001"),
     a.auditLog({ actor: "admin:alice", from: t0 }),
   ];
   for (const call of calls) {

@@ -1,7 +1,9 @@
-"""The admin API's chargers: register, list, read, decommission, assign to a partner and
-unassign."""
+"""The admin API's chargers: register, list, read with their live state, decommission,
+assign to a partner and unassign, and set their password."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -10,19 +12,20 @@ from gateway.admin_schemas import (
     AdminChargerJson,
     AdminChargerPage,
     ChargerAssign,
+    ChargerPassword,
     ChargerRegister,
     ChargersQuery,
     RegisteredChargerJson,
-    charger_admin_json,
 )
 from gateway.api import Endpoint, Reply
 from gateway.errors import ApiError
+from gateway.fleet import admin_chargers
 from gateway.jsonio import json_response
 from gateway.routes.admin.common import actor, after
 from gateway.routes.params import CHARGER
 from gateway.routes.paths import ADMIN
 from gateway.schemas import ISO_EXAMPLE
-from gateway.state import KEYS, POOL, REDIS
+from gateway.state import KEYS, NODES, POOL, REDIS, SETTINGS
 from shared import registry
 from shared.ids import valid_charger_id
 
@@ -36,6 +39,11 @@ _CHARGER_EXAMPLE = {
     "registeredAt": ISO_EXAMPLE,
     "assignedAt": ISO_EXAMPLE,
     "removedAt": None,
+    "online": True,
+    "status": "AVAILABLE",
+    "node": "csms-1",
+    "lastSeen": ISO_EXAMPLE,
+    "firmwareVersion": "1.4.2",
 }
 _NO_CHARGER = {404: "No such charger"}
 
@@ -47,10 +55,28 @@ def _charger_id(request: web.Request) -> str:
     return charger
 
 
-async def register_charger(request: web.Request) -> web.Response:
-    body = await REGISTER_CHARGER.body_of(request)
+async def _with_live(
+    request: web.Request, records: Sequence[registry.ChargerRecord]
+) -> list[AdminChargerJson]:
+    app = request.app
+    alive, grace = app[NODES].alive, app[SETTINGS].offline_grace
+    return await admin_chargers(app[REDIS], app[KEYS], records, alive, grace)
+
+
+async def _one(request: web.Request, record: registry.ChargerRecord) -> AdminChargerJson:
+    return (await _with_live(request, [record]))[0]
+
+
+def _generate(body: ChargerPassword) -> bool:
+    """Whether to generate a password: neither one given nor none asked for."""
     if body.no_password and body.password is not None:
         raise ApiError(400, "password and noPassword exclude each other")
+    return body.password is None and not body.no_password
+
+
+async def register_charger(request: web.Request) -> web.Response:
+    body = await REGISTER_CHARGER.body_of(request)
+    generate = _generate(body)
     app = request.app
     password = await registry.register_charger(
         app[POOL],
@@ -60,11 +86,11 @@ async def register_charger(request: web.Request) -> web.Response:
         protocol=body.protocol,
         password=body.password,
         partner_id=body.partner_id,
-        generate=body.password is None and not body.no_password,
+        generate=generate,
         actor=actor(request),
     )
     answer: RegisteredChargerJson = {
-        "charger": charger_admin_json(await registry.get_charger(app[POOL], body.charger_id)),
+        "charger": await _one(request, await registry.get_charger(app[POOL], body.charger_id)),
         "password": password,
     }
     return json_response(answer, status=201)
@@ -107,7 +133,7 @@ async def list_chargers(request: web.Request) -> web.Response:
     )
     page = found[: query.limit]
     answer: AdminChargerPage = {
-        "chargers": [charger_admin_json(c) for c in page],
+        "chargers": await _with_live(request, page),
         "nextCursor": cursors.encode(page[-1].id) if len(found) > query.limit else None,
     }
     return json_response(answer)
@@ -134,7 +160,7 @@ LIST_CHARGERS = Endpoint(
 
 async def get_charger(request: web.Request) -> web.Response:
     charger = await registry.get_charger(request.app[POOL], _charger_id(request))
-    return json_response(charger_admin_json(charger))
+    return json_response(await _one(request, charger))
 
 
 GET_CHARGER = Endpoint(
@@ -142,9 +168,11 @@ GET_CHARGER = Endpoint(
     f"{ADMIN}/chargers/{{chargerId}}",
     get_charger,
     "adminGetCharger",
-    "A registered charger",
+    "A registered charger, with its live state",
     "admin: chargers",
     access="admin",
+    description="Whether it is connected and on which csms node, its status, when it last"
+    " sent anything and its firmware, from the live state in Redis.",
     params=(CHARGER,),
     replies={200: Reply("The charger", AdminChargerJson, _CHARGER_EXAMPLE)},
     errors=_NO_CHARGER,
@@ -156,7 +184,7 @@ async def decommission_charger(request: web.Request) -> web.Response:
     charger = await registry.decommission_charger(
         app[POOL], app[REDIS], app[KEYS], _charger_id(request), actor=actor(request)
     )
-    return json_response(charger_admin_json(charger))
+    return json_response(await _one(request, charger))
 
 
 DECOMMISSION_CHARGER = Endpoint(
@@ -186,7 +214,7 @@ async def assign_charger(request: web.Request) -> web.Response:
     charger = await registry.assign_charger(
         app[POOL], app[REDIS], app[KEYS], charger_id, body.partner_id, actor=actor(request)
     )
-    return json_response(charger_admin_json(charger))
+    return json_response(await _one(request, charger))
 
 
 ASSIGN_CHARGER = Endpoint(
@@ -213,7 +241,7 @@ async def unassign_charger(request: web.Request) -> web.Response:
     charger = await registry.assign_charger(
         app[POOL], app[REDIS], app[KEYS], _charger_id(request), None, actor=actor(request)
     )
-    return json_response(charger_admin_json(charger))
+    return json_response(await _one(request, charger))
 
 
 UNASSIGN_CHARGER = Endpoint(
@@ -230,6 +258,48 @@ UNASSIGN_CHARGER = Endpoint(
             "The charger",
             AdminChargerJson,
             {**_CHARGER_EXAMPLE, "partnerId": None, "assignedAt": None},
+        )
+    },
+    errors={**_NO_CHARGER, 409: "The charger is decommissioned"},
+)
+
+
+async def set_password(request: web.Request) -> web.Response:
+    charger_id = _charger_id(request)
+    body = await SET_PASSWORD.body_of(request)
+    app = request.app
+    charger, password = await registry.set_charger_password(
+        app[POOL],
+        app[REDIS],
+        app[KEYS],
+        charger_id,
+        password=body.password,
+        generate=_generate(body),
+        actor=actor(request),
+    )
+    answer: RegisteredChargerJson = {"charger": await _one(request, charger), "password": password}
+    return json_response(answer)
+
+
+SET_PASSWORD = Endpoint(
+    "PUT",
+    f"{ADMIN}/chargers/{{chargerId}}/password",
+    set_password,
+    "adminSetChargerPassword",
+    "Set, regenerate or remove a charger's password",
+    "admin: chargers",
+    access="admin",
+    description="Stored only as a hash. The charger's next connection must present the new"
+    " password; a connection already open stays open. Without `password` (and without"
+    " `noPassword`) one is generated and answered once.",
+    params=(CHARGER,),
+    body=ChargerPassword,
+    body_example={},
+    replies={
+        200: Reply(
+            "The new password is in force",
+            RegisteredChargerJson,
+            {"charger": _CHARGER_EXAMPLE, "password": "pW9x-3kLq8ZrT2vNm4Yb"},
         )
     },
     errors={**_NO_CHARGER, 409: "The charger is decommissioned"},

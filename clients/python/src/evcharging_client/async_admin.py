@@ -175,6 +175,13 @@ class AsyncEVChargingAdmin:
         """Decommission a charger: REMOVED for its partner, refused by csms from now on."""
         return await self._t.send(op.admin_decommission_charger(charger_id))
 
+    async def set_charger_password(
+        self, charger_id: str, *, password: str | None = None, no_password: bool = False
+    ) -> m.RegisteredCharger:
+        """Set, regenerate (neither argument) or remove a charger's password; a generated one
+        is answered once. The charger's next connection must use it."""
+        return await self._t.send(op.admin_set_charger_password(charger_id, password, no_password))
+
     async def assign_charger(self, charger_id: str, partner_id: str) -> m.AdminCharger:
         """Assign a charger to a partner (within its quota)."""
         return await self._t.send(op.admin_assign_charger(charger_id, partner_id))

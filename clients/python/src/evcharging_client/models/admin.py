@@ -75,6 +75,11 @@ class AdminCharger(Model):
     registered_at: str
     assigned_at: str | None
     removed_at: str | None
+    online: bool
+    status: str
+    node: str | None
+    last_seen: str | None
+    firmware_version: str | None
 
 
 class AdminChargerPage(Model):
@@ -83,7 +88,8 @@ class AdminChargerPage(Model):
 
 
 class RegisteredCharger(Model):
-    """A charger just registered, and its generated password (shown this once)."""
+    """A charger just registered or given a new password, and the password if one was
+    generated (shown this once)."""
 
     charger: AdminCharger
     password: str | None

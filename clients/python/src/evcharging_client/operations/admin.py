@@ -219,6 +219,20 @@ def admin_unassign_charger(charger_id: str) -> Call[m.AdminCharger]:
     )
 
 
+def admin_set_charger_password(
+    charger_id: str, password: str | None, no_password: bool
+) -> Call[m.RegisteredCharger]:
+    return Call(
+        "adminSetChargerPassword",
+        "PUT",
+        f"{ADMIN}/chargers/{segment(charger_id)}/password",
+        model(m.RegisteredCharger),
+        json=without_none(password=password, noPassword=no_password or None),
+        # a retry after a lost answer would generate another password than the one lost
+        replayable=False,
+    )
+
+
 def admin_audit_log(
     cursor: str | None,
     actor: str | None,

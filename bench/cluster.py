@@ -22,6 +22,7 @@ from bench.loadgen import Result, run_workers
 from bench.sampler import Peak
 from bench.stats import percentile
 from shared import embedded_cluster
+from shared.ports import free_port
 from shared.redis_client import parse_url
 
 CHARGERS = 1_000_000  # at one message per second each
@@ -91,7 +92,7 @@ def _ingest(ctx: Ctx, topo: Topology) -> None:
     csms = procs.start(
         "csms",
         ["evcs", "csms"],
-        {**env, "EVCS_CSMS_PORT": str(port := procs.free_port()), "EVCS_NODE_ID": "bench-cl"},
+        {**env, "EVCS_CSMS_PORT": str(port := free_port()), "EVCS_NODE_ID": "bench-cl"},
         port,
         ctx.logs / f"csms-{topo.shards}.log",
     )
@@ -181,7 +182,7 @@ def _wait_cost(ctx: Ctx) -> None:
                 "cluster", f"replica behind its primary, peak (at most), WAIT {wait}", "messages"
             )
             env = {**topo.env(ctx), "EVCS_REDIS_WAIT_REPLICAS": str(wait)}
-            port = procs.free_port()
+            port = free_port()
             csms = procs.start(
                 "csms",
                 ["evcs", "csms"],

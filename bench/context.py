@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench import procs
 from bench.stats import Figure
+from shared.ports import free_port
 from shared.settings import Settings
 
 
@@ -60,7 +61,7 @@ def fresh_prefix() -> str:
 
 def start_csms(ctx: Ctx, node_id: str, log_name: str, **env: str) -> procs.Proc:
     """A csms node process on a free port (more `EVCS_` variables in `env`)."""
-    port = procs.free_port()
+    port = free_port()
     environ = ctx.env(EVCS_CSMS_PORT=str(port), EVCS_NODE_ID=node_id, **env)
     return procs.start("csms", ["evcs", "csms"], environ, port, ctx.logs / log_name)
 
@@ -68,7 +69,7 @@ def start_csms(ctx: Ctx, node_id: str, log_name: str, **env: str) -> procs.Proc:
 def start_gateway(ctx: Ctx, log_name: str) -> procs.Proc:
     """A gateway process on a free port; rate limits out of the way (reads are measured, not
     the limiter's refusals)."""
-    port = procs.free_port()
+    port = free_port()
     env = ctx.env(
         EVCS_GATEWAY_PORT=str(port),
         EVCS_RATE_LIMIT_MINUTE="1000000000",

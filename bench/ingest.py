@@ -12,6 +12,7 @@ from bench import procs
 from bench.context import Ctx, start_csms
 from bench.loadgen import Result, Spec, run_workers
 from bench.stats import percentile
+from shared.ports import free_port
 from shared.redis_client import connect_sync
 
 
@@ -64,7 +65,7 @@ def run(ctx: Ctx) -> None:
     conns = 200 if ctx.quick else 1000
     workers = 1 if ctx.quick else 2
     secs = ctx.seconds
-    echo_port = procs.free_port()
+    echo_port = free_port()
     echo = procs.start(
         "echo", ["bench.echo", str(echo_port)], ctx.env(), echo_port, ctx.logs / "echo.log"
     )

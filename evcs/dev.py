@@ -21,6 +21,7 @@ from pathlib import Path
 
 from evcs import children, demo
 from shared import embedded, embedded_cluster
+from shared.ports import free_port, port_free
 from shared.redis_keys import Keys
 from shared.settings import Settings
 
@@ -115,12 +116,12 @@ class Plan:
 
 def plan(settings: Settings, csms_nodes: int, gateways: int) -> Plan:
     def ports(host: str, public: int, n: int) -> list[int]:
-        return [public] if n == 1 else [children.free_port(host) for _ in range(n)]
+        return [public] if n == 1 else [free_port(host) for _ in range(n)]
 
     return Plan(
         csms=ports(settings.csms_host, settings.csms_port, csms_nodes),
         gateways=ports(settings.gateway_host, settings.gateway_port, gateways),
-        ops=[children.free_port(settings.ops_host) for _ in range(csms_nodes + 1 + gateways)],
+        ops=[free_port(settings.ops_host) for _ in range(csms_nodes + 1 + gateways)],
     )
 
 
@@ -181,7 +182,7 @@ def _busy_port(base: Settings) -> str | None:
         ("csms", base.csms_host, base.csms_port),
         ("gateway", base.gateway_host, base.gateway_port),
     ):
-        if not children.port_free(host, port):
+        if not port_free(host, port):
             return f"port {port} for the {name} is in use (set EVCS_{name.upper()}_PORT)"
     return None
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.ports import free_port, port_free
+
 log = logging.getLogger(__name__)
 
 APPENDFSYNC = ("everysec", "always")
@@ -28,23 +30,6 @@ APPENDFSYNC = ("everysec", "always")
 class Embedded:
     database_url: str
     redis_url: str
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _pgserver() -> Any:
@@ -169,7 +154,7 @@ def start_redis(folder: Path, appendfsync: str = "everysec") -> str:
     state = redis_state(port) if port else "down"
     if state == "down":
         # Back on its old port when that is free, so clients reconnect to the URL they know.
-        if not port or not port_free(port):
+        if not port or not port_free("127.0.0.1", port):
             port = free_port()
         spawn_server(folder, port, appendfsync)
     wait_for_server(folder, port)

@@ -16,6 +16,7 @@ from pathlib import Path
 import redis
 
 from shared import embedded
+from shared.ports import free_port, port_free
 
 SLOTS = 16384
 LAYOUT = "cluster.json"
@@ -119,7 +120,9 @@ def _start_nodes(folder: Path, layout: Layout, appendfsync: str) -> None:
         where = node_folder(folder, index)
         state = embedded.redis_state(port)
         if state == "down":
-            if not embedded.port_free(port) or not embedded.port_free(layout.bus_ports[index]):
+            if not port_free("127.0.0.1", port) or not port_free(
+                "127.0.0.1", layout.bus_ports[index]
+            ):
                 raise RuntimeError(
                     f"port {port} or {layout.bus_ports[index]} of embedded cluster node {index} "
                     f"is taken by another program; free it, or remove {folder}"
@@ -135,7 +138,7 @@ def _create(
     count = primaries * (1 + replicas)
     ports: list[int] = []
     while len(ports) < 2 * count:  # distinct free ports for clients and the cluster bus
-        port = embedded.free_port()
+        port = free_port()
         if port not in ports:
             ports.append(port)
     layout = Layout(primaries, replicas, ports[:count], ports[count:], node_timeout_ms)

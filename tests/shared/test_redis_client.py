@@ -17,6 +17,7 @@ from redis.crc import key_slot
 
 from shared import embedded
 from shared.embedded_cluster import SLOTS
+from shared.ports import free_port
 from shared.pubsub import Subscription
 from shared.redis_client import RedisUnavailable, connect, parse_url
 from shared.redis_keys import Keys, shard_tag
@@ -47,7 +48,7 @@ async def test_nothing_listening_is_one_clear_error() -> None:
 def slotless_node() -> Iterator[str]:
     """A cluster-enabled server that serves no slot: a cluster not (yet) set up."""
     folder = Path(tempfile.mkdtemp(prefix="evcs-slotless-"))
-    port = embedded.free_port()
+    port = free_port()
     embedded.spawn_server(
         folder,
         port,
@@ -55,7 +56,7 @@ def slotless_node() -> Iterator[str]:
         "--cluster-enabled",
         "yes",
         "--cluster-port",
-        str(embedded.free_port()),
+        str(free_port()),
     )
     embedded.wait_for_server(folder, port)
     yield f"redis://127.0.0.1:{port}/0"

@@ -89,9 +89,17 @@ class Recorder:
         idle_s = self.settings.recorder_claim_idle_ms / 1000
         last_claim = float("-inf")
         last_trim = time.monotonic()
+        # Entries Redis delivered to this consumer whose reply never arrived (the connection
+        # died with it in flight, as when Redis restarts) wait in its pending list; other
+        # recorders could claim them only once idle for recorder_claim_idle_ms. Read them
+        # back at once instead: at the start and after every failure.
+        recover = True
         while not self._stopping.is_set():
             now = time.monotonic()
             try:
+                if recover:
+                    await self._recover(stream)
+                    recover = False
                 if now - last_claim > idle_s:
                     await self._drain(stream, await self._claim(stream))
                     last_claim = now
@@ -100,6 +108,7 @@ class Recorder:
                     await self._trim(stream)
                     last_trim = now
             except ResponseError as exc:
+                recover = True
                 if "NOGROUP" in str(exc):
                     # Redis came back without its data (no append-only file): a new group.
                     log.warning("consumer group missing; creating it again")
@@ -107,6 +116,7 @@ class Recorder:
                 else:
                     await self._redis_failed(exc)
             except Exception as exc:  # a lost node, a failover: never the end of the recorder
+                recover = True
                 await self._redis_failed(exc)
 
     async def _redis_failed(self, exc: Exception) -> None:
@@ -157,10 +167,13 @@ class Recorder:
     def stop(self) -> None:
         self._stopping.set()
 
-    async def _read(self, stream: str) -> Entries:
+    async def _read(self, stream: str, after: str = ">") -> Entries:
+        """New entries (`>`, waiting up to half a second for some), or this consumer's own
+        pending entries after the id `after`."""
         # The command name as bytes skips redis-py's reply parsing, which builds a dict per
         # entry (a fifth of the recorder's time); the reply comes as the server sent it: a
         # map of stream -> entries (RESP3), or a list of [stream, entries] (RESP2).
+        block = ("BLOCK", 500) if after == ">" else ()
         reply = await self._on(stream).execute_command(
             b"XREADGROUP",
             "GROUP",
@@ -168,17 +181,23 @@ class Recorder:
             self.consumer,
             "COUNT",
             self.settings.recorder_batch,
-            "BLOCK",
-            500,
+            *block,
             "STREAMS",
             stream,
-            ">",
+            after,
         )
         per_stream = reply.values() if isinstance(reply, dict) else (got for _, got in reply or [])
         entries = [(entry_id, _event_of(fields)) for got in per_stream for entry_id, fields in got]
         if not entries:
             LAG.set(0)
         return entries
+
+    async def _recover(self, stream: str) -> None:
+        """Write and acknowledge what was delivered to this consumer and never acknowledged."""
+        after = "0"
+        while entries := await self._read(stream, after):
+            await self._drain(stream, entries)
+            after = entries[-1][0]
 
     async def _claim(self, stream: str) -> Entries:
         """Entries another recorder took but never acknowledged (it crashed): ours now."""
@@ -259,8 +278,11 @@ class Recorder:
         PENDING.set(sum(self._pending.values()))
 
 
-def _event_of(fields: list[str]) -> str | None:
-    """The event field of an entry as the server sent it: [name, value, ...]."""
+def _event_of(fields: list[str] | None) -> str | None:
+    """The event field of an entry as the server sent it: [name, value, ...]; None for an
+    entry deleted from the stream while pending."""
+    if not fields:
+        return None
     for i in range(0, len(fields) - 1, 2):
         if fields[i] == ev.FIELD:
             return fields[i + 1]

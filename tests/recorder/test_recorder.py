@@ -201,3 +201,37 @@ async def test_equal_entry_ids_in_two_shards_are_two_rows(
     for stream in recorder.streams:
         await recorder._drain(stream, await recorder._read(stream))
     assert await _counts(pool, cp) == (2, 0, 0)
+
+
+async def test_entries_whose_delivery_was_cut_off_are_written_at_once_not_after_claim_idle(
+    recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str
+) -> None:
+    # Claiming from others waits a minute here: only the recorder's own recovery can be quick.
+    recorder.settings = recorder.settings.model_copy(update={"recorder_claim_idle_ms": 60_000})
+    stream = recorder.streams[0]
+    cut = asyncio.Event()
+    read = recorder._read
+
+    async def read_cut_off_once(stream: str, after: str = ">") -> list[tuple[str, str | None]]:
+        entries = await read(stream, after)
+        if entries and after == ">" and not cut.is_set():
+            # Redis delivered these (they are pending for this consumer), but the connection
+            # died before the reply arrived: as when Redis restarts with a read in flight.
+            cut.set()
+            raise redis.ConnectionError("Connection closed by server.")
+        return entries
+
+    recorder._read = read_cut_off_once  # type: ignore[method-assign]
+    task = asyncio.create_task(recorder.run())
+    try:
+        cp = f"CUT-{uid}"
+        await _append(rds, recorder.keys, _events(cp, 5))
+        await asyncio.wait_for(cut.wait(), 10)
+        started = time.monotonic()
+        while await _counts(pool, cp) != (5, 10, 1):
+            assert time.monotonic() - started < 10, await _counts(pool, cp)
+            await asyncio.sleep(0.05)
+        assert (await rds.xpending(stream, RECORDER_GROUP))["pending"] == 0
+    finally:
+        recorder.stop()
+        await task

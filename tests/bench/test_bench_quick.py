@@ -6,9 +6,14 @@ import asyncio
 import os
 import sys
 
+import pytest
+
 from shared.settings import Settings
 
 
+# Its own 300 s budget governs, not the suite's default per-test timeout: the benchmarks start
+# servers and load generators, which take several times longer on a busy 2-core machine.
+@pytest.mark.timeout(360)
 async def test_quick_benchmark_prints_its_table(settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {
         **os.environ,

@@ -17,7 +17,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bench import cluster, control, fleet, ingest, projection, reads, recording, registry
+from bench import (
+    cluster,
+    control,
+    durability,
+    fleet,
+    ingest,
+    projection,
+    reads,
+    recording,
+    registry,
+)
 from bench.context import Ctx, fresh_prefix
 from bench.stats import Figure, table
 from shared import db, services
@@ -36,6 +46,7 @@ SCENARIOS = {
     "recorder": recording.run,
     "registry": registry.run,
     "cluster": cluster.run,
+    "durability": durability.run,
     "projection": projection.run,
 }
 

@@ -45,8 +45,17 @@ def compose() -> dict[str, Any]:
 def test_compose_files_follow_the_compose_specification(compose: dict[str, Any]) -> None:
     assert _compose_errors(compose) == []
     assert _compose_errors(_yaml(DEPLOY / "compose.tls.yml")) == []
+    assert _compose_errors(_yaml(DEPLOY / "compose.no-loss.yml")) == []
     broken = {**compose, "services": {**compose["services"], "redis": {"comand": "x"}}}
     assert _compose_errors(broken)  # the schema does catch a misspelt key
+
+
+def test_the_no_loss_profile_changes_only_when_redis_fsyncs(compose: dict[str, Any]) -> None:
+    default = compose["services"]["redis"]["command"]
+    no_loss = _yaml(DEPLOY / "compose.no-loss.yml")["services"]["redis"]["command"]
+    at = default.index("--appendfsync")
+    assert default[at + 1] == "everysec" and no_loss[at + 1] == "always"
+    assert no_loss[:at] + no_loss[at + 2 :] == default[:at] + default[at + 2 :]
 
 
 def test_compose_runs_every_role_from_one_image(compose: dict[str, Any]) -> None:

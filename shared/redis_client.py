@@ -213,16 +213,19 @@ class ClusterRedis(RedisCluster):  # type: ignore[misc]
             await self.nodes_manager.initialize()
             self._refreshed = time.monotonic()
         names = {node.name for node in self.get_nodes()}
-        for name in [n for n in self._node_clients if n not in names]:
-            await self._node_clients.pop(name).aclose()
+        gone = [self._node_clients.pop(n) for n in list(self._node_clients) if n not in names]
+        for client in gone:
+            await client.aclose()
 
     async def post(self, channel: str, message: str | bytes) -> int:
         return int(await self.spublish(channel, message))
 
     async def aclose(self) -> None:
-        for client in self._node_clients.values():
+        # redis-py calls this itself on CLUSTERDOWN, while other tasks use and add node
+        # clients: let go of the current ones first, then close them.
+        clients, self._node_clients = list(self._node_clients.values()), {}
+        for client in clients:
             await client.aclose()
-        self._node_clients.clear()
         await super().aclose()
 
 

@@ -102,6 +102,24 @@ async def test_on_a_cluster_each_stream_shard_lives_on_a_primary_of_its_own(
     assert len(owners) == len(keys.streams()) == len(cluster_rds.get_primaries())
 
 
+async def test_closing_a_cluster_client_while_tasks_take_node_clients_is_safe(
+    cluster_url: str,
+) -> None:
+    # redis-py closes the cluster client itself when a node answers CLUSTERDOWN, while other
+    # requests go on taking node clients: that must not fail them with a RuntimeError.
+    client = await connect(cluster_url)
+    keys = [f"k{i}" for i in range(64)]
+    await client.node_client(keys[0]).ping()  # an open connection, which closing waits for
+
+    async def take_more() -> None:
+        for key in keys:
+            await asyncio.sleep(0)
+            client.node_client(f"{key}:again")
+
+    await asyncio.gather(client.aclose(), take_more())
+    await client.aclose()  # the ones taken meanwhile are closed too
+
+
 @pytest.mark.parametrize("topology", ["standalone", "cluster"], indirect=True)
 async def test_a_subscription_comes_back_after_its_connection_is_killed(
     backend: tuple[Settings, redis.Redis], uid: str

@@ -262,12 +262,19 @@ class ChargerLink:
                 pending = self._pending
                 if pending is None or pending[0] != frame.id or pending[1].done():
                     log.debug("%s: reply to no pending call: %s", self.charger_id, frame.id)
-                elif isinstance(frame, framing.CallResult):
-                    pending[1].set_result(frame.payload)
                 else:
-                    pending[1].set_exception(
-                        CallError(frame.code or "GenericError", frame.description, frame.details)
-                    )
+                    if isinstance(frame, framing.CallResult):
+                        pending[1].set_result(frame.payload)
+                    else:
+                        pending[1].set_exception(
+                            CallError(
+                                frame.code or "GenericError", frame.description, frame.details
+                            )
+                        )
+                    # A charger acts on a reply before it reads the next frame: let the caller
+                    # take it (a StartTransaction's transaction id) before, say, a
+                    # RemoteStopTransaction for that transaction, sent right behind it, is read.
+                    await asyncio.sleep(0)
         except ConnectionClosed:
             pass
         finally:

@@ -65,6 +65,8 @@ class Session:
     # CALLs from the charger not yet answered, now and at most; OCPP allows one at a time.
     outstanding: int = 0
     max_outstanding: int = 0
+    # replies to the CALLs sent right behind a reply (FakeCentral.behind_reply)
+    behind: list[asyncio.Future[list[Any]]] = field(default_factory=list)
 
     def actions(self) -> list[str]:
         return [action for action, _ in self.calls]
@@ -96,6 +98,8 @@ class FakeCentral:
         self.replies: dict[str, Reply] = {}
         self.errors: dict[str, str] = {}  # action -> CALLERROR code to answer with
         self.reply_delay = 0.0
+        # action -> a CALL (action, payload) sent right behind the reply to it, unawaited
+        self.behind_reply: dict[str, Callable[[Payload], tuple[str, Payload]]] = {}
         self.http_attempts = 0
         self._tx_ids = itertools.count(42)
         self._msg_ids = itertools.count(1)
@@ -138,12 +142,18 @@ class FakeCentral:
         session = self.session(charger_id)
         if check:
             self._check(session.protocol, action, False, payload, "central")
+        future = await self._send_call(session, action, payload)
+        async with asyncio.timeout(timeout):
+            return await future
+
+    async def _send_call(
+        self, session: Session, action: str, payload: Payload
+    ) -> asyncio.Future[list[Any]]:
         msg_id = f"c{next(self._msg_ids)}"
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         session.pending[msg_id] = (action, future)
         await session.ws.send(json.dumps([2, msg_id, action, payload]))
-        async with asyncio.timeout(timeout):
-            return await future
+        return future
 
     async def drop(self, charger_id: str) -> None:
         """Close the charger's latest connection from the server side."""
@@ -208,6 +218,10 @@ class FakeCentral:
             frame = [3, msg_id, reply]
         with contextlib.suppress(ConnectionClosed):
             await session.ws.send(json.dumps(frame))
+            if action in self.behind_reply and frame[0] == 3:
+                session.behind.append(
+                    await self._send_call(session, *self.behind_reply[action](frame[2]))
+                )
 
     def _check(self, protocol: str, action: str, response: bool, payload: Any, who: str) -> None:
         kind = "response" if response else "request"

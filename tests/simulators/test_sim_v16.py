@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -64,6 +65,23 @@ async def test_remote_start_reports_preparing_start_transaction_and_charging(
     assert start["connectorId"] == 1 and start["idTag"] == "TAG1"
     assert isinstance(start["meterStart"], int)
     assert charger.transaction_id == 42  # assigned by the central system
+
+
+async def test_a_remote_stop_right_behind_the_start_s_answer_stops_that_transaction(
+    central: FakeCentral, charger: SimCharger16
+) -> None:
+    # the central system may send the stop as soon as it has answered the start: a charger
+    # reads the answer (and its transaction id) before the next frame
+    central.behind_reply["StartTransaction"] = lambda reply: (
+        "RemoteStopTransaction",
+        {"transactionId": reply["transactionId"]},
+    )
+    reply = await call(central, "RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1})
+    assert reply == {"status": "Accepted"}
+    await eventually(lambda: session(central).behind)
+    stop = await asyncio.wait_for(session(central).behind[0], 5)
+    assert stop[2] == {"status": "Accepted"}
+    await eventually(lambda: "StopTransaction" in session(central).actions())
 
 
 async def test_meter_values_rise_while_charging(

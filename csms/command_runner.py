@@ -118,6 +118,8 @@ class CommandRunner:
             built = commands.build(request.action, request.params, conn.session, request.id)
             if isinstance(built, commands.Refusal):
                 return CommandReply(id=request.id, outcome=built.outcome, message=built.message)
+            # before the CALL: the charger may Authorize or start as soon as it has it
+            commands.grant_remote_start(built, conn.session, time.time())
             try:
                 answer = await conn.call(built.action, built.payload, deadline - loop.time())
             except TimeoutError:

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from csms import schemas
+from csms.authorization import REMOTE_START_GRANT
 from csms.session import Session
 from shared.bus import Action, Outcome
 from shared.framing import OCPP16, CallError, CallResult
+from shared.ids import token_uid
 
 DEFAULT_ID_TAG = "PARTNER"
 
@@ -72,6 +74,23 @@ def _start(params: dict[str, Any], session: Session, command_id: str) -> OcppCal
     if connector is not None:
         payload["evseId"] = connector
     return OcppCall("RequestStartTransaction", payload)
+
+
+def grant_remote_start(call: OcppCall | Refusal, session: Session, now: float) -> None:
+    """A remote start vouches for its token on this charger for a while: a token nobody
+    registered is accepted there (the partner who started the session stands for it)."""
+    if not isinstance(call, OcppCall):
+        return
+    if call.action == "RemoteStartTransaction":
+        token = call.payload["idTag"]
+    elif call.action == "RequestStartTransaction":
+        token = call.payload["idToken"]["idToken"]
+    else:
+        return
+    grants = session.remote_tokens
+    for uid in [uid for uid, until in grants.items() if until <= now]:
+        del grants[uid]  # expired ones go, so the dict stays small
+    grants[token_uid(token)] = now + REMOTE_START_GRANT
 
 
 def _stop(params: dict[str, Any], session: Session, command_id: str) -> OcppCall | Refusal:

@@ -4,23 +4,36 @@ from the central system. What to answer is decided in csms/protocol.py."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from csms import metrics
-from csms.protocol import ChargerProtocol, Send, Settle, Store
+from csms.authorization import RunningChange, TokenState
+from csms.protocol import ChargerProtocol, Lookup, Send, Settle, Store
 from csms.session import Session
 from shared import framing
 from shared.events import Event
 from shared.framing import CallError, CallResult
+from shared.ids import token_uid
+
+log = logging.getLogger(__name__)
 
 # Writes a charger's hash fields and events; returns once they are in, raises if they are not.
 StoreFn = Callable[[str, dict[str, str] | None, list[Event]], Awaitable[None]]
+
+
+class Tokens(Protocol):
+    """What a connection asks of the token store (csms.authorization.TokenReader)."""
+
+    async def lookup(self, token_id: str) -> TokenState: ...
+
+    async def record(self, change: RunningChange) -> None: ...
 
 
 class ChargerOffline(Exception):
@@ -41,11 +54,13 @@ class ChargerConnection:
         protocol: ChargerProtocol,
         store: StoreFn,
         taking_calls: Callable[[], bool],
+        tokens: Tokens | None = None,
     ) -> None:
         self.ws = ws
         self.protocol = protocol
         self._store = store
         self._taking_calls = taking_calls
+        self._tokens = tokens
         self.closed = False
         self._pending: dict[str, asyncio.Future[CallResult | CallError]] = {}
         self._call_lock = asyncio.Lock()
@@ -76,6 +91,12 @@ class ChargerConnection:
 
     async def _on_frame(self, data: str | bytes) -> None:
         action = self.protocol.receive(data, time.time(), self._taking_calls())
+        if isinstance(action, Lookup):
+            self.idle.clear()
+            try:
+                action = self.protocol.resume(action, await self._lookup(action), time.time())
+            finally:
+                self.idle.set()
         if isinstance(action, Send):
             await self._send(action.frame)
         elif isinstance(action, Store):
@@ -84,6 +105,19 @@ class ChargerConnection:
             fut = self._pending.get(action.answer.id)
             if fut is not None and not fut.done():
                 fut.set_result(action.answer)
+
+    async def _lookup(self, lookup: Lookup) -> TokenState | None:
+        """The token's state from the store; None if it could not be read."""
+        if self._tokens is None:
+            return TokenState(token_uid(lookup.token), None)
+        try:
+            return await self._tokens.lookup(lookup.token)
+        except Exception as exc:
+            log.warning(
+                "could not read a token",
+                extra={"charger_id": self.charger_id, "error": repr(exc)},
+            )
+            return None
 
     async def _store_and_answer(self, store: Store) -> None:
         self.idle.clear()
@@ -96,9 +130,24 @@ class ChargerConnection:
             else:
                 frame = self.protocol.stored(store)
                 metrics.count_message(self.session.protocol, store.call.action)
+                if store.running is not None:
+                    await self._record(store.running)
             await self._send(frame)
         finally:
             self.idle.set()
+
+    async def _record(self, change: RunningChange) -> None:
+        """A registered token's transaction began or ended (for ConcurrentTx). The message is
+        stored either way: a failure here only leaves the token's marker to its expiry."""
+        if self._tokens is None:
+            return
+        try:
+            await self._tokens.record(change)
+        except Exception as exc:
+            log.warning(
+                "could not record a token's transaction",
+                extra={"charger_id": self.charger_id, "error": repr(exc)},
+            )
 
     async def _send(self, frame: str) -> None:
         try:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from csms import meter, notices
+from csms.authorization import ACCEPTED, RunningChange, id_tag_info
 from csms.limits import sane_wh
 from csms.session import (
     Context,
@@ -16,6 +17,7 @@ from csms.session import (
     heartbeat,
     status_event,
     unknown_vendor,
+    verdict,
 )
 from shared import events as ev
 from shared.redis_keys import F
@@ -78,28 +80,43 @@ def meter_values(ctx: Context, p: dict[str, Any]) -> Outcome:
 
 
 def authorize(ctx: Context, p: dict[str, Any]) -> Outcome:
-    # No authorization list yet: every idTag is accepted (partners start sessions remotely).
-    return Outcome({"idTagInfo": {"status": "Accepted"}})
+    status, state = verdict(ctx, p["idTag"])
+    return Outcome({"idTagInfo": id_tag_info(status, state.token)})
 
 
 def start_transaction(ids: TransactionIds) -> Handler:
     def handle(ctx: Context, p: dict[str, Any]) -> Outcome:
-        tx_id = ids()
+        s = ctx.session
+        tx_id = str(ids())
         connector = p["connectorId"]
-        ctx.session.transactions[connector] = str(tx_id)
+        status, state = verdict(ctx, p["idTag"], tx_id)
+        # Refused or not, the charger has the transaction (and stops it): it is tracked and
+        # recorded, with the refusal.
+        s.transactions[connector] = tx_id
+        fields = {f"{F.TRANSACTION}{connector}": tx_id, f"{F.TX_TOKEN}{connector}": ""}
+        running = None
+        if status == ACCEPTED and state.token is not None:
+            s.tx_tokens[connector] = state.uid
+            fields[f"{F.TX_TOKEN}{connector}"] = state.uid
+            running = RunningChange(state.uid, s.charger_id, tx_id, True)
+        else:
+            s.tx_tokens.pop(connector, None)
         event = ev.tx_start(
-            ctx.session.charger_id,
+            s.charger_id,
             ctx.now,
             connector=connector,
-            transaction_id=str(tx_id),
+            transaction_id=tx_id,
             id_tag=p["idTag"],
             meter_start_wh=register_wh(ctx, "meterStart", p["meterStart"]),
             ts=p["timestamp"],
+            auth_status="Invalid" if status == "Unknown" else status,
+            token_partner=state.token.partner_id if state.token else None,
         )
         return Outcome(
-            {"idTagInfo": {"status": "Accepted"}, "transactionId": tx_id},
-            {f"{F.TRANSACTION}{connector}": str(tx_id)},
+            {"idTagInfo": id_tag_info(status, state.token), "transactionId": int(tx_id)},
+            fields,
             [event],
+            running,
         )
 
     return handle
@@ -111,11 +128,16 @@ def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
     connector = s.connector_of(tx)
     fields: dict[str, str] = {}
     events: list[ev.Event] = []
+    running = None
     if connector is not None:
         del s.transactions[connector]
         if "transactionData" in p:
             fields, events = meter_outcome(ctx, connector, tx, p["transactionData"])
         fields[f"{F.TRANSACTION}{connector}"] = ""
+        uid = s.tx_tokens.pop(connector, None)
+        if uid is not None:
+            fields[f"{F.TX_TOKEN}{connector}"] = ""
+            running = RunningChange(uid, s.charger_id, tx, False)
     # meterStop is the register in Wh by definition; the energy is meterStop - meterStart
     wh = register_wh(ctx, "meterStop", p["meterStop"])
     events.append(
@@ -131,8 +153,9 @@ def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
     )
     response: dict[str, Any] = {}
     if "idTag" in p:
-        response["idTagInfo"] = {"status": "Accepted"}
-    return Outcome(response, fields, events)
+        status, state = verdict(ctx, p["idTag"], tx, starting=False)
+        response["idTagInfo"] = id_tag_info(status, state.token)
+    return Outcome(response, fields, events, running)
 
 
 def handlers(ids: TransactionIds) -> dict[str, Handler]:

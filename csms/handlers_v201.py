@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from csms import notices
+from csms.authorization import ACCEPTED, RunningChange, Token, id_token_info
 from csms.handlers_v16 import meter_outcome
 from csms.meter import energy_wh
 from csms.session import (
@@ -16,6 +17,7 @@ from csms.session import (
     heartbeat,
     status_event,
     unknown_vendor,
+    verdict,
 )
 from shared import events as ev
 from shared.redis_keys import F
@@ -49,7 +51,8 @@ def meter_values(ctx: Context, p: dict[str, Any]) -> Outcome:
 
 
 def authorize(ctx: Context, p: dict[str, Any]) -> Outcome:
-    return Outcome({"idTokenInfo": {"status": "Accepted"}})
+    status, state = verdict(ctx, p["idToken"]["idToken"])
+    return Outcome({"idTokenInfo": id_token_info(status, state.token)})
 
 
 def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
@@ -64,14 +67,31 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
     if "meterValue" in p:
         fields, events = meter_outcome(ctx, evse, tx, p["meterValue"])
     meter_wh = _energy_wh(events)
-    if kind == "Started" or (tx in s.meter_start_unknown and meter_wh is not None):
+    id_token = (p.get("idToken") or {}).get("idToken")
+    status: str | None = None  # the token store's answer, when the event carries a token
+    token: Token | None = None
+    running: RunningChange | None = None
+    if id_token is not None:
+        status, state = verdict(ctx, id_token, tx, starting=kind != "Ended")
+        token = state.token
+        if kind != "Ended" and status == ACCEPTED and token is not None:
+            s.tx_tokens[evse] = state.uid
+            fields[f"{F.TX_TOKEN}{evse}"] = state.uid
+            running = RunningChange(state.uid, s.charger_id, tx, True)
+    if (
+        kind == "Started"
+        or (kind == "Updated" and id_token is not None)
+        or (tx in s.meter_start_unknown and meter_wh is not None)
+    ):
         # When Started carried no energy reading, the first reading is the meter start: the
         # start is sent again, and the recorder keeps the first start time and fills the meter.
+        # A token presented later (an Updated event) is sent with the start again too: the
+        # recorder fills the token and the answer to it.
         if meter_wh is None:
-            s.meter_start_unknown.add(tx)
+            if kind == "Started":
+                s.meter_start_unknown.add(tx)
         else:
             s.meter_start_unknown.discard(tx)
-        id_token = (p.get("idToken") or {}).get("idToken")
         events.append(
             ev.tx_start(
                 s.charger_id,
@@ -83,6 +103,9 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
                 ts=p["timestamp"],
                 seq_no=p["seqNo"],
                 offline=p.get("offline", False),
+                # a token presented at the end authorizes the stop, not the start
+                auth_status=status if kind != "Ended" else None,
+                token_partner=token.partner_id if token is not None and kind != "Ended" else None,
             )
         )
     if kind == "Ended":
@@ -96,6 +119,10 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
             s.charging_state.pop(evse, None)
             fields[f"{F.TRANSACTION}{evse}"] = ""
             fields[f"{F.CHARGING_STATE}{evse}"] = ""
+            uid = s.tx_tokens.pop(evse, None)
+            if uid is not None:
+                fields[f"{F.TX_TOKEN}{evse}"] = ""
+                running = RunningChange(uid, s.charger_id, tx, False)
         events.append(
             ev.tx_stop(
                 s.charger_id,
@@ -114,6 +141,9 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
             # a transaction the charger never ended: forget it, so state stays one per EVSE
             s.last_wh.pop(previous, None)
             s.meter_start_unknown.discard(previous)
+            if running is None and s.tx_tokens.get(evse) is not None:
+                fields[f"{F.TX_TOKEN}{evse}"] = ""
+                s.tx_tokens.pop(evse)
         s.transactions[evse] = tx
         if meter_wh is not None:
             s.last_wh[tx] = meter_wh
@@ -124,9 +154,9 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
     if s.partner_status(evse) != before and evse in s.raw_status:
         events.append(status_event(ctx, evse, before, p["timestamp"]))
     response: dict[str, Any] = {}
-    if "idToken" in p:
-        response["idTokenInfo"] = {"status": "Accepted"}
-    return Outcome(response, fields, events)
+    if status is not None:
+        response["idTokenInfo"] = id_token_info(status, token)
+    return Outcome(response, fields, events, running)
 
 
 def _energy_wh(events: list[ev.Event]) -> float | None:

@@ -10,6 +10,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 
 from csms import handlers_v16, handlers_v201, schemas
+from csms.authorization import TokenReader
 from csms.command_runner import CommandRunner
 from csms.connection import ChargerConnection
 from csms.presence import Presence, Superseded
@@ -55,7 +56,10 @@ class Node:
             settings.boot_unknown,
             settings.boot_retry_interval,
             settings.max_connectors,
+            settings.authorize_unknown,
+            settings.authorize_concurrent_tx,
         )
+        self.tokens = TokenReader(r, self.keys)
         self.presence = Presence(
             r, self.keys, self.node_id, self.connections, self.writer, self._spawn
         )
@@ -75,7 +79,9 @@ class Node:
             self.validators[session.protocol],
             self.policy,
         )
-        return ChargerConnection(ws, protocol, self.writer.write, lambda: not self.closing)
+        return ChargerConnection(
+            ws, protocol, self.writer.write, lambda: not self.closing, self.tokens
+        )
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from csms import limits, schemas
+from csms.authorization import RunningChange, TokenState, token_of
 from csms.schemas import Validator
 from csms.session import Context, Handler, Session
 from shared import framing
@@ -50,6 +51,8 @@ class Policy:
     boot_unknown: str  # Accepted, Pending or Rejected for chargers no admin registered
     boot_retry_interval: int  # told to Pending and Rejected chargers
     max_connectors: int = 16  # highest connector or EVSE id a charger may name
+    authorize_unknown: str = "Invalid"  # Accepted or Invalid for tokens nobody registered
+    concurrent_tx: bool = False  # ConcurrentTx for a token with a transaction running
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,17 @@ class Store:
     fields: dict[str, str]
     events: list[Event]
     answer: str
+    # once stored: the token's transaction to record or clear (csms/authorization.py)
+    running: RunningChange | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """Read what the token store says about `token` (csms/authorization.py), then `resume()`."""
+
+    call: Call
+    data: str | bytes
+    token: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +92,7 @@ class Settle:
     answer: CallResult | CallError
 
 
-Action = Send | Store | Settle | None  # None: nothing to do
+Action = Send | Store | Settle | Lookup | None  # None: nothing to do
 
 
 class ChargerProtocol:
@@ -132,7 +146,33 @@ class ChargerProtocol:
             )
             return Send(framing.call_error(frame.id, self.codes.internal, "internal error"))
 
-    def _answer(self, call: Call, data: str | bytes, now: float) -> Send | Store:
+    def _answer(self, call: Call, data: str | bytes, now: float) -> Send | Store | Lookup:
+        refusal = self._refusal(call)
+        if refusal is not None:
+            return refusal
+        token = token_of(self.session.protocol, call.action, call.payload)
+        if token is not None:
+            return Lookup(call, data, token)
+        return self._handle(call, data, now, None)
+
+    def resume(self, lookup: Lookup, found: TokenState | None, now: float) -> Send | Store:
+        """The answer to a CALL once its token was read; `found` None: it could not be read,
+        and the charger is told to try again (an error answer, as for a failed store)."""
+        call = lookup.call
+        if found is None:
+            return Send(
+                framing.call_error(call.id, self.codes.internal, "could not read the token; retry")
+            )
+        try:
+            return self._handle(call, lookup.data, now, found)
+        except Exception:
+            log.exception(
+                "CALL failed", extra={"charger_id": self.session.charger_id, "action": call.action}
+            )
+            return Send(framing.call_error(call.id, self.codes.internal, "internal error"))
+
+    def _refusal(self, call: Call) -> Send | None:
+        """The CALLERROR for a CALL that cannot run: unknown, before the boot, malformed."""
         s, codes = self.session, self.codes
         handler = self._handlers.get(call.action)
         if handler is None:
@@ -155,18 +195,25 @@ class ChargerProtocol:
         )
         if out_of_range is not None:
             return Send(framing.call_error(call.id, codes.property, out_of_range))
+        return None
+
+    def _handle(self, call: Call, data: str | bytes, now: float, token: TokenState | None) -> Store:
+        policy = self._policy
         ctx = Context(
-            s,
+            self.session,
             now,
             iso(now),
             policy.heartbeat_interval,
             policy.boot_unknown,
             policy.boot_retry_interval,
+            token=token,
+            authorize_unknown=policy.authorize_unknown,
+            concurrent_tx=policy.concurrent_tx,
         )
-        outcome = handler(ctx, call.payload)
+        outcome = self._handlers[call.action](ctx, call.payload)
         outcome.fields[F.SEEN] = repr(now)
         answer = framing.call_result(call.id, outcome.response)
-        return Store(call, data, outcome.fields, outcome.events, answer)
+        return Store(call, data, outcome.fields, outcome.events, answer, outcome.running)
 
     def stored(self, store: Store) -> str:
         """The answer to a stored CALL; a repeat of the CALL gets it again."""

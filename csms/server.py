@@ -164,6 +164,8 @@ class CsmsServer:
                         session.charging_state[int(name[len(F.CHARGING_STATE) :])] = value
                     elif name.startswith(F.TRANSACTION):
                         session.transactions[int(name[len(F.TRANSACTION) :])] = value
+                    elif name.startswith(F.TX_TOKEN):
+                        session.tx_tokens[int(name[len(F.TX_TOKEN) :])] = value
                 except ValueError:
                     continue  # a field this version did not write
         return session
@@ -253,6 +255,8 @@ class CsmsApp(Service):
                 "charger_auth": settings.charger_auth,
                 "security_profile": settings.security_profile,
                 "boot_unknown": settings.boot_unknown,
+                "authorize_unknown": settings.authorize_unknown,
+                "authorize_concurrent_tx": settings.authorize_concurrent_tx,
             },
         )
 

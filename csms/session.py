@@ -7,7 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from csms.authorization import (
+    RunningChange,
+    TokenState,
+    concurrent,
+    decide,
+    unknown_policy,
+)
 from shared import events as ev
+from shared.ids import token_uid
 from shared.redis_keys import F
 from shared.status import PartnerStatus, connector_status
 
@@ -33,6 +41,10 @@ class Session:
     meter_start_unknown: set[str] = field(default_factory=set)
     # latest energy register reading (Wh) per running transaction: the stop when none is sent
     last_wh: dict[str, float] = field(default_factory=dict)
+    # connector/EVSE -> the registered token (canonical id) its transaction runs for
+    tx_tokens: dict[int, str] = field(default_factory=dict)
+    # tokens a remote start on this charger named (canonical id -> epoch until which they count)
+    remote_tokens: dict[str, float] = field(default_factory=dict)
 
     def partner_status(self, connector: int) -> PartnerStatus:
         raw = self.raw_status.get(connector)
@@ -54,6 +66,7 @@ class Outcome:
     response: dict[str, Any]
     fields: dict[str, str] = field(default_factory=dict)
     events: list[ev.Event] = field(default_factory=list)
+    running: RunningChange | None = None  # a registered token's transaction began or ended
 
 
 @dataclass(slots=True)
@@ -66,6 +79,9 @@ class Context:
     heartbeat_interval: int
     boot_unknown: str  # policy for chargers no admin registered
     boot_retry_interval: int = 300  # told to Pending and Rejected chargers
+    token: TokenState | None = None  # what the token store says about the CALL's token
+    authorize_unknown: str = "Invalid"  # Accepted or Invalid for tokens nobody registered
+    concurrent_tx: bool = False  # ConcurrentTx for a token with a transaction running
 
 
 Handler = Callable[[Context, dict[str, Any]], Outcome]
@@ -120,3 +136,20 @@ def accept(ctx: Context, p: dict[str, Any]) -> Outcome:
 def unknown_vendor(ctx: Context, p: dict[str, Any]) -> Outcome:
     """DataTransfer: no vendor extension is implemented, which the spec answers like this."""
     return Outcome({"status": "UnknownVendorId"})
+
+
+def verdict(
+    ctx: Context, token_id: str, transaction_id: str | None = None, *, starting: bool = True
+) -> tuple[str, TokenState]:
+    """The token store's answer to `token_id` (as looked up into ctx.token) and the lookup.
+    `transaction_id`: the transaction it is presented for (it does not compete with itself);
+    `starting` False (a stop) never answers ConcurrentTx."""
+    s = ctx.session
+    state = ctx.token if ctx.token is not None else TokenState(token_uid(token_id), None)
+    unknown = unknown_policy(s.remote_tokens, state.uid, ctx.now, ctx.authorize_unknown)
+    running = (
+        ctx.concurrent_tx
+        and starting
+        and concurrent(state.running, s.charger_id, s.transactions, transaction_id)
+    )
+    return decide(state.token, ctx.now, unknown, running), state

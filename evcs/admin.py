@@ -1,5 +1,5 @@
-"""`evcs admin ...`: the operator's commands on partners, API keys, chargers and the audit
-log, on the same registry functions the admin API uses."""
+"""`evcs admin ...`: the operator's commands on partners, API keys, chargers, tokens and the
+audit log, on the same registry functions the admin API uses."""
 
 from __future__ import annotations
 
@@ -289,7 +289,77 @@ async def admin_audit(args: argparse.Namespace) -> None:
 async def admin_sync(args: argparse.Namespace) -> None:
     async with _storage() as (pool, r, keys):
         count = await registry.sync_chargers(pool, r, keys)
-    print(f"projected {count} chargers into redis")
+        tokens = await registry.sync_tokens(pool, r, keys)
+    print(f"projected {count} chargers and {tokens} tokens into redis")
+
+
+def _token_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The options given, by registry column ("none" clears an expiry, group or partner)."""
+    changes: dict[str, Any] = {}
+    for option, column in (
+        ("status", "status"),
+        ("type", "type"),
+        ("expires", "expires_at"),
+        ("group", "group_id"),
+        ("partner", "partner_id"),
+    ):
+        value = getattr(args, option)
+        if value is not _UNSET:
+            changes[column] = None if value == "none" else value
+    return changes
+
+
+async def admin_token_add(args: argparse.Namespace) -> None:
+    from gateway.token_schemas import token_json
+
+    async with _storage() as (pool, r, keys):
+        token = await registry.create_token(
+            pool,
+            r,
+            keys,
+            args.token,
+            status=args.status,
+            type=args.type,
+            expires_at=args.expires,
+            group_id=args.group,
+            partner_id=args.partner,
+            actor=_actor(),
+        )
+    _print_json(token_json(token))
+
+
+async def admin_token_list(args: argparse.Namespace) -> None:
+    from gateway.token_schemas import token_json
+
+    async with _storage() as (pool, _, _keys):
+        found = await registry.list_tokens(
+            pool, partner_id=args.partner, status=args.status, group_id=args.group, limit=100_000
+        )
+    _print_json([token_json(t) for t in found])
+
+
+async def admin_token_get(args: argparse.Namespace) -> None:
+    from gateway.token_schemas import token_json
+
+    async with _storage() as (pool, _, _keys):
+        token = await registry.get_token(pool, args.token)
+    _print_json(token_json(token))
+
+
+async def admin_token_update(args: argparse.Namespace) -> None:
+    from gateway.token_schemas import token_json
+
+    async with _storage() as (pool, r, keys):
+        token = await registry.update_token(
+            pool, r, keys, args.token, _token_changes(args), actor=_actor()
+        )
+    _print_json(token_json(token))
+
+
+async def admin_token_delete(args: argparse.Namespace) -> None:
+    async with _storage() as (pool, r, keys):
+        token = await registry.delete_token(pool, r, keys, args.token, actor=_actor())
+    print(f"{token.id} deleted: unknown from now on")
 
 
 _UNSET: Any = object()
@@ -302,10 +372,52 @@ def _expiry(value: str) -> datetime:
     return ts
 
 
+def _expiry_or_none(value: str) -> datetime | str:
+    return "none" if value.lower() == "none" else _expiry(value)
+
+
+def _add_token_commands(asub: Any, wrap: Callable[..., Any]) -> None:
+    """`evcs admin token add|list|get|update|delete`."""
+    token = asub.add_parser("token", help="RFID idTags / idTokens that may charge")
+    tsub = token.add_subparsers(dest="token_command", required=True)
+
+    def command(
+        name: str, fn: Callable[[argparse.Namespace], Coroutine[Any, Any, None]], help: str
+    ) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = tsub.add_parser(name, help=help)
+        p.set_defaults(fn=wrap(fn))
+        return p
+
+    statuses = list(registry.TOKEN_STATUSES)
+    types = list(registry.TOKEN_TYPES)
+    p = command("add", admin_token_add, "register a token (JSON)")
+    p.add_argument("token", help="the idTag / idToken")
+    p.add_argument("--status", choices=statuses, default="Accepted")
+    p.add_argument("--type", choices=types, help="IdTokenEnumType (default ISO14443)")
+    p.add_argument("--expires", type=_expiry, help="expiry, ISO 8601 with time zone")
+    p.add_argument("--group", help="group id (parentIdTag / groupIdToken)")
+    p.add_argument("--partner", help="the partner whose driver holds it")
+    p = command("list", admin_token_list, "tokens (JSON)")
+    p.add_argument("--partner", help="only this partner's")
+    p.add_argument("--status", choices=statuses)
+    p.add_argument("--group", help="only this group's")
+    p = command("get", admin_token_get, "a token (JSON)")
+    p.add_argument("token")
+    p = command("update", admin_token_update, "change a token (JSON); none clears a value")
+    p.add_argument("token")
+    p.add_argument("--status", choices=statuses, default=_UNSET)
+    p.add_argument("--type", choices=types, default=_UNSET)
+    p.add_argument("--expires", type=_expiry_or_none, default=_UNSET, help="ISO 8601, or none")
+    p.add_argument("--group", default=_UNSET, help="a group id, or none")
+    p.add_argument("--partner", default=_UNSET, help="a partner id, or none")
+    p = command("delete", admin_token_delete, "delete a token: unknown from now on")
+    p.add_argument("token")
+
+
 def add_commands(sub: Any) -> None:
     """The `evcs admin` subcommands."""
     """`evcs admin …`: what the admin API does, straight on the database and Redis."""
-    admin = sub.add_parser("admin", help="partners, API keys, chargers and the audit log")
+    admin = sub.add_parser("admin", help="partners, API keys, chargers, tokens and the audit log")
     asub = admin.add_subparsers(dest="admin_command", required=True)
 
     def command(
@@ -390,4 +502,5 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--action", help="an action or its prefix, e.g. api_key.")
     p.add_argument("--target")
     p.add_argument("--limit", type=int, default=50)
-    command("sync", admin_sync, "project the charger registry into Redis again")
+    command("sync", admin_sync, "project the charger and token registry into Redis again")
+    _add_token_commands(asub, _admin)

@@ -15,6 +15,7 @@ import secrets
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -70,7 +71,14 @@ class Run:
             "EVCS_ADMIN_TOKEN": self.admin_token,
             "EVCS_CHARGER_AUTH": "false",
             "EVCS_BOOT_UNKNOWN": "Accepted",
+            "EVCS_AUTHORIZE_UNKNOWN": authorize_unknown(os.environ),
         }
+
+
+def authorize_unknown(environ: Mapping[str, str]) -> str:
+    """`evcs dev` accepts tokens nobody registered (any RFID card charges), unless
+    EVCS_AUTHORIZE_UNKNOWN says otherwise; `evcs csms` on its own answers them Invalid."""
+    return environ.get("EVCS_AUTHORIZE_UNKNOWN") or "Accepted"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -310,9 +318,16 @@ def _numbered(role: str, i: int, n: int) -> str:
 
 
 def _banner(values: dict[str, str], logs: Path, env_file: Path, no_sim: bool) -> None:
+    tokens = authorize_unknown(os.environ)
+    unknown_tokens = (
+        "tokens (RFID cards) nobody registered are accepted"
+        if tokens == "Accepted"
+        else "tokens (RFID cards) nobody registered are refused"
+    )
     print(
         "\nevcs dev is running — PERMISSIVE MODE for local work: chargers connect without\n"
         "authentication and unknown chargers are accepted. Never run it like this in production.\n"
+        f"Authorization: {unknown_tokens} (EVCS_AUTHORIZE_UNKNOWN={tokens}).\n"
     )
     for key in (
         "EVCS_CSMS_URL",

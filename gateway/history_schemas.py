@@ -55,6 +55,7 @@ class MeterPage(TypedDict):
 
 
 class SessionJson(TypedDict):
+    chargerId: str
     transactionId: str
     connectorId: int | None
     idTag: str | None
@@ -65,6 +66,15 @@ class SessionJson(TypedDict):
     energyWh: Annotated[float | None, Field(description="Energy delivered, once stopped")]
     stopReason: str | None
     active: bool
+    authStatus: Annotated[
+        str | None,
+        Field(
+            description="The central system's answer to the session's token: Accepted, or the"
+            " refusal (Blocked, Expired, Invalid, Unknown, ConcurrentTx) after which the charger"
+            " stopped it; null for sessions no token answer was recorded for",
+            examples=["Accepted"],
+        ),
+    ]
 
 
 class SessionPage(TypedDict):

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway.errors import ApiError
 from gateway.state import KEYS, REDIS, partner_id
-from shared.ids import valid_charger_id
+from shared.ids import valid_charger_id, valid_token_id
 from shared.redis_keys import F
 
 
@@ -28,6 +28,14 @@ def charger_id_of(request: web.Request) -> str:
     if not valid_charger_id(charger_id):
         raise not_found()
     return charger_id
+
+
+def token_id_of(request: web.Request) -> str:
+    """The path's token id; one that cannot exist is simply not found."""
+    token_id = request.match_info["tokenId"]
+    if not valid_token_id(token_id):
+        raise ApiError(404, "token not found")
+    return token_id
 
 
 async def require_owned(request: web.Request, charger_id: str) -> None:

@@ -106,6 +106,8 @@ def add(batch: Batch, entry_id: str, e: ev.Event, shard_tag: str = "0") -> None:
                 e.get("id_tag"),
                 parse_ts(e.get("ts")),
                 e.get("meter_start_wh"),
+                e.get("auth_status"),
+                e.get("token_partner"),
             )
         )
     elif e["type"] == "tx_stop":

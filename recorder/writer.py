@@ -79,12 +79,16 @@ async def _write(conn: asyncpg.Connection, batch: Batch, copy: Copy) -> None:
     if batch.tx_starts:
         await conn.executemany(
             "INSERT INTO transactions (charger_id, transaction_id, connector_id, id_tag,"
-            " started_at, meter_start_wh) VALUES ($1, $2, $3, $4, $5, $6)"
+            " started_at, meter_start_wh, auth_status, token_partner_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
             " ON CONFLICT (charger_id, transaction_id) DO UPDATE SET"
             " connector_id = COALESCE(transactions.connector_id, EXCLUDED.connector_id),"
             " id_tag = COALESCE(transactions.id_tag, EXCLUDED.id_tag),"
             " started_at = COALESCE(transactions.started_at, EXCLUDED.started_at),"
-            " meter_start_wh = COALESCE(transactions.meter_start_wh, EXCLUDED.meter_start_wh)",
+            " meter_start_wh = COALESCE(transactions.meter_start_wh, EXCLUDED.meter_start_wh),"
+            " auth_status = COALESCE(transactions.auth_status, EXCLUDED.auth_status),"
+            " token_partner_id = COALESCE(transactions.token_partner_id,"
+            " EXCLUDED.token_partner_id)",
             batch.tx_starts,
         )
     if batch.tx_stops:

@@ -58,6 +58,10 @@ class TxStartEvent(TypedDict):
     ts: str
     seq_no: NotRequired[int]  # 2.0.1
     offline: NotRequired[bool]  # 2.0.1
+    # the answer to its token: Accepted, or the refusal (Blocked, Expired, Invalid, Unknown,
+    # ConcurrentTx) after which the charger stops it; absent: not answered from the token store
+    auth_status: NotRequired[str]
+    token_partner: NotRequired[str]  # the partner whose token started it
 
 
 class TxStopEvent(TypedDict):
@@ -154,6 +158,8 @@ def tx_start(
     ts: str,
     seq_no: int | None = None,
     offline: bool | None = None,
+    auth_status: str | None = None,
+    token_partner: str | None = None,
 ) -> TxStartEvent:
     event = TxStartEvent(
         type="tx_start",
@@ -169,6 +175,10 @@ def tx_start(
         event["seq_no"] = seq_no
     if offline is not None:
         event["offline"] = offline
+    if auth_status is not None:
+        event["auth_status"] = auth_status
+    if token_partner is not None:
+        event["token_partner"] = token_partner
     return event
 
 

@@ -49,6 +49,16 @@ class F:
     RAW = "st:"  # raw OCPP connector status, per connector
     CHARGING_STATE = "cs:"  # OCPP 2.0.1 transaction charging state, per EVSE
     TRANSACTION = "tx:"  # running transaction id, per connector
+    TX_TOKEN = "tk:"  # the registered token (canonical id) its transaction runs for, per connector
+
+
+# Fields of a token's hash (Keys.token): its registry row, as csms reads it on every Authorize.
+class TF:
+    STATUS = "status"  # Accepted, Blocked or Expired
+    EXPIRES = "exp"  # epoch seconds; "" for never
+    GROUP = "group"  # group id (parentIdTag / groupIdToken); "" for none
+    PARTNER = "partner"  # owning partner; "" for the operator's own
+    TYPE = "type"  # OCPP 2.0.1 IdTokenEnumType
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,15 @@ class Keys:
 
     def charger(self, charger_id: str) -> str:
         return f"{self.prefix}:cp:{{{charger_id}}}"
+
+    def token(self, uid: str) -> str:
+        """A registered token's hash, by its canonical (upper-case) id."""
+        return f"{self.prefix}:tok:{{{uid}}}"
+
+    def token_tx(self, uid: str) -> str:
+        """The transaction a registered token runs now ("chargerId txId"); same slot as its
+        hash, so one round trip reads both."""
+        return f"{self.prefix}:tok:{{{uid}}}:tx"
 
     @property
     def nodes(self) -> str:
@@ -101,6 +120,10 @@ class Keys:
     @property
     def chargers_synced(self) -> str:
         return f"{self.prefix}:meta:chargers_synced"
+
+    @property
+    def tokens_synced(self) -> str:
+        return f"{self.prefix}:meta:tokens_synced"
 
     def rate(self, partner_id: str) -> str:
         return f"{self.prefix}:rl:{{{partner_id}}}"

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BootPolicy = Literal["Accepted", "Pending", "Rejected"]
+UnknownTokenPolicy = Literal["Accepted", "Invalid"]
 
 
 def _default_node_id() -> str:
@@ -54,6 +55,11 @@ class Settings(BaseSettings):
     csms_port: int = 9000
     charger_auth: bool = True
     boot_unknown: BootPolicy = "Rejected"
+    # Answer to a token (RFID idTag / idToken) nobody registered: Invalid (1.6) / Unknown
+    # (2.0.1), or Accepted. `evcs dev` sets Accepted unless the variable is set.
+    authorize_unknown: UnknownTokenPolicy = "Invalid"
+    # Answer ConcurrentTx to a registered token that already has a transaction running.
+    authorize_concurrent_tx: bool = False
     heartbeat_interval: int = Field(60, ge=1)
     offline_grace: float = Field(150.0, gt=0)
     node_ttl: float = Field(15.0, gt=0)

@@ -140,6 +140,12 @@ class SimCharger(ChargerLink):
         """The ids this charger reports a status for."""
         return [0, *self.connector_ids()] if self.STATUS_ZERO else list(self.connector_ids())
 
+    async def authorize(self, id_tag: str) -> str:
+        """Ask the central system about a token, as a charger does when a driver badges in;
+        returns its answer's status (Accepted, Blocked, Expired, Invalid/Unknown, ...). A real
+        charger starts no session on anything but Accepted."""
+        raise NotImplementedError
+
     async def start_transaction(self, connector: int = 1, id_tag: str = "SIMTAG") -> Transaction:
         """Start a local session (as if a driver badged in) and wait until it is reported."""
         if not self.can_start(connector):

@@ -61,6 +61,10 @@ class SimCharger16(SimCharger):
             "firmwareVersion": "evcs-sim",
         }
 
+    async def authorize(self, id_tag: str) -> str:
+        response = await self.call("Authorize", {"idTag": id_tag})
+        return str(response["idTagInfo"]["status"])
+
     async def send_status(self, connector: int) -> None:
         await self.call(
             "StatusNotification",

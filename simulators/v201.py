@@ -71,6 +71,12 @@ class SimCharger201(SimCharger):
     def _on_reset(self, boot_reason: str | None) -> None:
         self.boot_reason = boot_reason or "RemoteReset"
 
+    async def authorize(self, id_tag: str) -> str:
+        response = await self.call(
+            "Authorize", {"idToken": {"idToken": id_tag, "type": "ISO14443"}}
+        )
+        return str(response["idTokenInfo"]["status"])
+
     async def send_status(self, connector: int) -> None:
         await self.call(
             "StatusNotification",

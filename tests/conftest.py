@@ -70,6 +70,8 @@ async def settings(server_urls: tuple[str, str]) -> AsyncIterator[Settings]:
         node_id="test-node",
         charger_auth=False,
         boot_unknown="Accepted",
+        # tests of the token store ask for Invalid themselves
+        authorize_unknown="Accepted",
         command_timeout=5.0,
         # every test talks from 127.0.0.1: tests of the throttle give it addresses of its own
         auth_failures_per_minute=1_000_000,

@@ -41,6 +41,12 @@ NOTES = {
     " `register-charger`). Off only for local development.",
     "boot_unknown": "Answer to a BootNotification from a charger that is not registered:"
     " Rejected (production), Pending or Accepted (development).",
+    "authorize_unknown": "Answer to a token (RFID idTag / idToken) nobody registered: `Invalid`"
+    " (1.6) / `Unknown` (2.0.1), the default of `evcs csms`, or `Accepted` (any card charges;"
+    " `evcs dev`'s default). A token a remote start named is accepted on that charger either"
+    " way. See Tokens and authorization.",
+    "authorize_concurrent_tx": "Answer `ConcurrentTx` to a registered token that already has a"
+    " transaction running on another charger (or on another connector of the same one).",
     "heartbeat_interval": "Heartbeat interval (s) told to chargers in the BootNotification answer.",
     "offline_grace": "Seconds without a message after which a charger shows `UNKNOWN`.",
     "node_ttl": "Seconds a csms node's registration lives without renewal; a dead node's"

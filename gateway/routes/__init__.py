@@ -12,9 +12,20 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api import Endpoint, Route, serve
-from gateway.routes import batch_control, chargers, commands, control, docs, events, history, ops
+from gateway.routes import (
+    batch_control,
+    chargers,
+    commands,
+    control,
+    docs,
+    events,
+    history,
+    ops,
+    tokens,
+)
 from gateway.routes.admin import audit, keys, partners
 from gateway.routes.admin import chargers as admin_chargers
+from gateway.routes.admin import tokens as admin_tokens
 
 PARTNER_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     ops.HEALTH,
@@ -29,6 +40,11 @@ PARTNER_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     history.METER_VALUES,
     history.SESSIONS,
     commands.GET_COMMAND,
+    tokens.LIST_TOKENS,
+    tokens.PUT_TOKEN,
+    tokens.GET_TOKEN,
+    tokens.UPDATE_TOKEN,
+    tokens.TOKEN_SESSIONS,
     events.EVENTS,
 )
 
@@ -52,6 +68,11 @@ ADMIN_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     admin_chargers.ASSIGN_CHARGER,
     admin_chargers.UNASSIGN_CHARGER,
     admin_chargers.SET_PASSWORD,
+    admin_tokens.CREATE_TOKEN,
+    admin_tokens.LIST_TOKENS,
+    admin_tokens.GET_TOKEN,
+    admin_tokens.UPDATE_TOKEN,
+    admin_tokens.DELETE_TOKEN,
     audit.AUDIT_LOG,
 )
 

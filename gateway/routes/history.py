@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
+from asyncpg import Record
 
 from gateway import cursors
 from gateway.api import Endpoint, Reply
 from gateway.command_log import iso
 from gateway.errors import ApiError
-from gateway.history_schemas import HistoryQuery, MeterPage, MeterQuery, SessionPage
+from gateway.history_schemas import HistoryQuery, MeterPage, MeterQuery, SessionJson, SessionPage
 from gateway.jsonio import json_response
 from gateway.ownership import charger_id_of, not_found
 from gateway.routes.params import CHARGER
@@ -149,16 +150,67 @@ METER_VALUES = Endpoint(
 )
 
 
+SESSION_EXAMPLE: SessionJson = {
+    "chargerId": "CP-0001",
+    "transactionId": "1042",
+    "connectorId": 1,
+    "idTag": "PARTNER-TAG-1",
+    "startedAt": ISO_EXAMPLE,
+    "stoppedAt": None,
+    "meterStartWh": 1200000.0,
+    "meterStopWh": None,
+    "energyWh": None,
+    "stopReason": None,
+    "active": True,
+    "authStatus": "Accepted",
+}
+
+
+def session_json(r: Record) -> SessionJson:
+    return {
+        "chargerId": r["charger_id"],
+        "transactionId": r["transaction_id"],
+        "connectorId": r["connector_id"],
+        "idTag": r["id_tag"],
+        "startedAt": iso(r["started_at"]),
+        "stoppedAt": iso(r["stopped_at"]),
+        "meterStartWh": r["meter_start_wh"],
+        "meterStopWh": r["meter_stop_wh"],
+        "energyWh": r["energy_wh"],
+        "stopReason": r["stop_reason"],
+        "active": r["stopped_at"] is None,
+        "authStatus": r["auth_status"],
+    }
+
+
+def session_page(rows: list[Record], limit: int) -> SessionPage:
+    """A page of transactions rows (one more than `limit` fetched: there is a next page)."""
+    page = rows[:limit]
+    return {
+        "sessions": [session_json(r) for r in page],
+        "nextCursor": (
+            cursors.encode(page[-1]["started_at"].isoformat(), page[-1]["transaction_id"])
+            if len(rows) > limit
+            else None
+        ),
+    }
+
+
+def session_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    """Where the previous page of sessions ended (newest first)."""
+    if cursor is None:
+        return None
+    at, tx = cursors.decode(cursor, 2)
+    if not isinstance(tx, str):
+        raise ApiError(400, "cursor: not a cursor this API returned")
+    return _parse_time(at), tx
+
+
 async def sessions(request: web.Request) -> web.Response:
     charger_id = charger_id_of(request)
     query = SESSIONS.query_of(request)
     start, to = window(query, datetime.now(UTC))
-    before: tuple[datetime, str] | None = None
-    if query.cursor is not None:
-        at, tx = cursors.decode(query.cursor, 2)
-        if not isinstance(tx, str):
-            raise ApiError(400, "cursor: not a cursor this API returned")
-        before = (_parse_time(at), tx)
+    before = session_cursor(query.cursor)
     start = max(start, await _owned_since(request, charger_id))
     rows = await request.app[POOL].fetch(
         "SELECT * FROM transactions"
@@ -172,30 +224,7 @@ async def sessions(request: web.Request) -> web.Response:
         before[1] if before else None,
         query.limit + 1,
     )
-    page = rows[: query.limit]
-    answer: SessionPage = {
-        "sessions": [
-            {
-                "transactionId": r["transaction_id"],
-                "connectorId": r["connector_id"],
-                "idTag": r["id_tag"],
-                "startedAt": iso(r["started_at"]),
-                "stoppedAt": iso(r["stopped_at"]),
-                "meterStartWh": r["meter_start_wh"],
-                "meterStopWh": r["meter_stop_wh"],
-                "energyWh": r["energy_wh"],
-                "stopReason": r["stop_reason"],
-                "active": r["stopped_at"] is None,
-            }
-            for r in page
-        ],
-        "nextCursor": (
-            cursors.encode(page[-1]["started_at"].isoformat(), page[-1]["transaction_id"])
-            if len(rows) > query.limit
-            else None
-        ),
-    }
-    return json_response(answer)
+    return json_response(session_page(rows, query.limit))
 
 
 SESSIONS = Endpoint(
@@ -214,23 +243,7 @@ SESSIONS = Endpoint(
         200: Reply(
             "A page of sessions",
             SessionPage,
-            {
-                "sessions": [
-                    {
-                        "transactionId": "1042",
-                        "connectorId": 1,
-                        "idTag": "PARTNER-TAG-1",
-                        "startedAt": ISO_EXAMPLE,
-                        "stoppedAt": None,
-                        "meterStartWh": 1200000.0,
-                        "meterStopWh": None,
-                        "energyWh": None,
-                        "stopReason": None,
-                        "active": True,
-                    }
-                ],
-                "nextCursor": None,
-            },
+            {"sessions": [SESSION_EXAMPLE], "nextCursor": None},
         )
     },
     errors={404: "The charger is unknown or not the partner's"},

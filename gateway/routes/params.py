@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.api import Param
 from gateway.schemas import CHARGER_ID_PATTERN
-from shared.ids import PARTNER_ID_RE
+from shared.ids import PARTNER_ID_RE, TOKEN_ID_RE
 
 CHARGER = Param(
     "chargerId",
@@ -35,4 +35,12 @@ PARTNER = Param(
     "The partner's id",
     {"type": "string", "pattern": PARTNER_ID_RE.pattern},
     "acme",
+)
+TOKEN = Param(
+    "tokenId",
+    "path",
+    "The token's id (RFID idTag / idToken), whatever the case. Unknown ids and, for a"
+    " partner, other partners' tokens alike are 404.",
+    {"type": "string", "pattern": TOKEN_ID_RE.pattern, "maxLength": 36},
+    "04A2B3C4D5E6F7",
 )

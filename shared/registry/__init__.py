@@ -1,6 +1,7 @@
-"""The registry of partners, API keys and chargers: PostgreSQL is the truth, and the
+"""The registry of partners, API keys, chargers and tokens: PostgreSQL is the truth, and the
 ownership and credentials csms and gateway need on every request are projected into each
-charger's Redis hash so that no request needs a database round trip.
+charger's Redis hash (and each token's status into its own) so that no request needs a
+database round trip.
 
 Every change is written to the audit log in the same transaction, and changes that gateways
 cache (keys, partner status and limits, charger ownership) are announced on a Redis channel
@@ -39,12 +40,37 @@ from shared.registry.partners import (
     set_partner_status,
     update_partner,
 )
-from shared.registry.projection import announce, change_message, ensure_synced, sync_chargers
-from shared.registry.records import AuditEntry, ChargerRecord, KeyInfo, KeyRecord, Partner
+from shared.registry.projection import (
+    announce,
+    change_message,
+    ensure_synced,
+    sync_chargers,
+    sync_tokens,
+)
+from shared.registry.records import (
+    AuditEntry,
+    ChargerRecord,
+    KeyInfo,
+    KeyRecord,
+    Partner,
+    TokenRecord,
+)
+from shared.registry.tokens import (
+    TOKEN_STATUSES,
+    TOKEN_TYPES,
+    create_token,
+    delete_token,
+    get_token,
+    list_tokens,
+    put_token,
+    update_token,
+)
 
 __all__ = [
     "PARTNER_STATUSES",
     "PROTOCOLS",
+    "TOKEN_STATUSES",
+    "TOKEN_TYPES",
     "AuditEntry",
     "ChargerRecord",
     "Conflict",
@@ -53,28 +79,36 @@ __all__ = [
     "NotFound",
     "Partner",
     "RegistryError",
+    "TokenRecord",
     "announce",
     "assign_charger",
     "audit",
     "audit_entries",
     "change_message",
     "create_partner",
+    "create_token",
     "decommission_charger",
     "delete_partner",
+    "delete_token",
     "ensure_synced",
     "find_key",
     "get_charger",
     "get_key",
     "get_partner",
+    "get_token",
     "issue_api_key",
     "list_chargers",
     "list_keys",
     "list_partners",
+    "list_tokens",
+    "put_token",
     "register_charger",
     "revoke_key",
     "rotate_key",
     "set_charger_password",
     "set_partner_status",
     "sync_chargers",
+    "sync_tokens",
     "update_partner",
+    "update_token",
 ]

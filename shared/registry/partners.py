@@ -12,7 +12,7 @@ from shared.ids import PARTNER_ID_RE, new_id
 from shared.redis_keys import Keys
 from shared.registry.audit_log import Change, audit, update_audited
 from shared.registry.errors import Conflict, NotFound, RegistryError
-from shared.registry.projection import announce, project_all
+from shared.registry.projection import announce, project_all, project_token
 from shared.registry.records import Partner
 
 PARTNER_STATUSES = ("active", "suspended")
@@ -177,7 +177,8 @@ async def set_partner_status(
 async def delete_partner(
     pool: asyncpg.Pool, r: redis.Redis, keys: Keys, partner_id: str, *, actor: str = "admin"
 ) -> dict[str, int]:
-    """Delete a partner: its keys are revoked and its chargers unassigned, all in one go."""
+    """Delete a partner: its keys are revoked, its chargers unassigned and its drivers' tokens
+    deleted (unknown to every csms node from then on), all in one go."""
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             "UPDATE partners SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL"
@@ -196,9 +197,16 @@ async def delete_partner(
             " RETURNING *",
             partner_id,
         )
+        tokens = await conn.fetch(
+            "DELETE FROM tokens WHERE partner_id = $1 RETURNING id", partner_id
+        )
         result = {"keysRevoked": int(revoked), "chargersUnassigned": len(chargers)}
-        await audit(conn, actor, "partner.delete", partner_id, result)
+        await audit(
+            conn, actor, "partner.delete", partner_id, {**result, "tokensDeleted": len(tokens)}
+        )
         await project_all(r, keys, chargers)
+        for token in tokens:
+            await project_token(r, keys, None, removed=token["id"])
     await announce(r, keys, partner=partner_id)
     for charger in chargers:
         await announce(r, keys, charger=charger["id"])

@@ -75,3 +75,23 @@ class AuditEntry:
     action: str
     target: str | None
     details: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A token (RFID idTag / idToken) as registered."""
+
+    id: str
+    type: str
+    status: str  # Accepted, Blocked or Expired, as set; see `effective_status`
+    expires_at: datetime | None
+    group_id: str | None
+    partner_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def effective_status(self, now: datetime) -> str:
+        """What an Authorize gets now: an Accepted token past its expiry is Expired."""
+        if self.status == "Accepted" and self.expires_at is not None and self.expires_at <= now:
+            return "Expired"
+        return self.status

@@ -46,6 +46,11 @@ CALLS: list[tuple[str, Callable[[Any], Any]]] = [
     ("partner", lambda c: c.meter_values("CP-0001", start=T0, measurand="Power.Active.Import")),
     ("partner", lambda c: c.sessions("CP-0001", start=T0, end=T0)),
     ("partner", lambda c: c.events(types=["status"])),
+    ("partner", lambda c: c.put_token("04A2B3C4", "Accepted", group_id="FLEET-7")),
+    ("partner", lambda c: c.get_token("04A2B3C4")),
+    ("partner", lambda c: c.update_token("04A2B3C4", status="Blocked", expires_at=None)),
+    ("partner", lambda c: c.list_tokens(status="Blocked")),
+    ("partner", lambda c: c.token_sessions("04A2B3C4", start=T0)),
     ("admin", lambda a: a.create_partner("ACME", partner_id="acme", charger_quota=10)),
     ("admin", lambda a: a.list_partners(status="active")),
     ("admin", lambda a: a.get_partner("acme")),
@@ -65,6 +70,11 @@ CALLS: list[tuple[str, Callable[[Any], Any]]] = [
     ("admin", lambda a: a.assign_charger("CP-0001", "acme")),
     ("admin", lambda a: a.unassign_charger("CP-0001")),
     ("admin", lambda a: a.set_charger_password("CP-0001")),
+    ("admin", lambda a: a.create_token("04A2B3C4", partner_id="acme", expires_at=T0)),
+    ("admin", lambda a: a.list_tokens(partner_id="acme", status="Accepted")),
+    ("admin", lambda a: a.get_token("04A2B3C4")),
+    ("admin", lambda a: a.update_token("04A2B3C4", status="Blocked", partner_id=None)),
+    ("admin", lambda a: a.delete_token("04A2B3C4")),
     ("admin", lambda a: a.audit_log(actor="admin:alice", start=T0)),
 ]
 
@@ -173,6 +183,8 @@ MODEL_SCHEMAS: dict[type[BaseModel], str] = {
     m.RegisteredCharger: "RegisteredChargerJson",
     m.AuditEntry: "AuditEntryJson",
     m.AuditPage: "AuditPage",
+    m.Token: "TokenJson",
+    m.TokenPage: "TokenPage",
     m.ErrorBody: "ErrorBody",
 }
 

@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from csms import handlers_v16, handlers_v201, schemas
-from csms.protocol import ChargerProtocol, Policy, Send, Settle, Store
+from csms.authorization import TokenState
+from csms.protocol import Action, ChargerProtocol, Lookup, Policy, Send, Settle, Store
 from csms.session import Session
 from shared.framing import OCPP16, OCPP201, CallError, CallResult
 
@@ -26,6 +27,12 @@ def protocol(version: str, *, known: bool = True, policy: Policy = POLICY) -> Ch
     validators = {action: schemas.validator(version, action) for action in handlers}
     session = Session("CP-1", version, "node-1", "1/node-1", boot_accepted=known, known=known)
     return ChargerProtocol(session, handlers, validators, policy)
+
+
+def unknown_token(p: ChargerProtocol, action: Action) -> Action:
+    """A Lookup answered as the store answers for a token nobody registered."""
+    assert isinstance(action, Lookup), action
+    return p.resume(action, TokenState(action.token.upper(), None), NOW)
 
 
 def frame(message_id: str, action: str, payload: dict[str, Any]) -> bytes:
@@ -64,7 +71,7 @@ def test_the_same_call_sent_again_gets_the_same_answer_without_running_again() -
     p = protocol(OCPP16)
     start = {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-01-01T00:00:00Z"}
     data = frame("7", "StartTransaction", start)
-    first = p.receive(data, NOW)
+    first = unknown_token(p, p.receive(data, NOW))
     assert isinstance(first, Store)
     sent = p.stored(first)
     again = p.receive(data, NOW + 1)
@@ -72,7 +79,10 @@ def test_the_same_call_sent_again_gets_the_same_answer_without_running_again() -
     assert p.session.transactions == {1: "1"}
     # the same id with another body is a new CALL
     assert isinstance(
-        p.receive(frame("7", "StartTransaction", {**start, "connectorId": 2}), NOW), Store
+        unknown_token(
+            p, p.receive(frame("7", "StartTransaction", {**start, "connectorId": 2}), NOW)
+        ),
+        Store,
     )
 
 
@@ -216,7 +226,7 @@ def test_the_connector_range_is_the_policys() -> None:
 def test_a_negative_meter_start_leaves_the_energy_unknown() -> None:
     p = protocol(OCPP16)
     start = {"connectorId": 1, "idTag": "T", "meterStart": -5, "timestamp": "2026-01-01T00:00:00Z"}
-    action = p.receive(frame("1", "StartTransaction", start), NOW)
+    action = unknown_token(p, p.receive(frame("1", "StartTransaction", start), NOW))
     assert isinstance(action, Store)
     assert action.events[0]["type"] == "tx_start"
     assert action.events[0]["meter_start_wh"] is None

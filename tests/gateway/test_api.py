@@ -86,7 +86,12 @@ async def test_a_route_added_without_a_declaration_is_refused(
 
 
 # Path parameters that pass every handler's own checks, so that validation is what answers.
-_PATH_IDS = {"chargerId": "CP-X", "partnerId": "acme", "keyId": "key_0000000000000000"}
+_PATH_IDS = {
+    "chargerId": "CP-X",
+    "partnerId": "acme",
+    "keyId": "key_0000000000000000",
+    "tokenId": "TOK-X",
+}
 
 
 def _headers(ep: Endpoint[Any, Any], partner: Partner) -> dict[str, str]:

@@ -1,16 +1,18 @@
-"""The authorization matrix: two partners, each trying every endpoint on the other's chargers
-and commands. Every attempt looks exactly like one on an id that does not exist, and no
-command reaches a charger."""
+"""The authorization matrix: two partners, each trying every endpoint on the other's chargers,
+commands and tokens. Every attempt looks exactly like one on an id that does not exist, no
+command reaches a charger and no token changes."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+import asyncpg
 import redis.asyncio as redis
 
 from gateway.routes import ADMIN_ENDPOINTS, ENDPOINTS
 from shared import events as ev
+from shared import registry
 from shared.bus import CommandReply, CommandRequest, Outcome
 from shared.redis_keys import Keys
 from shared.settings import Settings
@@ -25,7 +27,8 @@ from tests.gateway.support import (
     online_state,
 )
 
-# (method, path template, body) for every partner endpoint that names a charger or command
+# (method, path template, body) for every partner endpoint that names a charger, command or
+# token
 TARGETED: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/chargers/{chargerId}/status"): None,
     ("PUT", "/api/v1/chargers/{chargerId}/status"): {"status": "INOPERATIVE"},
@@ -33,14 +36,20 @@ TARGETED: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/chargers/{chargerId}/meter-values"): None,
     ("GET", "/api/v1/chargers/{chargerId}/sessions"): None,
     ("GET", "/api/v1/commands/{commandId}"): None,
+    ("GET", "/api/v1/tokens/{tokenId}"): None,
+    ("PATCH", "/api/v1/tokens/{tokenId}"): {"status": "Blocked"},
+    ("GET", "/api/v1/tokens/{tokenId}/sessions"): None,
 }
-# endpoints that take ids in the query or body, or list, or stream: checked one by one below
+# endpoints that take ids in the query or body, or list, or stream, or create what does not
+# exist (a PUT of a token): checked one by one below
 COLLECTIVE = {
     ("GET", "/api/v1/chargers"),
     ("GET", "/api/v1/chargers/batch/status"),
     ("POST", "/api/v1/chargers/batch/status"),
     ("POST", "/api/v1/chargers/batch/control"),
     ("GET", "/api/v1/events"),
+    ("GET", "/api/v1/tokens"),
+    ("PUT", "/api/v1/tokens/{tokenId}"),
 }
 
 
@@ -63,10 +72,12 @@ def _shape(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in ("timestamp", "path")}
 
 
-async def _attempts(gw: Gateway, who: Partner, cp: str, command_id: str) -> list[dict[str, Any]]:
+async def _attempts(
+    gw: Gateway, who: Partner, cp: str, command_id: str, token: str
+) -> list[dict[str, Any]]:
     out = []
     for (method, template), body in TARGETED.items():
-        path = template.format(chargerId=cp, commandId=command_id)
+        path = template.format(chargerId=cp, commandId=command_id, tokenId=token)
         for extra in ({}, {"Prefer": "respond-async", "Idempotency-Key": f"k-{cp}-{method}"}):
             resp = await gw.client.request(
                 method, path, json=body, headers={**who.headers, **extra}
@@ -82,6 +93,7 @@ async def test_each_partner_on_the_others_chargers(
     charger: MakeCharger,
     fake_node: StartNode,
     rds: redis.Redis,
+    pool: asyncpg.Pool,
     keys: Keys,
     settings: Settings,
     uid: str,
@@ -98,6 +110,12 @@ async def test_each_partner_on_the_others_chargers(
         a.id: await charger(a, **online_state(node.node_id)),
         b.id: await charger(b, **online_state(node.node_id)),
     }
+    tokens = {}
+    for p in (a, b):
+        token = await registry.create_token(
+            pool, rds, keys, f"TOK-{p.id}", status="Accepted", partner_id=p.id
+        )
+        tokens[p.id] = token.id
     commands = {}
     for p in (a, b):
         resp = await gw.client.post(
@@ -108,9 +126,24 @@ async def test_each_partner_on_the_others_chargers(
     sent_before = len(node.received)
 
     for me, other in ((a, b), (b, a)):
-        theirs = await _attempts(gw, me, chargers[other.id], commands[other.id])
-        unknown = await _attempts(gw, me, f"NOPE-{uid}", "cmd_0000000000000000")
+        theirs = await _attempts(
+            gw, me, chargers[other.id], commands[other.id], tokens[other.id].lower()
+        )
+        unknown = await _attempts(gw, me, f"NOPE-{uid}", "cmd_0000000000000000", f"NOPE-{uid}")
         assert theirs == unknown  # indistinguishable from ids that do not exist
+
+        # a PUT cannot take another partner's token over: 404, as a read of one that does
+        # not exist, and the token is as it was
+        resp = await gw.client.put(
+            f"/api/v1/tokens/{tokens[other.id]}", json={"status": "Blocked"}, headers=me.headers
+        )
+        assert resp.status == 404
+        read_unknown = unknown[2 * list(TARGETED).index(("GET", "/api/v1/tokens/{tokenId}"))]
+        assert _shape(await resp.json()) == read_unknown
+        held = await registry.get_token(pool, tokens[other.id])
+        assert (held.partner_id, held.status) == (other.id, "Accepted")
+        resp = await gw.client.get("/api/v1/tokens", headers=me.headers)
+        assert [t["id"] for t in (await resp.json())["tokens"]] == [tokens[me.id]]
 
         ids = [chargers[me.id], chargers[other.id]]
         resp = await gw.client.get(
@@ -138,7 +171,12 @@ async def test_each_partner_on_the_others_chargers(
             assert [c["chargerId"] for c in (await resp.json())["chargers"]] == [chargers[me.id]]
 
         for ep in ADMIN_ENDPOINTS:
-            path = ep.path.format(chargerId=chargers[other.id], partnerId=other.id, keyId="key_0")
+            path = ep.path.format(
+                chargerId=chargers[other.id],
+                partnerId=other.id,
+                keyId="key_0",
+                tokenId=tokens[other.id],
+            )
             resp = await gw.client.request(ep.method, path, json={}, headers=me.headers)
             assert resp.status == 403, path
 

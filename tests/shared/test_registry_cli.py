@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 from typing import Any
@@ -15,33 +14,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from csms.server import CsmsApp
-from evcs import cli
 from shared import apikeys, registry
 from shared.redis_keys import F, Keys
 from shared.settings import Settings
 from tests.gateway.support import eventually
-
-
-@pytest.fixture
-def admin(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> object:
-    monkeypatch.setenv("EVCS_DATABASE_URL", str(settings.database_url))
-    monkeypatch.setenv("EVCS_REDIS_URL", str(settings.redis_url))
-    monkeypatch.setenv("EVCS_REDIS_PREFIX", settings.redis_prefix)
-
-    async def run(*argv: str, fails: bool = False) -> str:
-        capsys.readouterr()
-        try:
-            # in a thread: the command runs its own event loop, as it does from a shell
-            await asyncio.to_thread(cli.main, ["admin", *argv])
-        except SystemExit as exc:
-            assert fails and exc.code == 1, capsys.readouterr()
-            return capsys.readouterr().err
-        assert not fails
-        return capsys.readouterr().out
-
-    return run
 
 
 async def test_partner_key_and_charger_lifecycle(

@@ -1,4 +1,4 @@
-/** The operator's admin API client: partners, API keys, chargers, audit log. */
+/** The operator's admin API client: partners, API keys, chargers, tokens, audit log. */
 import { API, asIs, body, type Call, type ClientOptions, query, segment, Transport } from "./http.js";
 import type {
   AdminCharger,
@@ -13,6 +13,11 @@ import type {
   PartnerPage,
   PartnerUpdate,
   RegisteredCharger,
+  Token,
+  TokenCreate,
+  TokenPage,
+  TokenStatus,
+  TokenUpdate,
 } from "./types.js";
 
 const ADMIN = `${API}/admin`;
@@ -301,6 +306,76 @@ export class EVChargingAdmin {
       path: `${ADMIN}/chargers/${segment(chargerId)}/partner`,
       replayable: true,
       parse: asIs<AdminCharger>,
+    });
+  }
+
+  /** Register a token (RFID idTag / idToken); without `partnerId` the operator's own. */
+  createToken(token: TokenCreate): Promise<Token> {
+    return this.send({
+      operationId: "adminCreateToken",
+      method: "POST",
+      path: `${ADMIN}/tokens`,
+      body: body(token),
+      replayable: false,
+      parse: asIs<Token>,
+    });
+  }
+
+  /** Tokens in id order, page after page. */
+  listTokens(
+    options: { partnerId?: string; status?: TokenStatus; groupId?: string; pageSize?: number } = {},
+  ): AsyncIterable<Token> {
+    return this.t.pages(
+      (cursor) => ({
+        operationId: "adminListTokens",
+        method: "GET",
+        path: `${ADMIN}/tokens`,
+        query: query({
+          partnerId: options.partnerId,
+          status: options.status,
+          groupId: options.groupId,
+          limit: options.pageSize,
+          cursor,
+        }),
+        replayable: true,
+        parse: asIs<TokenPage>,
+      }),
+      (page) => page.tokens,
+      (page) => page.nextCursor,
+    );
+  }
+
+  /** A token, whatever the case of its id. */
+  getToken(tokenId: string): Promise<Token> {
+    return this.send({
+      operationId: "adminGetToken",
+      method: "GET",
+      path: `${ADMIN}/tokens/${segment(tokenId)}`,
+      replayable: true,
+      parse: asIs<Token>,
+    });
+  }
+
+  /** Change what is given; null clears an expiry, a group or the partner. */
+  updateToken(tokenId: string, changes: TokenUpdate): Promise<Token> {
+    return this.send({
+      operationId: "adminUpdateToken",
+      method: "PATCH",
+      path: `${ADMIN}/tokens/${segment(tokenId)}`,
+      body: changes,
+      replayable: true,
+      parse: asIs<Token>,
+    });
+  }
+
+  /** Delete a token: unknown to every csms node from now on. */
+  deleteToken(tokenId: string): Promise<Token> {
+    return this.send({
+      operationId: "adminDeleteToken",
+      method: "DELETE",
+      path: `${ADMIN}/tokens/${segment(tokenId)}`,
+      replayable: true,
+      parse: asIs<Token>,
     });
   }
 

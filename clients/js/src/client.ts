@@ -25,9 +25,14 @@ import type {
   Health,
   MeterPage,
   MeterValue,
+  PartnerTokenPut,
+  PartnerTokenUpdate,
   Ready,
   Session,
   SessionPage,
+  Token,
+  TokenPage,
+  TokenStatus,
 } from "./types.js";
 
 /** Beyond this many characters of ids a batch read goes in a POST body: URLs have limits. */
@@ -297,6 +302,82 @@ export class EVChargingClient {
         operationId: "getSessions",
         method: "GET",
         path: `${API}/chargers/${segment(chargerId)}/sessions`,
+        query: query({ from: options.from, to: options.to, limit: options.pageSize, cursor }),
+        replayable: true,
+        parse: asIs<SessionPage>,
+      }),
+      (page) => page.sessions,
+      (page) => page.nextCursor,
+    );
+  }
+
+  // tokens -----------------------------------------------------------------------------------
+
+  /** Register one of your drivers' tokens, or replace it as a whole. */
+  putToken(tokenId: string, token: PartnerTokenPut): Promise<Token> {
+    return this.send({
+      operationId: "putToken",
+      method: "PUT",
+      path: `${API}/tokens/${segment(tokenId)}`,
+      body: body(token),
+      replayable: true,
+      parse: asIs<Token>,
+    });
+  }
+
+  /** One of your tokens. */
+  getToken(tokenId: string): Promise<Token> {
+    return this.send({
+      operationId: "getToken",
+      method: "GET",
+      path: `${API}/tokens/${segment(tokenId)}`,
+      replayable: true,
+      parse: asIs<Token>,
+    });
+  }
+
+  /** Change what is given (e.g. block a lost card); null clears an expiry or a group. */
+  updateToken(tokenId: string, changes: PartnerTokenUpdate): Promise<Token> {
+    return this.send({
+      operationId: "updateToken",
+      method: "PATCH",
+      path: `${API}/tokens/${segment(tokenId)}`,
+      body: changes,
+      replayable: true,
+      parse: asIs<Token>,
+    });
+  }
+
+  /** Your tokens in id order, page after page. */
+  listTokens(
+    options: { status?: TokenStatus; groupId?: string; pageSize?: number } = {},
+  ): AsyncIterable<Token> {
+    return this.t.pages(
+      (cursor) => ({
+        operationId: "listTokens",
+        method: "GET",
+        path: `${API}/tokens`,
+        query: query({
+          status: options.status,
+          groupId: options.groupId,
+          limit: options.pageSize,
+          cursor,
+        }),
+        replayable: true,
+        parse: asIs<TokenPage>,
+      }),
+      (page) => page.tokens,
+      (page) => page.nextCursor,
+    );
+  }
+
+  /** The sessions one of your tokens started in a window, on any charger, newest first. */
+  tokenSessions(tokenId: string, options: HistoryOptions = {}): AsyncIterable<Session> {
+    return this.t.pages(
+      (cursor) => ({
+        operationId: "getTokenSessions",
+        method: "GET",
+        path: `${API}/tokens/${segment(tokenId)}/sessions`,
         query: query({ from: options.from, to: options.to, limit: options.pageSize, cursor }),
         replayable: true,
         parse: asIs<SessionPage>,

@@ -209,6 +209,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the partner's tokens
+         * @description In id order, `limit` at a time; pass `nextCursor` as `cursor` for the next page.
+         */
+        get: operations["listTokens"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens/{tokenId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of the partner's tokens */
+        get: operations["getToken"];
+        /**
+         * Register or replace one of the partner's tokens
+         * @description The whole token: fields left out take their defaults. From the next Authorize on, every charger answers it from this. An id another partner (or the operator) holds is a 404, as for one that does not exist.
+         */
+        put: operations["putToken"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change one of the partner's tokens (e.g. block a lost card)
+         * @description Only the fields sent change; null clears an expiry or a group.
+         */
+        patch: operations["updateToken"];
+        trace?: never;
+    };
+    "/api/v1/tokens/{tokenId}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The sessions one of the partner's tokens started, on any charger
+         * @description Sessions that started in the window with the token while it was the partner's, newest first, whoever's charger they ran on.
+         */
+        get: operations["getTokenSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -456,6 +521,49 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List tokens */
+        get: operations["adminListTokens"];
+        put?: never;
+        /**
+         * Register a token (RFID idTag / idToken)
+         * @description Csms nodes answer Authorize, StartTransaction and TransactionEvent from the token store: a registered token gets its status, one nobody registered gets `EVCS_AUTHORIZE_UNKNOWN`'s answer.
+         */
+        post: operations["adminCreateToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/tokens/{tokenId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A token */
+        get: operations["adminGetToken"];
+        put?: never;
+        post?: never;
+        /** Delete a token: unknown from now on */
+        delete: operations["adminDeleteToken"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a token: status, type, expiry, group or partner
+         * @description Only the fields sent change; null clears an expiry, a group or the partner. The next Authorize on any csms node gets the new answer.
+         */
+        patch: operations["adminUpdateToken"];
         trace?: never;
     };
     "/api/v1/admin/audit": {
@@ -1301,6 +1409,67 @@ export interface components {
          */
         PartnerStatus: "AVAILABLE" | "CHARGING" | "BLOCKED" | "RESERVED" | "INOPERATIVE" | "REMOVED" | "UNKNOWN";
         /**
+         * PartnerTokenPut
+         * @description A partner's token as a whole (OCPI's PUT): created, or replaced if it is the
+         *     partner's already.
+         */
+        PartnerTokenPut: {
+            /**
+             * Status
+             * @description Accepted: may charge; Blocked: refused; Expired: refused as expired. An Accepted token past `expiresAt` is answered Expired
+             * @enum {string}
+             */
+            status: "Accepted" | "Blocked" | "Expired";
+            /**
+             * Type
+             * @description OCPP 2.0.1 IdTokenEnumType; an RFID card is ISO14443 (the default)
+             * @default null
+             */
+            type: ("Central" | "eMAID" | "ISO14443" | "ISO15693" | "KeyCode" | "Local" | "MacAddress" | "NoAuthorization") | null;
+            /**
+             * Expiresat
+             * @description From then on the token is answered Expired; null: never
+             * @default null
+             */
+            expiresAt: string | null;
+            /**
+             * Groupid
+             * @description Group id: the parentIdTag (1.6, when up to 20 characters) or groupIdToken (2.0.1) of the answer to the token
+             * @default null
+             */
+            groupId: string | null;
+        };
+        /**
+         * PartnerTokenUpdate
+         * @description Only the fields sent change; null clears an expiry or a group.
+         */
+        PartnerTokenUpdate: {
+            /**
+             * Status
+             * @description Accepted: may charge; Blocked: refused; Expired: refused as expired. An Accepted token past `expiresAt` is answered Expired
+             * @enum {string}
+             */
+            status?: "Accepted" | "Blocked" | "Expired";
+            /**
+             * Type
+             * @description OCPP 2.0.1 IdTokenEnumType; an RFID card is ISO14443 (the default)
+             * @enum {string}
+             */
+            type?: "Central" | "eMAID" | "ISO14443" | "ISO15693" | "KeyCode" | "Local" | "MacAddress" | "NoAuthorization";
+            /**
+             * Expiresat
+             * @description From then on the token is answered Expired; null: never
+             * @default null
+             */
+            expiresAt: string | null;
+            /**
+             * Groupid
+             * @description Group id: the parentIdTag (1.6, when up to 20 characters) or groupIdToken (2.0.1) of the answer to the token
+             * @default null
+             */
+            groupId: string | null;
+        };
+        /**
          * PartnerUpdate
          * @description Only the fields sent change; null resets a quota (no cap) or a limit (the default).
          */
@@ -1392,6 +1561,8 @@ export interface components {
         };
         /** SessionJson */
         SessionJson: {
+            /** Chargerid */
+            chargerId: string;
             /** Transactionid */
             transactionId: string;
             /** Connectorid */
@@ -1418,6 +1589,12 @@ export interface components {
             stopReason: string | null;
             /** Active */
             active: boolean;
+            /**
+             * Authstatus
+             * @description The central system's answer to the session's token: Accepted, or the refusal (Blocked, Expired, Invalid, Unknown, ConcurrentTx) after which the charger stopped it; null for sessions no token answer was recorded for
+             * @example Accepted
+             */
+            authStatus: string | null;
         };
         /** SessionPage */
         SessionPage: {
@@ -1474,6 +1651,141 @@ export interface components {
              * @example 2026-03-01T10:15:30.000Z
              */
             receivedAt: string;
+        };
+        /**
+         * TokenCreate
+         * @description A token for the admin API; without `partnerId` it is the operator's own.
+         */
+        TokenCreate: {
+            /**
+             * Id
+             * @description The idTag (OCPP 1.6: up to 20 characters) or idToken (2.0.1: up to 36): A-Z a-z 0-9 . _ : * -, matched whatever the case
+             * @example 04A2B3C4D5E6F7
+             */
+            id: string;
+            /**
+             * Status
+             * @description Accepted: may charge; Blocked: refused; Expired: refused as expired. An Accepted token past `expiresAt` is answered Expired
+             * @enum {string}
+             */
+            status: "Accepted" | "Blocked" | "Expired";
+            /**
+             * Type
+             * @description OCPP 2.0.1 IdTokenEnumType; an RFID card is ISO14443 (the default)
+             * @default null
+             */
+            type: ("Central" | "eMAID" | "ISO14443" | "ISO15693" | "KeyCode" | "Local" | "MacAddress" | "NoAuthorization") | null;
+            /**
+             * Expiresat
+             * @description From then on the token is answered Expired; null: never
+             * @default null
+             */
+            expiresAt: string | null;
+            /**
+             * Groupid
+             * @description Group id: the parentIdTag (1.6, when up to 20 characters) or groupIdToken (2.0.1) of the answer to the token
+             * @default null
+             */
+            groupId: string | null;
+            /**
+             * Partnerid
+             * @description The partner whose driver holds it
+             * @default null
+             */
+            partnerId: string | null;
+        };
+        /** TokenJson */
+        TokenJson: {
+            /**
+             * Id
+             * @example 04A2B3C4D5E6F7
+             */
+            id: string;
+            /**
+             * Type
+             * @example ISO14443
+             */
+            type: string;
+            /**
+             * Status
+             * @description As set
+             * @enum {string}
+             */
+            status: "Accepted" | "Blocked" | "Expired";
+            /**
+             * Effectivestatus
+             * @description What an Authorize gets now (Expired past expiresAt)
+             * @enum {string}
+             */
+            effectiveStatus: "Accepted" | "Blocked" | "Expired";
+            /** Expiresat */
+            expiresAt: string | null;
+            /** Groupid */
+            groupId: string | null;
+            /**
+             * Partnerid
+             * @description Null: the operator's own token
+             */
+            partnerId: string | null;
+            /**
+             * Createdat
+             * @description UTC, ISO 8601
+             * @example 2026-03-01T10:15:30.000Z
+             */
+            createdAt: string;
+            /**
+             * Updatedat
+             * @description UTC, ISO 8601
+             * @example 2026-03-01T10:15:30.000Z
+             */
+            updatedAt: string;
+        };
+        /** TokenPage */
+        TokenPage: {
+            /**
+             * Tokens
+             * @description In id order
+             */
+            tokens: components["schemas"]["TokenJson"][];
+            /** Nextcursor */
+            nextCursor: string | null;
+        };
+        /**
+         * TokenUpdate
+         * @description As a partner's change, and an admin may move the token to another partner (null: the
+         *     operator's own).
+         */
+        TokenUpdate: {
+            /**
+             * Status
+             * @description Accepted: may charge; Blocked: refused; Expired: refused as expired. An Accepted token past `expiresAt` is answered Expired
+             * @enum {string}
+             */
+            status?: "Accepted" | "Blocked" | "Expired";
+            /**
+             * Type
+             * @description OCPP 2.0.1 IdTokenEnumType; an RFID card is ISO14443 (the default)
+             * @enum {string}
+             */
+            type?: "Central" | "eMAID" | "ISO14443" | "ISO15693" | "KeyCode" | "Local" | "MacAddress" | "NoAuthorization";
+            /**
+             * Expiresat
+             * @description From then on the token is answered Expired; null: never
+             * @default null
+             */
+            expiresAt: string | null;
+            /**
+             * Groupid
+             * @description Group id: the parentIdTag (1.6, when up to 20 characters) or groupIdToken (2.0.1) of the answer to the token
+             * @default null
+             */
+            groupId: string | null;
+            /**
+             * Partnerid
+             * @description The partner whose driver holds it
+             * @default null
+             */
+            partnerId: string | null;
         };
     };
     responses: never;
@@ -3589,6 +3901,7 @@ export interface operations {
                      * @example {
                      *       "sessions": [
                      *         {
+                     *           "chargerId": "CP-0001",
                      *           "transactionId": "1042",
                      *           "connectorId": 1,
                      *           "idTag": "PARTNER-TAG-1",
@@ -3598,7 +3911,8 @@ export interface operations {
                      *           "meterStopWh": null,
                      *           "energyWh": null,
                      *           "stopReason": null,
-                     *           "active": true
+                     *           "active": true,
+                     *           "authStatus": "Accepted"
                      *         }
                      *       ],
                      *       "nextCursor": null
@@ -3876,6 +4190,982 @@ export interface operations {
                      *       "error": "Service Unavailable",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/commands/{commandId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listTokens: {
+        parameters: {
+            query?: {
+                /** @description Only tokens set to this status */
+                status?: "Accepted" | "Blocked" | "Expired";
+                /** @description Only this group's tokens */
+                groupId?: string;
+                /** @description Page size (1-500) */
+                limit?: number;
+                /**
+                 * @description The `nextCursor` of the previous page; leave out for the first page
+                 * @example Q1AtMDAwMg
+                 */
+                cursor?: string;
+            };
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tokens */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "tokens": [
+                     *         {
+                     *           "id": "04A2B3C4D5E6F7",
+                     *           "type": "ISO14443",
+                     *           "status": "Accepted",
+                     *           "effectiveStatus": "Accepted",
+                     *           "expiresAt": null,
+                     *           "groupId": "FLEET-7",
+                     *           "partnerId": "acme",
+                     *           "createdAt": "2026-03-01T10:15:30.000Z",
+                     *           "updatedAt": "2026-03-01T10:15:30.000Z"
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenPage"];
+                };
+            };
+            /** @description A query parameter is invalid (the message says which) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "a query parameter is invalid (the message says which)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, expired or rotated out */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no api key, or one that is malformed, unknown, revoked, expired or rotated out",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The partner's account is suspended */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "the partner's account is suspended",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getToken: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The token's id (RFID idTag / idToken), whatever the case. Unknown ids and, for a partner, other partners' tokens alike are 404.
+                 * @example 04A2B3C4D5E6F7
+                 */
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "04A2B3C4D5E6F7",
+                     *       "type": "ISO14443",
+                     *       "status": "Accepted",
+                     *       "effectiveStatus": "Accepted",
+                     *       "expiresAt": null,
+                     *       "groupId": "FLEET-7",
+                     *       "partnerId": "acme",
+                     *       "createdAt": "2026-03-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-03-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenJson"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, expired or rotated out */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no api key, or one that is malformed, unknown, revoked, expired or rotated out",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The partner's account is suspended */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "the partner's account is suspended",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token is unknown or not the partner's */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "the token is unknown or not the partner's",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    putToken: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The token's id (RFID idTag / idToken), whatever the case. Unknown ids and, for a partner, other partners' tokens alike are 404.
+                 * @example 04A2B3C4D5E6F7
+                 */
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "status": "Accepted",
+                 *       "groupId": "FLEET-7"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PartnerTokenPut"];
+            };
+        };
+        responses: {
+            /** @description Replaced */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "04A2B3C4D5E6F7",
+                     *       "type": "ISO14443",
+                     *       "status": "Accepted",
+                     *       "effectiveStatus": "Accepted",
+                     *       "expiresAt": null,
+                     *       "groupId": "FLEET-7",
+                     *       "partnerId": "acme",
+                     *       "createdAt": "2026-03-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-03-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenJson"];
+                };
+            };
+            /** @description Registered */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "04A2B3C4D5E6F7",
+                     *       "type": "ISO14443",
+                     *       "status": "Accepted",
+                     *       "effectiveStatus": "Accepted",
+                     *       "expiresAt": null,
+                     *       "groupId": "FLEET-7",
+                     *       "partnerId": "acme",
+                     *       "createdAt": "2026-03-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-03-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenJson"];
+                };
+            };
+            /** @description The body is not valid JSON or does not match the schema (the message says where) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "the body is not valid json or does not match the schema (the message says where)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, expired or rotated out */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no api key, or one that is malformed, unknown, revoked, expired or rotated out",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The partner's account is suspended */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "the partner's account is suspended",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token is unknown or not the partner's */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "the token is unknown or not the partner's",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 256 KiB */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "message": "the body is larger than 256 kib",
+                     *       "error": "Request Entity Too Large",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type must be application/json) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "message": "the body is not json (content-type must be application/json)",
+                     *       "error": "Unsupported Media Type",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateToken: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The token's id (RFID idTag / idToken), whatever the case. Unknown ids and, for a partner, other partners' tokens alike are 404.
+                 * @example 04A2B3C4D5E6F7
+                 */
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "status": "Blocked"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PartnerTokenUpdate"];
+            };
+        };
+        responses: {
+            /** @description The token */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "04A2B3C4D5E6F7",
+                     *       "type": "ISO14443",
+                     *       "status": "Blocked",
+                     *       "effectiveStatus": "Accepted",
+                     *       "expiresAt": null,
+                     *       "groupId": "FLEET-7",
+                     *       "partnerId": "acme",
+                     *       "createdAt": "2026-03-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-03-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenJson"];
+                };
+            };
+            /** @description The body is not valid JSON or does not match the schema (the message says where) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "the body is not valid json or does not match the schema (the message says where)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, expired or rotated out */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no api key, or one that is malformed, unknown, revoked, expired or rotated out",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The partner's account is suspended */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "the partner's account is suspended",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token is unknown or not the partner's */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "the token is unknown or not the partner's",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 256 KiB */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "message": "the body is larger than 256 kib",
+                     *       "error": "Request Entity Too Large",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type must be application/json) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "message": "the body is not json (content-type must be application/json)",
+                     *       "error": "Unsupported Media Type",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getTokenSessions: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Start of the window (inclusive, ISO 8601 with offset); default 24 h before `to`
+                 * @example 2026-03-01T00:00:00Z
+                 */
+                from?: string;
+                /**
+                 * @description End of the window (exclusive, ISO 8601 with offset); default now
+                 * @example 2026-03-02T00:00:00Z
+                 */
+                to?: string;
+                /**
+                 * @description Page size (1-1000)
+                 * @example 100
+                 */
+                limit?: number;
+                /**
+                 * @description The `nextCursor` of the previous page; leave out for the first page
+                 * @example Q1AtMDAwMg
+                 */
+                cursor?: string;
+            };
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The token's id (RFID idTag / idToken), whatever the case. Unknown ids and, for a partner, other partners' tokens alike are 404.
+                 * @example 04A2B3C4D5E6F7
+                 */
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of sessions */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "sessions": [
+                     *         {
+                     *           "chargerId": "CP-0001",
+                     *           "transactionId": "1042",
+                     *           "connectorId": 1,
+                     *           "idTag": "PARTNER-TAG-1",
+                     *           "startedAt": "2026-03-01T10:15:30.000Z",
+                     *           "stoppedAt": null,
+                     *           "meterStartWh": 1200000,
+                     *           "meterStopWh": null,
+                     *           "energyWh": null,
+                     *           "stopReason": null,
+                     *           "active": true,
+                     *           "authStatus": "Accepted"
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SessionPage"];
+                };
+            };
+            /** @description A query parameter is invalid (the message says which) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "a query parameter is invalid (the message says which)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}/sessions"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, expired or rotated out */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no api key, or one that is malformed, unknown, revoked, expired or rotated out",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}/sessions"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The partner's account is suspended */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "the partner's account is suspended",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}/sessions"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token is unknown or not the partner's */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "the token is unknown or not the partner's",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}/sessions"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}/sessions"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/tokens/{tokenId}/sessions"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBody"];
@@ -7405,6 +8695,881 @@ export interface operations {
                      *       "error": "Service Unavailable",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/password"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminListTokens: {
+        parameters: {
+            query?: {
+                /** @description Only tokens set to this status */
+                status?: "Accepted" | "Blocked" | "Expired";
+                /** @description Only this group's tokens */
+                groupId?: string;
+                /** @description Page size (1-500) */
+                limit?: number;
+                /**
+                 * @description The `nextCursor` of the previous page; leave out for the first page
+                 * @example Q1AtMDAwMg
+                 */
+                cursor?: string;
+                /** @description Only this partner's tokens */
+                partnerId?: string;
+            };
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tokens */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "tokens": [
+                     *         {
+                     *           "id": "04A2B3C4D5E6F7",
+                     *           "type": "ISO14443",
+                     *           "status": "Accepted",
+                     *           "effectiveStatus": "Accepted",
+                     *           "expiresAt": null,
+                     *           "groupId": "FLEET-7",
+                     *           "partnerId": "acme",
+                     *           "createdAt": "2026-03-01T10:15:30.000Z",
+                     *           "updatedAt": "2026-03-01T10:15:30.000Z"
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenPage"];
+                };
+            };
+            /** @description A query parameter is invalid (the message says which) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "a query parameter is invalid (the message says which)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No admin token, or a wrong one */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token, or a wrong one",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminCreateToken: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "id": "04A2B3C4D5E6F7",
+                 *       "status": "Accepted",
+                 *       "partnerId": "acme"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TokenCreate"];
+            };
+        };
+        responses: {
+            /** @description Registered */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "04A2B3C4D5E6F7",
+                     *       "type": "ISO14443",
+                     *       "status": "Accepted",
+                     *       "effectiveStatus": "Accepted",
+                     *       "expiresAt": null,
+                     *       "groupId": "FLEET-7",
+                     *       "partnerId": "acme",
+                     *       "createdAt": "2026-03-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-03-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenJson"];
+                };
+            };
+            /** @description The body is not valid JSON or does not match the schema (the message says where) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "the body is not valid json or does not match the schema (the message says where)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No admin token, or a wrong one */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token, or a wrong one",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such partner */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no such partner",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token with this id (in any case) exists */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "message": "a token with this id (in any case) exists",
+                     *       "error": "Conflict",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 256 KiB */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "message": "the body is larger than 256 kib",
+                     *       "error": "Request Entity Too Large",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type must be application/json) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "message": "the body is not json (content-type must be application/json)",
+                     *       "error": "Unsupported Media Type",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminGetToken: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The token's id (RFID idTag / idToken), whatever the case. Unknown ids and, for a partner, other partners' tokens alike are 404.
+                 * @example 04A2B3C4D5E6F7
+                 */
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "04A2B3C4D5E6F7",
+                     *       "type": "ISO14443",
+                     *       "status": "Accepted",
+                     *       "effectiveStatus": "Accepted",
+                     *       "expiresAt": null,
+                     *       "groupId": "FLEET-7",
+                     *       "partnerId": "acme",
+                     *       "createdAt": "2026-03-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-03-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenJson"];
+                };
+            };
+            /** @description No admin token, or a wrong one */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token, or a wrong one",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such token */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no such token",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminDeleteToken: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The token's id (RFID idTag / idToken), whatever the case. Unknown ids and, for a partner, other partners' tokens alike are 404.
+                 * @example 04A2B3C4D5E6F7
+                 */
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token as it was */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "04A2B3C4D5E6F7",
+                     *       "type": "ISO14443",
+                     *       "status": "Accepted",
+                     *       "effectiveStatus": "Accepted",
+                     *       "expiresAt": null,
+                     *       "groupId": "FLEET-7",
+                     *       "partnerId": "acme",
+                     *       "createdAt": "2026-03-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-03-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenJson"];
+                };
+            };
+            /** @description No admin token, or a wrong one */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token, or a wrong one",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such token */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no such token",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminUpdateToken: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The token's id (RFID idTag / idToken), whatever the case. Unknown ids and, for a partner, other partners' tokens alike are 404.
+                 * @example 04A2B3C4D5E6F7
+                 */
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "status": "Blocked"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TokenUpdate"];
+            };
+        };
+        responses: {
+            /** @description The token */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "04A2B3C4D5E6F7",
+                     *       "type": "ISO14443",
+                     *       "status": "Blocked",
+                     *       "effectiveStatus": "Accepted",
+                     *       "expiresAt": null,
+                     *       "groupId": "FLEET-7",
+                     *       "partnerId": "acme",
+                     *       "createdAt": "2026-03-01T10:15:30.000Z",
+                     *       "updatedAt": "2026-03-01T10:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenJson"];
+                };
+            };
+            /** @description The body is not valid JSON or does not match the schema (the message says where) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "the body is not valid json or does not match the schema (the message says where)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No admin token, or a wrong one */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token, or a wrong one",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such token or partner */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no such token or partner",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 256 KiB */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "message": "the body is larger than 256 kib",
+                     *       "error": "Request Entity Too Large",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type must be application/json) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "message": "the body is not json (content-type must be application/json)",
+                     *       "error": "Unsupported Media Type",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/tokens/{tokenId}"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBody"];

@@ -84,6 +84,15 @@ export type AuditPage = Schemas["AuditPage"];
 export type PartnerCreate = Schemas["PartnerCreate"];
 export type PartnerUpdate = Schemas["PartnerUpdate"];
 export type ChargerRegister = Schemas["ChargerRegister"];
+/** A token (RFID idTag / OCPP 2.0.1 idToken) that may start charging sessions. */
+export type Token = Schemas["TokenJson"];
+export type TokenPage = Schemas["TokenPage"];
+/** Accepted may charge; Blocked and Expired are refused. */
+export type TokenStatus = Schemas["TokenJson"]["status"];
+export type TokenCreate = Schemas["TokenCreate"];
+export type TokenUpdate = Schemas["TokenUpdate"];
+export type PartnerTokenPut = Schemas["PartnerTokenPut"];
+export type PartnerTokenUpdate = Schemas["PartnerTokenUpdate"];
 
 /** The id of every operation of the OpenAPI document. */
 export type OperationId = keyof operations;

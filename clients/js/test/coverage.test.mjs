@@ -62,6 +62,11 @@ test("every operation is reachable from the client", async () => {
     c.getCommand("cmd_5f2b9c0a1d3e4f60"),
     c.meterValues("CP-0001", { from: t0, measurand: "Power.Active.Import" }),
     c.sessions("CP-0001", { from: t0, to: t0 }),
+    c.putToken("04A2B3C4", { status: "Accepted", groupId: "FLEET-7" }),
+    c.getToken("04A2B3C4"),
+    c.updateToken("04A2B3C4", { status: "Blocked", expiresAt: null }),
+    c.listTokens({ status: "Blocked" }),
+    c.tokenSessions("04A2B3C4", { from: t0 }),
     a.createPartner({ name: "ACME", id: "acme", chargerQuota: 10 }),
     a.listPartners({ status: "active" }),
     a.getPartner("acme"),
@@ -81,6 +86,11 @@ test("every operation is reachable from the client", async () => {
     a.assignCharger("CP-0001", "acme"),
     a.unassignCharger("CP-0001"),
     a.setChargerPassword("CP-0001"),
+    a.createToken({ id: "04A2B3C4", status: "Accepted", partnerId: "acme" }),
+    a.listTokens({ partnerId: "acme", status: "Accepted" }),
+    a.getToken("04A2B3C4"),
+    a.updateToken("04A2B3C4", { status: "Blocked", partnerId: null }),
+    a.deleteToken("04A2B3C4"),
     a.auditLog({ actor: "admin:alice", from: t0 }),
   ];
   for (const call of calls) {

@@ -19,7 +19,7 @@ from evcharging_client.retry import RetryPolicy
 
 
 class EVChargingAdmin:
-    """The operator's admin API, synchronously: partners, API keys, chargers, audit log.
+    """The operator's admin API, synchronously: partners, API keys, chargers, tokens, audit log.
 
     ``admin_token`` is the gateway's ``EVCS_ADMIN_TOKEN``; ``actor`` names you in the audit log.
     """
@@ -191,6 +191,74 @@ class EVChargingAdmin:
     def unassign_charger(self, charger_id: str) -> m.AdminCharger:
         """Unassign a charger from its partner."""
         return self._t.send(op.admin_unassign_charger(charger_id))
+
+    def create_token(
+        self,
+        token_id: str,
+        status: m.TokenStatus = "Accepted",
+        *,
+        type: str | None = None,
+        expires_at: datetime | None = None,
+        group_id: str | None = None,
+        partner_id: str | None = None,
+    ) -> m.Token:
+        """Register a token (RFID idTag / idToken); without ``partner_id`` the operator's own."""
+        fields = op.given(
+            status=status,
+            type=type or op.UNSET,
+            expiresAt=expires_at or op.UNSET,
+            groupId=group_id or op.UNSET,
+            partnerId=partner_id or op.UNSET,
+        )
+        return self._t.send(op.admin_create_token(token_id, fields))
+
+    def list_tokens(
+        self,
+        *,
+        partner_id: str | None = None,
+        status: m.TokenStatus | None = None,
+        group_id: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[m.Token]:
+        """Tokens in id order, page after page."""
+        return self._t.pages(
+            lambda cursor: op.admin_list_tokens(cursor, partner_id, status, group_id, page_size),
+            lambda page: page.tokens,
+            lambda page: page.next_cursor,
+        )
+
+    def get_token(self, token_id: str) -> m.Token:
+        """A token, whatever the case of its id."""
+        return self._t.send(op.admin_get_token(token_id))
+
+    def update_token(
+        self,
+        token_id: str,
+        *,
+        status: m.TokenStatus = op.UNSET,
+        type: str = op.UNSET,
+        expires_at: datetime | None = op.UNSET,
+        group_id: str | None = op.UNSET,
+        partner_id: str | None = op.UNSET,
+    ) -> m.Token:
+        """Change what is given; None clears an expiry, a group or the partner. The next
+        Authorize on any csms node gets the new answer."""
+        return self._t.send(
+            op.admin_update_token(
+                token_id,
+                op.given(
+                    status=status,
+                    type=type,
+                    expiresAt=expires_at,
+                    groupId=group_id,
+                    partnerId=partner_id,
+                ),
+            )
+        )
+
+    def delete_token(self, token_id: str) -> m.Token:
+        """Delete a token: unknown to every csms node from now on."""
+        return self._t.send(op.admin_delete_token(token_id))
 
     def audit_log(
         self,

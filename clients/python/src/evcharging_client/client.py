@@ -229,6 +229,77 @@ class EVChargingClient:
             lambda page: page.next_cursor,
         )
 
+    # tokens -------------------------------------------------------------------------------
+
+    def put_token(
+        self,
+        token_id: str,
+        status: m.TokenStatus = "Accepted",
+        *,
+        type: str | None = None,
+        expires_at: datetime | None = None,
+        group_id: str | None = None,
+    ) -> m.Token:
+        """Register one of your drivers' tokens, or replace it as a whole (what is left out
+        takes its default)."""
+        fields = op.given(
+            status=status,
+            type=type or op.UNSET,
+            expiresAt=expires_at or op.UNSET,
+            groupId=group_id or op.UNSET,
+        )
+        return self._t.send(op.put_token(token_id, fields))
+
+    def get_token(self, token_id: str) -> m.Token:
+        """One of your tokens."""
+        return self._t.send(op.get_token(token_id))
+
+    def update_token(
+        self,
+        token_id: str,
+        *,
+        status: m.TokenStatus = op.UNSET,
+        type: str = op.UNSET,
+        expires_at: datetime | None = op.UNSET,
+        group_id: str | None = op.UNSET,
+    ) -> m.Token:
+        """Change what is given (e.g. block a lost card); None clears an expiry or a group."""
+        return self._t.send(
+            op.update_token(
+                token_id,
+                op.given(status=status, type=type, expiresAt=expires_at, groupId=group_id),
+            )
+        )
+
+    def list_tokens(
+        self,
+        *,
+        status: m.TokenStatus | None = None,
+        group_id: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[m.Token]:
+        """Your tokens in id order, page after page."""
+        return self._t.pages(
+            lambda cursor: op.list_tokens(cursor, status, group_id, page_size),
+            lambda page: page.tokens,
+            lambda page: page.next_cursor,
+        )
+
+    def token_sessions(
+        self,
+        token_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[m.Session]:
+        """The sessions one of your tokens started in the window, on any charger, newest first."""
+        return self._t.pages(
+            lambda cursor: op.token_sessions(token_id, cursor, start, end, page_size),
+            lambda page: page.sessions,
+            lambda page: page.next_cursor,
+        )
+
     # live events --------------------------------------------------------------------------
 
     def events(

@@ -4,7 +4,7 @@ Attributes are snake_case (``charger.meter_kwh``); the JSON names are camelCase
 (``meterKwh``). Fields the API adds in a later minor version are kept, not rejected, so an
 older client keeps working (see the versioning policy).
 
-One module per subject (chargers, commands, history, health, events, admin); import
+One module per subject (chargers, commands, history, health, events, tokens, admin); import
 the models from here.
 """
 
@@ -43,6 +43,7 @@ from evcharging_client.models.events import (
 )
 from evcharging_client.models.health import Health, Ready, ReadyChecks
 from evcharging_client.models.history import MeterPage, MeterValue, Session, SessionPage
+from evcharging_client.models.tokens import Token, TokenPage, TokenStatus
 
 __all__ = [
     "EVENT_MODELS",
@@ -84,5 +85,8 @@ __all__ = [
     "SessionEvent",
     "SessionPage",
     "StatusEvent",
+    "Token",
+    "TokenPage",
+    "TokenStatus",
     "UnknownEvent",
 ]

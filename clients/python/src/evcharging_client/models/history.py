@@ -28,6 +28,7 @@ class MeterPage(Model):
 class Session(Model):
     """A charging session (OCPP transaction)."""
 
+    charger_id: str
     transaction_id: str
     connector_id: int | None
     id_tag: str | None
@@ -40,6 +41,9 @@ class Session(Model):
     """Energy delivered, once stopped."""
     stop_reason: str | None
     active: bool
+    auth_status: str | None = None
+    """The central system's answer to the session's token: Accepted, or why it was refused
+    (Blocked, Expired, Invalid, Unknown, ConcurrentTx); None where none was recorded."""
 
 
 class SessionPage(Model):

@@ -1,4 +1,4 @@
-"""The operator's admin API: partners, API keys, registered chargers, the audit log."""
+"""The operator's admin API: partners, API keys, registered chargers, tokens, the audit log."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from evcharging_client import models as m
 from evcharging_client.operations.call import (
     API,
     Call,
+    json_fields,
     model,
     query,
     segment,
@@ -257,3 +258,50 @@ def admin_audit_log(
             cursor=cursor,
         ),
     )
+
+
+def admin_create_token(token_id: str, fields: Mapping[str, Any]) -> Call[m.Token]:
+    return Call(
+        "adminCreateToken",
+        "POST",
+        f"{ADMIN}/tokens",
+        model(m.Token),
+        json={"id": token_id, **json_fields(fields)},
+        replayable=False,
+    )
+
+
+def admin_list_tokens(
+    cursor: str | None,
+    partner_id: str | None,
+    status: str | None,
+    group_id: str | None,
+    limit: int | None,
+) -> Call[m.TokenPage]:
+    return Call(
+        "adminListTokens",
+        "GET",
+        f"{ADMIN}/tokens",
+        model(m.TokenPage),
+        params=query(
+            partnerId=partner_id, status=status, groupId=group_id, limit=limit, cursor=cursor
+        ),
+    )
+
+
+def admin_get_token(token_id: str) -> Call[m.Token]:
+    return Call("adminGetToken", "GET", f"{ADMIN}/tokens/{segment(token_id)}", model(m.Token))
+
+
+def admin_update_token(token_id: str, changes: Mapping[str, Any]) -> Call[m.Token]:
+    return Call(
+        "adminUpdateToken",
+        "PATCH",
+        f"{ADMIN}/tokens/{segment(token_id)}",
+        model(m.Token),
+        json=json_fields(changes),
+    )
+
+
+def admin_delete_token(token_id: str) -> Call[m.Token]:
+    return Call("adminDeleteToken", "DELETE", f"{ADMIN}/tokens/{segment(token_id)}", model(m.Token))

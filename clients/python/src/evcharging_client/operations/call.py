@@ -76,6 +76,18 @@ def query(**params: object) -> dict[str, str]:
     return out
 
 
+def json_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Body fields as the API takes them: datetimes as ISO 8601 (with their time zone)."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError(f"{name}: give a timezone-aware datetime")
+            value = value.isoformat()
+        out[name] = value
+    return out
+
+
 UNSET: Any = object()
 """Default of an optional argument that was not given (None may mean something)."""
 

@@ -1,4 +1,4 @@
-"""The partner API's operations: status, commands, history, live events, health."""
+"""The partner API's operations: status, commands, history, tokens, live events, health."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from evcharging_client import models as m
 from evcharging_client.operations.call import (
     API,
     Call,
+    json_fields,
     model,
     query,
     replayable_model,
@@ -197,6 +198,61 @@ def sessions(
         "getSessions",
         "GET",
         f"{API}/chargers/{segment(charger_id)}/sessions",
+        model(m.SessionPage),
+        params=query(**{"from": start}, to=end, limit=limit, cursor=cursor),
+    )
+
+
+# tokens -----------------------------------------------------------------------------------
+
+
+def put_token(token_id: str, fields: Mapping[str, Any]) -> Call[m.Token]:
+    return Call(
+        "putToken",
+        "PUT",
+        f"{API}/tokens/{segment(token_id)}",
+        model(m.Token),
+        json=json_fields(fields),
+    )
+
+
+def get_token(token_id: str) -> Call[m.Token]:
+    return Call("getToken", "GET", f"{API}/tokens/{segment(token_id)}", model(m.Token))
+
+
+def update_token(token_id: str, changes: Mapping[str, Any]) -> Call[m.Token]:
+    return Call(
+        "updateToken",
+        "PATCH",
+        f"{API}/tokens/{segment(token_id)}",
+        model(m.Token),
+        json=json_fields(changes),
+    )
+
+
+def list_tokens(
+    cursor: str | None, status: str | None, group_id: str | None, limit: int | None
+) -> Call[m.TokenPage]:
+    return Call(
+        "listTokens",
+        "GET",
+        f"{API}/tokens",
+        model(m.TokenPage),
+        params=query(status=status, groupId=group_id, limit=limit, cursor=cursor),
+    )
+
+
+def token_sessions(
+    token_id: str,
+    cursor: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int | None,
+) -> Call[m.SessionPage]:
+    return Call(
+        "getTokenSessions",
+        "GET",
+        f"{API}/tokens/{segment(token_id)}/sessions",
         model(m.SessionPage),
         params=query(**{"from": start}, to=end, limit=limit, cursor=cursor),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from functools import cache
@@ -29,6 +30,7 @@ from gateway.openapi import document
 from gateway.ratelimit import RateLimiter
 from gateway.routes import ENDPOINTS, add_routes
 from gateway.routes.docs import set_document
+from gateway.routes.paths import API
 from gateway.runner import GatewayRunner
 from gateway.security import (
     add_cors_headers,
@@ -43,6 +45,7 @@ from gateway.state import (
     DRAINING,
     FEED,
     KEYS,
+    LAST_ANSWER,
     LIMITER,
     NODES,
     POOL,
@@ -169,6 +172,7 @@ def create_app(
     app[SETTINGS] = settings
     app[KEYS] = Keys.of(settings)
     app[DRAINING] = asyncio.Event()
+    app[LAST_ANSWER] = [0.0]
     app.cleanup_ctx.append(_storage(redis, pool))
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_end_streams)
@@ -188,6 +192,8 @@ def create_app(
 async def _close_when_draining(request: web.Request, response: web.StreamResponse) -> None:
     # A kept-alive connection reused after the listener closes would be cut mid-request.
     if request.app[DRAINING].is_set():
+        if not request.path.startswith(HEALTH_PATHS):  # a load balancer's checks go on
+            request.app[LAST_ANSWER][0] = time.monotonic()
         response.force_close()
         response.headers["Connection"] = "close"  # the hook runs after aiohttp set its own
 
@@ -207,10 +213,22 @@ def _openapi() -> bytes:
     )
 
 
+# Draining ends once no request has come for this long: the load balancers have let go.
+DRAIN_QUIET = 0.5
+HEALTH_PATHS = f"{API}/health"
+
+
+def drain_left(now: float, started: float, last_answer: float, least: float, most: float) -> float:
+    """Seconds a drain that began at `started` goes on: at least `least` seconds, then until
+    no request has come for DRAIN_QUIET, never past `most` seconds; 0 when it may end."""
+    left = max(started + least, last_answer + DRAIN_QUIET) - now
+    return max(0.0, min(left, started + most - now))
+
+
 class GatewayService(Service):
     """A gateway process: the app on its port; on stop it first drains (readiness 503 and
-    Connection: close for EVCS_SHUTDOWN_DRAIN_SECONDS, so load balancers stop sending), then
-    lets the requests in flight finish."""
+    Connection: close for EVCS_SHUTDOWN_DRAIN_SECONDS, longer while requests keep coming, so
+    load balancers stop sending), then lets the requests in flight finish."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
@@ -249,8 +267,16 @@ class GatewayService(Service):
         )
 
     async def _drain(self) -> None:
-        seconds = self.settings.shutdown_drain_seconds
-        log.info("gateway draining", extra={"seconds": seconds})
+        s = self.settings
+        log.info("gateway draining", extra={"seconds": s.shutdown_drain_seconds})
+        started = time.monotonic()
+        last = self.app[LAST_ANSWER]
+        last[0] = started
         self.app[DRAINING].set()
-        await asyncio.sleep(seconds)
-        log.info("gateway stopping")
+        least, most = s.shutdown_drain_seconds, s.shutdown_drain_max_seconds
+        while True:  # each wait ends when the drain might: its end moves with each request
+            left = drain_left(time.monotonic(), started, last[0], least, most)
+            if not left:
+                break
+            await asyncio.sleep(left)
+        log.info("gateway stopping", extra={"drained_s": round(time.monotonic() - started, 2)})

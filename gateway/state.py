@@ -33,6 +33,8 @@ DISPATCH = web.AppKey("dispatch", Dispatcher)
 FEED = web.AppKey("feed", EventFeed)
 SLOTS = web.AppKey("slots", StreamSlots)
 DRAINING = web.AppKey("draining", asyncio.Event)  # set on SIGTERM, before the listener closes
+# [monotonic time of the latest answer while draining]: is a load balancer still sending?
+LAST_ANSWER = web.AppKey("last_answer", list[float])
 
 PARTNER = web.RequestKey("partner", KeyRecord)
 RATE = web.RequestKey("rate", Decision)

@@ -82,9 +82,11 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     admin_token: SecretStr | None = None
-    # On SIGTERM: answer readiness 503 and close each connection after its answer for this
-    # long, so load balancers stop sending before the listener closes
+    # On SIGTERM: answer readiness 503 and close each connection after its answer for at least
+    # this long, and on while requests keep coming (up to the max), so load balancers stop
+    # sending before the listener closes
     shutdown_drain_seconds: float = Field(1.0, ge=0)
+    shutdown_drain_max_seconds: float = Field(10.0, ge=0)
     rate_limit_minute: int = Field(100, ge=1)
     rate_limit_hour: int = Field(1000, ge=1)
     key_cache_seconds: float = Field(10.0, ge=0)

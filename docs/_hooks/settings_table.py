@@ -41,6 +41,9 @@ NOTES = {
     " `register-charger`). Off only for local development.",
     "boot_unknown": "Answer to a BootNotification from a charger that is not registered:"
     " Rejected (production), Pending or Accepted (development).",
+    "shutdown_drain_max_seconds": "Longest drain on SIGTERM: after `shutdown_drain_seconds` the"
+    " gateway keeps draining while requests still come (a load balancer that has not noticed"
+    " yet), ending once none has come for half a second.",
     "authorize_unknown": "Answer to a token (RFID idTag / idToken) nobody registered: `Invalid`"
     " (1.6) / `Unknown` (2.0.1), the default of `evcs csms`, or `Accepted` (any card charges;"
     " `evcs dev`'s default). A token a remote start named is accepted on that charger either"

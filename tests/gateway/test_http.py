@@ -16,7 +16,7 @@ from aiohttp import web
 from prometheus_client import generate_latest
 
 from gateway.api import Route, serve
-from gateway.app import GatewayService, create_app
+from gateway.app import GatewayService, create_app, drain_left
 from gateway.state import DRAINING
 from shared.settings import Settings
 from tests.gateway.support import Gateway, MakeGateway, Partner, assert_error_body
@@ -33,6 +33,19 @@ async def test_ready_checks_redis_and_postgres(gw: Gateway) -> None:
     resp = await gw.client.get("/api/v1/health/ready")
     assert resp.status == 200
     assert await resp.json() == {"status": "ok", "checks": {"redis": "ok", "postgresql": "ok"}}
+
+
+def test_a_drain_lasts_its_minimum_then_until_requests_stop_coming_within_its_maximum() -> None:
+    least, most = 1.0, 10.0
+    # no request since it began: it ends after its minimum
+    assert drain_left(0.2, 0.0, 0.0, least, most) == pytest.approx(0.8)
+    assert drain_left(1.0, 0.0, 0.0, least, most) == 0
+    # a load balancer still sending keeps it going until half a second without a request
+    assert drain_left(1.0, 0.0, 0.9, least, most) == pytest.approx(0.4)
+    assert drain_left(1.4, 0.0, 0.9, least, most) == 0
+    # never past its maximum, however long requests keep coming
+    assert drain_left(9.9, 0.0, 9.8, least, most) == pytest.approx(0.1)
+    assert drain_left(10.0, 0.0, 9.99, least, most) == 0
 
 
 async def test_a_draining_gateway_is_not_ready_and_closes_each_connection(gw: Gateway) -> None:

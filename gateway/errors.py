@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-import asyncpg
 import orjson
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from shared import registry
+from shared import db, registry
 from shared.redis_client import UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -25,11 +24,7 @@ _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
 
 # A storage server we cannot reach (or a Redis Cluster failing over, a slot with no owner) is
 # the caller's "try again later", not our bug.
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    *UNAVAILABLE,
-    asyncpg.PostgresConnectionError,
-    ConnectionError,
-)
+_UNAVAILABLE: tuple[type[BaseException], ...] = (*UNAVAILABLE, *db.UNAVAILABLE, ConnectionError)
 
 
 class ApiError(Exception):

@@ -15,8 +15,8 @@ from prometheus_client import Counter, Gauge
 from redis.exceptions import AskError, ResponseError, TryAgainError
 
 from recorder import rows, writer
+from shared import db, ops_http
 from shared import events as ev
-from shared import ops_http
 from shared.db import PARTITION_DAYS_AHEAD, create_pool
 from shared.process import Service
 from shared.redis_client import connect
@@ -34,15 +34,9 @@ PENDING = Gauge(
     "evcs_recorder_pending_entries", "Entries delivered to the group but not yet acknowledged"
 )
 
-# What a lost or restarting PostgreSQL raises through asyncpg: server errors, socket errors, and
-# client-side states broken by the lost connection (InternalClientError, InterfaceError).
-_PG_DOWN = (
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    OSError,
-    TimeoutError,
-)
+# What a batch write retries on: PostgreSQL unavailable, and any server error (a batch that
+# keeps failing stays in the stream, where it is safe, until someone looks).
+_PG_DOWN = (*db.UNAVAILABLE, asyncpg.PostgresError)
 
 Entries = list[tuple[str, str | None]]  # (entry id, its event's JSON) of one stream
 PARTITIONS_EVERY = 3600.0
@@ -81,7 +75,12 @@ class Recorder:
                 raise
 
     async def run(self) -> None:
-        await self.ensure_groups()
+        while not self._stopping.is_set():
+            try:
+                await self.ensure_groups()
+                break
+            except Exception as exc:  # Redis not serving yet: starting, loading its data
+                await self._redis_failed(exc)
         loops = [self._keep_partitions()] + [self._follow(stream) for stream in self.streams]
         await asyncio.gather(*loops)
 

@@ -14,6 +14,20 @@ _MIGRATION_LOCK = 0x65766373  # "evcs": one migrator at a time across processes
 # History partitions exist this many days ahead (recorders keep it so every hour).
 PARTITION_DAYS_AHEAD = 2
 
+# PostgreSQL cannot serve now: down, shutting down or starting up, failing over, or the
+# connection lost mid-query (asyncpg then reports a client state it cannot leave). Callers
+# answer 503 or retry; any other error is a bug to see.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(

@@ -13,10 +13,12 @@ import asyncpg
 import orjson
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from prometheus_client import generate_latest
 
 from gateway.api import Route, serve
 from gateway.app import GatewayService, create_app, drain_left
+from gateway.errors import error_middleware
 from gateway.state import DRAINING
 from shared.settings import Settings
 from tests.gateway.support import Gateway, MakeGateway, Partner, assert_error_body
@@ -244,3 +246,25 @@ async def test_no_answer_names_the_server_software(service: GatewayService) -> N
     assert b"200 OK" in head.split(b"\r\n")[0]
     assert b"\r\nServer: evcs" in head
     assert b"aiohttp" not in head and b"Python" not in head
+
+
+@pytest.mark.parametrize(
+    "down",
+    [
+        asyncpg.CannotConnectNowError("the database system is shutting down"),
+        asyncpg.CannotConnectNowError("the database system is starting up"),
+        asyncpg.InternalClientError("cannot switch to state 13; another operation is in progress"),
+        asyncpg.InterfaceError("connection is closed"),
+    ],
+    ids=["shutting-down", "starting-up", "connection-lost-mid-query", "closed"],
+)
+async def test_postgresql_restarting_is_a_503_not_a_500(down: Exception) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        raise down
+
+    request = make_mocked_request("POST", "/api/v1/chargers/CP-1/control")
+    response = await error_middleware(request, handler)
+    assert isinstance(response, web.Response) and response.body is not None
+    assert response.status == 503
+    body = orjson.loads(response.body)  # type: ignore[arg-type]
+    assert body["error"] == "Service Unavailable" and "retry" in body["message"]

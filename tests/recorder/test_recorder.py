@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 import redis.asyncio as redis
 
 from recorder.app import Recorder
+from shared import embedded
 from shared import events as ev
+from shared.redis_client import connect
 from shared.redis_keys import RECORDER_GROUP, Keys
 from shared.settings import Settings
 
@@ -235,3 +238,31 @@ async def test_entries_whose_delivery_was_cut_off_are_written_at_once_not_after_
     finally:
         recorder.stop()
         await task
+
+
+async def test_a_recorder_started_while_redis_cannot_serve_waits_for_it(
+    stream_settings: Settings, pool: asyncpg.Pool, tmp_path: Path, uid: str
+) -> None:
+    # A restarted recorder may meet a Redis that refuses connections or is still loading its
+    # data: it must wait for it, not exit.
+    folder = tmp_path / "redis"
+    url = await asyncio.to_thread(embedded.start_redis, folder)
+    await asyncio.to_thread(embedded.stop_redis, folder)
+    r = await connect(url, mode="standalone")
+    rec = Recorder(stream_settings.model_copy(update={"redis_url": url}), r, pool)
+    task = asyncio.create_task(rec.run())
+    try:
+        await asyncio.sleep(0)  # it tries, and fails, before Redis is back
+        assert await asyncio.to_thread(embedded.start_redis, folder) == url
+        cp = f"LATE-{uid}"
+        await _append(r, rec.keys, _events(cp, 3))
+        started = time.monotonic()
+        while await _counts(pool, cp) != (3, 6, 1):
+            assert not task.done(), task.exception()
+            assert time.monotonic() - started < 20, await _counts(pool, cp)
+            await asyncio.sleep(0.05)
+    finally:
+        rec.stop()
+        await task
+        await r.aclose()
+        await asyncio.to_thread(embedded.stop_redis, folder)

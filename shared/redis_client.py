@@ -166,7 +166,13 @@ class ClusterRedis(RedisCluster):  # type: ignore[misc]
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         async with self._gate:
-            return await super().execute_command(*args, **kwargs)
+            try:
+                return await super().execute_command(*args, **kwargs)
+            except AttributeError as exc:
+                # redis-py closes every connection itself on CLUSTERDOWN; a command that was
+                # opening one of them meanwhile trips over its closed writer ("'NoneType' has
+                # no attribute 'writelines'"). For the caller that is a node unavailable.
+                raise redis.ConnectionError(f"connection closed under the command: {exc}") from exc
 
     def pipeline(self, transaction: bool | None = None, shard_hint: Any = None) -> Any:
         return _GatedPipeline(self, transaction)

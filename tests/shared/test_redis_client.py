@@ -19,7 +19,7 @@ from shared import embedded
 from shared.embedded_cluster import SLOTS
 from shared.ports import free_port
 from shared.pubsub import Subscription
-from shared.redis_client import RedisUnavailable, connect, parse_url
+from shared.redis_client import UNAVAILABLE, RedisUnavailable, connect, parse_url
 from shared.redis_keys import Keys, shard_tag
 from shared.settings import Settings
 
@@ -118,6 +118,26 @@ async def test_closing_a_cluster_client_while_tasks_take_node_clients_is_safe(
 
     await asyncio.gather(client.aclose(), take_more())
     await client.aclose()  # the ones taken meanwhile are closed too
+
+
+async def test_a_connection_closed_under_a_cluster_command_is_unavailable_not_a_crash(
+    cluster_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what redis-py raises when its own CLUSTERDOWN handling closed the connection a command
+    # was opening: callers know to answer 503 or InternalError for UNAVAILABLE, not for this
+    from redis.asyncio.cluster import RedisCluster
+
+    async def closed_writer(self: object, *args: object, **kwargs: object) -> object:
+        raise AttributeError("'NoneType' object has no attribute 'writelines'")
+
+    client = await connect(cluster_url)
+    try:
+        monkeypatch.setattr(RedisCluster, "execute_command", closed_writer)
+        with pytest.raises(UNAVAILABLE):
+            await client.get("k")
+    finally:
+        monkeypatch.undo()
+        await client.aclose()
 
 
 @pytest.mark.parametrize("topology", ["standalone", "cluster"], indirect=True)

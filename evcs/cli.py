@@ -77,6 +77,12 @@ def cmd_bench(args: argparse.Namespace) -> None:
     sys.exit(bench_cli.main(args))
 
 
+def cmd_soak(args: argparse.Namespace) -> None:
+    from evcs.chaos import soak
+
+    sys.exit(soak.main(args))
+
+
 def cmd_dev(args: argparse.Namespace) -> None:
     from evcs import dev
 
@@ -120,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run the benchmark scenarios and write docs/benchmarks.md")
     bench_cli.add_arguments(bench)
     bench.set_defaults(fn=cmd_bench)
+
+    from evcs.chaos import soak
+
+    soak_parser = sub.add_parser(
+        "soak", help="run the system under load and inject faults at random (chaos soak)"
+    )
+    soak.add_arguments(soak_parser)
+    soak_parser.set_defaults(fn=cmd_soak)
 
     admin.add_commands(sub)
     return parser

@@ -168,10 +168,13 @@ class ClusterRedis(RedisCluster):  # type: ignore[misc]
         async with self._gate:
             try:
                 return await super().execute_command(*args, **kwargs)
-            except AttributeError as exc:
+            except (AttributeError, RuntimeError) as exc:
                 # redis-py closes every connection itself on CLUSTERDOWN; a command that was
-                # opening one of them meanwhile trips over its closed writer ("'NoneType' has
-                # no attribute 'writelines'"). For the caller that is a node unavailable.
+                # opening or writing one of them meanwhile trips over its closed writer
+                # ("'NoneType' has no attribute 'writelines'"; uvloop: "unable to perform
+                # operation on <TCPTransport closed=True>"). For the caller: node unavailable.
+                if isinstance(exc, RuntimeError) and "closed" not in str(exc):
+                    raise
                 raise redis.ConnectionError(f"connection closed under the command: {exc}") from exc
 
     def pipeline(self, transaction: bool | None = None, shard_hint: Any = None) -> Any:

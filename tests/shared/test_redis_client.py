@@ -120,15 +120,23 @@ async def test_closing_a_cluster_client_while_tasks_take_node_clients_is_safe(
     await client.aclose()  # the ones taken meanwhile are closed too
 
 
+@pytest.mark.parametrize(
+    "closed",
+    [
+        AttributeError("'NoneType' object has no attribute 'writelines'"),
+        RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler"),
+    ],
+    ids=["asyncio", "uvloop"],
+)
 async def test_a_connection_closed_under_a_cluster_command_is_unavailable_not_a_crash(
-    cluster_url: str, monkeypatch: pytest.MonkeyPatch
+    cluster_url: str, monkeypatch: pytest.MonkeyPatch, closed: Exception
 ) -> None:
     # what redis-py raises when its own CLUSTERDOWN handling closed the connection a command
     # was opening: callers know to answer 503 or InternalError for UNAVAILABLE, not for this
     from redis.asyncio.cluster import RedisCluster
 
     async def closed_writer(self: object, *args: object, **kwargs: object) -> object:
-        raise AttributeError("'NoneType' object has no attribute 'writelines'")
+        raise closed
 
     client = await connect(cluster_url)
     try:

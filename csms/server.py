@@ -18,7 +18,7 @@ from csms.session import Session
 from shared import ops_http
 from shared.framing import OCPP16, OCPP201, SUBPROTOCOLS
 from shared.process import Service, cancel
-from shared.redis_client import connect
+from shared.redis_client import UNAVAILABLE, connect
 from shared.redis_keys import F
 from shared.settings import Settings
 
@@ -81,7 +81,15 @@ class CsmsServer:
                 f"offer one of the subprotocols {', '.join(SUBPROTOCOLS)}",
             )
         node = self.node
-        fields: dict[str, str] = await node.redis.hgetall(node.keys.charger(charger_id))
+        try:
+            fields: dict[str, str] = await node.redis.hgetall(node.keys.charger(charger_id))
+        except (*UNAVAILABLE, ConnectionError):
+            # a charger retries a refused handshake; 503 tells it (and its operator) to
+            response = self._refuse(
+                connection, HTTPStatus.SERVICE_UNAVAILABLE, "storage", "storage unavailable"
+            )
+            response.headers["Retry-After"] = "5"
+            return response
         settings = node.settings
         if settings.charger_auth:
             if settings.security_profile == 3:

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import orjson
@@ -15,6 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from csms.server import CsmsApp
+from evcs.chaos.proxy import LinkProxy
 from shared import registry
 from shared.passwords import hash_password
 from shared.redis_keys import F, Keys
@@ -149,3 +151,30 @@ async def test_each_connection_s_life_is_one_info_line_per_event_without_secrets
     refused = [r for r in caplog.records if r.getMessage() == "charger refused"]
     assert refused and refused[-1].reason == "auth"  # type: ignore[attr-defined]
     assert password not in caplog.text
+
+
+async def test_handshake_answers_503_while_redis_is_unreachable(
+    settings: Settings, uid: str
+) -> None:
+    """A charger told 503 + Retry-After retries; a 500 would read as a csms bug."""
+    url = urlsplit(settings.redis_url)
+    proxy = LinkProxy(url.hostname or "127.0.0.1", url.port or 6379)
+    await proxy.start()
+    proxied = urlunsplit(url._replace(netloc=f"127.0.0.1:{proxy.port}"))
+    app = CsmsApp(
+        settings.model_copy(update={"csms_port": 0, "node_id": f"cut-{uid}", "redis_url": proxied})
+    )
+    await app.start()
+    try:
+        proxy.cut("reset")
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"{app.url}/CUT-{uid}", subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
+                pass
+        assert refused.value.response.status_code == 503
+        assert refused.value.response.headers["Retry-After"] == "5"
+        proxy.restore()
+        assert await _status(f"{app.url}/CUT-{uid}") == 101
+    finally:
+        proxy.restore()
+        await app.stop()
+        await proxy.stop()

@@ -24,6 +24,8 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
+_STORAGE_DOWN: tuple[type[BaseException], ...] = (*UNAVAILABLE, ConnectionError)
+
 
 def _remote(connection: ServerConnection) -> str:
     address = connection.remote_address
@@ -83,7 +85,7 @@ class CsmsServer:
         node = self.node
         try:
             fields: dict[str, str] = await node.redis.hgetall(node.keys.charger(charger_id))
-        except (*UNAVAILABLE, ConnectionError):
+        except _STORAGE_DOWN:
             # a charger retries a refused handshake; 503 tells it (and its operator) to
             response = self._refuse(
                 connection, HTTPStatus.SERVICE_UNAVAILABLE, "storage", "storage unavailable"

@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 from ocpp import messages
 
-from csms import handlers_v16, handlers_v201, schemas
+from csms import handlers_v16, handlers_v201
 from csms.session import Context, Session
-from shared import framing
+from shared import framing, ocpp_schemas
 from shared.framing import CODES, OCPP16, OCPP201
 
 TS = "2026-01-01T00:00:00Z"
@@ -110,7 +110,7 @@ def _handling(protocol: str, action: str, payload: dict[str, Any]) -> Callable[[
     handler = (handlers_v16.handlers(_no_ids) if protocol == OCPP16 else handlers_v201.handlers())[
         action
     ]
-    check = schemas.validator(protocol, action)
+    check = ocpp_schemas.validator(protocol, action)
     assert check is not None
     session = Session("BENCH-1", protocol, "bench", "1/bench", True, True)
     data = orjson.dumps([2, "123456", action, payload])
@@ -118,7 +118,7 @@ def _handling(protocol: str, action: str, payload: dict[str, Any]) -> Callable[[
     def handle() -> object:
         call = framing.parse(data, codes)
         assert isinstance(call, framing.Call)
-        assert schemas.check(check, call.payload, codes) is None
+        assert ocpp_schemas.check(check, call.payload, codes) is None
         now = time.time()
         outcome = handler(Context(session, now, TS, 60, "Accepted"), call.payload)
         return framing.call_result(call.id, outcome.response)
@@ -148,7 +148,7 @@ def main() -> None:
             # what ocpp.ChargePoint does per message: validation in the default executor
             return messages.validate_payload(messages.Call("1", a, p), v)
 
-        compiled = schemas.validator(protocol, action)
+        compiled = ocpp_schemas.validator(protocol, action)
         assert compiled is not None
 
         def ours(p: dict[str, Any] = payload, check: Any = compiled) -> None:
@@ -164,7 +164,7 @@ def main() -> None:
             f"{lib_us / our_us:>8.0f}x {total_us:>8.1f} µs"
         )
     print(
-        "\ncompiled = fastjsonschema on the same official schemas (csms/schemas.py); "
+        "\ncompiled = fastjsonschema on the same official schemas (shared/ocpp_schemas.py); "
         "csms total = parse + validate + handler + encode the answer, without I/O"
     )
 

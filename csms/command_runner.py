@@ -21,6 +21,7 @@ from shared import events as ev
 from shared.bus import CommandReply, CommandRequest, Evict, Outcome
 from shared.framing import CallError
 from shared.pubsub import Subscription
+from shared.redaction import redacted
 from shared.redis_keys import F, Keys
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class CommandRunner:
             command_id=request.id,
             partner_id=request.partner_id,
             action=request.action.value,
-            params=request.params,
+            params=redacted(request.params),
             ocpp_action=reply.ocpp_action,
             outcome=reply.outcome.value,
             response=reply.response,

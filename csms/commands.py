@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from csms import schemas
 from csms.authorization import REMOTE_START_GRANT
 from csms.session import Session
+from shared import ocpp_schemas
 from shared.bus import Action, Outcome
 from shared.framing import OCPP16, CallError, CallResult
 from shared.ids import token_uid
@@ -186,6 +186,20 @@ def _as_is(action: str, protocol: str, request_id: bool = False) -> Builder:
     return build
 
 
+def _ocpp(params: dict[str, Any], session: Session, command_id: str) -> OcppCall | Refusal:
+    """An operator's OCPP message as it is, if the charger's version has a CSMS message so
+    named (the gateway checked it against the same schema before sending)."""
+    action, payload = params.get("action"), params.get("payload")
+    if not isinstance(action, str) or not isinstance(payload, dict):
+        raise BadParams("action (a string) and payload (an object) are required")
+    if action not in ocpp_schemas.CSMS_ACTIONS[session.protocol]:
+        return Refusal(
+            Outcome.NOT_SUPPORTED,
+            f"OCPP {session.protocol[4:]} has no {action} sent by a central system",
+        )
+    return OcppCall(action, payload)
+
+
 _BUILDERS: dict[Action, Builder] = {
     Action.START: _start,
     Action.STOP: _stop,
@@ -199,6 +213,7 @@ _BUILDERS: dict[Action, Builder] = {
     Action.GET_VARIABLES: _as_is("GetVariables", "ocpp2.0.1"),
     Action.SET_VARIABLES: _as_is("SetVariables", "ocpp2.0.1"),
     Action.GET_BASE_REPORT: _as_is("GetBaseReport", "ocpp2.0.1", request_id=True),
+    Action.OCPP: _ocpp,
 }
 
 
@@ -217,7 +232,7 @@ def build(
         return Refusal(Outcome.NOT_SUPPORTED, f"invalid parameters: {exc}")
     if isinstance(built, Refusal):
         return built
-    problem = schemas.problem(session.protocol, built.action, built.payload)
+    problem = ocpp_schemas.problem(session.protocol, built.action, built.payload)
     if problem is not None:
         return Refusal(Outcome.NOT_SUPPORTED, f"invalid parameters: {problem}")
     return built
@@ -229,7 +244,7 @@ def settle(
     """The outcome of the charger's answer to `action`, and why it failed if it did."""
     if isinstance(answer, CallError):
         return Outcome.FAILED, f"the charger answered {answer.code}: {answer.description}"[:255]
-    problem = schemas.problem(protocol, action, answer.payload, response=True)
+    problem = ocpp_schemas.problem(protocol, action, answer.payload, response=True)
     if problem is not None:
         return Outcome.FAILED, f"the charger's answer breaks the OCPP schema: {problem}"[:255]
     status = answer.payload.get("status")

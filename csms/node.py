@@ -9,17 +9,18 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 
-from csms import handlers_v16, handlers_v201, schemas
+from csms import handlers_v16, handlers_v201
 from csms.authorization import TokenReader
 from csms.command_runner import CommandRunner
 from csms.connection import ChargerConnection
 from csms.presence import Presence, Superseded
 from csms.protocol import ChargerProtocol, Policy
-from csms.schemas import Validator
 from csms.session import Handler, Session
 from csms.store import StateWriter
 from csms.txids import TransactionIds
+from shared import ocpp_schemas
 from shared.framing import OCPP16, OCPP201
+from shared.ocpp_schemas import Validator
 from shared.redis_keys import Keys
 from shared.settings import Settings
 
@@ -48,7 +49,7 @@ class Node:
         }
         # compiled once here so that a message costs one dict lookup to find its validator
         self.validators: dict[str, dict[str, Validator | None]] = {
-            protocol: {action: schemas.validator(protocol, action) for action in handlers}
+            protocol: {action: ocpp_schemas.validator(protocol, action) for action in handlers}
             for protocol, handlers in self.handlers.items()
         }
         self.policy = Policy(

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from csms import limits, schemas
+from csms import limits
 from csms.authorization import RunningChange, TokenState, token_of
-from csms.schemas import Validator
 from csms.session import Context, Handler, Session
-from shared import framing
+from shared import framing, ocpp_schemas
 from shared.events import Event
 from shared.framing import CODES, Call, CallError, CallResult
+from shared.ocpp_schemas import Validator
 from shared.redis_keys import F
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class ChargerProtocol:
         s, codes = self.session, self.codes
         handler = self._handlers.get(call.action)
         if handler is None:
-            known = schemas.known(s.protocol, call.action)
+            known = ocpp_schemas.known(s.protocol, call.action)
             code = codes.not_supported if known else codes.not_implemented
             return Send(framing.call_error(call.id, code, f"{call.action} is not supported"))
         if not s.boot_accepted and call.action != "BootNotification":
@@ -186,7 +186,7 @@ class ChargerProtocol:
                 )
         check = self._validators[call.action]
         if check is not None:
-            problem = schemas.check(check, call.payload, codes)
+            problem = ocpp_schemas.check(check, call.payload, codes)
             if problem is not None:
                 return Send(framing.call_error(call.id, problem[0], problem[1]))
         policy = self._policy

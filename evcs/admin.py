@@ -10,7 +10,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import orjson
@@ -276,6 +276,67 @@ async def admin_set_charger_password(args: argparse.Namespace) -> None:
     print("the charger's next connection must use it; an open connection stays open")
 
 
+async def admin_send(args: argparse.Namespace) -> None:
+    """Send one OCPP message through the command bus, as the admin API does, and wait."""
+    from gateway.command_log import Order
+    from gateway.commands import CommandBus, http_status
+    from gateway.dispatch import Dispatcher
+    from gateway.fleet import charger_protocol
+    from gateway.nodes import AliveNodes
+    from shared.bus import Action
+    from shared.ids import new_id
+    from shared.ocpp_schemas import csms_message_problem
+
+    try:
+        payload = orjson.loads(args.params)
+    except orjson.JSONDecodeError as exc:
+        _fail(f"params are not JSON: {exc}")
+    if not isinstance(payload, dict):
+        _fail("params must be a JSON object")
+    settings = _settings()
+    async with _storage() as (pool, r, keys):
+        protocol, _ = await charger_protocol(pool, r, keys, args.charger)
+        if protocol is None:
+            _fail("the charger has never connected: its OCPP version is unknown")
+        problem = csms_message_problem(protocol, args.action, payload)
+        if problem is not None:
+            _fail(problem)
+        nodes = AliveNodes(r, keys)
+        await nodes.refresh()
+        bus = CommandBus(r, keys, nodes)
+        await bus.start()
+        try:
+            dispatch = Dispatcher(settings, r, keys, bus, pool)
+            order = Order(
+                new_id("cmd"),
+                args.charger,
+                Action.OCPP,
+                {"action": args.action, "payload": payload},
+            )
+            await dispatch.take(None, [order], "sync", actor=_actor())
+            [settled] = await dispatch.run(None, [order])
+        finally:
+            await bus.stop()
+    reply = settled.reply
+    _print_json(
+        {
+            "commandId": order.command_id,
+            "chargerId": args.charger,
+            "action": args.action,
+            "outcome": reply.outcome.value,
+            "chargerResponse": reply.response,
+            "message": reply.message,
+        }
+    )
+    if http_status(settled) != 200:
+        sys.exit(1)
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
 async def admin_audit(args: argparse.Namespace) -> None:
     from gateway.admin_schemas import audit_json
 
@@ -496,6 +557,16 @@ def add_commands(sub: Any) -> None:
     how = p.add_mutually_exclusive_group()
     how.add_argument("--password", help="the new password, 16-40 characters")
     how.add_argument("--no-password", action="store_true", help="remove its password")
+
+    p = command(
+        "send",
+        admin_send,
+        "send any OCPP message to a charger and print its answer (JSON), e.g."
+        ' send CP-1 Reset \'{"type": "Soft"}\'',
+    )
+    p.add_argument("charger")
+    p.add_argument("action", help="the OCPP action, e.g. Reset, UpdateFirmware, SendLocalList")
+    p.add_argument("params", nargs="?", default="{}", help="the OCPP payload as JSON")
 
     p = command("audit", admin_audit, "the audit log, newest first (JSON)")
     p.add_argument("--actor")

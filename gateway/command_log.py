@@ -1,5 +1,6 @@
-"""The gateway's record of partner commands (table partner_commands): written when a command
-is taken and when its outcome is known; read for GET /commands/{commandId}."""
+"""The gateway's record of partner and operator commands (table partner_commands): written
+when a command is taken and when its outcome is known; read for GET /commands/{commandId}
+and GET /admin/commands/{commandId}."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from gateway.command_schemas import CommandJson
 from gateway.commands import Settled
 from gateway.schemas import CommandState
 from shared.bus import Action
+from shared.redaction import redacted
 
 # An outcome not known this long after its deadline never will be (its gateway died mid-way).
 GIVE_UP_AFTER = timedelta(seconds=30)
@@ -40,6 +42,8 @@ class Order:
 
     @property
     def label(self) -> str:
+        if self.action is Action.OCPP:
+            return str(self.params["action"])  # an operator's command: the OCPP message
         return LABELS.get(self.action, self.action.value)
 
 
@@ -50,13 +54,28 @@ def iso(ts: datetime | None) -> str | None:
 
 
 async def record_taken(
-    pool: asyncpg.Pool, partner_id: str, orders: Sequence[Order], mode: str, deadline: timedelta
+    pool: asyncpg.Pool,
+    partner_id: str | None,
+    orders: Sequence[Order],
+    mode: str,
+    deadline: timedelta,
+    actor: str | None = None,
 ) -> None:
+    """partner_id None (and the admin as actor) for an operator's command."""
     await pool.executemany(
-        "INSERT INTO partner_commands (id, partner_id, charger_id, action, request, mode,"
-        " deadline) VALUES ($1, $2, $3, $4, $5, $6, now() + $7::interval)",
+        "INSERT INTO partner_commands (id, partner_id, actor, charger_id, action, request, mode,"
+        " deadline) VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8::interval)",
         [
-            (o.command_id, partner_id, o.charger_id, o.label, o.params, mode, deadline)
+            (
+                o.command_id,
+                partner_id,
+                actor,
+                o.charger_id,
+                o.label,
+                redacted(o.params),
+                mode,
+                deadline,
+            )
             for o in orders
         ],
     )
@@ -92,13 +111,16 @@ def state_of(
     return "TIMEOUT" if now > deadline + GIVE_UP_AFTER else "PENDING"
 
 
-async def find(pool: asyncpg.Pool, partner_id: str, command_id: str) -> CommandJson | None:
-    """The partner's command, or None for an unknown id or another partner's command."""
+async def find(
+    pool: asyncpg.Pool, command_id: str, partner_id: str | None = None
+) -> CommandJson | None:
+    """The partner's command (any command for partner_id None: the admin's view), or None
+    for an unknown id or another partner's command."""
     row = await pool.fetchrow(
         "SELECT p.*, c.outcome AS r_outcome, c.ocpp_action AS r_ocpp_action,"
         " c.response AS r_response, c.completed_at AS r_completed_at"
         " FROM partner_commands p LEFT JOIN commands c ON c.id = p.id"
-        " WHERE p.id = $1 AND p.partner_id = $2",
+        " WHERE p.id = $1 AND ($2::text IS NULL OR p.partner_id = $2)",
         command_id,
         partner_id,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, JsonValue, field_validator
 from typing_extensions import TypedDict
 
 from gateway.schemas import (
@@ -18,6 +18,7 @@ from gateway.schemas import (
     QueryModel,
     Timestamp,
 )
+from shared.ocpp_schemas import CSMS_ACTIONS
 
 
 class ControlRequest(BodyModel):
@@ -130,3 +131,80 @@ class BatchControlJson(TypedDict):
             description="How many ended in each state", examples=[{"ACCEPTED": 2, "NOT_FOUND": 1}]
         ),
     ]
+
+
+class UnlockRequest(BodyModel):
+    """Unlock a connector (a cable stuck in the socket)."""
+
+    connector_id: ConnectorId = Field(
+        alias="connectorId", description="1.6: the connector; 2.0.1: the EVSE"
+    )
+    evse_connector_id: ConnectorId | None = Field(
+        None,
+        alias="evseConnectorId",
+        description="2.0.1 only: the connector within the EVSE (default 1)",
+    )
+
+
+class ResetRequest(BodyModel):
+    """Restart a charger."""
+
+    type: Literal["Soft", "Hard"] = Field(
+        "Soft",
+        description="Soft: once idle (1.6 Soft, 2.0.1 OnIdle); Hard: at once, ending running"
+        " sessions (1.6 Hard, 2.0.1 Immediate)",
+        examples=["Soft"],
+    )
+
+
+# every message a central system sends in either version: the schema's enum for `action`
+_CSMS_ACTION_NAMES: list[JsonValue] = [name for name in sorted(set().union(*CSMS_ACTIONS.values()))]
+
+
+class OperatorCommand(BodyModel):
+    """Any message a central system sends, in the charger's OCPP version."""
+
+    action: str = Field(
+        description="The OCPP action, e.g. Reset, UpdateFirmware, SendLocalList; one the"
+        " charger's version has (422 otherwise)",
+        examples=["Reset"],
+        json_schema_extra={"enum": _CSMS_ACTION_NAMES},
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The OCPP request payload, as the spec's schema for that version defines it",
+        examples=[{"type": "Soft"}],
+    )
+
+    @field_validator("action")
+    @classmethod
+    def _ocpp_action(cls, action: str) -> str:
+        if not any(action in actions for actions in CSMS_ACTIONS.values()):
+            raise ValueError("not a message a central system sends in OCPP 1.6 or 2.0.1")
+        return action
+
+
+class OperatorCommandResultJson(TypedDict):
+    """The charger's answer to an operator's command."""
+
+    commandId: Annotated[str, Field(examples=["cmd_5f2b9c0a1d3e4f60"])]
+    chargerId: str
+    action: Annotated[str, Field(description="The OCPP action sent")]
+    protocol: Literal["ocpp1.6", "ocpp2.0.1"]
+    outcome: Annotated[
+        Literal["ACCEPTED", "REJECTED"],
+        Field(description="REJECTED when the answer's status says the charger will not do it"),
+    ]
+    chargerResponse: Annotated[
+        dict[str, Any], Field(description="The charger's CALLRESULT payload, as it sent it")
+    ]
+
+
+class OperatorCommandAcceptedJson(TypedDict):
+    """An operator's command taken to run in the background."""
+
+    commandId: str
+    chargerId: str
+    action: str
+    state: Literal["PENDING"]
+    location: Annotated[str, Field(description="Where its outcome will be")]

@@ -20,6 +20,7 @@ from gateway.command_log import Order
 from gateway.commands import REPLY_MARGIN, CommandBus, Settled
 from shared import events as ev
 from shared.process import cancel
+from shared.redaction import redacted
 from shared.redis_keys import Keys
 from shared.settings import Settings
 
@@ -54,12 +55,19 @@ class Dispatcher:
     def deadline(self) -> timedelta:
         return timedelta(seconds=self._settings.command_timeout + REPLY_MARGIN)
 
-    async def take(self, partner_id: str, orders: Sequence[Order], mode: str) -> None:
-        """Record the commands before any is sent: every partner command is in the audit."""
+    async def take(
+        self,
+        partner_id: str | None,
+        orders: Sequence[Order],
+        mode: str,
+        actor: str | None = None,
+    ) -> None:
+        """Record the commands before any is sent: every command is in the audit (an
+        operator's with partner_id None and the admin as actor)."""
         assert self.pool is not None
-        await command_log.record_taken(self.pool, partner_id, orders, mode, self.deadline)
+        await command_log.record_taken(self.pool, partner_id, orders, mode, self.deadline, actor)
 
-    async def run(self, partner_id: str, orders: Sequence[Order]) -> list[Settled]:
+    async def run(self, partner_id: str | None, orders: Sequence[Order]) -> list[Settled]:
         """Send the (already taken) commands, at most BATCH_CONCURRENCY at a time."""
         gate = asyncio.Semaphore(BATCH_CONCURRENCY)
         timeout = self._settings.command_timeout
@@ -82,7 +90,7 @@ class Dispatcher:
         return settled
 
     async def _finish(
-        self, partner_id: str, orders: Sequence[Order], settled: Sequence[Settled]
+        self, partner_id: str | None, orders: Sequence[Order], settled: Sequence[Settled]
     ) -> None:
         assert self.pool is not None
         await command_log.record_outcomes(self.pool, settled)
@@ -98,7 +106,7 @@ class Dispatcher:
                 command_id=order.command_id,
                 partner_id=partner_id,
                 action=order.action.value,
-                params=order.params,
+                params=redacted(order.params),
                 ocpp_action=None,
                 outcome=s.reply.outcome.value,
                 response=None,
@@ -108,13 +116,13 @@ class Dispatcher:
             pipe.xadd(self._keys.stream_for(order.charger_id), ev.encode(event))
         await pipe.execute()
 
-    def run_later(self, partner_id: str, orders: Sequence[Order]) -> None:
+    def run_later(self, partner_id: str | None, orders: Sequence[Order]) -> None:
         """Run the commands in the background (asynchronous mode); outcomes go to the record."""
         task = asyncio.get_running_loop().create_task(self._run_logged(partner_id, orders))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _run_logged(self, partner_id: str, orders: Sequence[Order]) -> None:
+    async def _run_logged(self, partner_id: str | None, orders: Sequence[Order]) -> None:
         try:
             await self.run(partner_id, orders)
         except Exception:

@@ -7,11 +7,14 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 
+import asyncpg
 import redis.asyncio as redis
 
 from gateway.admin_schemas import AdminChargerJson, charger_admin_json
+from shared import registry
 from shared.charger_view import charger_view
-from shared.redis_keys import Keys
+from shared.framing import SUBPROTOCOLS
+from shared.redis_keys import F, Keys
 from shared.registry import ChargerRecord
 
 
@@ -37,3 +40,16 @@ async def admin_chargers(
         charger_admin_json(c, fields, charger_view(c.id, fields, now, alive_nodes, grace))
         for c, fields in zip(records, hashes, strict=True)
     ]
+
+
+async def charger_protocol(
+    pool: asyncpg.Pool, r: redis.Redis, keys: Keys, charger_id: str
+) -> tuple[str | None, bool]:
+    """The charger's OCPP version (as it last connected, else as it was registered; None when
+    neither says) and whether it is connected. Raises registry.NotFound for a charger
+    neither knows."""
+    live, online = await r.hmget(keys.charger(charger_id), [F.PROTOCOL, F.ONLINE])
+    if live in SUBPROTOCOLS:
+        return str(live), online == "1"
+    record = await registry.get_charger(pool, charger_id)
+    return (record.protocol if record.protocol in SUBPROTOCOLS else None), online == "1"

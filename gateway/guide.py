@@ -69,12 +69,19 @@ default the last 24 hours), only since the charger was assigned to you.
 
 TAGS = (
     ("chargers", "Status of your chargers, from the live state"),
-    ("commands", "Switch chargers on and off, change availability, follow commands"),
+    (
+        "commands",
+        "Switch chargers on and off, change availability, unlock, reset, follow commands",
+    ),
     ("events", "Live changes as Server-Sent Events"),
     ("history", "Meter values and sessions from the history database"),
     ("operations", "Health checks (no key needed)"),
     ("admin: partners", "Operators: partners, quotas and rate limits (admin token)"),
     ("admin: API keys", "Operators: issue, find, rotate and revoke API keys (admin token)"),
     ("admin: chargers", "Operators: register, assign and decommission chargers (admin token)"),
+    (
+        "admin: commands",
+        "Operators: send any OCPP message to a charger, follow any command (admin token)",
+    ),
     ("admin: audit", "Operators: who did what when (admin token)"),
 )

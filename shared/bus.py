@@ -28,6 +28,8 @@ class Action(StrEnum):
     The rest take the OCPP request payload of the charger's version as it is:
     get_configuration, change_configuration (1.6); get_variables, set_variables,
     get_base_report (2.0.1; requestId may be left out).
+    ocpp (operators only): {action, payload}, any message a CSMS sends in the charger's
+    version, its payload as the spec defines it.
     """
 
     START = "start"
@@ -42,6 +44,7 @@ class Action(StrEnum):
     GET_VARIABLES = "get_variables"
     SET_VARIABLES = "set_variables"
     GET_BASE_REPORT = "get_base_report"
+    OCPP = "ocpp"
 
 
 class CommandRequest(BaseModel):

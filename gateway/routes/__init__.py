@@ -25,6 +25,7 @@ from gateway.routes import (
 )
 from gateway.routes.admin import audit, keys, partners
 from gateway.routes.admin import chargers as admin_chargers
+from gateway.routes.admin import commands as admin_commands
 from gateway.routes.admin import tokens as admin_tokens
 
 PARTNER_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
@@ -37,6 +38,8 @@ PARTNER_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     chargers.CHARGER_STATUS,
     control.CHANGE_STATUS,
     control.CONTROL,
+    control.UNLOCK,
+    control.RESET,
     history.METER_VALUES,
     history.SESSIONS,
     commands.GET_COMMAND,
@@ -68,6 +71,8 @@ ADMIN_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     admin_chargers.ASSIGN_CHARGER,
     admin_chargers.UNASSIGN_CHARGER,
     admin_chargers.SET_PASSWORD,
+    admin_commands.SEND_COMMAND,
+    admin_commands.GET_COMMAND,
     admin_tokens.CREATE_TOKEN,
     admin_tokens.LIST_TOKENS,
     admin_tokens.GET_TOKEN,

@@ -18,6 +18,11 @@ from gateway.state import POOL, partner_id
 COMMAND_ID_PATTERN = r"^cmd_[0-9a-f]{16}$"
 _COMMAND_ID = re.compile(COMMAND_ID_PATTERN)
 
+
+def valid_command_id(command_id: str) -> bool:
+    return _COMMAND_ID.fullmatch(command_id) is not None
+
+
 COMMAND = Param(
     "commandId",
     "path",
@@ -30,8 +35,8 @@ COMMAND = Param(
 async def get_command(request: web.Request) -> web.Response:
     command_id = request.match_info["commandId"]
     found = None
-    if _COMMAND_ID.fullmatch(command_id):
-        found = await command_log.find(request.app[POOL], partner_id(request), command_id)
+    if valid_command_id(command_id):
+        found = await command_log.find(request.app[POOL], command_id, partner_id(request))
     if found is None:
         # another partner's command looks exactly like one that never existed
         raise ApiError(404, "command not found")

@@ -1,4 +1,5 @@
-"""Commands to one charger: switch it on or off, make it available or inoperative;
+"""Commands to one charger: switch it on or off, make it available or inoperative, unlock a
+connector, reset it;
 synchronously (the charger's answer) or asynchronously (202 and a command id), and
 idempotently under an Idempotency-Key."""
 
@@ -16,7 +17,9 @@ from gateway.command_schemas import (
     CommandQuery,
     CommandResultJson,
     ControlRequest,
+    ResetRequest,
     StatusChangeRequest,
+    UnlockRequest,
 )
 from gateway.commands import Settled, failure_message, http_status
 from gateway.errors import ApiError
@@ -234,6 +237,96 @@ CHANGE_STATUS = Endpoint(
             "Taken: the outcome follows",
             CommandAcceptedJson,
             {**_COMMAND_ACCEPTED, "action": "availability"},
+            headers=("Location", "Preference-Applied", "Idempotent-Replayed"),
+        ),
+    },
+    errors=_COMMAND_ERRORS,
+)
+
+
+async def unlock(request: web.Request) -> web.Response:
+    """UnlockConnector: the support call for a cable stuck in the socket."""
+    charger_id = charger_id_of(request)
+    body = await UNLOCK.body_of(request)
+    params = present(connectorId=body.connector_id, evseConnectorId=body.evse_connector_id)
+    return await _command(
+        request, UNLOCK, charger_id, Action.UNLOCK, params, body.model_dump_json()
+    )
+
+
+UNLOCK = Endpoint(
+    "POST",
+    f"{API}/chargers/{{chargerId}}/unlock",
+    unlock,
+    "unlockConnector",
+    "Unlock a connector",
+    "commands",
+    access="partner",
+    description="OCPP UnlockConnector, for a cable the driver cannot pull out. The charger's"
+    " answer is in `chargerResponse.status` (1.6: Unlocked, UnlockFailed, NotSupported;"
+    " 2.0.1: also OngoingAuthorizedTransaction, UnknownConnector). " + _SYNC_OR_ASYNC,
+    query=CommandQuery,
+    body=UnlockRequest,
+    body_example={"connectorId": 1},
+    params=(CHARGER, IDEMPOTENCY_KEY, PREFER),
+    replies={
+        200: Reply(
+            "The charger's answer",
+            CommandResultJson,
+            {
+                **_COMMAND_RESULT,
+                "action": "unlock",
+                "ocppAction": "UnlockConnector",
+                "chargerResponse": {"status": "Unlocked"},
+            },
+            headers=("Idempotent-Replayed",),
+        ),
+        202: Reply(
+            "Taken: the outcome follows",
+            CommandAcceptedJson,
+            {**_COMMAND_ACCEPTED, "action": "unlock"},
+            headers=("Location", "Preference-Applied", "Idempotent-Replayed"),
+        ),
+    },
+    errors=_COMMAND_ERRORS,
+)
+
+
+async def reset(request: web.Request) -> web.Response:
+    """Reset Soft/Hard (1.6) or OnIdle/Immediate (2.0.1)."""
+    charger_id = charger_id_of(request)
+    body = await RESET.body_of(request)
+    return await _command(
+        request, RESET, charger_id, Action.RESET, {"type": body.type}, body.model_dump_json()
+    )
+
+
+RESET = Endpoint(
+    "POST",
+    f"{API}/chargers/{{chargerId}}/reset",
+    reset,
+    "resetCharger",
+    "Restart a charger",
+    "commands",
+    access="partner",
+    description="OCPP Reset. Soft waits until no session runs (1.6 Soft, 2.0.1 OnIdle); Hard"
+    " restarts at once and ends running sessions (1.6 Hard, 2.0.1 Immediate). The charger"
+    " goes offline and comes back with a new boot. " + _SYNC_OR_ASYNC,
+    query=CommandQuery,
+    body=ResetRequest,
+    body_example={"type": "Soft"},
+    params=(CHARGER, IDEMPOTENCY_KEY, PREFER),
+    replies={
+        200: Reply(
+            "The charger's answer",
+            CommandResultJson,
+            {**_COMMAND_RESULT, "action": "reset", "ocppAction": "Reset"},
+            headers=("Idempotent-Replayed",),
+        ),
+        202: Reply(
+            "Taken: the outcome follows",
+            CommandAcceptedJson,
+            {**_COMMAND_ACCEPTED, "action": "reset"},
             headers=("Location", "Preference-Applied", "Idempotent-Replayed"),
         ),
     },

@@ -47,7 +47,8 @@ SELECT at, ref, actor, action, target, details FROM (
     SELECT at, 'a' || lpad(id::text, 19, '0') AS ref, actor, action, target, details
     FROM audit_log
     UNION ALL
-    SELECT created_at, id, 'partner:' || partner_id, 'command.' || action, charger_id,
+    SELECT created_at, id, coalesce('partner:' || partner_id, actor), 'command.' || action,
+           charger_id,
            jsonb_build_object('commandId', id, 'mode', mode, 'request', request,
                               'outcome', outcome, 'message', message)
     FROM partner_commands
@@ -74,7 +75,7 @@ async def audit_entries(
     before: tuple[datetime, str] | None = None,
     limit: int = 100,
 ) -> list[AuditEntry]:
-    """Admin actions and partner commands, newest first."""
+    """Admin actions and partner and operator commands, newest first."""
     rows = await pool.fetch(
         _AUDIT_SQL,
         actor,

@@ -260,7 +260,29 @@ async def test_boot_interval_is_the_heartbeat_interval(charger: Connect, csms: C
 
 
 # (protocol, action, params, OCPP action sent, the charger's answer, outcome)
+_RESERVE_16 = {
+    "connectorId": 1,
+    "expiryDate": "2030-01-01T00:00:00Z",
+    "idTag": "T1",
+    "reservationId": 9,
+}
 COMMANDS: list[tuple[str, Action, dict[str, Any], str, dict[str, Any], Outcome]] = [
+    (
+        "ocpp1.6",
+        Action.OCPP,
+        {"action": "ReserveNow", "payload": _RESERVE_16},
+        "ReserveNow",
+        {"status": "Occupied"},
+        Outcome.REJECTED,
+    ),
+    (
+        "ocpp2.0.1",
+        Action.OCPP,
+        {"action": "GetLocalListVersion", "payload": {}},
+        "GetLocalListVersion",
+        {"versionNumber": 4},
+        Outcome.ACCEPTED,
+    ),
     (
         "ocpp1.6",
         Action.START,
@@ -486,6 +508,9 @@ def test_every_action_is_covered_for_both_versions() -> None:
         ("ocpp2.0.1", Action.TRIGGER, {"message": "Nonsense"}, "invalid parameters"),
         ("ocpp2.0.1", Action.SET_VARIABLES, {"setVariableData": []}, "invalid parameters"),
         ("ocpp1.6", Action.AVAILABILITY, {"operative": "no"}, "invalid parameters"),
+        ("ocpp1.6", Action.OCPP, {"action": "GetVariables", "payload": {}}, "no GetVariables"),
+        ("ocpp2.0.1", Action.OCPP, {"action": "Reset", "payload": {}}, "invalid parameters"),
+        ("ocpp2.0.1", Action.OCPP, {"action": "Reset"}, "invalid parameters"),
     ],
 )
 async def test_bad_commands_are_refused_without_bothering_the_charger(

@@ -10,8 +10,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from csms import schemas
-from shared import framing
+from shared import framing, ocpp_schemas
 from shared.framing import CODES, ERROR_CODES, OCPP16, OCPP201
 from tests.csms import strict
 from tests.csms.conftest import Connect, RawCharger
@@ -89,7 +88,7 @@ def test_parse_and_validate_never_fail_unexpectedly(protocol: str, frame: str) -
             )
         return
     if isinstance(parsed, framing.Call):
-        found = schemas.violation(protocol, parsed.action, parsed.payload, codes)
+        found = ocpp_schemas.violation(protocol, parsed.action, parsed.payload, codes)
         assert found is None or found[0] in ERROR_CODES[protocol]
 
 
@@ -106,7 +105,8 @@ def _action_of(frame: str) -> str | None:
     if isinstance(value, list) and len(value) == 4 and isinstance(value[2], str):
         return (
             value[2]
-            if schemas.known(OCPP16, value[2], True) or schemas.known(OCPP201, value[2], True)
+            if ocpp_schemas.known(OCPP16, value[2], True)
+            or ocpp_schemas.known(OCPP201, value[2], True)
             else None
         )
     return None

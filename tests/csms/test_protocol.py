@@ -9,10 +9,11 @@ from typing import Any
 import orjson
 import pytest
 
-from csms import handlers_v16, handlers_v201, schemas
+from csms import handlers_v16, handlers_v201
 from csms.authorization import TokenState
 from csms.protocol import Action, ChargerProtocol, Lookup, Policy, Send, Settle, Store
 from csms.session import Session
+from shared import ocpp_schemas
 from shared.framing import OCPP16, OCPP201, CallError, CallResult
 
 NOW = 1_800_000_000.0
@@ -24,7 +25,7 @@ def protocol(version: str, *, known: bool = True, policy: Policy = POLICY) -> Ch
     handlers = (
         handlers_v16.handlers(lambda: next(ids)) if version == OCPP16 else handlers_v201.handlers()
     )
-    validators = {action: schemas.validator(version, action) for action in handlers}
+    validators = {action: ocpp_schemas.validator(version, action) for action in handlers}
     session = Session("CP-1", version, "node-1", "1/node-1", boot_accepted=known, known=known)
     return ChargerProtocol(session, handlers, validators, policy)
 

@@ -33,6 +33,8 @@ TARGETED: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/chargers/{chargerId}/status"): None,
     ("PUT", "/api/v1/chargers/{chargerId}/status"): {"status": "INOPERATIVE"},
     ("POST", "/api/v1/chargers/{chargerId}/control"): {"action": "on"},
+    ("POST", "/api/v1/chargers/{chargerId}/unlock"): {"connectorId": 1},
+    ("POST", "/api/v1/chargers/{chargerId}/reset"): {"type": "Hard"},
     ("GET", "/api/v1/chargers/{chargerId}/meter-values"): None,
     ("GET", "/api/v1/chargers/{chargerId}/sessions"): None,
     ("GET", "/api/v1/commands/{commandId}"): None,
@@ -176,6 +178,7 @@ async def test_each_partner_on_the_others_chargers(
                 partnerId=other.id,
                 keyId="key_0",
                 tokenId=tokens[other.id],
+                commandId=commands[other.id],
             )
             resp = await gw.client.request(ep.method, path, json={}, headers=me.headers)
             assert resp.status == 403, path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from typing import Any
@@ -17,6 +18,7 @@ from csms.server import CsmsApp
 from shared import apikeys, registry
 from shared.redis_keys import F, Keys
 from shared.settings import Settings
+from tests.csms.conftest import open_raw
 from tests.gateway.support import eventually
 
 
@@ -131,3 +133,48 @@ def _charger(node: CsmsApp, cp: str, password: str) -> Any:
         subprotocols=["ocpp1.6"],  # type: ignore[list-item]
         additional_headers={"Authorization": f"Basic {token}"},
     )
+
+
+async def test_an_operator_sends_any_ocpp_message_from_the_command_line(
+    admin: object, settings: Settings, pool: asyncpg.Pool, uid: str
+) -> None:
+    run: Any = admin
+    node = CsmsApp(settings.model_copy(update={"csms_port": 0, "node_id": f"cli-send-{uid}"}))
+    await node.start()
+    try:
+        cp = f"SEND-{uid}"
+        raw = await open_raw(node, cp, "ocpp2.0.1")
+        await raw.call(
+            "BootNotification",
+            {"reason": "PowerUp", "chargingStation": {"vendorName": "V", "model": "M"}},
+        )
+        sent = asyncio.ensure_future(
+            run(
+                "send",
+                cp,
+                "GetLog",
+                '{"logType": "DiagnosticsLog", "requestId": 7,'
+                ' "log": {"remoteLocation": "https://logs.example/up"}}',
+            )
+        )
+        call = await raw.recv_call()
+        assert call[2] == "GetLog" and call[3]["requestId"] == 7
+        await raw.answer(call[1], {"status": "Accepted", "filename": "log-7.tgz"})
+        shown = orjson.loads(await sent)
+        assert (shown["outcome"], shown["chargerResponse"]["filename"]) == ("ACCEPTED", "log-7.tgz")
+        actor = await pool.fetchval(
+            "SELECT actor FROM partner_commands WHERE id = $1", shown["commandId"]
+        )
+        assert actor.startswith("cli")
+
+        err = await run("send", cp, "GetLog", '{"logType": "Everything"}', fails=True)
+        assert "schema" in err
+        err = await run("send", cp, "GetDiagnostics", '{"location": "x"}', fails=True)
+        assert "OCPP 2.0.1 has no GetDiagnostics" in err
+        err = await run("send", cp, "ClearCache", "not json", fails=True)
+        assert "not JSON" in err
+        await raw.ws.close()
+    finally:
+        await node.stop()
+    err = await run("send", f"NOPE-{uid}", "ClearCache", fails=True)
+    assert "not found" in err

@@ -59,7 +59,8 @@ AUDIT_LOG = Endpoint(
     "admin: audit",
     access="admin",
     description="Who (actor), what (action, target, details) and when (at), newest first."
-    " Partner commands appear as `command.<action>` by `partner:<id>` with their outcome.",
+    " Partner commands appear as `command.<action>` by `partner:<id>` with their outcome,"
+    " operators' commands as `command.<OCPP action>` by the admin who sent them.",
     query=AuditQuery,
     replies={
         200: Reply(

@@ -17,6 +17,27 @@ Validator = Callable[[dict[str, Any]], Any]
 
 _FOLDERS = {OCPP16: "v16", OCPP201: "v201"}
 
+# Every message a central system sends, per version: what the operator command API takes.
+CSMS_ACTIONS: dict[str, frozenset[str]] = {
+    OCPP16: frozenset(
+        "CancelReservation ChangeAvailability ChangeConfiguration ClearCache"
+        " ClearChargingProfile DataTransfer GetCompositeSchedule GetConfiguration GetDiagnostics"
+        " GetLocalListVersion RemoteStartTransaction RemoteStopTransaction ReserveNow Reset"
+        " SendLocalList SetChargingProfile TriggerMessage UnlockConnector UpdateFirmware".split()
+    ),
+    OCPP201: frozenset(
+        "CancelReservation CertificateSigned ChangeAvailability ClearCache ClearChargingProfile"
+        " ClearDisplayMessage ClearVariableMonitoring CostUpdated CustomerInformation DataTransfer"
+        " DeleteCertificate GetBaseReport GetChargingProfiles GetCompositeSchedule"
+        " GetDisplayMessages GetInstalledCertificateIds GetLocalListVersion GetLog"
+        " GetMonitoringReport GetReport GetTransactionStatus GetVariables InstallCertificate"
+        " PublishFirmware RequestStartTransaction RequestStopTransaction ReserveNow Reset"
+        " SendLocalList SetChargingProfile SetDisplayMessage SetMonitoringBase SetMonitoringLevel"
+        " SetNetworkProfile SetVariableMonitoring SetVariables TriggerMessage UnlockConnector"
+        " UnpublishFirmware UpdateFirmware".split()
+    ),
+}
+
 
 def _schema_name(protocol: str, action: str, response: bool) -> str:
     if protocol == OCPP16:
@@ -98,6 +119,17 @@ def check(validate: Validator, payload: dict[str, Any], codes: Codes) -> tuple[s
         attr = _RULE_CODES.get(exc.rule or "", "format")
         return getattr(codes, attr), exc.message
     return None
+
+
+def csms_message_problem(protocol: str, action: str, payload: dict[str, Any]) -> str | None:
+    """Why `action` with `payload` is not a message a central system may send in `protocol`,
+    or None if it is one and matches its official schema."""
+    if action not in CSMS_ACTIONS[protocol]:
+        return f"OCPP {protocol[4:]} has no {action} sent by a central system"
+    found = violation(protocol, action, payload, CODES[protocol])
+    if found is None:
+        return None
+    return f"{action} does not match the OCPP {protocol[4:]} schema: {found[0]}: {found[1]}"
 
 
 def problem(

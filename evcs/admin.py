@@ -276,13 +276,55 @@ async def admin_set_charger_password(args: argparse.Namespace) -> None:
     print("the charger's next connection must use it; an open connection stays open")
 
 
+@asynccontextmanager
+async def _dispatcher(pool: asyncpg.Pool, r: redis.Redis, keys: Keys) -> AsyncIterator[Any]:
+    """A command dispatcher on the gateway's bus, for the length of one CLI command."""
+    from gateway.commands import CommandBus
+    from gateway.dispatch import Dispatcher
+    from gateway.nodes import AliveNodes
+
+    nodes = AliveNodes(r, keys)
+    await nodes.refresh()
+    bus = CommandBus(r, keys, nodes)
+    await bus.start()
+    try:
+        yield Dispatcher(_settings(), r, keys, bus, pool)
+    finally:
+        await bus.stop()
+
+
+async def _known_protocol(pool: asyncpg.Pool, r: redis.Redis, keys: Keys, charger: str) -> str:
+    from gateway.fleet import charger_protocol
+
+    protocol, _ = await charger_protocol(pool, r, keys, charger)
+    if protocol is None:
+        _fail("the charger has never connected: its OCPP version is unknown")
+    return protocol
+
+
+def _print_outcome(order: Any, settled: Any, **shown: Any) -> None:
+    """The command's answer as JSON; exit 1 unless the charger answered."""
+    from gateway.commands import failure_message, http_status
+
+    reply = settled.reply
+    _print_json(
+        {
+            "commandId": order.command_id,
+            "chargerId": order.charger_id,
+            **shown,
+            "outcome": reply.outcome.value,
+            "chargerResponse": reply.response,
+            "message": reply.message,
+        }
+    )
+    if http_status(settled) != 200:
+        print(f"error: {failure_message(settled)}", file=sys.stderr)
+        sys.exit(1)
+
+
 async def admin_send(args: argparse.Namespace) -> None:
     """Send one OCPP message through the command bus, as the admin API does, and wait."""
     from gateway.command_log import Order
-    from gateway.commands import CommandBus, http_status
-    from gateway.dispatch import Dispatcher
-    from gateway.fleet import charger_protocol
-    from gateway.nodes import AliveNodes
     from shared.bus import Action
     from shared.ids import new_id
     from shared.ocpp_schemas import csms_message_problem
@@ -293,43 +335,39 @@ async def admin_send(args: argparse.Namespace) -> None:
         _fail(f"params are not JSON: {exc}")
     if not isinstance(payload, dict):
         _fail("params must be a JSON object")
-    settings = _settings()
     async with _storage() as (pool, r, keys):
-        protocol, _ = await charger_protocol(pool, r, keys, args.charger)
-        if protocol is None:
-            _fail("the charger has never connected: its OCPP version is unknown")
+        protocol = await _known_protocol(pool, r, keys, args.charger)
         problem = csms_message_problem(protocol, args.action, payload)
         if problem is not None:
             _fail(problem)
-        nodes = AliveNodes(r, keys)
-        await nodes.refresh()
-        bus = CommandBus(r, keys, nodes)
-        await bus.start()
-        try:
-            dispatch = Dispatcher(settings, r, keys, bus, pool)
-            order = Order(
-                new_id("cmd"),
-                args.charger,
-                Action.OCPP,
-                {"action": args.action, "payload": payload},
-            )
+        async with _dispatcher(pool, r, keys) as dispatch:
+            message = {"action": args.action, "payload": payload}
+            order = Order(new_id("cmd"), args.charger, Action.OCPP, message)
             await dispatch.take(None, [order], "sync", actor=_actor())
             [settled] = await dispatch.run(None, [order])
-        finally:
-            await bus.stop()
-    reply = settled.reply
-    _print_json(
-        {
-            "commandId": order.command_id,
-            "chargerId": args.charger,
-            "action": args.action,
-            "outcome": reply.outcome.value,
-            "chargerResponse": reply.response,
-            "message": reply.message,
-        }
+    _print_outcome(order, settled, action=args.action)
+
+
+async def admin_local_list(args: argparse.Namespace) -> None:
+    """Send a charger its local authorization list from the token store, as the API does."""
+    from gateway.local_lists import send_local_list
+
+    async with _storage() as (pool, r, keys):
+        await registry.get_charger(pool, args.charger)
+        protocol = await _known_protocol(pool, r, keys, args.charger)
+        async with _dispatcher(pool, r, keys) as dispatch:
+            sent = await send_local_list(
+                pool, dispatch, args.charger, protocol, "Full" if args.full else None, _actor()
+            )
+    update = sent.update
+    _print_outcome(
+        sent.order,
+        sent.settled,
+        versionNumber=update.version,
+        updateType=update.update_type,
+        changed=[e.id for e in update.changed],
+        removed=update.removed,
     )
-    if http_status(settled) != 200:
-        sys.exit(1)
 
 
 def _fail(message: str) -> NoReturn:
@@ -567,6 +605,13 @@ def add_commands(sub: Any) -> None:
     p.add_argument("charger")
     p.add_argument("action", help="the OCPP action, e.g. Reset, UpdateFirmware, SendLocalList")
     p.add_argument("params", nargs="?", default="{}", help="the OCPP payload as JSON")
+    p = command(
+        "local-list",
+        admin_local_list,
+        "send a charger its local authorization list from the token store (JSON)",
+    )
+    p.add_argument("charger")
+    p.add_argument("--full", action="store_true", help="a full list (default: what changed)")
 
     p = command("audit", admin_audit, "the audit log, newest first (JSON)")
     p.add_argument("--actor")

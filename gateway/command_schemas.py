@@ -208,3 +208,47 @@ class OperatorCommandAcceptedJson(TypedDict):
     action: str
     state: Literal["PENDING"]
     location: Annotated[str, Field(description="Where its outcome will be")]
+
+
+class LocalListUpdate(BodyModel):
+    """Send a charger its local authorization list, from the token store."""
+
+    update_type: Literal["Full", "Differential"] | None = Field(
+        None,
+        alias="updateType",
+        description="Default: Differential once the charger holds a list, Full before",
+        examples=["Full"],
+    )
+
+
+class LocalListEntryJson(TypedDict):
+    idToken: str
+    status: Literal["Accepted", "Blocked", "Expired"]
+    expiresAt: str | None
+    groupId: str | None
+    type: str
+
+
+class LocalListSentJson(TypedDict):
+    """The list sent and the charger's answer."""
+
+    commandId: str
+    chargerId: str
+    versionNumber: int
+    updateType: Literal["Full", "Differential"]
+    changed: Annotated[list[str], Field(description="Token ids added or changed")]
+    removed: Annotated[list[str], Field(description="Token ids removed")]
+    outcome: Annotated[
+        Literal["ACCEPTED", "REJECTED"],
+        Field(description="REJECTED: the charger answered Failed, NotSupported or VersionMismatch"),
+    ]
+    chargerResponse: dict[str, Any]
+
+
+class LocalListJson(TypedDict):
+    """The list a charger holds, as it last accepted it."""
+
+    chargerId: str
+    versionNumber: Annotated[int, Field(description="0: no list sent yet")]
+    sentAt: str | None
+    entries: list[LocalListEntryJson]

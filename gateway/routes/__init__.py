@@ -23,7 +23,7 @@ from gateway.routes import (
     ops,
     tokens,
 )
-from gateway.routes.admin import audit, keys, partners
+from gateway.routes.admin import audit, keys, local_lists, partners
 from gateway.routes.admin import chargers as admin_chargers
 from gateway.routes.admin import commands as admin_commands
 from gateway.routes.admin import tokens as admin_tokens
@@ -73,6 +73,8 @@ ADMIN_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     admin_chargers.SET_PASSWORD,
     admin_commands.SEND_COMMAND,
     admin_commands.GET_COMMAND,
+    local_lists.SEND_LOCAL_LIST,
+    local_lists.GET_LOCAL_LIST,
     admin_tokens.CREATE_TOKEN,
     admin_tokens.LIST_TOKENS,
     admin_tokens.GET_TOKEN,

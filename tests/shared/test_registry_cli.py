@@ -178,3 +178,37 @@ async def test_an_operator_sends_any_ocpp_message_from_the_command_line(
         await node.stop()
     err = await run("send", f"NOPE-{uid}", "ClearCache", fails=True)
     assert "not found" in err
+
+
+async def test_an_operator_sends_a_local_list_from_the_command_line(
+    admin: object, settings: Settings, uid: str
+) -> None:
+    run: Any = admin
+    node = CsmsApp(settings.model_copy(update={"csms_port": 0, "node_id": f"cli-ll-{uid}"}))
+    await node.start()
+    try:
+        cp = f"LL-{uid}"
+        await run("register-charger", cp, "--protocol", "ocpp1.6", "--no-password")
+        await run("token", "add", f"T{uid}"[:20], "--status", "Accepted")
+        raw = await open_raw(node, cp)
+        await raw.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+        sent = asyncio.ensure_future(run("local-list", cp))
+        call = await raw.recv_call()
+        assert (call[2], call[3]["updateType"], call[3]["listVersion"]) == (
+            "SendLocalList",
+            "Full",
+            1,
+        )
+        assert f"T{uid}"[:20] in [e["idTag"] for e in call[3]["localAuthorizationList"]]
+        await raw.answer(call[1], {"status": "Accepted"})
+        shown = orjson.loads(await sent)
+        assert (shown["versionNumber"], shown["outcome"]) == (1, "ACCEPTED")
+
+        sent = asyncio.ensure_future(run("local-list", cp, fails=True))
+        call = await raw.recv_call()
+        assert (call[3]["updateType"], call[3]["listVersion"]) == ("Differential", 2)
+        await raw.ws.send(orjson.dumps([4, call[1], "NotSupported", "no lists here", {}]).decode())
+        assert "NotSupported: no lists here" in await sent
+        await raw.ws.close()
+    finally:
+        await node.stop()

@@ -57,16 +57,22 @@ def checked(protocol: str, action: str, payload: dict[str, Any]) -> None:
 
 def _answer(order: Order, protocol: str, settled: Settled) -> web.Response:
     reply = settled.reply
-    if http_status(settled) == 200:
-        result: OperatorCommandResultJson = {
-            "commandId": order.command_id,
-            "chargerId": order.charger_id,
-            "action": order.label,
-            "protocol": "ocpp1.6" if protocol == "ocpp1.6" else "ocpp2.0.1",
-            "outcome": "ACCEPTED" if reply.outcome is Outcome.ACCEPTED else "REJECTED",
-            "chargerResponse": reply.response or {},
-        }
-        return json_response(result)
+    if http_status(settled) != 200:
+        raise failure(order, settled)
+    result: OperatorCommandResultJson = {
+        "commandId": order.command_id,
+        "chargerId": order.charger_id,
+        "action": order.label,
+        "protocol": "ocpp1.6" if protocol == "ocpp1.6" else "ocpp2.0.1",
+        "outcome": "ACCEPTED" if reply.outcome is Outcome.ACCEPTED else "REJECTED",
+        "chargerResponse": reply.response or {},
+    }
+    return json_response(result)
+
+
+def failure(order: Order, settled: Settled) -> ApiError:
+    """The error for a command that did not get an answer (or got a CALLERROR)."""
+    reply = settled.reply
     extra: dict[str, object] = {"commandId": order.command_id, "outcome": reply.outcome.value}
     response = reply.response or {}
     if reply.outcome is Outcome.FAILED and "errorCode" in response:
@@ -74,7 +80,7 @@ def _answer(order: Order, protocol: str, settled: Settled) -> web.Response:
             "code": response["errorCode"],
             "description": response.get("description", ""),
         }
-    raise ApiError(http_status(settled), failure_message(settled), extra=extra)
+    return ApiError(http_status(settled), failure_message(settled), extra=extra)
 
 
 async def send_command(request: web.Request) -> web.Response:

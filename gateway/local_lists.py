@@ -1,0 +1,46 @@
+"""Sending a charger its local authorization list over the command bus: planned from the token
+store and the list it holds, sent as SendLocalList, kept once the charger accepts it. The admin
+API and `evcs admin local-list` both send through here."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import asyncpg
+
+from gateway.command_log import Order
+from gateway.commands import Settled
+from gateway.dispatch import Dispatcher
+from shared.bus import Action, Outcome
+from shared.ids import new_id
+from shared.registry import local_lists as ll
+
+
+class Sent(NamedTuple):
+    order: Order
+    update: ll.Update
+    settled: Settled
+
+
+async def send_local_list(
+    pool: asyncpg.Pool,
+    dispatch: Dispatcher,
+    charger_id: str,
+    protocol: str,
+    update_type: str | None,
+    actor: str,
+) -> Sent:
+    """Send the next list (Differential once the charger holds one, else Full, unless
+    `update_type` says) and wait for the charger's answer."""
+    held = await ll.held_list(pool, charger_id)
+    current = await ll.tokens_for(pool, charger_id)
+    kind = update_type or ("Differential" if held.version else "Full")
+    update = ll.plan(protocol, held, current, kind)
+    message = {"action": "SendLocalList", "payload": ll.payload(protocol, update)}
+    order = Order(new_id("cmd"), charger_id, Action.OCPP, message)
+    await dispatch.take(None, [order], "sync", actor=actor)
+    [settled] = await dispatch.run(None, [order])
+    if settled.reply.outcome is Outcome.ACCEPTED:
+        entries = ll.applied(held.entries, update)
+        await ll.record_accepted(pool, charger_id, update, entries, actor, order.command_id)
+    return Sent(order, update, settled)

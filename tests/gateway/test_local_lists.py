@@ -1,0 +1,180 @@
+"""Local authorization lists through the admin API to a charger on a real socket: built from
+the token store (the operator's and the charger's partner's tokens, never another partner's),
+Full first and Differential after, one version per charger, kept only once accepted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as redis
+
+from csms.server import CsmsApp
+from shared import registry
+from shared.redis_keys import Keys
+from shared.settings import Settings
+from tests.csms.conftest import RawCharger, open_raw
+from tests.gateway.support import Gateway, MakeCharger, MakePartner, admin_headers
+
+LIST = "/api/v1/admin/chargers/{}/local-list"
+
+
+@pytest.fixture
+async def node(settings: Settings, uid: str) -> AsyncIterator[CsmsApp]:
+    app = CsmsApp(settings.model_copy(update={"csms_port": 0, "node_id": f"ll-{uid}"}))
+    await app.start()
+    yield app
+    await app.stop()
+
+
+async def _booted(node: CsmsApp, cp: str, protocol: str) -> RawCharger:
+    raw = await open_raw(node, cp, protocol)
+    if protocol == "ocpp1.6":
+        boot = {"chargePointVendor": "V", "chargePointModel": "M"}
+    else:
+        boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "V", "model": "M"}}
+    await raw.call("BootNotification", boot)
+    return raw
+
+
+async def _push(
+    gw: Gateway, raw: RawCharger, cp: str, answer: str = "Accepted", **body: str
+) -> tuple[list[Any], Any]:
+    """POST the list; the charger receives SendLocalList and answers `answer`."""
+    sent = asyncio.ensure_future(
+        gw.client.post(LIST.format(cp), json=body, headers=admin_headers("ops"))
+    )
+    call = await raw.recv_call()  # checked against the official schema
+    assert call[2] == "SendLocalList"
+    await raw.answer(call[1], {"status": answer})
+    resp = await sent
+    assert resp.status == 200, await resp.text()
+    return call[3], await resp.json()
+
+
+def _ids16(payload: dict[str, Any]) -> dict[str, Any]:
+    return {e["idTag"]: e.get("idTagInfo") for e in payload["localAuthorizationList"]}
+
+
+async def test_full_then_differential_with_a_version_per_charger_in_16(
+    node: CsmsApp,
+    gw: Gateway,
+    make_partner: MakePartner,
+    charger: MakeCharger,
+    pool: asyncpg.Pool,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+) -> None:
+    mine, theirs = await make_partner(), await make_partner()
+    cp = await charger(mine)
+    later = datetime(2031, 1, 1, tzinfo=UTC)
+    ops = await registry.create_token(
+        pool, rds, keys, f"O{uid}"[:20], status="Accepted", group_id="FLEET"
+    )
+    own = await registry.create_token(
+        pool, rds, keys, f"P{uid}"[:20], status="Blocked", expires_at=later, partner_id=mine.id
+    )
+    other = await registry.create_token(
+        pool, rds, keys, f"Q{uid}"[:20], status="Accepted", partner_id=theirs.id
+    )
+    too_long = await registry.create_token(
+        pool, rds, keys, f"LONG-{uid}-" + "X" * 20, status="Accepted", partner_id=mine.id
+    )
+    raw = await _booted(node, cp, "ocpp1.6")
+
+    payload, answer = await _push(gw, raw, cp)
+    assert (payload["listVersion"], payload["updateType"]) == (1, "Full")
+    sent = _ids16(payload)
+    assert sent[ops.id] == {"status": "Accepted", "parentIdTag": "FLEET"}
+    assert sent[own.id] == {"status": "Blocked", "expiryDate": "2031-01-01T00:00:00Z"}
+    assert other.id not in sent and too_long.id not in sent  # another partner's; over 20
+    assert (answer["versionNumber"], answer["outcome"]) == (1, "ACCEPTED")
+
+    # what changed since: one deleted, one changed, one added
+    await registry.delete_token(pool, rds, keys, ops.id)
+    await registry.update_token(pool, rds, keys, own.id, {"status": "Accepted"})
+    added = await registry.create_token(
+        pool, rds, keys, f"N{uid}"[:20], status="Accepted", partner_id=mine.id
+    )
+    payload, answer = await _push(gw, raw, cp)
+    assert (payload["listVersion"], payload["updateType"]) == (2, "Differential")
+    assert _ids16(payload) == {
+        own.id: {"status": "Accepted", "expiryDate": "2031-01-01T00:00:00Z"},
+        added.id: {"status": "Accepted"},
+        ops.id: None,  # no idTagInfo: remove it
+    }
+    assert (answer["changed"], answer["removed"]) == (sorted([own.id, added.id]), [ops.id])
+
+    # a list the charger refuses is not kept: the next one has the same version
+    payload, answer = await _push(gw, raw, cp, answer="VersionMismatch")
+    assert (payload["listVersion"], answer["outcome"]) == (3, "REJECTED")
+    resp = await gw.client.get(LIST.format(cp), headers=admin_headers())
+    held = await resp.json()
+    assert held["versionNumber"] == 2
+    ours = {e["idToken"]: e["status"] for e in held["entries"]}
+    assert ours[own.id] == "Accepted" and ours[added.id] == "Accepted" and ops.id not in ours
+    payload, _ = await _push(gw, raw, cp, updateType="Full")
+    assert (payload["listVersion"], payload["updateType"]) == (3, "Full")
+    assert too_long.id not in _ids16(payload)
+
+    audit = await gw.client.get(
+        "/api/v1/admin/audit",
+        params={"target": cp, "action": "charger.local_list"},
+        headers=admin_headers(),
+    )
+    assert [e["details"]["version"] for e in (await audit.json())["entries"]] == [3, 2, 1]
+
+
+async def test_a_201_charger_gets_id_tokens_with_their_type_and_group(
+    node: CsmsApp,
+    gw: Gateway,
+    make_partner: MakePartner,
+    charger: MakeCharger,
+    pool: asyncpg.Pool,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+) -> None:
+    mine = await make_partner()
+    cp = await charger(mine)
+    token = await registry.create_token(
+        pool,
+        rds,
+        keys,
+        f"EMAID-{uid}-LONGER-THAN-TWENTY",
+        status="Accepted",
+        type="eMAID",
+        group_id="GROUP-1",
+        partner_id=mine.id,
+    )
+    raw = await _booted(node, cp, "ocpp2.0.1")
+    payload, answer = await _push(gw, raw, cp)
+    assert (payload["versionNumber"], payload["updateType"]) == (1, "Full")
+    [entry] = [e for e in payload["localAuthorizationList"] if e["idToken"]["idToken"] == token.id]
+    assert entry == {
+        "idToken": {"idToken": token.id, "type": "eMAID"},
+        "idTokenInfo": {
+            "status": "Accepted",
+            "groupIdToken": {"idToken": "GROUP-1", "type": "Central"},
+        },
+    }
+    assert answer["outcome"] == "ACCEPTED"
+
+
+async def test_offline_unknown_and_unregistered_chargers(
+    gw: Gateway, charger: MakeCharger, make_partner: MakePartner, uid: str
+) -> None:
+    resp = await gw.client.post(LIST.format(f"NOPE-{uid}"), json={}, headers=admin_headers())
+    assert resp.status == 404
+    cp = await charger(await make_partner())  # registered without a protocol, never connected
+    resp = await gw.client.post(LIST.format(cp), json={}, headers=admin_headers())
+    assert resp.status == 409
+    resp = await gw.client.post(
+        LIST.format(cp), json={"updateType": "Partial"}, headers=admin_headers()
+    )
+    assert resp.status == 400

@@ -168,13 +168,11 @@ def handlers(ids: TransactionIds) -> dict[str, Handler]:
         "StartTransaction": start_transaction(ids),
         "StopTransaction": stop_transaction,
         "DataTransfer": unknown_vendor,
-        "DiagnosticsStatusNotification": notices.status_report("DiagnosticsStatusNotification"),
-        "FirmwareStatusNotification": notices.status_report("FirmwareStatusNotification"),
+        "DiagnosticsStatusNotification": notices.reported("DiagnosticsStatusNotification"),
+        "FirmwareStatusNotification": notices.reported("FirmwareStatusNotification"),
         # security extension (OCPP 1.6 Security Whitepaper)
         "SecurityEventNotification": notices.security_event,
         "SignCertificate": notices.sign_certificate,
-        "LogStatusNotification": notices.status_report("LogStatusNotification"),
-        "SignedFirmwareStatusNotification": notices.status_report(
-            "SignedFirmwareStatusNotification"
-        ),
+        "LogStatusNotification": notices.reported("LogStatusNotification"),
+        "SignedFirmwareStatusNotification": notices.reported("SignedFirmwareStatusNotification"),
     }

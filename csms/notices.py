@@ -1,6 +1,9 @@
-"""Charger notifications an operator needs to see: logged as JSON lines, answered at once.
+"""What chargers report for their operator: firmware, diagnostics and log upload progress,
+security events, and (2.0.1) NotifyEvent and NotifyReport. Each is answered at once and put on
+the event stream as a `report` event, which the recorder stores for the admin API; security
+events are logged as well, as they need attention even where nobody reads the API.
 
-They change no state a partner reads, so they cost no Redis write.
+None changes the state a partner reads, so none costs a write to the charger's hash.
 """
 
 from __future__ import annotations
@@ -9,8 +12,18 @@ import logging
 from typing import Any
 
 from csms.session import Context, Handler, Outcome
+from shared import events as ev
 
 log = logging.getLogger("csms.charger")
+
+
+def reported(action: str) -> Handler:
+    """A report answered with an empty CALLRESULT and recorded as it came."""
+
+    def handle(ctx: Context, p: dict[str, Any]) -> Outcome:
+        return Outcome({}, events=[ev.report(ctx.session.charger_id, ctx.now, action, p)])
+
+    return handle
 
 
 def security_event(ctx: Context, p: dict[str, Any]) -> Outcome:
@@ -24,24 +37,8 @@ def security_event(ctx: Context, p: dict[str, Any]) -> Outcome:
             "event_ts": p["timestamp"],
         },
     )
-    return Outcome({})
-
-
-def status_report(action: str) -> Handler:
-    """Firmware, diagnostics and log upload progress: each carries `status`, some a requestId."""
-
-    def handle(ctx: Context, p: dict[str, Any]) -> Outcome:
-        log.info(
-            action,
-            extra={
-                "charger_id": ctx.session.charger_id,
-                "status": p["status"],
-                "request_id": p.get("requestId"),
-            },
-        )
-        return Outcome({})
-
-    return handle
+    event = ev.report(ctx.session.charger_id, ctx.now, "SecurityEventNotification", p)
+    return Outcome({}, events=[event])
 
 
 def sign_certificate(ctx: Context, p: dict[str, Any]) -> Outcome:

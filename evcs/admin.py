@@ -252,10 +252,13 @@ async def admin_list_chargers(args: argparse.Namespace) -> None:
 
 
 async def admin_get_charger(args: argparse.Namespace) -> None:
+    from gateway.charger_reports import charger_reports
+
     async with _storage() as (pool, r, keys):
         found = await registry.get_charger(pool, args.charger)
         (charger,) = await _with_live(r, keys, [found])
-    _print_json(charger)
+        reports = await charger_reports(pool, found.id)
+    _print_json({**charger, "reports": reports})
 
 
 async def admin_set_charger_password(args: argparse.Namespace) -> None:

@@ -283,6 +283,57 @@ class AdminChargerJson(TypedDict):
     firmwareVersion: Annotated[str | None, Field(description="As its last boot reported")]
 
 
+class FirmwareUpdateJson(TypedDict):
+    status: Annotated[str, Field(description="The charger's last FirmwareStatusNotification")]
+    requestId: int | None
+    at: Timestamp
+
+
+class UploadJson(TypedDict):
+    kind: Literal["Diagnostics", "Log"]
+    status: Annotated[str, Field(examples=["Uploaded"])]
+    requestId: int | None
+    at: Timestamp
+
+
+class ReportJson(TypedDict):
+    requestId: int | None
+    seqNo: int | None
+    more: Annotated[bool, Field(description="More parts were to follow (tbc)")]
+    items: Annotated[int, Field(description="Components and variables in this part")]
+    at: Timestamp
+
+
+class NotifyEventJson(TypedDict):
+    eventData: list[dict[str, Any]]
+    at: Timestamp
+
+
+class SecurityEventJson(TypedDict):
+    type: Annotated[str, Field(examples=["FirmwareUpdated"])]
+    timestamp: Annotated[str, Field(description="As the charger stamped it")]
+    techInfo: str | None
+    at: Timestamp
+
+
+class ChargerReportsJson(TypedDict):
+    """What the charger last reported for its operator; null where it reported nothing."""
+
+    firmwareUpdate: FirmwareUpdateJson | None
+    lastUpload: Annotated[
+        UploadJson | None, Field(description="Diagnostics (1.6) or log (2.0.1) upload")
+    ]
+    lastReport: Annotated[
+        ReportJson | None, Field(description="The last NotifyReport part (2.0.1)")
+    ]
+    lastEvent: Annotated[NotifyEventJson | None, Field(description="The last NotifyEvent")]
+    securityEvents: Annotated[list[SecurityEventJson], Field(description="Newest first, 10")]
+
+
+class AdminChargerDetailJson(AdminChargerJson):
+    reports: ChargerReportsJson
+
+
 class RegisteredChargerJson(TypedDict):
     charger: AdminChargerJson
     password: Annotated[

@@ -47,6 +47,7 @@ class Batch:
     tx_starts: list[tuple[Any, ...]] = field(default_factory=list)
     tx_stops: list[tuple[Any, ...]] = field(default_factory=list)
     commands: list[tuple[Any, ...]] = field(default_factory=list)
+    reports: list[tuple[Any, ...]] = field(default_factory=list)
     skipped: int = 0
 
     @property
@@ -57,6 +58,7 @@ class Batch:
             + len(self.tx_starts)
             + len(self.tx_stops)
             + len(self.commands)
+            + len(self.reports)
         )
 
 
@@ -136,6 +138,8 @@ def add(batch: Batch, entry_id: str, e: ev.Event, shard_tag: str = "0") -> None:
                 datetime.fromtimestamp(e["at"], UTC),
             )
         )
+    elif e["type"] == "report":
+        batch.reports.append((stream_id, at, cp, e["action"], e["payload"]))
     else:
         batch.skipped += 1  # connection events feed the live stream only
 

@@ -102,6 +102,12 @@ async def _write(conn: asyncpg.Connection, batch: Batch, copy: Copy) -> None:
             " stop_reason = EXCLUDED.stop_reason",
             batch.tx_stops,
         )
+    if batch.reports:
+        await conn.executemany(
+            "INSERT INTO charger_reports (stream_id, received_at, charger_id, action, payload)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (stream_id) DO NOTHING",
+            batch.reports,
+        )
     if batch.commands:
         await conn.executemany(
             "INSERT INTO commands (id, partner_id, charger_id, action, ocpp_action, request,"

@@ -100,7 +100,26 @@ class CommandEvent(TypedDict):
     origin: NotRequired[str]  # "gateway": concluded there, no csms node reported it
 
 
-Event = StatusEvent | MeterEvent | TxStartEvent | TxStopEvent | ConnectionEvent | CommandEvent
+class ReportEvent(TypedDict):
+    """What a charger reports for its operator: firmware, diagnostics and log upload progress,
+    security events, NotifyEvent and NotifyReport (2.0.1). Recorded, not shown to partners."""
+
+    type: Literal["report"]
+    cp: str
+    at: float
+    action: str  # the OCPP action the charger sent
+    payload: dict[str, Any]  # as the charger sent it (valid against its schema)
+
+
+Event = (
+    StatusEvent
+    | MeterEvent
+    | TxStartEvent
+    | TxStopEvent
+    | ConnectionEvent
+    | CommandEvent
+    | ReportEvent
+)
 
 
 def status(
@@ -247,6 +266,10 @@ def command(
     if origin is not None:
         event["origin"] = origin
     return event
+
+
+def report(cp: str, at: float, action: str, payload: dict[str, Any]) -> ReportEvent:
+    return ReportEvent(type="report", cp=cp, at=at, action=action, payload=payload)
 
 
 def encode(event: Event) -> dict[str, bytes]:

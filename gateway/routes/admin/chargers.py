@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway import cursors
 from gateway.admin_schemas import (
+    AdminChargerDetailJson,
     AdminChargerJson,
     AdminChargerPage,
     ChargerAssign,
@@ -18,6 +19,7 @@ from gateway.admin_schemas import (
     RegisteredChargerJson,
 )
 from gateway.api import Endpoint, Reply
+from gateway.charger_reports import charger_reports
 from gateway.errors import ApiError
 from gateway.fleet import admin_chargers
 from gateway.jsonio import json_response
@@ -44,6 +46,20 @@ _CHARGER_EXAMPLE = {
     "node": "csms-1",
     "lastSeen": ISO_EXAMPLE,
     "firmwareVersion": "1.4.2",
+}
+_REPORTS_EXAMPLE = {
+    "firmwareUpdate": {"status": "Installed", "requestId": 42, "at": ISO_EXAMPLE},
+    "lastUpload": {"kind": "Log", "status": "Uploaded", "requestId": 7, "at": ISO_EXAMPLE},
+    "lastReport": {"requestId": 9, "seqNo": 0, "more": False, "items": 31, "at": ISO_EXAMPLE},
+    "lastEvent": None,
+    "securityEvents": [
+        {
+            "type": "FirmwareUpdated",
+            "timestamp": ISO_EXAMPLE,
+            "techInfo": None,
+            "at": ISO_EXAMPLE,
+        }
+    ],
 }
 _NO_CHARGER = {404: "No such charger"}
 
@@ -159,8 +175,13 @@ LIST_CHARGERS = Endpoint(
 
 
 async def get_charger(request: web.Request) -> web.Response:
-    charger = await registry.get_charger(request.app[POOL], _charger_id(request))
-    return json_response(await _one(request, charger))
+    pool = request.app[POOL]
+    charger = await registry.get_charger(pool, _charger_id(request))
+    detail: AdminChargerDetailJson = {
+        **await _one(request, charger),
+        "reports": await charger_reports(pool, charger.id),
+    }
+    return json_response(detail)
 
 
 GET_CHARGER = Endpoint(
@@ -172,9 +193,18 @@ GET_CHARGER = Endpoint(
     "admin: chargers",
     access="admin",
     description="Whether it is connected and on which csms node, its status, when it last"
-    " sent anything and its firmware, from the live state in Redis.",
+    " sent anything and its firmware, from the live state in Redis; and what it last"
+    " reported for its operator: firmware update state, the last diagnostics or log upload,"
+    " the last configuration report (NotifyReport) and NotifyEvent, and recent security"
+    " events.",
     params=(CHARGER,),
-    replies={200: Reply("The charger", AdminChargerJson, _CHARGER_EXAMPLE)},
+    replies={
+        200: Reply(
+            "The charger",
+            AdminChargerDetailJson,
+            {**_CHARGER_EXAMPLE, "reports": _REPORTS_EXAMPLE},
+        )
+    },
     errors=_NO_CHARGER,
 )
 

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
@@ -23,6 +23,9 @@ from shared.framing import CallError, CallResult
 from shared.ids import token_uid
 
 log = logging.getLogger(__name__)
+
+# A charger has this long to answer a CALL its own message called for.
+FOLLOW_UP_TIMEOUT = 30.0
 
 # Writes a charger's hash fields and events; returns once they are in, raises if they are not.
 StoreFn = Callable[[str, dict[str, str] | None, list[Event]], Awaitable[None]]
@@ -55,12 +58,14 @@ class ChargerConnection:
         store: StoreFn,
         taking_calls: Callable[[], bool],
         tokens: Tokens | None = None,
+        spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None,
     ) -> None:
         self.ws = ws
         self.protocol = protocol
         self._store = store
         self._taking_calls = taking_calls
         self._tokens = tokens
+        self._spawn = spawn
         self.closed = False
         self._pending: dict[str, asyncio.Future[CallResult | CallError]] = {}
         self._call_lock = asyncio.Lock()
@@ -133,6 +138,9 @@ class ChargerConnection:
                 if store.running is not None:
                     await self._record(store.running)
             await self._send(frame)
+            if store.then is not None and self._spawn is not None and frame is store.answer:
+                # in the background: its answer comes through this very loop
+                self._spawn(self._follow_up(*store.then))
         finally:
             self.idle.set()
 
@@ -148,6 +156,16 @@ class ChargerConnection:
                 "could not record a token's transaction",
                 extra={"charger_id": self.charger_id, "error": repr(exc)},
             )
+
+    async def _follow_up(self, action: str, payload: dict[str, Any]) -> None:
+        """A CALL a charger's message called for (CertificateSigned after SignCertificate)."""
+        try:
+            answer = await self.call(action, payload, FOLLOW_UP_TIMEOUT)
+        except (TimeoutError, ChargerOffline):
+            log.warning("no answer to %s", action, extra={"charger_id": self.charger_id})
+            return
+        result = answer.payload.get("status") if isinstance(answer, CallResult) else answer.code
+        log.info("%s answered %s", action, result, extra={"charger_id": self.charger_id})
 
     async def _send(self, frame: str) -> None:
         try:

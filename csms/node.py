@@ -9,7 +9,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 
-from csms import handlers_v16, handlers_v201
+from csms import handlers_v16, handlers_v201, signing
 from csms.authorization import TokenReader
 from csms.command_runner import CommandRunner
 from csms.connection import ChargerConnection
@@ -47,6 +47,12 @@ class Node:
             OCPP16: handlers_v16.handlers(self.transaction_ids),
             OCPP201: handlers_v201.handlers(),
         }
+        if settings.csms_ca_cert_file and settings.csms_ca_key_file:
+            ca = signing.Authority.load(
+                settings.csms_ca_cert_file, settings.csms_ca_key_file, settings.csms_cert_days
+            )
+            for handlers in self.handlers.values():
+                handlers["SignCertificate"] = signing.sign_certificate(ca)
         # compiled once here so that a message costs one dict lookup to find its validator
         self.validators: dict[str, dict[str, Validator | None]] = {
             protocol: {action: ocpp_schemas.validator(protocol, action) for action in handlers}
@@ -81,7 +87,7 @@ class Node:
             self.policy,
         )
         return ChargerConnection(
-            ws, protocol, self.writer.write, lambda: not self.closing, self.tokens
+            ws, protocol, self.writer.write, lambda: not self.closing, self.tokens, self._spawn
         )
 
     def _spawn(self, coro: Any) -> None:

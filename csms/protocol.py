@@ -74,6 +74,7 @@ class Store:
     answer: str
     # once stored: the token's transaction to record or clear (csms/authorization.py)
     running: RunningChange | None = None
+    then: tuple[str, dict[str, Any]] | None = None  # once answered: a CALL to the charger
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +214,9 @@ class ChargerProtocol:
         outcome = self._handlers[call.action](ctx, call.payload)
         outcome.fields[F.SEEN] = repr(now)
         answer = framing.call_result(call.id, outcome.response)
-        return Store(call, data, outcome.fields, outcome.events, answer, outcome.running)
+        return Store(
+            call, data, outcome.fields, outcome.events, answer, outcome.running, outcome.then
+        )
 
     def stored(self, store: Store) -> str:
         """The answer to a stored CALL; a repeat of the CALL gets it again."""

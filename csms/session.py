@@ -67,6 +67,7 @@ class Outcome:
     fields: dict[str, str] = field(default_factory=dict)
     events: list[ev.Event] = field(default_factory=list)
     running: RunningChange | None = None  # a registered token's transaction began or ended
+    then: tuple[str, dict[str, Any]] | None = None  # a CALL to send once this is answered
 
 
 @dataclass(slots=True)

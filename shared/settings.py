@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BootPolicy = Literal["Accepted", "Pending", "Rejected"]
@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     tls_cert_file: Path | None = None  # server certificate chain (PEM), profiles 2 and 3
     tls_key_file: Path | None = None
     tls_ca_file: Path | None = None  # CA that signs charger certificates, profile 3
+    # With both: SignCertificate CSRs naming the charger are signed (CertificateSigned follows)
+    # for csms_cert_days; without: they are Rejected.
+    csms_ca_cert_file: Path | None = None
+    csms_ca_key_file: Path | None = None
+    csms_cert_days: int = Field(365, ge=1, le=3650)
 
     # gateway
     gateway_host: str = "127.0.0.1"
@@ -118,6 +123,12 @@ class Settings(BaseSettings):
     # /metrics, /health, /health/ready of csms and recorder (the gateway has its own); unset: off
     ops_host: str = "127.0.0.1"
     ops_port: int | None = Field(None, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _signing_ca_whole(self) -> Settings:
+        if (self.csms_ca_cert_file is None) != (self.csms_ca_key_file is None):
+            raise ValueError("EVCS_CSMS_CA_CERT_FILE and EVCS_CSMS_CA_KEY_FILE go together")
+        return self
 
     def with_urls(self, database_url: str, redis_url: str) -> Settings:
         """A copy that points at concrete servers."""

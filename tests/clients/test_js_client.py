@@ -16,7 +16,8 @@ async def test_js_client_against_a_running_gateway(live: Live, js_client: Path) 
     idempotent = live.new_id("JSI")
     events = live.new_id("JSE")
     offline = live.new_id("JSO")
-    for charger_id in (charger, idempotent, events):
+    reset = live.new_id("JSR")
+    for charger_id in (charger, idempotent, events, reset):
         await live.plug_in(charger_id)
     await live.register(offline)
     limited = await live.make_partner(minute=2, hour=1000)
@@ -29,6 +30,7 @@ async def test_js_client_against_a_running_gateway(live: Live, js_client: Path) 
         "EVCS_TEST_IDEM_CHARGER": idempotent,
         "EVCS_TEST_EVENTS_CHARGER": events,
         "EVCS_TEST_OFFLINE_CHARGER": offline,
+        "EVCS_TEST_RESET_CHARGER": reset,
     }
     node = shutil.which("node")
     assert node is not None
@@ -40,3 +42,4 @@ async def test_js_client_against_a_running_gateway(live: Live, js_client: Path) 
     assert int(re.findall(r"\bpass (\d+)", output)[-1]) >= 10, output
     # the lost answer was retried under the same key: the charger was started once
     assert sent(live.chargers[idempotent], "RemoteStartTransaction") == 1
+    assert sent(live.chargers[reset], "Reset") == 1

@@ -11,33 +11,43 @@ from typing import Any
 import httpx
 import pytest
 from evcharging_client import (
+    APIError,
+    AsyncEVChargingAdmin,
     AsyncEVChargingClient,
     ChargerOffline,
     CommandAccepted,
     CommandEvent,
     CommandResult,
+    EVChargingAdmin,
     EVChargingClient,
+    IdempotencyKeyReused,
     NotFound,
     RateLimited,
     RetryPolicy,
     StatusEvent,
     Unauthorized,
 )
+from evcharging_client import models as m
 
-from tests.clients.conftest import Live, eventually, sent
+from tests.clients.conftest import ADMIN_TOKEN, Live, eventually, sent
 
 
 class Sdk:
-    """One client, sync or async, called the same way from the tests."""
+    """One client, sync or async, called the same way from the tests (the admin client with
+    ``admin=True``, ``api_key`` then being the admin token)."""
 
-    def __init__(self, kind: str, api_key: str, url: str, **options: Any) -> None:
+    def __init__(
+        self, kind: str, api_key: str, url: str, *, admin: bool = False, **options: Any
+    ) -> None:
         self.kind = kind
+        self.sync: EVChargingClient | EVChargingAdmin | None = None
+        self.aio: AsyncEVChargingClient | AsyncEVChargingAdmin | None = None
         if kind == "sync":
-            self.sync: EVChargingClient | None = EVChargingClient(api_key, url, **options)
-            self.aio: AsyncEVChargingClient | None = None
+            self.sync = (EVChargingAdmin if admin else EVChargingClient)(api_key, url, **options)
         else:
-            self.sync = None
-            self.aio = AsyncEVChargingClient(api_key, url, **options)
+            self.aio = (AsyncEVChargingAdmin if admin else AsyncEVChargingClient)(
+                api_key, url, **options
+            )
 
     async def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if self.sync is not None:
@@ -145,6 +155,95 @@ async def test_availability_and_async_commands(sdk: Sdk, live: Live) -> None:
         ("NOPE-" + cp, "NOT_FOUND"),
     ]
     assert batch.summary == {"ACCEPTED": 1, "NOT_FOUND": 1}
+
+
+async def test_unlock_and_reset(sdk: Sdk, live: Live) -> None:
+    protocol = "ocpp1.6" if sdk.kind == "sync" else "ocpp2.0.1"
+    cp = live.new_id("PYU")
+    charger = await live.plug_in(cp, protocol)
+    await _status_is(sdk, cp, "AVAILABLE")
+    unlocked = await sdk("unlock_connector", cp, 1)
+    assert isinstance(unlocked, CommandResult)
+    assert (unlocked.action, unlocked.status, unlocked.ocpp_action) == (
+        "unlock",
+        "Accepted",
+        "UnlockConnector",
+    )
+    assert unlocked.charger_response == {"status": "Unlocked"}
+    if protocol == "ocpp2.0.1":
+        # an EVSE the charger lacks: its answer (UnknownConnector) is a result, not an error
+        refused = await sdk("unlock_connector", cp, 2)
+        assert (refused.status, refused.outcome) == ("Rejected", "REJECTED")
+        assert refused.charger_response == {"status": "UnknownConnector"}
+
+    # asynchronously, under one Idempotency-Key given twice: one Reset
+    key = f"reset-{cp}"
+    accepted = await sdk("reset", cp, "Hard", wait=False, idempotency_key=key)
+    assert isinstance(accepted, CommandAccepted)
+    assert (accepted.action, accepted.state, accepted.replayed) == ("reset", "PENDING", False)
+    again = await sdk("reset", cp, "Hard", wait=False, idempotency_key=key)
+    assert again.command_id == accepted.command_id and again.replayed
+
+    async def done() -> bool:
+        return bool((await sdk("get_command", accepted.command_id)).state == "ACCEPTED")
+
+    await eventually(done)
+    command = await sdk("get_command", accepted.command_id)
+    assert (command.ocpp_action, command.mode) == ("Reset", "async")
+    assert sent(charger, "Reset") == 1
+    with pytest.raises(IdempotencyKeyReused):
+        await sdk("reset", cp, "Soft", idempotency_key=key)
+    # the charger restarts and comes back
+    await eventually(lambda: _online(sdk, cp))
+
+
+async def _online(sdk: Sdk, charger_id: str) -> bool:
+    charger = await sdk("get_charger_status", charger_id)
+    return bool(charger.online and charger.status == "AVAILABLE")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_operator_commands(kind: str, live: Live) -> None:
+    cp = live.new_id("PYO")
+    charger = await live.plug_in(cp)
+    admin = Sdk(kind, ADMIN_TOKEN, live.url, admin=True, actor="alice")
+    partner = Sdk(kind, live.partner.key, live.url)
+    try:
+        await _status_is(partner, cp, "AVAILABLE")
+        result = await admin("send_command", cp, "ClearCache")
+        assert isinstance(result, m.OperatorCommandResult)
+        assert (result.action, result.protocol, result.outcome) == (
+            "ClearCache",
+            "ocpp1.6",
+            "ACCEPTED",
+        )
+        assert result.charger_response == {"status": "Accepted"}
+        accepted = await admin("send_command", cp, "ClearCache", {}, wait=False)
+        assert isinstance(accepted, m.OperatorCommandAccepted)
+        assert accepted.state == "PENDING"
+        assert accepted.location == f"/api/v1/admin/commands/{accepted.command_id}"
+
+        async def done() -> bool:
+            return bool((await admin("get_command", accepted.command_id)).state == "ACCEPTED")
+
+        await eventually(done)
+        assert sent(charger, "ClearCache") == 2
+
+        # a payload that breaks the schema: a plain 422, nothing sent
+        with pytest.raises(APIError) as invalid:
+            await admin("send_command", cp, "Reset", {"type": "Sometimes"})
+        assert type(invalid.value) is APIError and invalid.value.status == 422
+        assert sent(charger, "Reset") == 0
+        with pytest.raises(NotFound):
+            await admin("send_command", live.new_id("NOPE"), "ClearCache")
+
+        # any partner's command, by id
+        started = await partner("control", cp, "on")
+        command = await admin("get_command", started.command_id)
+        assert (command.charger_id, command.action, command.state) == (cp, "on", "ACCEPTED")
+    finally:
+        await admin.close()
+        await partner.close()
 
 
 async def test_unknown_charger_other_partners_charger_and_bad_key(sdk: Sdk, live: Live) -> None:

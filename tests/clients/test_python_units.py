@@ -53,6 +53,7 @@ def _body(status: int, **extra: Any) -> dict[str, Any]:
         (409, {}, True, IdempotencyInProgress),
         (409, {}, False, Conflict),
         (422, {}, True, IdempotencyKeyReused),
+        (422, {}, False, APIError),  # e.g. an operator's OCPP payload that breaks its schema
         (429, {}, False, RateLimited),
         (502, {"outcome": "FAILED"}, True, ChargerError),
         (503, {}, False, ServiceUnavailable),

@@ -1,13 +1,20 @@
-/** The operator's admin API client: partners, API keys, chargers, tokens, audit log. */
+/** The operator's admin API client: partners, keys, chargers, OCPP commands, tokens, audit log. */
 import { API, asIs, body, type Call, type ClientOptions, query, segment, Transport } from "./http.js";
 import type {
   AdminCharger,
+  AdminChargerDetail,
   AdminChargerPage,
   ApiKey,
   AuditEntry,
   AuditPage,
+  Command,
   IssuedKey,
   KeyList,
+  LocalList,
+  LocalListSent,
+  OcppAction,
+  OperatorCommandAccepted,
+  OperatorCommandResult,
   Partner,
   PartnerDeleted,
   PartnerPage,
@@ -247,13 +254,13 @@ export class EVChargingAdmin {
   }
 
   /** A registered charger. */
-  getCharger(chargerId: string): Promise<AdminCharger> {
+  getCharger(chargerId: string): Promise<AdminChargerDetail> {
     return this.send({
       operationId: "adminGetCharger",
       method: "GET",
       path: `${ADMIN}/chargers/${segment(chargerId)}`,
       replayable: true,
-      parse: asIs<AdminCharger>,
+      parse: asIs<AdminChargerDetail>,
     });
   }
 
@@ -306,6 +313,87 @@ export class EVChargingAdmin {
       path: `${ADMIN}/chargers/${segment(chargerId)}/partner`,
       replayable: true,
       parse: asIs<AdminCharger>,
+    });
+  }
+
+  /**
+   * Send any OCPP message a central system sends, in the charger's version: `action` (e.g.
+   * `"Reset"`, `"UpdateFirmware"`) with `params`, its request payload. The payload is checked
+   * against the official schema first: an `APIError` with status 422 when it breaks it
+   * (nothing is sent). By default the answer is the charger's; other outcomes throw
+   * `ChargerOffline`, `CommandNotApplicable`, `CommandTimeout`, `ChargerError` (for a
+   * CALLERROR its code and description are in `error.body.ocppError`) or
+   * `ServiceUnavailable`. With `wait: false` the answer is PENDING at once and the outcome
+   * follows at {@link getCommand}. Never repeated after a lost answer (no Idempotency-Key).
+   */
+  sendCommand(
+    chargerId: string,
+    action: OcppAction,
+    params?: Record<string, unknown>,
+    options?: { wait?: true },
+  ): Promise<OperatorCommandResult>;
+  sendCommand(
+    chargerId: string,
+    action: OcppAction,
+    params: Record<string, unknown>,
+    options: { wait: false },
+  ): Promise<OperatorCommandAccepted>;
+  sendCommand(
+    chargerId: string,
+    action: OcppAction,
+    params: Record<string, unknown> = {},
+    options: { wait?: boolean } = {},
+  ): Promise<OperatorCommandResult | OperatorCommandAccepted> {
+    return this.send({
+      operationId: "adminSendCommand",
+      method: "POST",
+      path: `${ADMIN}/chargers/${segment(chargerId)}/commands`,
+      query: options.wait === false ? { mode: "async" } : {},
+      body: { action, params },
+      replayable: false,
+      parse: asIs<OperatorCommandResult | OperatorCommandAccepted>,
+    });
+  }
+
+  /** Any command, an operator's or a partner's: its state (PENDING until known) and the answer. */
+  getCommand(commandId: string): Promise<Command> {
+    return this.send({
+      operationId: "adminGetCommand",
+      method: "GET",
+      path: `${ADMIN}/commands/${segment(commandId)}`,
+      replayable: true,
+      parse: asIs<Command>,
+    });
+  }
+
+  /**
+   * Send a charger its local authorization list from the token store: the operator's tokens
+   * and its partner's. Default: `"Differential"` (only what changed) once it holds a list,
+   * `"Full"` before; a charger answering VersionMismatch needs a Full update. Failures throw as
+   * for {@link sendCommand}.
+   */
+  sendLocalList(
+    chargerId: string,
+    options: { updateType?: "Full" | "Differential" } = {},
+  ): Promise<LocalListSent> {
+    return this.send({
+      operationId: "adminSendLocalList",
+      method: "POST",
+      path: `${ADMIN}/chargers/${segment(chargerId)}/local-list`,
+      body: body(options),
+      replayable: false,
+      parse: asIs<LocalListSent>,
+    });
+  }
+
+  /** The local authorization list a charger holds, as it last accepted it. */
+  getLocalList(chargerId: string): Promise<LocalList> {
+    return this.send({
+      operationId: "adminGetLocalList",
+      method: "GET",
+      path: `${ADMIN}/chargers/${segment(chargerId)}/local-list`,
+      replayable: true,
+      parse: asIs<LocalList>,
     });
   }
 

@@ -28,6 +28,7 @@ import type {
   PartnerTokenPut,
   PartnerTokenUpdate,
   Ready,
+  ResetType,
   Session,
   SessionPage,
   Token,
@@ -53,6 +54,14 @@ export interface CommandOptions {
 export interface ControlOptions extends CommandOptions {
   /** The authorisation id the session starts for; default the operator's tag. */
   idTag?: string;
+}
+
+/** Options of a command to the whole charger: {@link EVChargingClient.reset}. */
+export type ChargerCommandOptions = Omit<CommandOptions, "connectorId">;
+
+export interface UnlockOptions extends ChargerCommandOptions {
+  /** OCPP 2.0.1 only: the connector within the EVSE (default 1). */
+  evseConnectorId?: number;
 }
 
 export interface HistoryOptions {
@@ -228,6 +237,73 @@ export class EVChargingClient {
       path: `${API}/chargers/${segment(chargerId)}/status`,
       query: options.wait === false ? { mode: "async" } : {},
       body: body({ status, connectorId: options.connectorId }),
+      headers: commandHeaders(options),
+      replayable: true,
+      parse: commandAnswer,
+    });
+  }
+
+  /**
+   * Unlock a connector, for a cable the driver cannot pull out: OCPP UnlockConnector.
+   * `connectorId`: the connector (1.6) or the EVSE (2.0.1). The charger's own answer is in
+   * `chargerResponse.status` (e.g. `Unlocked`, `UnlockFailed`). Outcomes as for {@link control}.
+   */
+  unlockConnector(
+    chargerId: string,
+    connectorId: number,
+    options?: UnlockOptions & { wait?: true },
+  ): Promise<CommandResult>;
+  unlockConnector(
+    chargerId: string,
+    connectorId: number,
+    options: UnlockOptions & { wait: false },
+  ): Promise<CommandAccepted>;
+  unlockConnector(
+    chargerId: string,
+    connectorId: number,
+    options: UnlockOptions = {},
+  ): Promise<CommandResult | CommandAccepted> {
+    return this.send({
+      operationId: "unlockConnector",
+      method: "POST",
+      path: `${API}/chargers/${segment(chargerId)}/unlock`,
+      query: options.wait === false ? { mode: "async" } : {},
+      body: body({ connectorId, evseConnectorId: options.evseConnectorId }),
+      headers: commandHeaders(options),
+      replayable: true,
+      parse: commandAnswer,
+    });
+  }
+
+  /**
+   * Restart a charger: OCPP Reset. `"Soft"` (default) waits until no session runs (2.0.1
+   * OnIdle); `"Hard"` restarts at once and ends running sessions (2.0.1 Immediate). The charger
+   * goes offline and comes back with a new boot. Outcomes as for {@link control}.
+   */
+  reset(
+    chargerId: string,
+    type?: ResetType,
+    options?: ChargerCommandOptions & { wait?: true },
+  ): Promise<CommandResult>;
+  reset(
+    chargerId: string,
+    type: ResetType,
+    options: ChargerCommandOptions & { wait: false },
+  ): Promise<CommandAccepted>;
+  reset(
+    chargerId: string,
+    type: ResetType = "Soft",
+    options: ChargerCommandOptions = {},
+  ): Promise<CommandResult | CommandAccepted> {
+    if (type !== "Soft" && type !== "Hard") {
+      throw new TypeError(`type must be "Soft" or "Hard", not ${JSON.stringify(type)}`);
+    }
+    return this.send({
+      operationId: "resetCharger",
+      method: "POST",
+      path: `${API}/chargers/${segment(chargerId)}/reset`,
+      query: options.wait === false ? { mode: "async" } : {},
+      body: { type },
       headers: commandHeaders(options),
       replayable: true,
       parse: commandAnswer,

@@ -16,6 +16,8 @@
  *     ├── PayloadTooLarge         413
  *     ├── UnsupportedMediaType    415
  *     ├── IdempotencyKeyReused    422  the key was used with a different request
+ *     │                                (another 422, e.g. an operator's OCPP payload that
+ *     │                                breaks its schema, is a plain APIError)
  *     ├── RateLimited             429  .retryAfter
  *     └── ServerError             5xx
  *         ├── ChargerError        502  the charger answered with an OCPP error (FAILED)
@@ -177,6 +179,7 @@ export function errorClass(
     if (outcome === "NOT_SUPPORTED") return CommandNotApplicable;
     return idempotentRequest ? IdempotencyInProgress : Conflict;
   }
+  if (status === 422) return idempotentRequest ? IdempotencyKeyReused : APIError;
   return BY_STATUS[status] ?? (status >= 500 ? ServerError : APIError);
 }
 

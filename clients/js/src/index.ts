@@ -10,10 +10,12 @@
  */
 export { EVChargingAdmin, type AdminOptions } from "./admin.js";
 export {
+  type ChargerCommandOptions,
   type CommandOptions,
   type ControlOptions,
   EVChargingClient,
   type HistoryOptions,
+  type UnlockOptions,
 } from "./client.js";
 export { type EventsOptions, EventStream } from "./event-stream.js";
 export * from "./errors.js";

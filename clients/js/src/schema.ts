@@ -149,6 +149,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/chargers/{chargerId}/unlock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unlock a connector
+         * @description OCPP UnlockConnector, for a cable the driver cannot pull out. The charger's answer is in `chargerResponse.status` (1.6: Unlocked, UnlockFailed, NotSupported; 2.0.1: also OngoingAuthorizedTransaction, UnknownConnector). Synchronous by default: the answer is the charger's (Accepted or Rejected) and other outcomes are errors carrying `commandId` and `outcome`. With `?mode=async` or `Prefer: respond-async` the answer is 202 with a command id at once; the outcome then arrives as a `command` event on GET /events and at GET /commands/{commandId}.
+         */
+        post: operations["unlockConnector"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chargers/{chargerId}/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restart a charger
+         * @description OCPP Reset. Soft waits until no session runs (1.6 Soft, 2.0.1 OnIdle); Hard restarts at once and ends running sessions (1.6 Hard, 2.0.1 Immediate). The charger goes offline and comes back with a new boot. Synchronous by default: the answer is the charger's (Accepted or Rejected) and other outcomes are errors carrying `commandId` and `outcome`. With `?mode=async` or `Prefer: respond-async` the answer is 202 with a command id at once; the outcome then arrives as a `command` event on GET /events and at GET /commands/{commandId}.
+         */
+        post: operations["resetCharger"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/chargers/{chargerId}/meter-values": {
         parameters: {
             query?: never;
@@ -473,7 +513,7 @@ export interface paths {
         };
         /**
          * A registered charger, with its live state
-         * @description Whether it is connected and on which csms node, its status, when it last sent anything and its firmware, from the live state in Redis.
+         * @description Whether it is connected and on which csms node, its status, when it last sent anything and its firmware, from the live state in Redis; and what it last reported for its operator: firmware update state, the last diagnostics or log upload, the last configuration report (NotifyReport) and NotifyEvent, and recent security events.
          */
         get: operations["adminGetCharger"];
         put?: never;
@@ -517,6 +557,70 @@ export interface paths {
          */
         put: operations["adminSetChargerPassword"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/chargers/{chargerId}/commands": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send any OCPP message to a charger
+         * @description Every message a central system sends, in the charger's version: OCPP 1.6 with all its profiles (Core, Firmware Management, Local Auth List, Reservation, Smart Charging, Remote Trigger) and every OCPP 2.0.1 CSMS message. `params` is checked against the official schema first (422 with the schema error, and nothing is sent). Synchronous by default: 200 with the charger's answer; with `?mode=async` 202 at once and the outcome at GET /admin/commands/{commandId}. The command is recorded and shown in the audit log, with passwords and keys in its payload masked.
+         */
+        post: operations["adminSendCommand"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/commands/{commandId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Any command's state and the charger's answer
+         * @description An operator's command or any partner's. `state` is PENDING until the outcome is known.
+         */
+        get: operations["adminGetCommand"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/chargers/{chargerId}/local-list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The local authorization list a charger holds
+         * @description As the charger last accepted it. GetLocalListVersion (through the command API) asks the charger itself.
+         */
+        get: operations["adminGetLocalList"];
+        put?: never;
+        /**
+         * Send a charger its local authorization list
+         * @description SendLocalList built from the token store: the operator's own tokens and those of the charger's partner, with their status, expiry and group (1.6 idTags longer than 20 characters cannot be carried and are left out). Each accepted list gets the next version; a Differential update sends only what changed since the list the charger holds. A charger answering VersionMismatch needs a Full update.
+         */
+        post: operations["adminSendLocalList"];
         delete?: never;
         options?: never;
         head?: never;
@@ -575,7 +679,7 @@ export interface paths {
         };
         /**
          * The audit log: admin actions and partner commands
-         * @description Who (actor), what (action, target, details) and when (at), newest first. Partner commands appear as `command.<action>` by `partner:<id>` with their outcome.
+         * @description Who (actor), what (action, target, details) and when (at), newest first. Partner commands appear as `command.<action>` by `partner:<id>` with their outcome, operators' commands as `command.<OCPP action>` by the admin who sent them.
          */
         get: operations["adminAuditLog"];
         put?: never;
@@ -590,6 +694,57 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AdminChargerDetailJson */
+        AdminChargerDetailJson: {
+            /** Chargerid */
+            chargerId: string;
+            /** Partnerid */
+            partnerId: string | null;
+            /** Protocol */
+            protocol: string | null;
+            /** Vendor */
+            vendor: string | null;
+            /** Model */
+            model: string | null;
+            /** Haspassword */
+            hasPassword: boolean;
+            /**
+             * Registeredat
+             * @description UTC, ISO 8601
+             * @example 2026-03-01T10:15:30.000Z
+             */
+            registeredAt: string;
+            /** Assignedat */
+            assignedAt: string | null;
+            /**
+             * Removedat
+             * @description Set once decommissioned
+             */
+            removedAt: string | null;
+            /**
+             * Online
+             * @description Connected now, on a live csms node
+             */
+            online: boolean;
+            /** @description One of the seven partner statuses (see the status mapping) */
+            status: components["schemas"]["PartnerStatus"];
+            /**
+             * Node
+             * @description The csms node holding its connection; null while offline
+             */
+            node: string | null;
+            /**
+             * Lastseen
+             * @description When the charger last sent anything
+             */
+            lastSeen: string | null;
+            /**
+             * Firmwareversion
+             * @description As its last boot reported
+             */
+            firmwareVersion: string | null;
+            reports: components["schemas"]["ChargerReportsJson"];
+        };
         /** AdminChargerJson */
         AdminChargerJson: {
             /** Chargerid */
@@ -899,6 +1054,24 @@ export interface components {
             partnerId: string | null;
         };
         /**
+         * ChargerReportsJson
+         * @description What the charger last reported for its operator; null where it reported nothing.
+         */
+        ChargerReportsJson: {
+            firmwareUpdate: components["schemas"]["FirmwareUpdateJson"] | null;
+            /** @description Diagnostics (1.6) or log (2.0.1) upload */
+            lastUpload: components["schemas"]["UploadJson"] | null;
+            /** @description The last NotifyReport part (2.0.1) */
+            lastReport: components["schemas"]["ReportJson"] | null;
+            /** @description The last NotifyEvent */
+            lastEvent: components["schemas"]["NotifyEventJson"] | null;
+            /**
+             * Securityevents
+             * @description Newest first, 10
+             */
+            securityEvents: components["schemas"]["SecurityEventJson"][];
+        };
+        /**
          * CommandAcceptedJson
          * @description A command taken for asynchronous execution.
          */
@@ -1175,6 +1348,22 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** FirmwareUpdateJson */
+        FirmwareUpdateJson: {
+            /**
+             * Status
+             * @description The charger's last FirmwareStatusNotification
+             */
+            status: string;
+            /** Requestid */
+            requestId: number | null;
+            /**
+             * At
+             * @description UTC, ISO 8601
+             * @example 2026-03-01T10:15:30.000Z
+             */
+            at: string;
+        };
         /** HealthJson */
         HealthJson: {
             /**
@@ -1272,6 +1461,89 @@ export interface components {
              */
             expiresAt: string | null;
         };
+        /** LocalListEntryJson */
+        LocalListEntryJson: {
+            /** Idtoken */
+            idToken: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "Accepted" | "Blocked" | "Expired";
+            /** Expiresat */
+            expiresAt: string | null;
+            /** Groupid */
+            groupId: string | null;
+            /** Type */
+            type: string;
+        };
+        /**
+         * LocalListJson
+         * @description The list a charger holds, as it last accepted it.
+         */
+        LocalListJson: {
+            /** Chargerid */
+            chargerId: string;
+            /**
+             * Versionnumber
+             * @description 0: no list sent yet
+             */
+            versionNumber: number;
+            /** Sentat */
+            sentAt: string | null;
+            /** Entries */
+            entries: components["schemas"]["LocalListEntryJson"][];
+        };
+        /**
+         * LocalListSentJson
+         * @description The list sent and the charger's answer.
+         */
+        LocalListSentJson: {
+            /** Commandid */
+            commandId: string;
+            /** Chargerid */
+            chargerId: string;
+            /** Versionnumber */
+            versionNumber: number;
+            /**
+             * Updatetype
+             * @enum {string}
+             */
+            updateType: "Full" | "Differential";
+            /**
+             * Changed
+             * @description Token ids added or changed
+             */
+            changed: string[];
+            /**
+             * Removed
+             * @description Token ids removed
+             */
+            removed: string[];
+            /**
+             * Outcome
+             * @description REJECTED: the charger answered Failed, NotSupported or VersionMismatch
+             * @enum {string}
+             */
+            outcome: "ACCEPTED" | "REJECTED";
+            /** Chargerresponse */
+            chargerResponse: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * LocalListUpdate
+         * @description Send a charger its local authorization list, from the token store.
+         */
+        LocalListUpdate: {
+            /**
+             * Updatetype
+             * @description Default: Differential once the charger holds a list, Full before
+             * @default null
+             * @example Full
+             */
+            updateType: ("Full" | "Differential") | null;
+        };
         /** MeterPage */
         MeterPage: {
             /**
@@ -1312,6 +1584,100 @@ export interface components {
              * @example Wh
              */
             unit: string | null;
+        };
+        /** NotifyEventJson */
+        NotifyEventJson: {
+            /** Eventdata */
+            eventData: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * At
+             * @description UTC, ISO 8601
+             * @example 2026-03-01T10:15:30.000Z
+             */
+            at: string;
+        };
+        /**
+         * OperatorCommand
+         * @description Any message a central system sends, in the charger's OCPP version.
+         */
+        OperatorCommand: {
+            /**
+             * Action
+             * @description The OCPP action, e.g. Reset, UpdateFirmware, SendLocalList; one the charger's version has (422 otherwise)
+             * @example Reset
+             * @enum {string}
+             */
+            action: "CancelReservation" | "CertificateSigned" | "ChangeAvailability" | "ChangeConfiguration" | "ClearCache" | "ClearChargingProfile" | "ClearDisplayMessage" | "ClearVariableMonitoring" | "CostUpdated" | "CustomerInformation" | "DataTransfer" | "DeleteCertificate" | "GetBaseReport" | "GetChargingProfiles" | "GetCompositeSchedule" | "GetConfiguration" | "GetDiagnostics" | "GetDisplayMessages" | "GetInstalledCertificateIds" | "GetLocalListVersion" | "GetLog" | "GetMonitoringReport" | "GetReport" | "GetTransactionStatus" | "GetVariables" | "InstallCertificate" | "PublishFirmware" | "RemoteStartTransaction" | "RemoteStopTransaction" | "RequestStartTransaction" | "RequestStopTransaction" | "ReserveNow" | "Reset" | "SendLocalList" | "SetChargingProfile" | "SetDisplayMessage" | "SetMonitoringBase" | "SetMonitoringLevel" | "SetNetworkProfile" | "SetVariableMonitoring" | "SetVariables" | "TriggerMessage" | "UnlockConnector" | "UnpublishFirmware" | "UpdateFirmware";
+            /**
+             * Params
+             * @description The OCPP request payload, as the spec's schema for that version defines it
+             * @example {
+             *       "type": "Soft"
+             *     }
+             */
+            params?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * OperatorCommandAcceptedJson
+         * @description An operator's command taken to run in the background.
+         */
+        OperatorCommandAcceptedJson: {
+            /** Commandid */
+            commandId: string;
+            /** Chargerid */
+            chargerId: string;
+            /** Action */
+            action: string;
+            /**
+             * State
+             * @constant
+             */
+            state: "PENDING";
+            /**
+             * Location
+             * @description Where its outcome will be
+             */
+            location: string;
+        };
+        /**
+         * OperatorCommandResultJson
+         * @description The charger's answer to an operator's command.
+         */
+        OperatorCommandResultJson: {
+            /**
+             * Commandid
+             * @example cmd_5f2b9c0a1d3e4f60
+             */
+            commandId: string;
+            /** Chargerid */
+            chargerId: string;
+            /**
+             * Action
+             * @description The OCPP action sent
+             */
+            action: string;
+            /**
+             * Protocol
+             * @enum {string}
+             */
+            protocol: "ocpp1.6" | "ocpp2.0.1";
+            /**
+             * Outcome
+             * @description REJECTED when the answer's status says the charger will not do it
+             * @enum {string}
+             */
+            outcome: "ACCEPTED" | "REJECTED";
+            /**
+             * Chargerresponse
+             * @description The charger's CALLRESULT payload, as it sent it
+             */
+            chargerResponse: {
+                [key: string]: unknown;
+            };
         };
         /**
          * PartnerCreate
@@ -1525,6 +1891,64 @@ export interface components {
              * @description The generated charge point password, shown only here; null if none
              */
             password: string | null;
+        };
+        /** ReportJson */
+        ReportJson: {
+            /** Requestid */
+            requestId: number | null;
+            /** Seqno */
+            seqNo: number | null;
+            /**
+             * More
+             * @description More parts were to follow (tbc)
+             */
+            more: boolean;
+            /**
+             * Items
+             * @description Components and variables in this part
+             */
+            items: number;
+            /**
+             * At
+             * @description UTC, ISO 8601
+             * @example 2026-03-01T10:15:30.000Z
+             */
+            at: string;
+        };
+        /**
+         * ResetRequest
+         * @description Restart a charger.
+         */
+        ResetRequest: {
+            /**
+             * Type
+             * @description Soft: once idle (1.6 Soft, 2.0.1 OnIdle); Hard: at once, ending running sessions (1.6 Hard, 2.0.1 Immediate)
+             * @default Soft
+             * @example Soft
+             * @enum {string}
+             */
+            type: "Soft" | "Hard";
+        };
+        /** SecurityEventJson */
+        SecurityEventJson: {
+            /**
+             * Type
+             * @example FirmwareUpdated
+             */
+            type: string;
+            /**
+             * Timestamp
+             * @description As the charger stamped it
+             */
+            timestamp: string;
+            /** Techinfo */
+            techInfo: string | null;
+            /**
+             * At
+             * @description UTC, ISO 8601
+             * @example 2026-03-01T10:15:30.000Z
+             */
+            at: string;
         };
         /**
          * SessionEventJson
@@ -1786,6 +2210,45 @@ export interface components {
              * @default null
              */
             partnerId: string | null;
+        };
+        /**
+         * UnlockRequest
+         * @description Unlock a connector (a cable stuck in the socket).
+         */
+        UnlockRequest: {
+            /**
+             * Connectorid
+             * @description 1.6: the connector; 2.0.1: the EVSE
+             * @example 1
+             */
+            connectorId: number;
+            /**
+             * Evseconnectorid
+             * @description 2.0.1 only: the connector within the EVSE (default 1)
+             * @default null
+             */
+            evseConnectorId: number | null;
+        };
+        /** UploadJson */
+        UploadJson: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "Diagnostics" | "Log";
+            /**
+             * Status
+             * @example Uploaded
+             */
+            status: string;
+            /** Requestid */
+            requestId: number | null;
+            /**
+             * At
+             * @description UTC, ISO 8601
+             * @example 2026-03-01T10:15:30.000Z
+             */
+            at: string;
         };
     };
     responses: never;
@@ -3639,6 +4102,698 @@ export interface operations {
                      *       "error": "Gateway Timeout",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/chargers/{chargerId}/control"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    unlockConnector: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `async`: answer 202 with a command id at once (as `Prefer: respond-async` does) and report the outcome at GET /commands/{commandId} and on /events
+                 * @example async
+                 */
+                mode?: "sync" | "async";
+            };
+            header?: {
+                /**
+                 * @description Your unique id for this request (e.g. a UUID). Sent again with the same body within 24 h, it replays the first answer (Idempotent-Replayed: true) without sending the command again; with another body it is 422; while the first is still running, 409.
+                 * @example 7d0c2f52-3c1e-4d7b-9a55-0f4e8a3b6c21
+                 */
+                "Idempotency-Key"?: string;
+                /**
+                 * @description `respond-async`: answer 202 at once (as ?mode=async does; an explicit mode wins)
+                 * @example respond-async
+                 */
+                Prefer?: string;
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The charger's id. Unknown ids and other partners' chargers alike are 404.
+                 * @example CP-0001
+                 */
+                chargerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "connectorId": 1
+                 *     }
+                 */
+                "application/json": components["schemas"]["UnlockRequest"];
+            };
+        };
+        responses: {
+            /** @description The charger's answer */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "commandId": "cmd_5f2b9c0a1d3e4f60",
+                     *       "chargerId": "CP-0001",
+                     *       "action": "unlock",
+                     *       "status": "Accepted",
+                     *       "outcome": "ACCEPTED",
+                     *       "ocppAction": "UnlockConnector",
+                     *       "chargerResponse": {
+                     *         "status": "Unlocked"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CommandResultJson"];
+                };
+            };
+            /** @description Taken: the outcome follows */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    Location: components["headers"]["Location"];
+                    "Preference-Applied": components["headers"]["Preference-Applied"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "commandId": "cmd_5f2b9c0a1d3e4f60",
+                     *       "chargerId": "CP-0001",
+                     *       "action": "unlock",
+                     *       "state": "PENDING",
+                     *       "location": "/api/v1/commands/cmd_5f2b9c0a1d3e4f60"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CommandAcceptedJson"];
+                };
+            };
+            /** @description The body is not valid JSON or does not match the schema (the message says where) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "the body is not valid json or does not match the schema (the message says where)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/unlock"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, expired or rotated out */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no api key, or one that is malformed, unknown, revoked, expired or rotated out",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/unlock"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The partner's account is suspended */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "the partner's account is suspended",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/unlock"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The charger is unknown or not the partner's */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "the charger is unknown or not the partner's",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/unlock"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The charger is not connected (outcome EVSE_OFFLINE) or the command does not apply to its state (NOT_SUPPORTED); or a request with the same Idempotency-Key is still running */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "message": "the charger is not connected (outcome evse_offline) or the command does not apply to its state (not_supported)",
+                     *       "error": "Conflict",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/unlock"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 256 KiB */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "message": "the body is larger than 256 kib",
+                     *       "error": "Request Entity Too Large",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/unlock"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type must be application/json) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "message": "the body is not json (content-type must be application/json)",
+                     *       "error": "Unsupported Media Type",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/unlock"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different request */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 422,
+                     *       "message": "the idempotency-key was used with a different request",
+                     *       "error": "Unprocessable Entity",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/unlock"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/unlock"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The charger answered with an OCPP error (outcome FAILED) */
+            502: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 502,
+                     *       "message": "the charger answered with an ocpp error (outcome failed)",
+                     *       "error": "Bad Gateway",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/unlock"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later; or: The charger's csms node is unreachable (outcome FAILED); nothing was sent */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/unlock"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No answer from the charger (or its node) in time (outcome TIMEOUT) */
+            504: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 504,
+                     *       "message": "no answer from the charger (or its node) in time (outcome timeout)",
+                     *       "error": "Gateway Timeout",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/unlock"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resetCharger: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `async`: answer 202 with a command id at once (as `Prefer: respond-async` does) and report the outcome at GET /commands/{commandId} and on /events
+                 * @example async
+                 */
+                mode?: "sync" | "async";
+            };
+            header?: {
+                /**
+                 * @description Your unique id for this request (e.g. a UUID). Sent again with the same body within 24 h, it replays the first answer (Idempotent-Replayed: true) without sending the command again; with another body it is 422; while the first is still running, 409.
+                 * @example 7d0c2f52-3c1e-4d7b-9a55-0f4e8a3b6c21
+                 */
+                "Idempotency-Key"?: string;
+                /**
+                 * @description `respond-async`: answer 202 at once (as ?mode=async does; an explicit mode wins)
+                 * @example respond-async
+                 */
+                Prefer?: string;
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The charger's id. Unknown ids and other partners' chargers alike are 404.
+                 * @example CP-0001
+                 */
+                chargerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "type": "Soft"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ResetRequest"];
+            };
+        };
+        responses: {
+            /** @description The charger's answer */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "commandId": "cmd_5f2b9c0a1d3e4f60",
+                     *       "chargerId": "CP-0001",
+                     *       "action": "reset",
+                     *       "status": "Accepted",
+                     *       "outcome": "ACCEPTED",
+                     *       "ocppAction": "Reset",
+                     *       "chargerResponse": {
+                     *         "status": "Accepted"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CommandResultJson"];
+                };
+            };
+            /** @description Taken: the outcome follows */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    Location: components["headers"]["Location"];
+                    "Preference-Applied": components["headers"]["Preference-Applied"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "commandId": "cmd_5f2b9c0a1d3e4f60",
+                     *       "chargerId": "CP-0001",
+                     *       "action": "reset",
+                     *       "state": "PENDING",
+                     *       "location": "/api/v1/commands/cmd_5f2b9c0a1d3e4f60"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CommandAcceptedJson"];
+                };
+            };
+            /** @description The body is not valid JSON or does not match the schema (the message says where) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "the body is not valid json or does not match the schema (the message says where)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, expired or rotated out */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no api key, or one that is malformed, unknown, revoked, expired or rotated out",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The partner's account is suspended */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "the partner's account is suspended",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The charger is unknown or not the partner's */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "the charger is unknown or not the partner's",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The charger is not connected (outcome EVSE_OFFLINE) or the command does not apply to its state (NOT_SUPPORTED); or a request with the same Idempotency-Key is still running */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "message": "the charger is not connected (outcome evse_offline) or the command does not apply to its state (not_supported)",
+                     *       "error": "Conflict",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 256 KiB */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "message": "the body is larger than 256 kib",
+                     *       "error": "Request Entity Too Large",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type must be application/json) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "message": "the body is not json (content-type must be application/json)",
+                     *       "error": "Unsupported Media Type",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different request */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 422,
+                     *       "message": "the idempotency-key was used with a different request",
+                     *       "error": "Unprocessable Entity",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit exceeded, or this address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "rate limit exceeded, or this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The charger answered with an OCPP error (outcome FAILED) */
+            502: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 502,
+                     *       "message": "the charger answered with an ocpp error (outcome failed)",
+                     *       "error": "Bad Gateway",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later; or: The charger's csms node is unreachable (outcome FAILED); nothing was sent */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/reset"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No answer from the charger (or its node) in time (outcome TIMEOUT) */
+            504: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 504,
+                     *       "message": "no answer from the charger (or its node) in time (outcome timeout)",
+                     *       "error": "Gateway Timeout",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/chargers/{chargerId}/reset"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBody"];
@@ -7798,10 +8953,39 @@ export interface operations {
                      *       "status": "AVAILABLE",
                      *       "node": "csms-1",
                      *       "lastSeen": "2026-03-01T10:15:30.000Z",
-                     *       "firmwareVersion": "1.4.2"
+                     *       "firmwareVersion": "1.4.2",
+                     *       "reports": {
+                     *         "firmwareUpdate": {
+                     *           "status": "Installed",
+                     *           "requestId": 42,
+                     *           "at": "2026-03-01T10:15:30.000Z"
+                     *         },
+                     *         "lastUpload": {
+                     *           "kind": "Log",
+                     *           "status": "Uploaded",
+                     *           "requestId": 7,
+                     *           "at": "2026-03-01T10:15:30.000Z"
+                     *         },
+                     *         "lastReport": {
+                     *           "requestId": 9,
+                     *           "seqNo": 0,
+                     *           "more": false,
+                     *           "items": 31,
+                     *           "at": "2026-03-01T10:15:30.000Z"
+                     *         },
+                     *         "lastEvent": null,
+                     *         "securityEvents": [
+                     *           {
+                     *             "type": "FirmwareUpdated",
+                     *             "timestamp": "2026-03-01T10:15:30.000Z",
+                     *             "techInfo": null,
+                     *             "at": "2026-03-01T10:15:30.000Z"
+                     *           }
+                     *         ]
+                     *       }
                      *     }
                      */
-                    "application/json": components["schemas"]["AdminChargerJson"];
+                    "application/json": components["schemas"]["AdminChargerDetailJson"];
                 };
             };
             /** @description No admin token, or a wrong one */
@@ -8695,6 +9879,881 @@ export interface operations {
                      *       "error": "Service Unavailable",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/password"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminSendCommand: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `async`: answer 202 with a command id at once (as `Prefer: respond-async` does) and report the outcome at GET /commands/{commandId} and on /events
+                 * @example async
+                 */
+                mode?: "sync" | "async";
+            };
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The charger's id. Unknown ids and other partners' chargers alike are 404.
+                 * @example CP-0001
+                 */
+                chargerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "action": "Reset",
+                 *       "params": {
+                 *         "type": "Soft"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["OperatorCommand"];
+            };
+        };
+        responses: {
+            /** @description The charger's answer */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "commandId": "cmd_5f2b9c0a1d3e4f60",
+                     *       "chargerId": "CP-0001",
+                     *       "action": "Reset",
+                     *       "protocol": "ocpp1.6",
+                     *       "outcome": "ACCEPTED",
+                     *       "chargerResponse": {
+                     *         "status": "Accepted"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OperatorCommandResultJson"];
+                };
+            };
+            /** @description Taken: the outcome follows */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    "Preference-Applied": components["headers"]["Preference-Applied"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "commandId": "cmd_5f2b9c0a1d3e4f60",
+                     *       "chargerId": "CP-0001",
+                     *       "action": "Reset",
+                     *       "state": "PENDING",
+                     *       "location": "/api/v1/admin/commands/cmd_5f2b9c0a1d3e4f60"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OperatorCommandAcceptedJson"];
+                };
+            };
+            /** @description The body is not valid JSON or does not match the schema (the message says where) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "the body is not valid json or does not match the schema (the message says where)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No admin token, or a wrong one */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token, or a wrong one",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such charger */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no such charger",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The charger is not connected (outcome EVSE_OFFLINE), has never connected, or its state rules the message out (NOT_SUPPORTED) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "message": "the charger is not connected (outcome evse_offline), has never connected, or its state rules the message out (not_supported)",
+                     *       "error": "Conflict",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 256 KiB */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "message": "the body is larger than 256 kib",
+                     *       "error": "Request Entity Too Large",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type must be application/json) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "message": "the body is not json (content-type must be application/json)",
+                     *       "error": "Unsupported Media Type",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a message a central system sends in the charger's version, or the payload does not match its schema */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 422,
+                     *       "message": "not a message a central system sends in the charger's version, or the payload does not match its schema",
+                     *       "error": "Unprocessable Entity",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The charger answered with a CALLERROR (its code and description in `ocppError`) or with a payload that breaks the schema */
+            502: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 502,
+                     *       "message": "the charger answered with a callerror (its code and description in `ocpperror`) or with a payload that breaks the schema",
+                     *       "error": "Bad Gateway",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later; or: The charger's csms node is unreachable; nothing was sent */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No answer from the charger in time (outcome TIMEOUT) */
+            504: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 504,
+                     *       "message": "no answer from the charger in time (outcome timeout)",
+                     *       "error": "Gateway Timeout",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminGetCommand: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description A command id from a command's answer
+                 * @example cmd_5f2b9c0a1d3e4f60
+                 */
+                commandId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The command */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "commandId": "cmd_5f2b9c0a1d3e4f60",
+                     *       "chargerId": "CP-0001",
+                     *       "action": "UpdateFirmware",
+                     *       "mode": "async",
+                     *       "state": "ACCEPTED",
+                     *       "createdAt": "2026-03-01T10:15:30.000Z",
+                     *       "completedAt": "2026-03-01T10:15:30.000Z",
+                     *       "ocppAction": "UpdateFirmware",
+                     *       "chargerResponse": {},
+                     *       "message": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CommandJson"];
+                };
+            };
+            /** @description No admin token, or a wrong one */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token, or a wrong one",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/commands/{commandId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/commands/{commandId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such command */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no such command",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/commands/{commandId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/commands/{commandId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/commands/{commandId}"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminGetLocalList: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The charger's id. Unknown ids and other partners' chargers alike are 404.
+                 * @example CP-0001
+                 */
+                chargerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The list */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "chargerId": "CP-0001",
+                     *       "versionNumber": 3,
+                     *       "sentAt": "2026-03-01T10:15:30.000Z",
+                     *       "entries": [
+                     *         {
+                     *           "idToken": "04A2B3C4D5E6F7",
+                     *           "status": "Accepted",
+                     *           "expiresAt": null,
+                     *           "groupId": "FLEET-7",
+                     *           "type": "ISO14443"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LocalListJson"];
+                };
+            };
+            /** @description No admin token, or a wrong one */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token, or a wrong one",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such charger */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no such charger",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminSendLocalList: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The charger's id. Unknown ids and other partners' chargers alike are 404.
+                 * @example CP-0001
+                 */
+                chargerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "updateType": "Full"
+                 *     }
+                 */
+                "application/json": components["schemas"]["LocalListUpdate"];
+            };
+        };
+        responses: {
+            /** @description The list sent and the charger's answer */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "commandId": "cmd_5f2b9c0a1d3e4f60",
+                     *       "chargerId": "CP-0001",
+                     *       "versionNumber": 3,
+                     *       "updateType": "Differential",
+                     *       "changed": [
+                     *         "04A2B3C4D5E6F7"
+                     *       ],
+                     *       "removed": [
+                     *         "0499AABBCC"
+                     *       ],
+                     *       "outcome": "ACCEPTED",
+                     *       "chargerResponse": {
+                     *         "status": "Accepted"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LocalListSentJson"];
+                };
+            };
+            /** @description The body is not valid JSON or does not match the schema (the message says where) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "the body is not valid json or does not match the schema (the message says where)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No admin token, or a wrong one */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token, or a wrong one",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such charger */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no such charger",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The charger is not connected, or has never connected */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "message": "the charger is not connected, or has never connected",
+                     *       "error": "Conflict",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 256 KiB */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "message": "the body is larger than 256 kib",
+                     *       "error": "Request Entity Too Large",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type must be application/json) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "message": "the body is not json (content-type must be application/json)",
+                     *       "error": "Unsupported Media Type",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The charger answered with a CALLERROR */
+            502: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 502,
+                     *       "message": "the charger answered with a callerror",
+                     *       "error": "Bad Gateway",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later; or: The charger's csms node is unreachable; nothing was sent */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No answer from the charger in time */
+            504: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 504,
+                     *       "message": "no answer from the charger in time",
+                     *       "error": "Gateway Timeout",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBody"];

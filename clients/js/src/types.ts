@@ -23,6 +23,8 @@ export type CommandAccepted = Schemas["CommandAcceptedJson"] & { replayed: boole
 export type Command = Schemas["CommandJson"];
 /** A command's outcome (OCPI CommandResult vocabulary); PENDING until it is known. */
 export type CommandState = Schemas["CommandJson"]["state"];
+/** How a charger restarts: Soft once idle (2.0.1 OnIdle), Hard at once (2.0.1 Immediate). */
+export type ResetType = Schemas["ResetRequest"]["type"];
 export type BatchItem = Schemas["BatchItemJson"];
 /** Every charger's outcome in a batch command. */
 export type BatchControlResult = Schemas["BatchControlJson"] & { replayed: boolean };
@@ -77,8 +79,20 @@ export type ApiKey = Schemas["KeyJson"];
 export type IssuedKey = Schemas["IssuedKeyJson"];
 export type KeyList = Schemas["KeyListJson"];
 export type AdminCharger = Schemas["AdminChargerJson"];
+export type AdminChargerDetail = Schemas["AdminChargerDetailJson"];
 export type AdminChargerPage = Schemas["AdminChargerPage"];
 export type RegisteredCharger = Schemas["RegisteredChargerJson"];
+/** A message a central system sends, in OCPP 1.6 or 2.0.1 (the charger's version must have it). */
+export type OcppAction = Schemas["OperatorCommand"]["action"];
+/** The charger's answer to an operator's OCPP command. */
+export type OperatorCommandResult = Schemas["OperatorCommandResultJson"];
+/** An operator's OCPP command taken to run in the background: its outcome follows. */
+export type OperatorCommandAccepted = Schemas["OperatorCommandAcceptedJson"];
+/** A local authorization list sent to a charger (SendLocalList), and its answer. */
+export type LocalListSent = Schemas["LocalListSentJson"];
+export type LocalListEntry = Schemas["LocalListEntryJson"];
+/** The local authorization list a charger holds, as it last accepted it. */
+export type LocalList = Schemas["LocalListJson"];
 export type AuditEntry = Schemas["AuditEntryJson"];
 export type AuditPage = Schemas["AuditPage"];
 export type PartnerCreate = Schemas["PartnerCreate"];

@@ -49,6 +49,24 @@ test("status, on -> CHARGING, off -> AVAILABLE", { skip }, async () => {
   assert.deepEqual(batch.notFound, [`NOPE-${id}`]);
 });
 
+test("unlockConnector and reset: the charger's answer, or PENDING at once", { skip }, async () => {
+  const c = client();
+  const id = env.EVCS_TEST_RESET_CHARGER;
+  await statusIs(c, id, "AVAILABLE");
+  const unlocked = await c.unlockConnector(id, 1);
+  assert.equal(unlocked.action, "unlock");
+  assert.equal(unlocked.status, "Accepted");
+  assert.deepEqual(unlocked.chargerResponse, { status: "Unlocked" });
+
+  const accepted = await c.reset(id, "Hard", { wait: false });
+  assert.equal(accepted.action, "reset");
+  assert.equal(accepted.state, "PENDING");
+  await eventually(async () => (await c.getCommand(accepted.commandId)).state === "ACCEPTED");
+  assert.equal((await c.getCommand(accepted.commandId)).ocppAction, "Reset");
+  // tests/clients/test_js_client.py checks the charger got exactly one Reset
+  assert.throws(() => c.reset(id, "Sometimes"), TypeError);
+});
+
 test("an unknown charger is 404; one not connected is ChargerOffline", { skip }, async () => {
   const c = client();
   const error = await c.getChargerStatus("NOPE-js").catch((e) => e);

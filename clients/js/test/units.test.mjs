@@ -13,6 +13,7 @@ import {
   EVChargingClient,
   errorFromResponse,
   IdempotencyInProgress,
+  IdempotencyKeyReused,
   NotFound,
   RateLimited,
   ServiceUnavailable,
@@ -39,6 +40,8 @@ test("error classes follow the status and the outcome", () => {
     [409, { outcome: "NOT_SUPPORTED" }, true, CommandNotApplicable],
     [409, {}, true, IdempotencyInProgress],
     [409, {}, false, Conflict],
+    [422, {}, true, IdempotencyKeyReused],
+    [422, {}, false, APIError], // e.g. an operator's OCPP payload that breaks its schema
     [429, {}, false, RateLimited],
     [502, { outcome: "FAILED" }, true, ChargerError],
     [503, {}, false, ServiceUnavailable],

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal, overload
 
 import httpx
 
@@ -17,7 +17,8 @@ from evcharging_client.retry import RetryPolicy
 
 
 class AsyncEVChargingAdmin:
-    """The operator's admin API, asynchronously: partners, API keys, chargers, tokens, audit log.
+    """The operator's admin API, asynchronously: partners, API keys, chargers, OCPP commands,
+    tokens, audit log.
 
     ``admin_token`` is the gateway's ``EVCS_ADMIN_TOKEN``; ``actor`` names you in the audit log.
     """
@@ -167,8 +168,8 @@ class AsyncEVChargingAdmin:
             lambda page: page.next_cursor,
         )
 
-    async def get_charger(self, charger_id: str) -> m.AdminCharger:
-        """A registered charger."""
+    async def get_charger(self, charger_id: str) -> m.AdminChargerDetail:
+        """A registered charger, with its live state and what it last reported."""
         return await self._t.send(op.admin_get_charger(charger_id))
 
     async def decommission_charger(self, charger_id: str) -> m.AdminCharger:
@@ -189,6 +190,67 @@ class AsyncEVChargingAdmin:
     async def unassign_charger(self, charger_id: str) -> m.AdminCharger:
         """Unassign a charger from its partner."""
         return await self._t.send(op.admin_unassign_charger(charger_id))
+
+    @overload
+    async def send_command(
+        self,
+        charger_id: str,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        wait: Literal[True] = True,
+    ) -> m.OperatorCommandResult: ...
+
+    @overload
+    async def send_command(
+        self,
+        charger_id: str,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        wait: Literal[False],
+    ) -> m.OperatorCommandAccepted: ...
+
+    async def send_command(
+        self,
+        charger_id: str,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        wait: bool = True,
+    ) -> m.OperatorCommandResult | m.OperatorCommandAccepted:
+        """Send any OCPP message a central system sends, in the charger's version: ``action``
+        (e.g. ``"Reset"``, ``"UpdateFirmware"``) with ``params``, its request payload.
+
+        The payload is checked against the official schema first: an :class:`APIError` with
+        status 422 and the schema error when it breaks it (nothing is sent). With
+        ``wait=True`` the answer is the charger's; other outcomes raise
+        :class:`ChargerOffline`, :class:`CommandNotApplicable`, :class:`CommandTimeout`,
+        :class:`ChargerError` (for a CALLERROR its code and description are in
+        ``error.body["ocppError"]``) or :class:`ServiceUnavailable`, with ``command_id`` and
+        ``outcome``. With ``wait=False`` the answer comes at once (PENDING) and the outcome
+        follows at :meth:`get_command`. Never repeated after a lost answer (it has no
+        Idempotency-Key).
+        """
+        return await self._t.send(op.admin_send_command(charger_id, action, params, wait))
+
+    async def get_command(self, command_id: str) -> m.Command:
+        """Any command's state (PENDING until known) and the charger's answer: an operator's or
+        any partner's."""
+        return await self._t.send(op.admin_get_command(command_id))
+
+    async def send_local_list(
+        self, charger_id: str, update_type: Literal["Full", "Differential"] | None = None
+    ) -> m.LocalListSent:
+        """Send a charger its local authorization list from the token store: the operator's
+        tokens and its partner's. Default: ``"Differential"`` (only what changed) once it holds
+        a list, ``"Full"`` before; a charger answering VersionMismatch needs a Full update.
+        Failures raise as for :meth:`send_command`."""
+        return await self._t.send(op.admin_send_local_list(charger_id, update_type))
+
+    async def get_local_list(self, charger_id: str) -> m.LocalList:
+        """The local authorization list a charger holds, as it last accepted it."""
+        return await self._t.send(op.admin_get_local_list(charger_id))
 
     async def create_token(
         self,

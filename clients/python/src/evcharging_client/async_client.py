@@ -177,6 +177,79 @@ class AsyncEVChargingClient:
             op.set_status(charger_id, status, connector_id, wait, idempotency_key)
         )
 
+    @overload
+    async def unlock_connector(
+        self,
+        charger_id: str,
+        connector_id: int,
+        *,
+        evse_connector_id: int | None = None,
+        wait: Literal[True] = True,
+        idempotency_key: str | None = None,
+    ) -> m.CommandResult: ...
+
+    @overload
+    async def unlock_connector(
+        self,
+        charger_id: str,
+        connector_id: int,
+        *,
+        evse_connector_id: int | None = None,
+        wait: Literal[False],
+        idempotency_key: str | None = None,
+    ) -> m.CommandAccepted: ...
+
+    async def unlock_connector(
+        self,
+        charger_id: str,
+        connector_id: int,
+        *,
+        evse_connector_id: int | None = None,
+        wait: bool = True,
+        idempotency_key: str | None = None,
+    ) -> m.CommandResult | m.CommandAccepted:
+        """Unlock a connector, for a cable the driver cannot pull out: OCPP UnlockConnector.
+        ``connector_id``: the connector (1.6) or the EVSE (2.0.1); ``evse_connector_id``: the
+        connector within that EVSE (2.0.1 only, default 1). The charger's own answer is in
+        ``charger_response["status"]`` (e.g. ``Unlocked``, ``UnlockFailed``). Outcomes as for
+        :meth:`control`."""
+        return await self._t.send(
+            op.unlock_connector(charger_id, connector_id, evse_connector_id, wait, idempotency_key)
+        )
+
+    @overload
+    async def reset(
+        self,
+        charger_id: str,
+        type: op.ResetType = "Soft",
+        *,
+        wait: Literal[True] = True,
+        idempotency_key: str | None = None,
+    ) -> m.CommandResult: ...
+
+    @overload
+    async def reset(
+        self,
+        charger_id: str,
+        type: op.ResetType = "Soft",
+        *,
+        wait: Literal[False],
+        idempotency_key: str | None = None,
+    ) -> m.CommandAccepted: ...
+
+    async def reset(
+        self,
+        charger_id: str,
+        type: op.ResetType = "Soft",
+        *,
+        wait: bool = True,
+        idempotency_key: str | None = None,
+    ) -> m.CommandResult | m.CommandAccepted:
+        """Restart a charger: OCPP Reset. ``"Soft"`` waits until no session runs (2.0.1
+        OnIdle); ``"Hard"`` restarts at once and ends running sessions (2.0.1 Immediate). The
+        charger goes offline and comes back with a new boot. Outcomes as for :meth:`control`."""
+        return await self._t.send(op.reset(charger_id, type, wait, idempotency_key))
+
     async def batch_control(
         self,
         charger_ids: Sequence[str],

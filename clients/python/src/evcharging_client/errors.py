@@ -17,6 +17,8 @@ status, or a subclass for one case::
         ├── PayloadTooLarge             413
         ├── UnsupportedMediaType        415
         ├── IdempotencyKeyReused        422  the key was used with a different request
+        │                                    (another 422, e.g. an operator's OCPP payload that
+        │                                    breaks its schema, is a plain APIError)
         ├── RateLimited                 429  .retry_after
         └── ServerError                 5xx
             ├── ChargerError            502  the charger answered with an OCPP error (FAILED)
@@ -170,6 +172,8 @@ def error_class(status: int, outcome: str | None, idempotent_request: bool) -> t
         if outcome in _CONFLICT_BY_OUTCOME:
             return _CONFLICT_BY_OUTCOME[outcome]
         return IdempotencyInProgress if idempotent_request else Conflict
+    if status == 422:
+        return IdempotencyKeyReused if idempotent_request else APIError
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     return ServerError if status >= 500 else APIError

@@ -1,4 +1,5 @@
-"""The operator's admin API: partners, API keys, registered chargers, the audit log."""
+"""The operator's admin API: partners, API keys, registered chargers, local authorization lists,
+the audit log."""
 
 from __future__ import annotations
 
@@ -82,6 +83,59 @@ class AdminCharger(Model):
     firmware_version: str | None
 
 
+class FirmwareUpdate(Model):
+    status: str
+    request_id: int | None
+    at: str
+
+
+class Upload(Model):
+    """The charger's last diagnostics (1.6) or log (2.0.1) upload."""
+
+    kind: Literal["Diagnostics", "Log"]
+    status: str
+    request_id: int | None
+    at: str
+
+
+class ReportPart(Model):
+    """The last NotifyReport part (2.0.1)."""
+
+    request_id: int | None
+    seq_no: int | None
+    more: bool
+    items: int
+    at: str
+
+
+class NotifyEvent(Model):
+    event_data: list[dict[str, Any]]
+    at: str
+
+
+class SecurityEvent(Model):
+    type: str
+    timestamp: str
+    tech_info: str | None
+    at: str
+
+
+class ChargerReports(Model):
+    """What a charger last reported for its operator; None where it reported nothing."""
+
+    firmware_update: FirmwareUpdate | None
+    last_upload: Upload | None
+    last_report: ReportPart | None
+    last_event: NotifyEvent | None
+    security_events: list[SecurityEvent]
+
+
+class AdminChargerDetail(AdminCharger):
+    """One registered charger with what it last reported."""
+
+    reports: ChargerReports
+
+
 class AdminChargerPage(Model):
     chargers: list[AdminCharger]
     next_cursor: str | None
@@ -93,6 +147,40 @@ class RegisteredCharger(Model):
 
     charger: AdminCharger
     password: str | None
+
+
+class LocalListSent(Model):
+    """A local authorization list sent to a charger (SendLocalList), and its answer."""
+
+    command_id: str
+    charger_id: str
+    version_number: int
+    update_type: Literal["Full", "Differential"]
+    changed: list[str]
+    """Token ids added or changed."""
+    removed: list[str]
+    """Token ids removed."""
+    outcome: Literal["ACCEPTED", "REJECTED"]
+    """REJECTED: the charger answered Failed, NotSupported or VersionMismatch."""
+    charger_response: dict[str, Any]
+
+
+class LocalListEntry(Model):
+    id_token: str
+    status: Literal["Accepted", "Blocked", "Expired"]
+    expires_at: str | None
+    group_id: str | None
+    type: str
+
+
+class LocalList(Model):
+    """The local authorization list a charger holds, as it last accepted it."""
+
+    charger_id: str
+    version_number: int
+    """0: no list sent yet."""
+    sent_at: str | None
+    entries: list[LocalListEntry]
 
 
 class AuditEntry(Model):

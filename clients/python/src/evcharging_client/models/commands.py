@@ -1,4 +1,5 @@
-"""Commands and their outcomes: control, set status, batch control, ``GET /commands/{id}``."""
+"""Commands and their outcomes: control, set status, unlock, reset, batch control,
+``GET /commands/{id}``, and the operator's OCPP commands (admin API)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ class CommandResult(Model):
     command_id: str
     charger_id: str
     action: str
-    """``on``, ``off`` or ``availability``."""
+    """``on``, ``off``, ``availability``, ``unlock`` or ``reset``."""
     status: Literal["Accepted", "Rejected"]
     outcome: Literal["ACCEPTED", "REJECTED"]
     ocpp_action: str | None
@@ -73,3 +74,28 @@ class BatchControlResult(Model):
     summary: dict[str, int]
     replayed: bool = Field(False, exclude=True)
     """True when this is the stored answer to an earlier request with the same key."""
+
+
+class OperatorCommandResult(Model):
+    """The charger's answer to an operator's OCPP command (admin API)."""
+
+    command_id: str
+    charger_id: str
+    action: str
+    """The OCPP action sent, e.g. ``Reset``."""
+    protocol: Literal["ocpp1.6", "ocpp2.0.1"]
+    outcome: Literal["ACCEPTED", "REJECTED"]
+    """REJECTED when the answer's status says the charger will not do it."""
+    charger_response: dict[str, Any]
+    """The charger's CALLRESULT payload, as it sent it."""
+
+
+class OperatorCommandAccepted(Model):
+    """An operator's OCPP command taken to run in the background (``wait=False``): its outcome
+    follows at :meth:`~evcharging_client.EVChargingAdmin.get_command`."""
+
+    command_id: str
+    charger_id: str
+    action: str
+    state: Literal["PENDING"]
+    location: str

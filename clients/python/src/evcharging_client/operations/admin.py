@@ -1,4 +1,5 @@
-"""The operator's admin API: partners, API keys, registered chargers, tokens, the audit log."""
+"""The operator's admin API: partners, API keys, registered chargers, OCPP commands, tokens,
+the audit log."""
 
 from __future__ import annotations
 
@@ -186,9 +187,12 @@ def admin_list_chargers(
     )
 
 
-def admin_get_charger(charger_id: str) -> Call[m.AdminCharger]:
+def admin_get_charger(charger_id: str) -> Call[m.AdminChargerDetail]:
     return Call(
-        "adminGetCharger", "GET", f"{ADMIN}/chargers/{segment(charger_id)}", model(m.AdminCharger)
+        "adminGetCharger",
+        "GET",
+        f"{ADMIN}/chargers/{segment(charger_id)}",
+        model(m.AdminChargerDetail),
     )
 
 
@@ -231,6 +235,56 @@ def admin_set_charger_password(
         json=without_none(password=password, noPassword=no_password or None),
         # a retry after a lost answer would generate another password than the one lost
         replayable=False,
+    )
+
+
+def _operator_command_answer(
+    body: Any, headers: Mapping[str, str]
+) -> m.OperatorCommandResult | m.OperatorCommandAccepted:
+    if isinstance(body, dict) and body.get("state") == "PENDING":
+        return model(m.OperatorCommandAccepted)(body, headers)
+    return model(m.OperatorCommandResult)(body, headers)
+
+
+def admin_send_command(
+    charger_id: str, action: str, params: Mapping[str, Any] | None, wait: bool
+) -> Call[m.OperatorCommandResult | m.OperatorCommandAccepted]:
+    return Call(
+        "adminSendCommand",
+        "POST",
+        f"{ADMIN}/chargers/{segment(charger_id)}/commands",
+        _operator_command_answer,
+        params={} if wait else {"mode": "async"},
+        json={"action": action, "params": dict(params or {})},
+        # no Idempotency-Key here: a retry after a lost answer could send it twice
+        replayable=False,
+    )
+
+
+def admin_get_command(command_id: str) -> Call[m.Command]:
+    return Call(
+        "adminGetCommand", "GET", f"{ADMIN}/commands/{segment(command_id)}", model(m.Command)
+    )
+
+
+def admin_send_local_list(charger_id: str, update_type: str | None) -> Call[m.LocalListSent]:
+    return Call(
+        "adminSendLocalList",
+        "POST",
+        f"{ADMIN}/chargers/{segment(charger_id)}/local-list",
+        model(m.LocalListSent),
+        json=without_none(updateType=update_type),
+        # each list the charger accepts gets the next version: never sent twice on a guess
+        replayable=False,
+    )
+
+
+def admin_get_local_list(charger_id: str) -> Call[m.LocalList]:
+    return Call(
+        "adminGetLocalList",
+        "GET",
+        f"{ADMIN}/chargers/{segment(charger_id)}/local-list",
+        model(m.LocalList),
     )
 
 

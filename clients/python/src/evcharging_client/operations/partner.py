@@ -24,6 +24,7 @@ MAX_IDS_IN_URL = 1500
 
 Action = Literal["on", "off"]
 Availability = Literal["AVAILABLE", "INOPERATIVE"]
+ResetType = Literal["Soft", "Hard"]
 
 
 def _command_answer(body: Any, headers: Mapping[str, str]) -> m.CommandResult | m.CommandAccepted:
@@ -136,6 +137,40 @@ def set_status(
         _command_answer,
         params=_mode(wait),
         json=without_none(status=status, connectorId=connector_id),
+        headers=_command_headers(idempotency_key, wait),
+    )
+
+
+def unlock_connector(
+    charger_id: str,
+    connector_id: int,
+    evse_connector_id: int | None,
+    wait: bool,
+    idempotency_key: str | None,
+) -> Call[m.CommandResult | m.CommandAccepted]:
+    return Call(
+        "unlockConnector",
+        "POST",
+        f"{API}/chargers/{segment(charger_id)}/unlock",
+        _command_answer,
+        params=_mode(wait),
+        json=without_none(connectorId=connector_id, evseConnectorId=evse_connector_id),
+        headers=_command_headers(idempotency_key, wait),
+    )
+
+
+def reset(
+    charger_id: str, type: ResetType, wait: bool, idempotency_key: str | None
+) -> Call[m.CommandResult | m.CommandAccepted]:
+    if type not in ("Soft", "Hard"):
+        raise ValueError(f"type must be 'Soft' or 'Hard', not {type!r}")
+    return Call(
+        "resetCharger",
+        "POST",
+        f"{API}/chargers/{segment(charger_id)}/reset",
+        _command_answer,
+        params=_mode(wait),
+        json={"type": type},
         headers=_command_headers(idempotency_key, wait),
     )
 

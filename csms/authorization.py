@@ -57,6 +57,7 @@ class TokenState:
     uid: str  # the canonical (upper-case) id
     token: Token | None
     running: Running | None = None
+    granted: bool = False  # a remote start on this charger named it lately
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +98,10 @@ def token_of(protocol: str, action: str, payload: dict[str, Any]) -> str | None:
     return None
 
 
-def unknown_policy(remote: dict[str, float], uid: str, now: float, setting: str) -> str:
+def unknown_policy(granted: bool, setting: str) -> str:
     """The unknown-token setting, or Accepted for a token a remote start on this charger just
     named: the partner that started it vouched for it."""
-    until = remote.get(uid)
-    return ACCEPTED if until is not None and until > now else setting
+    return ACCEPTED if granted else setting
 
 
 def concurrent(
@@ -182,17 +182,25 @@ class TokenReader:
         self._redis = r
         self._keys = keys
 
-    async def lookup(self, token_id: str) -> TokenState:
-        """The token and its running transaction, in one round trip; an id nobody could have
-        registered costs none."""
+    async def lookup(self, token_id: str, charger_id: str) -> TokenState:
+        """The token, its running transaction and whether a remote start on this charger named
+        it, in one round trip (one slot); an id nobody could have registered costs none."""
         uid = token_uid(token_id)
         if not valid_token_id(token_id):
             return TokenState(uid, None)
         pipe = self._redis.pipeline(transaction=False)
         pipe.hmget(self._keys.token(uid), _FIELDS)
         pipe.get(self._keys.token_tx(uid))
-        fields, running = await pipe.execute()
-        return TokenState(uid, parse_token(fields), parse_running(running))
+        pipe.exists(self._keys.token_grant(uid, charger_id))
+        fields, running, granted = await pipe.execute()
+        return TokenState(uid, parse_token(fields), parse_running(running), bool(granted))
+
+    async def grant(self, token_id: str, charger_id: str) -> None:
+        """A remote start names `token_id` on this charger: accept it there for a while, on
+        whichever node the charger is connected to by then."""
+        if valid_token_id(token_id):
+            key = self._keys.token_grant(token_uid(token_id), charger_id)
+            await self._redis.set(key, "1", ex=int(REMOTE_START_GRANT))
 
     async def record(self, change: RunningChange) -> None:
         key = self._keys.token_tx(change.uid)

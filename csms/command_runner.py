@@ -14,6 +14,7 @@ import orjson
 from pydantic import ValidationError
 
 from csms import commands, metrics
+from csms.authorization import TokenReader
 from csms.connection import ChargerConnection, ChargerOffline
 from csms.presence import Presence, Spawn
 from csms.store import StateWriter
@@ -39,6 +40,7 @@ class CommandRunner:
         writer: StateWriter,
         spawn: Spawn,
         closing: Callable[[], bool],
+        tokens: TokenReader | None = None,
     ) -> None:
         self._redis = r
         self._keys = keys
@@ -48,6 +50,7 @@ class CommandRunner:
         self._writer = writer
         self._spawn = spawn
         self._closing = closing
+        self._tokens = tokens
 
     def channel(self) -> Subscription:
         """This node's command channel, to start before the node takes chargers."""
@@ -120,7 +123,7 @@ class CommandRunner:
             if isinstance(built, commands.Refusal):
                 return CommandReply(id=request.id, outcome=built.outcome, message=built.message)
             # before the CALL: the charger may Authorize or start as soon as it has it
-            commands.grant_remote_start(built, conn.session, time.time())
+            await self._grant(commands.remote_start_token(built), request.charger_id)
             try:
                 answer = await conn.call(built.action, built.payload, deadline - loop.time())
             except TimeoutError:
@@ -157,6 +160,14 @@ class CommandRunner:
             response=response,
             message=why,
         )
+
+    async def _grant(self, token: str | None, charger_id: str) -> None:
+        if token is None or self._tokens is None:
+            return
+        try:
+            await self._tokens.grant(token, charger_id)
+        except Exception:  # the start goes ahead; a token nobody registered may then be refused
+            log.warning("could not record a remote start's token", extra={"charger_id": charger_id})
 
     async def _forward(self, request: CommandRequest, remaining: float) -> bool:
         """Hand the command to the node the registry now names, if another live one does."""

@@ -8,12 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from csms.authorization import REMOTE_START_GRANT
 from csms.session import Session
 from shared import ocpp_schemas
 from shared.bus import Action, Outcome
 from shared.framing import OCPP16, CallError, CallResult
-from shared.ids import token_uid
 
 DEFAULT_ID_TAG = "PARTNER"
 
@@ -76,21 +74,16 @@ def _start(params: dict[str, Any], session: Session, command_id: str) -> OcppCal
     return OcppCall("RequestStartTransaction", payload)
 
 
-def grant_remote_start(call: OcppCall | Refusal, session: Session, now: float) -> None:
-    """A remote start vouches for its token on this charger for a while: a token nobody
-    registered is accepted there (the partner who started the session stands for it)."""
+def remote_start_token(call: OcppCall | Refusal) -> str | None:
+    """The token a remote start names: a token nobody registered is then accepted on that
+    charger for a while (the partner who started the session stands for it)."""
     if not isinstance(call, OcppCall):
-        return
+        return None
     if call.action == "RemoteStartTransaction":
-        token = call.payload["idTag"]
-    elif call.action == "RequestStartTransaction":
-        token = call.payload["idToken"]["idToken"]
-    else:
-        return
-    grants = session.remote_tokens
-    for uid in [uid for uid, until in grants.items() if until <= now]:
-        del grants[uid]  # expired ones go, so the dict stays small
-    grants[token_uid(token)] = now + REMOTE_START_GRANT
+        return str(call.payload["idTag"])
+    if call.action == "RequestStartTransaction":
+        return str(call.payload["idToken"]["idToken"])
+    return None
 
 
 def _stop(params: dict[str, Any], session: Session, command_id: str) -> OcppCall | Refusal:

@@ -34,7 +34,7 @@ StoreFn = Callable[[str, dict[str, str] | None, list[Event]], Awaitable[None]]
 class Tokens(Protocol):
     """What a connection asks of the token store (csms.authorization.TokenReader)."""
 
-    async def lookup(self, token_id: str) -> TokenState: ...
+    async def lookup(self, token_id: str, charger_id: str) -> TokenState: ...
 
     async def record(self, change: RunningChange) -> None: ...
 
@@ -116,7 +116,7 @@ class ChargerConnection:
         if self._tokens is None:
             return TokenState(token_uid(lookup.token), None)
         try:
-            return await self._tokens.lookup(lookup.token)
+            return await self._tokens.lookup(lookup.token, self.charger_id)
         except Exception as exc:
             log.warning(
                 "could not read a token",

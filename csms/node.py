@@ -71,7 +71,7 @@ class Node:
             r, self.keys, self.node_id, self.connections, self.writer, self._spawn
         )
         self.commands = CommandRunner(
-            r, self.keys, self.presence, self.writer, self._spawn, lambda: self.closing
+            r, self.keys, self.presence, self.writer, self._spawn, lambda: self.closing, self.tokens
         )
 
     async def prepare(self) -> None:

@@ -43,8 +43,6 @@ class Session:
     last_wh: dict[str, float] = field(default_factory=dict)
     # connector/EVSE -> the registered token (canonical id) its transaction runs for
     tx_tokens: dict[int, str] = field(default_factory=dict)
-    # tokens a remote start on this charger named (canonical id -> epoch until which they count)
-    remote_tokens: dict[str, float] = field(default_factory=dict)
 
     def partner_status(self, connector: int) -> PartnerStatus:
         raw = self.raw_status.get(connector)
@@ -147,7 +145,7 @@ def verdict(
     `starting` False (a stop) never answers ConcurrentTx."""
     s = ctx.session
     state = ctx.token if ctx.token is not None else TokenState(token_uid(token_id), None)
-    unknown = unknown_policy(s.remote_tokens, state.uid, ctx.now, ctx.authorize_unknown)
+    unknown = unknown_policy(state.granted, ctx.authorize_unknown)
     running = (
         ctx.concurrent_tx
         and starting

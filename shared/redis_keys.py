@@ -77,6 +77,11 @@ class Keys:
         """A registered token's hash, by its canonical (upper-case) id."""
         return f"{self.prefix}:tok:{{{uid}}}"
 
+    def token_grant(self, uid: str, charger_id: str) -> str:
+        """A remote start's word for an unregistered token on one charger, for a while; same
+        slot as the token's hash, so the lookup that reads it costs no extra round trip."""
+        return f"{self.prefix}:tok:{{{uid}}}:rs:{charger_id}"
+
     def token_tx(self, uid: str) -> str:
         """The transaction a registered token runs now ("chargerId txId"); same slot as its
         hash, so one round trip reads both."""

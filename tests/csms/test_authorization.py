@@ -127,19 +127,24 @@ async def test_one_round_trip_reads_a_token_and_its_transaction_on_either_topolo
     keys = Keys.of(settings)
     tag = f"TOP-{uid}".upper()
     assert key_slot(keys.token(tag).encode()) == key_slot(keys.token_tx(tag).encode())
+    assert key_slot(keys.token(tag).encode()) == key_slot(keys.token_grant(tag, "CP-1").encode())
     await registry.create_token(pool, r, keys, tag, status="Accepted", group_id="G")
     reader = TokenReader(r, keys)
     try:
-        state = await reader.lookup(tag.lower())
+        state = await reader.lookup(tag.lower(), "CP-1")
         assert state.uid == tag and state.running is None
         assert state.token is not None and state.token.group_id == "G"
         await reader.record(RunningChange(tag, "CP-1", "1", True))
-        assert (await reader.lookup(tag)).running == Running("CP-1", "1")
+        assert (await reader.lookup(tag, "CP-1")).running == Running("CP-1", "1")
         await reader.record(RunningChange(tag, "CP-1", "2", False))  # not its transaction
-        assert (await reader.lookup(tag)).running == Running("CP-1", "1")
+        assert (await reader.lookup(tag, "CP-1")).running == Running("CP-1", "1")
         await reader.record(RunningChange(tag, "CP-1", "1", False))
-        assert (await reader.lookup(tag)).running is None
-        assert (await reader.lookup("not/a/token")).token is None  # no round trip needed
+        assert (await reader.lookup(tag, "CP-1")).running is None
+        assert (await reader.lookup("not/a/token", "CP-1")).token is None  # no round trip
+        # a remote start's word counts on its charger only, whatever node reads it
+        await reader.grant(tag.lower(), "CP-1")
+        assert (await reader.lookup(tag, "CP-1")).granted
+        assert not (await reader.lookup(tag, "CP-2")).granted
     finally:
         await registry.delete_token(pool, r, keys, tag)
 
@@ -388,6 +393,30 @@ async def test_a_remote_start_vouches_for_its_token_on_that_charger(
     finally:
         await c.ws.close()
         await other.ws.close()
+
+
+async def test_a_remote_start_vouches_for_its_token_on_whichever_node_the_charger_is_next(
+    strict: CsmsApp, start_csms: StartCsms, command: Command, uid: str
+) -> None:
+    """A charger that reconnects elsewhere between the remote start and its StartTransaction
+    still gets the session the partner asked for."""
+    other_node = await start_csms(node_id=f"auth-b-{uid}", authorize_unknown="Invalid")
+    cp, tag = f"RSMOVE-{uid}", f"MOVE-{uid}"
+    c = await open_raw(strict, cp)
+    await c.call("Heartbeat", {})
+    started = asyncio.create_task(
+        command(strict.node.node_id, cp, Action.START, {"connectorId": 1, "idTag": tag})
+    )
+    await _answer_remote_start(c)
+    assert (await started).outcome is Outcome.ACCEPTED
+    await c.ws.close()
+    moved = await open_raw(other_node, cp)
+    try:
+        start = {"connectorId": 1, "idTag": tag, "meterStart": 0, "timestamp": TS}
+        info = (await moved.call("StartTransaction", start))[2]["idTagInfo"]
+        assert info["status"] == "Accepted"
+    finally:
+        await moved.ws.close()
 
 
 @pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])

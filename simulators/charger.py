@@ -1,5 +1,6 @@
 """The protocol-independent half of a simulated charger: its connectors, sessions, meter,
-availability, reset and timers, over the connection of simulators/link.py."""
+availability, reservations, charging profiles, reset, long operations (a firmware update, a log
+upload) and timers, over the connection of simulators/link.py."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from shared.framing import Payload
+from simulators.clock import iso_now
 from simulators.link import (
     BootRejected,
     CallError,
@@ -21,6 +23,8 @@ from simulators.link import (
     Handler,
     NotConnected,
 )
+from simulators.reservations import Reservation, reserve_answer
+from simulators.smart_charging import ProfileStore
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +36,11 @@ __all__ = [
     "NotConnected",
     "SimCharger",
     "Transaction",
+    "iso_now",
 ]
 
 OPERATIVE = "Operative"
 INOPERATIVE = "Inoperative"
-
-
-def iso_now() -> str:
-    """The current UTC time as ISO 8601 with milliseconds and a 'Z' suffix."""
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
 
 
 def format_seconds(seconds: float) -> str:
@@ -62,6 +61,8 @@ class Transaction:
     id: str | int | None = None
     charging: bool = False
     seq_no: int = 0
+    reservation_id: int | None = None  # the reservation this session took up
+    started_at: float = field(default_factory=time.time)
 
 
 class SimCharger(ChargerLink):
@@ -85,6 +86,8 @@ class SimCharger(ChargerLink):
         reconnect_delay: float = 1.0,
         reconnect_max_delay: float = 30.0,
         call_timeout: float = 30.0,
+        step_delay: float = 1.0,
+        firmware_version: str = "evcs-sim",
     ) -> None:
         if protocol is not None and protocol != self.PROTOCOL:
             raise ValueError(f"{type(self).__name__} speaks {self.PROTOCOL}, not {protocol}")
@@ -101,6 +104,10 @@ class SimCharger(ChargerLink):
         self.vendor = vendor
         self.model = model
         self.idle_report_interval = idle_report_interval
+        # Seconds each step of a long operation takes (a firmware download or install, a log
+        # upload); short in tests.
+        self.step_delay = step_delay
+        self.firmware_version = firmware_version
 
         # Observable state.
         self.boot_count = 0
@@ -109,6 +116,13 @@ class SimCharger(ChargerLink):
         self.availability: dict[int, str] = {c: OPERATIVE for c in (0, *self.connector_ids())}
         self.transactions: dict[int, Transaction] = {}
         self.meters: dict[int, float] = {c: 0.0 for c in self.connector_ids()}
+        self.reservations: dict[int, Reservation] = {}  # by reservation id
+        self.profiles = ProfileStore(connectors)
+        self._idle_waiters: list[asyncio.Future[None]] = []
+        # What to send once the next boot is accepted (2.0.1 reports an installed firmware so).
+        self._after_boot: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        # Long operations by kind ("firmware", "log", ...); a new one replaces the running one.
+        self._jobs: dict[str, asyncio.Task[Any]] = {}
         self._setup()
 
     def _setup(self) -> None:
@@ -148,7 +162,7 @@ class SimCharger(ChargerLink):
 
     async def start_transaction(self, connector: int = 1, id_tag: str = "SIMTAG") -> Transaction:
         """Start a local session (as if a driver badged in) and wait until it is reported."""
-        if not self.can_start(connector):
+        if not self.can_start(connector, id_tag):
             raise RuntimeError(f"{self.charger_id}: connector {connector} cannot start now")
         tx = self._open_transaction(connector, id_tag)
         await self._begin(tx)
@@ -188,14 +202,24 @@ class SimCharger(ChargerLink):
         """Report a transaction that was just removed from `transactions`."""
         raise NotImplementedError
 
-    def can_start(self, connector: int) -> bool:
-        """Whether a session could start on `connector` now."""
-        return (
+    def can_start(self, connector: int, id_tag: str | None = None) -> bool:
+        """Whether a session for `id_tag` could start on `connector` now (a reserved one only
+        for the identifier it is reserved for)."""
+        if not (
             connector in self.meters
             and connector not in self.transactions
             and self.is_operative(connector)
-            and self.connector_status.get(connector) in ("Available", "Preparing")
-        )
+        ):
+            return False
+        status = self.connector_status.get(connector)
+        if status == "Reserved":
+            held = self.reservation_on(connector)
+            return held is not None and held.id_tag == id_tag
+        return status in ("Available", "Preparing")
+
+    def reservation_on(self, connector: int) -> Reservation | None:
+        """The reservation holding `connector`, if any."""
+        return next((r for r in self.reservations.values() if r.connector == connector), None)
 
     def is_operative(self, connector: int) -> bool:
         """Whether both the charger and this connector are set Operative."""
@@ -205,7 +229,9 @@ class SimCharger(ChargerLink):
         """The status of a connector without a session."""
         if connector == 0:
             return "Available" if self.availability[0] == OPERATIVE else "Unavailable"
-        return "Available" if self.is_operative(connector) else "Unavailable"
+        if not self.is_operative(connector):
+            return "Unavailable"
+        return "Reserved" if self.reservation_on(connector) is not None else "Available"
 
     async def set_status(self, connector: int, status: str) -> None:
         """Change a connector's status and report it."""
@@ -215,9 +241,19 @@ class SimCharger(ChargerLink):
     def _open_transaction(
         self, connector: int, id_tag: str, remote: bool = False, **fields: Any
     ) -> Transaction:
+        held = self.reservation_on(connector)
+        if held is not None and held.id_tag == id_tag:
+            # The holder's session takes the reservation up, and ends it.
+            del self.reservations[held.id]
+            fields["reservation_id"] = held.id
         tx = Transaction(connector, id_tag, remote=remote, **fields)
         self.transactions[connector] = tx
         return tx
+
+    def _ended(self, tx: Transaction) -> None:
+        """After a session has been reported ended (or failed to be): what it leaves behind."""
+        self.profiles.end_transaction(tx.connector)
+        self._wake_if_idle()
 
     @asynccontextmanager
     async def _undo_on_failure(self, tx: Transaction) -> AsyncIterator[None]:
@@ -228,17 +264,24 @@ class SimCharger(ChargerLink):
             if self.transactions.get(tx.connector) is tx:
                 del self.transactions[tx.connector]
                 self.connector_status[tx.connector] = self.idle_status(tx.connector)
+                self._ended(tx)
             raise
 
     def _remote_stop(self, transaction_id: object, reason: str) -> bool:
         """From a handler: end the transaction with this id after the reply; False if unknown."""
         for connector, tx in self.transactions.items():
             if tx.id is not None and tx.id == transaction_id:
-                del self.transactions[connector]
-                tx.charging = False
-                self.after_reply(self._end(tx, reason))
-                return True
+                return self._stop_after_reply(connector, reason)
         return False
+
+    def _stop_after_reply(self, connector: int, reason: str) -> bool:
+        """From a handler: end the session on `connector` after the reply; False if none."""
+        tx = self.transactions.pop(connector, None)
+        if tx is None:
+            return False
+        tx.charging = False
+        self.after_reply(self._end(tx, reason))
+        return True
 
     def _change_availability(self, connectors: Iterable[int], whole: bool, operative: bool) -> str:
         """From a handler: apply an availability change; 'Scheduled' if a session must end first."""
@@ -296,6 +339,109 @@ class SimCharger(ChargerLink):
             self.meter_interval = seconds
         return True
 
+    # ------------------------------------------------------------- reservations
+
+    def _reserve(self, reservation: Reservation) -> str:
+        """From a handler: hold a connector for an identifier (a reservation with the same id
+        is replaced); the ReserveNow answer."""
+        old = self.reservations.pop(reservation.id, None)
+        c = reservation.connector
+        status = self.connector_status.get(c) if c in self.meters else None
+        if status == "Reserved" and old is not None and old.connector == c:
+            status = "Available"  # held by the very reservation being replaced
+        answer = reserve_answer(
+            status, c in self.meters and self.is_operative(c), c in self.transactions
+        )
+        if answer == "Accepted" and reservation.expires_at <= time.time():
+            answer = "Rejected"  # expired already
+        if answer != "Accepted":
+            if old is not None:
+                self.reservations[old.id] = old
+            return answer
+        self.reservations[reservation.id] = reservation
+        moved = [old.connector] if old is not None and old.connector != c else []
+        for connector in (*moved, c):
+            # Set now so that the next CALL, read before the reports go out, sees it.
+            self.connector_status[connector] = self.idle_status(connector)
+        self.after_reply(self._send_statuses([*moved, c]))
+        self._spawn(self._expire_later(reservation))
+        return "Accepted"
+
+    def _cancel_reservation(self, reservation_id: int) -> bool:
+        """From a handler: free the reserved connector; False for an unknown reservation."""
+        reservation = self.reservations.pop(reservation_id, None)
+        if reservation is None:
+            return False
+        c = reservation.connector
+        if c not in self.transactions:
+            self.connector_status[c] = self.idle_status(c)
+            self.after_reply(self._send_statuses([c]))
+        return True
+
+    async def _expire_later(self, reservation: Reservation) -> None:
+        await self._sleep_until(reservation.expires_at)
+        if self.reservations.get(reservation.id) is not reservation:
+            return  # taken up, cancelled or replaced meanwhile
+        del self.reservations[reservation.id]
+        c = reservation.connector
+        if c not in self.transactions:
+            self.connector_status[c] = self.idle_status(c)
+        await self._reservation_expired(reservation)
+
+    async def _reservation_expired(self, reservation: Reservation) -> None:
+        """Report the connector of a reservation that expired unused free again."""
+        if reservation.connector not in self.transactions:
+            await self.send_status(reservation.connector)
+
+    async def _send_statuses(self, connectors: Iterable[int]) -> None:
+        for c in connectors:
+            await self.send_status(c)
+
+    # --------------------------------------------------- long operations, waits
+
+    def _start_job(self, kind: str, make: Callable[[], Coroutine[Any, Any, None]]) -> bool:
+        """From a handler: run a long operation after the reply, in place of the running one
+        of the same kind (cancelled); whether one was."""
+        running = self._jobs.get(kind)
+        cancelled = running is not None and not running.done()
+        if running is not None:
+            running.cancel()
+        self.after_reply(self._job(kind, make))
+        return cancelled
+
+    async def _job(self, kind: str, make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._jobs[kind] = task
+        try:
+            await make()
+        finally:
+            if self._jobs.get(kind) is task:
+                del self._jobs[kind]
+
+    async def _sleep_until(self, epoch: float) -> None:
+        await asyncio.sleep(max(0.0, epoch - time.time()))
+
+    async def _until_idle(self) -> None:
+        """Wait until no session is running."""
+        while self.transactions:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._idle_waiters.append(waiter)
+            await waiter
+
+    def _wake_if_idle(self) -> None:
+        if self.transactions:
+            return
+        waiters, self._idle_waiters = self._idle_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _send_all(self, messages: Iterable[tuple[str, Payload]]) -> None:
+        """Send CALLs one after the other (the frames of a report)."""
+        for action, payload in messages:
+            await self.call(action, payload)
+
     # ------------------------------------------------------------------ internals
 
     def _loops(self) -> list[Coroutine[Any, Any, None]]:
@@ -310,6 +456,9 @@ class SimCharger(ChargerLink):
         self.boot_count += 1
         for c in self.status_ids():
             await self.send_status(c)
+        pending, self._after_boot = self._after_boot, []
+        for make in pending:
+            self._spawn(make())
 
     async def _boot(self) -> None:
         while True:

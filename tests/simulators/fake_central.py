@@ -16,11 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from http import HTTPStatus
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import fastjsonschema
-import ocpp
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -29,7 +28,7 @@ from websockets.typing import Subprotocol
 
 Payload = dict[str, Any]
 Reply = Payload | Callable[["Session", Payload], Payload]
-SCHEMAS = Path(ocpp.__file__).parent
+SCHEMAS = resources.files("ocpp")
 
 
 @cache
@@ -129,6 +128,10 @@ class FakeCentral:
     def session(self, charger_id: str, index: int = -1) -> Session:
         """The latest (or index-th) connection of a charger."""
         return [s for s in self.sessions if s.charger_id == charger_id][index]
+
+    def payloads(self, charger_id: str, action: str) -> list[Payload]:
+        """Every `action` CALL a charger sent, over all its connections, in order."""
+        return [p for s in self.sessions if s.charger_id == charger_id for p in s.payloads(action)]
 
     async def call(
         self,
@@ -248,6 +251,8 @@ class FakeCentral:
             return {"currentTime": now()}
         if action == "StartTransaction":
             return {"transactionId": next(self._tx_ids), "idTagInfo": {"status": "Accepted"}}
+        if action == "SignCertificate":
+            return {"status": "Accepted"}
         return {}
 
 

@@ -14,9 +14,12 @@ import pytest
 import redis.asyncio as redis
 
 from csms.server import CsmsApp
+from shared.ocpp_schemas import CSMS_ACTIONS
 from shared.redaction import MASK
-from shared.redis_keys import Keys
+from shared.redis_keys import F, Keys
 from shared.settings import Settings
+from simulators import SimCharger16, SimCharger201
+from simulators.charger import SimCharger
 from tests.csms.conftest import RawCharger, open_raw
 from tests.gateway.support import (
     Gateway,
@@ -286,3 +289,47 @@ async def test_partners_unlock_and_reset_their_own_chargers(
         f"/api/v1/chargers/{cp}/unlock", json={"connectorId": "1"}, headers=partner.headers
     )
     assert resp.status == 400
+
+
+# every message a central system sends, both versions, to the charger simulators -----------
+
+# what reboots the charger (or may, after its steps) goes last
+_LAST = ("GetDiagnostics", "GetLog", "PublishFirmware", "UpdateFirmware", "Reset")
+
+
+def _samples(protocol: str) -> dict[str, dict[str, Any]]:
+    # the simulators' own tests hold a valid request of every message, checked there
+    # against the official schema
+    if protocol == "ocpp1.6":
+        from tests.simulators.test_sim_v16 import REQUESTS
+    else:
+        from tests.simulators.test_sim_v201 import REQUESTS
+    return REQUESTS
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
+async def test_every_csms_message_reaches_a_simulated_charger_and_is_answered(
+    node: CsmsApp, gw: Gateway, rds: redis.Redis, keys: Keys, uid: str, protocol: str
+) -> None:
+    samples = _samples(protocol)
+    assert set(samples) == CSMS_ACTIONS[protocol]  # nothing left out
+    cls: type[SimCharger] = SimCharger16 if protocol == "ocpp1.6" else SimCharger201
+    cp = f"ALL{protocol[-3:].replace('.', '')}-{uid}"
+    # long steps: no firmware reboot midway; the csms checks every frame the charger sends
+    sim = cls(cp, node.url, meter_interval=60, reconnect_delay=0.05, step_delay=30)
+    await sim.start()
+    try:
+        await eventually(lambda: _booted_sim(rds, keys, cp))
+        order = sorted(set(samples) - set(_LAST)) + [a for a in _LAST if a in samples]
+        for action in order:
+            resp = await _send(gw, cp, {"action": action, "params": samples[action]})
+            body = await resp.json()
+            # 200: the charger answered, and its answer matched the schema (else 502)
+            assert resp.status == 200, (action, body)
+            assert body["action"] == action and body["outcome"] in ("ACCEPTED", "REJECTED")
+    finally:
+        await sim.stop()
+
+
+async def _booted_sim(rds: redis.Redis, keys: Keys, cp: str) -> bool:
+    return await rds.hget(keys.charger(cp), F.VENDOR) is not None  # its boot is stored

@@ -24,7 +24,7 @@ from simulators.link import (
     NotConnected,
 )
 from simulators.reservations import Reservation, reserve_answer
-from simulators.smart_charging import ProfileStore
+from simulators.smart_charging import Period, ProfileStore
 
 log = logging.getLogger(__name__)
 
@@ -340,6 +340,17 @@ class SimCharger(ChargerLink):
         return True
 
     # ------------------------------------------------------------- reservations
+
+    def _composite(
+        self, connector: int, duration: int, unit: str | None, now: float
+    ) -> tuple[str, list[Period]] | None:
+        """GetCompositeSchedule of either version: the connector's (EVSE's) limits from now;
+        None when it does not exist or no profile limits it then."""
+        if not 0 <= connector <= self.connectors:
+            return None
+        tx = self.transactions.get(connector)
+        started = None if tx is None else tx.started_at
+        return self.profiles.composite(connector, now, duration, unit, started, self.power_w)
 
     def _reserve(self, reservation: Reservation) -> str:
         """From a handler: hold a connector for an identifier (a reservation with the same id

@@ -340,21 +340,10 @@ class SimCharger16(SimCharger):
         return {"status": "Accepted" if found else "Unknown"}
 
     def on_get_composite_schedule(self, payload: Payload) -> Payload:
-        connector, duration = payload["connectorId"], payload["duration"]
-        if not 0 <= connector <= self.connectors:
-            return {"status": "Rejected"}
-        now = time.time()
-        tx = self.transactions.get(connector)
-        composite = self.profiles.composite(
-            connector,
-            now,
-            duration,
-            payload.get("chargingRateUnit"),
-            None if tx is None else tx.started_at,
-            self.power_w,
-        )
+        connector, duration, now = payload["connectorId"], payload["duration"], time.time()
+        composite = self._composite(connector, duration, payload.get("chargingRateUnit"), now)
         if composite is None:
-            return {"status": "Rejected"}  # no profile limits this connector then
+            return {"status": "Rejected"}
         unit, periods = composite
         return {
             "status": "Accepted",

@@ -598,21 +598,10 @@ class SimCharger201(SimCharger):
         return {"status": "Accepted"}
 
     def on_get_composite_schedule(self, payload: Payload) -> Payload:
-        evse, duration = payload["evseId"], payload["duration"]
-        if not 0 <= evse <= self.connectors:
-            return {"status": "Rejected"}
-        now = time.time()
-        tx = self.transactions.get(evse)
-        composite = self.profiles.composite(
-            evse,
-            now,
-            duration,
-            payload.get("chargingRateUnit"),
-            None if tx is None else tx.started_at,
-            self.power_w,
-        )
+        evse, duration, now = payload["evseId"], payload["duration"], time.time()
+        composite = self._composite(evse, duration, payload.get("chargingRateUnit"), now)
         if composite is None:
-            return {"status": "Rejected"}  # no profile limits this EVSE then
+            return {"status": "Rejected"}
         unit, periods = composite
         return {
             "status": "Accepted",

@@ -86,6 +86,19 @@ async def open_raw(
     return RawCharger(ws, protocol)
 
 
+BOOTS = {
+    "ocpp1.6": {"chargePointVendor": "V", "chargePointModel": "M"},
+    "ocpp2.0.1": {"reason": "PowerUp", "chargingStation": {"vendorName": "V", "model": "M"}},
+}
+
+
+async def open_booted(app: CsmsApp, charger_id: str, protocol: str = "ocpp1.6") -> RawCharger:
+    """A raw charger that has sent its BootNotification (and had it answered)."""
+    raw = await open_raw(app, charger_id, protocol)
+    await raw.call("BootNotification", BOOTS[protocol])
+    return raw
+
+
 Connect = Callable[..., Awaitable[RawCharger]]
 
 

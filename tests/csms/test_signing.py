@@ -18,7 +18,7 @@ from csms import signing
 from csms.server import CsmsApp
 from shared.settings import Settings
 from tests.csms.certs import Authority
-from tests.csms.conftest import RawCharger, StartCsms, open_raw
+from tests.csms.conftest import StartCsms, open_booted
 
 
 def _csr(common_name: str) -> str:
@@ -53,22 +53,12 @@ async def signing_csms(start_csms: StartCsms, ca: Authority) -> AsyncIterator[Cs
     )
 
 
-async def _booted(app: CsmsApp, cp: str, protocol: str) -> RawCharger:
-    raw = await open_raw(app, cp, protocol)
-    if protocol == "ocpp1.6":
-        boot = {"chargePointVendor": "V", "chargePointModel": "M"}
-    else:
-        boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "V", "model": "M"}}
-    await raw.call("BootNotification", boot)
-    return raw
-
-
 @pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
 async def test_the_chargers_own_csr_is_signed_and_sent_back(
     signing_csms: CsmsApp, ca: Authority, uid: str, protocol: str
 ) -> None:
     cp = f"SIGN-{protocol[-3:]}-{uid}"
-    raw = await _booted(signing_csms, cp, protocol)
+    raw = await open_booted(signing_csms, cp, protocol)
     request = {"csr": _csr(cp)}
     if protocol == "ocpp2.0.1":
         request["certificateType"] = "ChargingStationCertificate"
@@ -101,7 +91,7 @@ async def test_anything_but_the_chargers_own_csr_is_rejected_and_nothing_follows
     signing_csms: CsmsApp, uid: str, csr: object, kind: str
 ) -> None:
     cp = f"NOSIGN-{uid}"
-    raw = await _booted(signing_csms, cp, "ocpp2.0.1")
+    raw = await open_booted(signing_csms, cp, "ocpp2.0.1")
     request = {"csr": csr(cp), "certificateType": kind}  # type: ignore[operator]
     assert (await raw.call("SignCertificate", request))[2] == {"status": "Rejected"}
     # the next frame is the answer to our next call, not a CertificateSigned
@@ -112,7 +102,7 @@ async def test_anything_but_the_chargers_own_csr_is_rejected_and_nothing_follows
 
 async def test_without_a_ca_every_csr_is_rejected(csms: CsmsApp, uid: str) -> None:
     cp = f"NOCA-{uid}"
-    raw = await _booted(csms, cp, "ocpp2.0.1")
+    raw = await open_booted(csms, cp, "ocpp2.0.1")
     assert (await raw.call("SignCertificate", {"csr": _csr(cp)}))[2] == {"status": "Rejected"}
     await raw.ws.close()
 

@@ -20,7 +20,7 @@ from shared.redis_keys import F, Keys
 from shared.settings import Settings
 from simulators import SimCharger16, SimCharger201
 from simulators.charger import SimCharger
-from tests.csms.conftest import RawCharger, open_raw
+from tests.csms.conftest import RawCharger, open_booted
 from tests.gateway.support import (
     Gateway,
     MakeCharger,
@@ -40,16 +40,6 @@ async def node(settings: Settings, uid: str) -> AsyncIterator[CsmsApp]:
     await app.start()
     yield app
     await app.stop()
-
-
-async def _booted(node: CsmsApp, charger_id: str, protocol: str = "ocpp1.6") -> RawCharger:
-    raw = await open_raw(node, charger_id, protocol)
-    if protocol == "ocpp1.6":
-        boot = {"chargePointVendor": "V", "chargePointModel": "M"}
-    else:
-        boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "V", "model": "M"}}
-    await raw.call("BootNotification", boot)
-    return raw
 
 
 async def _send(gw: Gateway, charger_id: str, body: Any, **params: str) -> Any:
@@ -72,7 +62,7 @@ async def test_a_message_reaches_the_charger_and_its_answer_comes_back(
     node: CsmsApp, gw: Gateway, uid: str
 ) -> None:
     cp = f"OPS-{uid}"
-    raw = await _booted(node, cp)
+    raw = await open_booted(node, cp)
     sent = asyncio.ensure_future(_send(gw, cp, {"action": "GetLocalListVersion", "params": {}}))
     call = await _answered(raw, {"listVersion": 7})
     assert call[2:] == ["GetLocalListVersion", {}]
@@ -101,7 +91,7 @@ async def test_a_201_charger_takes_201_messages_and_a_rejection_is_still_an_answ
     node: CsmsApp, gw: Gateway, uid: str
 ) -> None:
     cp = f"OPS2-{uid}"
-    raw = await _booted(node, cp, "ocpp2.0.1")
+    raw = await open_booted(node, cp, "ocpp2.0.1")
     sent = asyncio.ensure_future(_send(gw, cp, {"action": "Reset", "params": {"type": "OnIdle"}}))
     await _answered(raw, {"status": "Rejected"})
     resp = await sent
@@ -122,7 +112,7 @@ async def test_an_invalid_message_is_refused_with_422_and_nothing_is_sent(
     node: CsmsApp, gw: Gateway, pool: asyncpg.Pool, uid: str, body: Any, why: str
 ) -> None:
     cp = f"OPS3-{uid}"
-    raw = await _booted(node, cp)
+    raw = await open_booted(node, cp)
     resp = await _send(gw, cp, body)
     assert resp.status == 422
     assert why in (await resp.json())["message"]
@@ -146,7 +136,7 @@ async def test_offline_unknown_callerror_and_timeout_have_their_own_answers(
     assert (await _send(gw, f"NOPE-{uid}", {"action": "ClearCache", "params": {}})).status == 404
 
     cp = f"OPS4-{uid}"
-    raw = await _booted(node, cp)
+    raw = await open_booted(node, cp)
     sent = asyncio.ensure_future(
         _send(gw, cp, {"action": "DataTransfer", "params": {"vendorId": "acme"}})
     )
@@ -178,7 +168,7 @@ async def test_async_mode_answers_202_and_the_outcome_follows(
     node: CsmsApp, gw: Gateway, uid: str
 ) -> None:
     cp = f"OPS5-{uid}"
-    raw = await _booted(node, cp)
+    raw = await open_booted(node, cp)
     resp = await _send(
         gw,
         cp,
@@ -207,7 +197,7 @@ async def test_secrets_in_a_payload_are_masked_in_the_record(
     node: CsmsApp, gw: Gateway, pool: asyncpg.Pool, rds: redis.Redis, keys: Keys, uid: str
 ) -> None:
     cp = f"OPS6-{uid}"
-    raw = await _booted(node, cp)
+    raw = await open_booted(node, cp)
     secret = "a-new-basic-auth-password"
     sent = asyncio.ensure_future(
         _send(
@@ -262,7 +252,7 @@ async def test_partners_unlock_and_reset_their_own_chargers(
     reset_call: dict[str, Any],
 ) -> None:
     cp = await charger(partner)
-    raw = await _booted(node, cp, protocol)
+    raw = await open_booted(node, cp, protocol)
     for path, body, action, expected in (
         ("unlock", {"connectorId": 2}, "UnlockConnector", unlock_call),
         ("reset", {"type": "Hard"}, "Reset", reset_call),

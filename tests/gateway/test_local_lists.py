@@ -17,7 +17,7 @@ from csms.server import CsmsApp
 from shared import registry
 from shared.redis_keys import Keys
 from shared.settings import Settings
-from tests.csms.conftest import RawCharger, open_raw
+from tests.csms.conftest import RawCharger, open_booted
 from tests.gateway.support import Gateway, MakeCharger, MakePartner, admin_headers
 
 LIST = "/api/v1/admin/chargers/{}/local-list"
@@ -29,16 +29,6 @@ async def node(settings: Settings, uid: str) -> AsyncIterator[CsmsApp]:
     await app.start()
     yield app
     await app.stop()
-
-
-async def _booted(node: CsmsApp, cp: str, protocol: str) -> RawCharger:
-    raw = await open_raw(node, cp, protocol)
-    if protocol == "ocpp1.6":
-        boot = {"chargePointVendor": "V", "chargePointModel": "M"}
-    else:
-        boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "V", "model": "M"}}
-    await raw.call("BootNotification", boot)
-    return raw
 
 
 async def _push(
@@ -85,7 +75,7 @@ async def test_full_then_differential_with_a_version_per_charger_in_16(
     too_long = await registry.create_token(
         pool, rds, keys, f"LONG-{uid}-" + "X" * 20, status="Accepted", partner_id=mine.id
     )
-    raw = await _booted(node, cp, "ocpp1.6")
+    raw = await open_booted(node, cp, "ocpp1.6")
 
     payload, answer = await _push(gw, raw, cp)
     assert (payload["listVersion"], payload["updateType"]) == (1, "Full")
@@ -152,7 +142,7 @@ async def test_a_201_charger_gets_id_tokens_with_their_type_and_group(
         group_id="GROUP-1",
         partner_id=mine.id,
     )
-    raw = await _booted(node, cp, "ocpp2.0.1")
+    raw = await open_booted(node, cp, "ocpp2.0.1")
     payload, answer = await _push(gw, raw, cp)
     assert (payload["versionNumber"], payload["updateType"]) == (1, "Full")
     [entry] = [e for e in payload["localAuthorizationList"] if e["idToken"]["idToken"] == token.id]

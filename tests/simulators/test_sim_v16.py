@@ -11,17 +11,14 @@ from typing import Any
 
 import pytest
 
+from shared.framing import OCPP16
+from shared.ocpp_schemas import CSMS_ACTIONS
 from simulators import NotConnected, SimCharger16
 from simulators.clock import iso
 from tests.simulators.fake_central import FakeCentral, Session, eventually, validator
 
 # Every message an OCPP 1.6 central system sends, over all feature profiles.
-CSMS_MESSAGES = (
-    "CancelReservation ChangeAvailability ChangeConfiguration ClearCache ClearChargingProfile"
-    " DataTransfer GetCompositeSchedule GetConfiguration GetDiagnostics GetLocalListVersion"
-    " RemoteStartTransaction RemoteStopTransaction ReserveNow Reset SendLocalList"
-    " SetChargingProfile TriggerMessage UnlockConnector UpdateFirmware"
-).split()
+CSMS_MESSAGES = sorted(CSMS_ACTIONS[OCPP16])
 FIRMWARE = "https://firmware.example.com/evcs/evcs-sim-2.0.bin"
 
 

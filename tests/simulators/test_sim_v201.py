@@ -12,23 +12,15 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from shared.framing import OCPP201
+from shared.ocpp_schemas import CSMS_ACTIONS
 from simulators import SimCharger201
 from simulators.clock import iso
 from tests.simulators import certs
 from tests.simulators.fake_central import FakeCentral, Session, eventually, validator
 
 # Every message an OCPP 2.0.1 central system sends.
-CSMS_MESSAGES = (
-    "CancelReservation CertificateSigned ChangeAvailability ClearCache ClearChargingProfile"
-    " ClearDisplayMessage ClearVariableMonitoring CostUpdated CustomerInformation DataTransfer"
-    " DeleteCertificate GetBaseReport GetChargingProfiles GetCompositeSchedule"
-    " GetDisplayMessages GetInstalledCertificateIds GetLocalListVersion GetLog"
-    " GetMonitoringReport GetReport GetTransactionStatus GetVariables InstallCertificate"
-    " PublishFirmware RequestStartTransaction RequestStopTransaction ReserveNow Reset"
-    " SendLocalList SetChargingProfile SetDisplayMessage SetMonitoringBase SetMonitoringLevel"
-    " SetNetworkProfile SetVariableMonitoring SetVariables TriggerMessage UnlockConnector"
-    " UnpublishFirmware UpdateFirmware"
-).split()
+CSMS_MESSAGES = sorted(CSMS_ACTIONS[OCPP201])
 FIRMWARE = "https://firmware.example.com/evcs/evcs-sim-2.1.bin"
 HEARTBEAT = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
 

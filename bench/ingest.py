@@ -17,7 +17,13 @@ from shared.redis_client import connect_sync
 
 
 def _specs(
-    port: int, conns: int, workers: int, tag: str, seconds: float, rate: float | None = None
+    port: int,
+    conns: int,
+    workers: int,
+    tag: str,
+    seconds: float,
+    rate: float | None = None,
+    fresh_samples: int = 0,
 ) -> list[Spec]:
     per = conns // workers
     return [
@@ -29,6 +35,7 @@ def _specs(
             duration=seconds,
             warmup=0.5,
             rate_per_conn=rate,
+            fresh_samples=fresh_samples,
         )
         for w in range(workers)
     ]
@@ -94,6 +101,20 @@ def run(ctx: Ctx) -> None:
             redis_cpu.runs.append(rc)
             ratio.runs.append(100 * rate / ceiling.median)
             errors += err
+        # a realistic fleet: 200 chargers, one CALL in flight each, every frame new
+        for samples in (1, 10):
+            cost = ctx.figure(
+                "ingest",
+                f"csms CPU per MeterValues, 200 chargers, fresh frames, {samples} sampled",
+                "µs",
+                "<= 100",
+            )
+            for n in range(ctx.runs):
+                _, pc, _, _, err = _measure(
+                    csms, _specs(port, 200, workers, f"F{samples}-{n}", secs, None, samples)
+                )
+                cost.runs.append(1e6 / pc)
+                errors += err
         for load in (0.5, 0.9):
             p50 = ctx.figure("ingest", f"round trip p50 at {load:.0%}", "ms")
             p95 = ctx.figure("ingest", f"round trip p95 at {load:.0%}", "ms")

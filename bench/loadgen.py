@@ -7,6 +7,7 @@ import asyncio
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import orjson
 
@@ -48,6 +49,9 @@ class Spec:
     hold_only: bool = False  # connect, boot and stay idle (capacity)
     storm: bool = False  # connect and boot, drop every connection at once, reconnect all
     concurrency: int = 200  # handshakes in flight per process
+    # > 0: realistic traffic instead of pre-built frames: every CALL a MeterValues with this
+    # many sampled values, a fresh message id and the current time, as a real charger sends
+    fresh_samples: int = 0
 
 
 @dataclass
@@ -61,6 +65,50 @@ class Result:
     connect_seconds: float = 0.0
     reconnected: int = 0
     reconnect_seconds: float = 0.0
+
+
+# What a charger with a three-phase meter samples, most telling first.
+_MEASURANDS: tuple[tuple[str, str | None, str], ...] = (
+    ("Energy.Active.Import.Register", None, "Wh"),
+    ("Power.Active.Import", None, "W"),
+    ("Current.Import", "L1", "A"),
+    ("Current.Import", "L2", "A"),
+    ("Current.Import", "L3", "A"),
+    ("Voltage", "L1-N", "V"),
+    ("Voltage", "L2-N", "V"),
+    ("Voltage", "L3-N", "V"),
+    ("SoC", None, "Percent"),
+    ("Temperature", None, "Celsius"),
+)
+
+
+class FreshMeter:
+    """Builds a charger's next MeterValues CALL: a new message id, the time now, readings
+    that move. The work a real charger's traffic costs the server, none of it cached."""
+
+    __slots__ = ("n", "prefix", "samples", "wh")
+
+    def __init__(self, prefix: str, samples: int) -> None:
+        self.prefix = prefix
+        self.samples = _MEASURANDS[:samples]
+        self.n = 0
+        self.wh = 10_000.0
+
+    def __call__(self) -> bytes:
+        self.n += 1
+        self.wh += 3.1
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        values = []
+        for measurand, phase, unit in self.samples:
+            value = self.wh if unit == "Wh" else 11_000.0 + self.n % 50 if unit == "W" else 230.0
+            sampled = {"value": f"{value:.1f}", "unit": unit, "measurand": measurand}
+            if phase is not None:
+                sampled["phase"] = phase
+            values.append(sampled)
+        payload = {"connectorId": 1, "meterValue": [{"timestamp": now, "sampledValue": values}]}
+        return masked_text_frame(
+            orjson.dumps([2, f"{self.prefix}-{self.n}", "MeterValues", payload])
+        )
 
 
 def _frames() -> tuple[bytes, bytes, bytes]:
@@ -77,11 +125,25 @@ def _frames() -> tuple[bytes, bytes, bytes]:
 class Conn:
     """One charger connection; sends the next frame when the previous one is answered."""
 
-    __slots__ = ("frames", "i", "ok", "on_answer", "proto", "result", "sent_at", "state", "waiter")
+    __slots__ = (
+        "frames",
+        "fresh",
+        "i",
+        "ok",
+        "on_answer",
+        "proto",
+        "result",
+        "sent_at",
+        "state",
+        "waiter",
+    )
 
-    def __init__(self, result: Result, frames: tuple[bytes, bytes]) -> None:
+    def __init__(
+        self, result: Result, frames: tuple[bytes, bytes], fresh: FreshMeter | None = None
+    ) -> None:
         self.result = result
         self.frames = frames
+        self.fresh = fresh
         self.i = 0
         self.sent_at = 0
         self.proto: FrameCounter | None = None
@@ -108,15 +170,26 @@ class Conn:
 
     def send(self) -> None:
         assert self.proto is not None and self.proto.transport is not None
-        self.i ^= 1
+        if self.fresh is not None:
+            frame = self.fresh()
+        else:
+            self.i ^= 1
+            frame = self.frames[self.i]
         self.sent_at = now_ns()
-        self.proto.transport.write(self.frames[self.i])
+        self.proto.transport.write(frame)
 
 
 async def _run(spec: Spec) -> Result:
     result = Result()
     boot, status, meter = _frames()
-    conns = [Conn(result, (status, meter)) for _ in spec.charger_ids]
+    conns = [
+        Conn(
+            result,
+            (status, meter),
+            FreshMeter(charger_id, spec.fresh_samples) if spec.fresh_samples else None,
+        )
+        for charger_id in spec.charger_ids
+    ]
     local = (spec.source_ip, 0) if spec.source_ip else None
     loop = asyncio.get_running_loop()
     started = loop.time()

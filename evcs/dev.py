@@ -59,6 +59,11 @@ class Run:
     def gateway_url(self) -> str:
         return f"http://{self.settings.gateway_host}:{self.settings.gateway_port}/api/v1"
 
+    @property
+    def console_url(self) -> str:
+        """The operator console (sign in with EVCS_ADMIN_TOKEN)."""
+        return f"http://{self.settings.gateway_host}:{self.settings.gateway_port}/console"
+
     def env(self) -> dict[str, str]:
         """What every child process is started with: the same servers, permissive charger
         settings for local work."""
@@ -272,6 +277,7 @@ def _values(run: Run, layout: Plan, api_key: str) -> dict[str, str]:
     return {
         "EVCS_CSMS_URL": run.csms_url,
         "EVCS_GATEWAY_URL": run.gateway_url,
+        "EVCS_CONSOLE_URL": run.console_url,
         "EVCS_DEMO_API_KEY": api_key,
         "EVCS_ADMIN_TOKEN": run.admin_token,
         "EVCS_DEMO_CHARGERS": ",".join(cp for cp, _ in demo.DEMO_CHARGERS),
@@ -332,6 +338,7 @@ def _banner(values: dict[str, str], logs: Path, env_file: Path, no_sim: bool) ->
     for key in (
         "EVCS_CSMS_URL",
         "EVCS_GATEWAY_URL",
+        "EVCS_CONSOLE_URL",
         "EVCS_DEMO_API_KEY",
         "EVCS_ADMIN_TOKEN",
         "EVCS_DEMO_CHARGERS",

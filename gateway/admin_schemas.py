@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
+from gateway.charger_schemas import STATUS_LIST_PATTERN, ConnectorJson, connectors_json
 from gateway.command_log import iso
 from gateway.schemas import (
     ASCII_PRINTABLE,
@@ -19,6 +21,7 @@ from gateway.schemas import (
     Cursor,
     Status,
     Timestamp,
+    no_default,
 )
 from shared import registry
 from shared.charger_view import ChargerView
@@ -73,7 +76,8 @@ class PartnerCreate(_Body):
 class PartnerUpdate(_Body):
     """Only the fields sent change; null resets a quota (no cap) or a limit (the default)."""
 
-    name: PartnerName | None = None
+    # left out: unchanged; never null (a partner always has a name)
+    name: PartnerName | SkipJsonSchema[None] = Field(None, json_schema_extra=no_default)
     charger_quota: Quota | None = Field(None, alias="chargerQuota")
     rate_limit_minute: PerMinute | None = Field(None, alias="rateLimitMinute")
     rate_limit_hour: PerHour | None = Field(None, alias="rateLimitHour")
@@ -171,6 +175,23 @@ class ChargersQuery(_Query):
     )
     include_removed: bool = Field(
         False, alias="includeRemoved", description="Also list decommissioned chargers"
+    )
+    q: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9._:*\-]{1,48}$",
+        description="Only chargers whose id contains this (any case)",
+        examples=["DEMO"],
+    )
+    status: str | None = Field(
+        None,
+        description="Only chargers in one of these statuses (comma-separated). Status and"
+        " `online` live in Redis, where no index can answer: a filtered page may hold fewer"
+        " than `limit` chargers (even none) while `nextCursor` still leads on.",
+        examples=["CHARGING,AVAILABLE"],
+        json_schema_extra={"pattern": STATUS_LIST_PATTERN},
+    )
+    online: bool | None = Field(
+        None, description="Only chargers connected now (true) or not (false)"
     )
     limit: int = Field(100, ge=1, le=500, description="Page size (1-500)")
     cursor: Cursor | None = None
@@ -275,6 +296,12 @@ class AdminChargerJson(TypedDict):
     removedAt: Annotated[str | None, Field(description="Set once decommissioned")]
     online: Annotated[bool, Field(description="Connected now, on a live csms node")]
     status: Status
+    connectors: Annotated[
+        list[ConnectorJson],
+        Field(description="Its connectors (1.6) or EVSEs (2.0.1), with their raw OCPP status"),
+    ]
+    meterKwh: Annotated[float | None, Field(description="Latest energy register reading, kWh")]
+    meterTimestamp: Annotated[str | None, Field(description="The charger's time of that reading")]
     node: Annotated[
         str | None,
         Field(description="The csms node holding its connection; null while offline"),
@@ -410,6 +437,9 @@ def charger_admin_json(
         "removedAt": iso(c.removed_at),
         "online": live.online,
         "status": live.status,
+        "connectors": connectors_json(live),
+        "meterKwh": live.meter_kwh,
+        "meterTimestamp": live.meter_timestamp,
         "node": fields.get(F.NODE) if live.online else None,
         "lastSeen": live.last_seen,
         "firmwareVersion": fields.get(F.FIRMWARE) or None,

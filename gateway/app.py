@@ -38,9 +38,11 @@ from gateway.security import (
     cors_middleware,
     gzip_middleware,
 )
+from gateway.sessions import Sessions
 from gateway.state import (
     AUTH,
     BUS,
+    CENSUS,
     DISPATCH,
     DRAINING,
     FEED,
@@ -50,11 +52,13 @@ from gateway.state import (
     NODES,
     POOL,
     REDIS,
+    SESSIONS,
     SETTINGS,
     SLOTS,
     THROTTLE,
 )
 from gateway.stream_slots import StreamSlots
+from gateway.system import Census
 from gateway.watch import RegistryWatch
 from shared import db, ops_http, registry
 from shared.process import Service
@@ -110,6 +114,8 @@ def _wire(app: web.Application, r: Any, pool: asyncpg.Pool | None) -> None:
     app[DISPATCH] = Dispatcher(settings, r, keys, app[BUS], pool)
     app[FEED] = EventFeed(r, keys)
     app[SLOTS] = StreamSlots(r, keys, settings.max_streams_per_partner)
+    app[SESSIONS] = Sessions(r, keys, settings.console_session_seconds)
+    app[CENSUS] = Census(pool, r, keys, settings.offline_grace)
 
 
 def _forget(app: web.Application) -> Callable[[str | None, str | None], None]:

@@ -60,6 +60,10 @@ class BatchStatusQuery(QueryModel):
     )
 
 
+_STATUS = "|".join(PartnerStatus)
+STATUS_LIST_PATTERN = f"^({_STATUS})(,({_STATUS}))*$"
+
+
 class ListQuery(QueryModel):
     limit: Limit = 50
     cursor: Cursor | None = None
@@ -68,9 +72,7 @@ class ListQuery(QueryModel):
         description="Only chargers in one of these statuses (comma-separated). A filtered page"
         " may hold fewer than `limit` chargers while `nextCursor` still leads on.",
         examples=["CHARGING,AVAILABLE"],
-        json_schema_extra={
-            "pattern": f"^({'|'.join(PartnerStatus)})(,({'|'.join(PartnerStatus)}))*$"
-        },
+        json_schema_extra={"pattern": STATUS_LIST_PATTERN},
     )
 
 
@@ -116,6 +118,18 @@ class BatchStatusJson(TypedDict):
     ]
 
 
+def connectors_json(view: ChargerView) -> list[ConnectorJson]:
+    return [
+        {
+            "connectorId": c.connector_id,
+            "status": c.status,
+            "ocppStatus": c.ocpp_status,
+            "transactionId": c.transaction_id,
+        }
+        for c in view.connectors
+    ]
+
+
 def charger_json(view: ChargerView) -> ChargerJson:
     # a plain function rather than a response model: a batch renders 1000 of these per request
     return {
@@ -123,15 +137,7 @@ def charger_json(view: ChargerView) -> ChargerJson:
         "status": view.status,
         "online": view.online,
         "protocol": view.protocol,
-        "connectors": [
-            {
-                "connectorId": c.connector_id,
-                "status": c.status,
-                "ocppStatus": c.ocpp_status,
-                "transactionId": c.transaction_id,
-            }
-            for c in view.connectors
-        ],
+        "connectors": connectors_json(view),
         "meterKwh": view.meter_kwh,
         "meterTimestamp": view.meter_timestamp,
         "statusTimestamp": view.status_timestamp,

@@ -1,6 +1,6 @@
 """The gateway's record of partner and operator commands (table partner_commands): written
-when a command is taken and when its outcome is known; read for GET /commands/{commandId}
-and GET /admin/commands/{commandId}."""
+when a command is taken and when its outcome is known; read for GET /commands/{commandId},
+GET /admin/commands/{commandId} and a charger's recent commands."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import asyncpg
 
-from gateway.command_schemas import CommandJson
+from gateway.command_schemas import AdminCommandJson, CommandJson
 from gateway.commands import Settled
 from gateway.schemas import CommandState
 from shared.bus import Action
@@ -51,6 +51,11 @@ def iso(ts: datetime | None) -> str | None:
     if ts is None:
         return None
     return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_epoch(epoch: float) -> str:
+    """Epoch seconds as iso() renders a time."""
+    return iso(datetime.fromtimestamp(epoch, UTC)) or ""
 
 
 async def record_taken(
@@ -111,33 +116,70 @@ def state_of(
     return "TIMEOUT" if now > deadline + GIVE_UP_AFTER else "PENDING"
 
 
-async def find(
-    pool: asyncpg.Pool, command_id: str, partner_id: str | None = None
-) -> CommandJson | None:
-    """The partner's command (any command for partner_id None: the admin's view), or None
-    for an unknown id or another partner's command."""
-    row = await pool.fetchrow(
-        "SELECT p.*, c.outcome AS r_outcome, c.ocpp_action AS r_ocpp_action,"
-        " c.response AS r_response, c.completed_at AS r_completed_at"
-        " FROM partner_commands p LEFT JOIN commands c ON c.id = p.id"
-        " WHERE p.id = $1 AND ($2::text IS NULL OR p.partner_id = $2)",
-        command_id,
-        partner_id,
-    )
-    if row is None:
-        return None
+# A command's record and what its csms node recorded of it (for an outcome this gateway did
+# not see: it died, or the answer went to another gateway).
+_SELECT = (
+    "SELECT p.*, c.outcome AS r_outcome, c.ocpp_action AS r_ocpp_action,"
+    " c.response AS r_response, c.completed_at AS r_completed_at"
+    " FROM partner_commands p LEFT JOIN commands c ON c.id = p.id"
+)
+
+
+def _command_json(row: asyncpg.Record, now: datetime) -> CommandJson:
     own = row["outcome"] is not None
-    state = state_of(row["outcome"], row["r_outcome"], row["deadline"], datetime.now(UTC))
-    found: CommandJson = {
+    return {
         "commandId": row["id"],
         "chargerId": row["charger_id"],
         "action": row["action"],
         "mode": row["mode"],
-        "state": state,
+        "state": state_of(row["outcome"], row["r_outcome"], row["deadline"], now),
         "createdAt": iso(row["created_at"]) or "",
         "completedAt": iso(row["completed_at"] if own else row["r_completed_at"]),
         "ocppAction": row["ocpp_action"] if own else row["r_ocpp_action"],
         "chargerResponse": row["response"] if own else row["r_response"],
         "message": row["message"] if own else None,
     }
-    return found
+
+
+async def find(
+    pool: asyncpg.Pool, command_id: str, partner_id: str | None = None
+) -> CommandJson | None:
+    """The partner's command (any command for partner_id None: the admin's view), or None
+    for an unknown id or another partner's command."""
+    row = await pool.fetchrow(
+        f"{_SELECT} WHERE p.id = $1 AND ($2::text IS NULL OR p.partner_id = $2)",
+        command_id,
+        partner_id,
+    )
+    if row is None:
+        return None
+    return _command_json(row, datetime.now(UTC))
+
+
+async def of_charger(
+    pool: asyncpg.Pool, charger_id: str, before: tuple[datetime, str] | None, limit: int
+) -> list[tuple[datetime, AdminCommandJson]]:
+    """A charger's commands, partners' and operators', newest first, before (created, id);
+    each with its creation time, for the next page's cursor."""
+    rows = await pool.fetch(
+        f"{_SELECT} WHERE p.charger_id = $1"
+        " AND ($2::timestamptz IS NULL OR (p.created_at, p.id) < ($2, $3::text))"
+        " ORDER BY p.created_at DESC, p.id DESC LIMIT $4",
+        charger_id,
+        before[0] if before else None,
+        before[1] if before else None,
+        limit,
+    )
+    now = datetime.now(UTC)
+    return [
+        (
+            row["created_at"],
+            {
+                **_command_json(row, now),
+                "partnerId": row["partner_id"],
+                "actor": row["actor"],
+                "request": row["request"],
+            },
+        )
+        for row in rows
+    ]

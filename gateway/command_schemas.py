@@ -14,7 +14,9 @@ from gateway.schemas import (
     ChargerIds,
     CommandState,
     ConnectorId,
+    Cursor,
     IdTag,
+    Limit,
     QueryModel,
     Timestamp,
 )
@@ -107,6 +109,26 @@ class CommandJson(TypedDict):
     ocppAction: str | None
     chargerResponse: dict[str, Any] | None
     message: Annotated[str | None, Field(description="Why, for an outcome other than ACCEPTED")]
+
+
+class AdminCommandJson(CommandJson):
+    """A command as operators see it: who sent it, and what it asked for."""
+
+    partnerId: Annotated[str | None, Field(description="The partner's; null for an operator's")]
+    actor: Annotated[
+        str | None, Field(description="The operator who sent it", examples=["console:alice"])
+    ]
+    request: Annotated[Any, Field(description="What it asked for, passwords and keys masked (***)")]
+
+
+class AdminCommandPage(TypedDict):
+    commands: Annotated[list[AdminCommandJson], Field(description="Newest first")]
+    nextCursor: str | None
+
+
+class AdminCommandsQuery(QueryModel):
+    limit: Limit = 20
+    cursor: Cursor | None = None
 
 
 class BatchItemJson(TypedDict):

@@ -24,7 +24,11 @@ _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
 
 # A storage server we cannot reach (or a Redis Cluster failing over, a slot with no owner) is
 # the caller's "try again later", not our bug.
-_UNAVAILABLE: tuple[type[BaseException], ...] = (*UNAVAILABLE, *db.UNAVAILABLE, ConnectionError)
+STORAGE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    *UNAVAILABLE,
+    *db.UNAVAILABLE,
+    ConnectionError,
+)
 
 
 class ApiError(Exception):
@@ -121,7 +125,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return error_response(request, _from_http_exception(request, exc))
-    except _UNAVAILABLE:
+    except STORAGE_UNAVAILABLE:
         log.warning("storage unavailable", exc_info=True, extra={"request_id": request_id(request)})
         return error_response(
             request, ApiError(503, "a storage service is unavailable; retry later")

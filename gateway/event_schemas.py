@@ -9,6 +9,7 @@ from pydantic import Field
 from typing_extensions import TypedDict
 
 from gateway.schemas import STATE_DESCRIPTION, CommandState, QueryModel, Status, Timestamp
+from shared.ids import CHARGER_ID_RE
 from shared.status import PartnerStatus
 
 _EVENT_KINDS = "(status|connection|session|command)"
@@ -22,6 +23,26 @@ class EventsQuery(QueryModel):
         examples=["status,command"],
         json_schema_extra={"pattern": f"^{_EVENT_KINDS}(,{_EVENT_KINDS})*$"},
     )
+
+
+# The chargers one page of the operator console shows, and then some.
+MAX_FOLLOWED = 100
+_ID = CHARGER_ID_RE.pattern.removeprefix("^").removesuffix("$")
+
+
+class AdminEventsQuery(EventsQuery):
+    charger_ids: str | None = Field(
+        None,
+        alias="chargerIds",
+        max_length=MAX_FOLLOWED * 49,
+        pattern=f"^{_ID}(,{_ID}){{0,{MAX_FOLLOWED - 1}}}$",
+        description=f"Only these chargers' events (comma-separated, up to {MAX_FOLLOWED}):"
+        " those a page shows; default every charger",
+        examples=["CP-0001,CP-0002"],
+    )
+
+    def chargers(self) -> frozenset[str] | None:
+        return frozenset(self.charger_ids.split(",")) if self.charger_ids is not None else None
 
 
 class StatusEventJson(TypedDict):

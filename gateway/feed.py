@@ -1,5 +1,6 @@
 """The live feed behind GET /events: stream entries -> partner events, for each partner's own
-chargers only, resumable from any entry still in the stream.
+chargers only (and behind GET /admin/events, for operators: every charger), resumable from any
+entry still in the stream.
 
 One reader per gateway follows the stream(s) while anyone listens and hands each event to the
 listening partners it belongs to; a listener that connects with a Last-Event-ID first reads
@@ -79,15 +80,19 @@ class OwnerCache:
         return found
 
 
-async def _for_partner(
-    events: list[FeedEvent], partner: str, owners: OwnerCache
+async def _for_listener(
+    events: list[FeedEvent], listener: Listener, owners: OwnerCache
 ) -> list[FeedEvent]:
-    """The events that belong to the partner: its chargers' changes and its own commands."""
+    """The events the listener takes: for a partner its chargers' changes and its own
+    commands; for an operator everything; either way only the kinds (and chargers) it asked for."""
+    events = [e for e in events if listener.asked_for(e)]
+    if listener.partner_id is None:
+        return events
     of = await owners.owners(e.charger_id for e in events if e.partner_id is None)
     return [
         e
         for e in events
-        if (e.partner_id == partner if e.kind == "command" else of.get(e.charger_id) == partner)
+        if (e.partner_id if e.kind == "command" else of.get(e.charger_id)) == listener.partner_id
     ]
 
 
@@ -104,12 +109,22 @@ async def _refresh(r: redis.Redis) -> None:
 
 @dataclass(eq=False)
 class Listener:
-    partner_id: str
+    partner_id: str | None  # None: an operator's, for every charger and every command
     kinds: frozenset[str]
+    chargers: frozenset[str] | None = None  # only these chargers' events
     pending: deque[FeedEvent] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
     closed: bool = False
+
+    def asked_for(self, event: FeedEvent) -> bool:
+        return event.kind in self.kinds and (
+            self.chargers is None or event.charger_id in self.chargers
+        )
+
+    def takes(self, event: FeedEvent, owner: str | None) -> bool:
+        """Whether the event goes to this listener; `owner` is the partner it belongs to."""
+        return self.asked_for(event) and (self.partner_id is None or self.partner_id == owner)
 
     def offer(self, event: FeedEvent) -> None:
         if self.overflowed:
@@ -158,9 +173,17 @@ class EventFeed:
             pipe.xrange(stream, "-", "+", count=1)
         return [parse_entry_id(r[0][0]) if r else None for r in await pipe.execute()]
 
-    async def listen(self, partner_id: str, kinds: Collection[str]) -> Listener:
-        """Register a listener; the reader runs from before this returns."""
-        listener = Listener(partner_id, frozenset(kinds))
+    async def listen(
+        self,
+        partner_id: str | None,
+        kinds: Collection[str],
+        chargers: Collection[str] | None = None,
+    ) -> Listener:
+        """Register a listener (a partner's, or for partner_id None an operator's); the reader
+        runs from before this returns."""
+        listener = Listener(
+            partner_id, frozenset(kinds), frozenset(chargers) if chargers is not None else None
+        )
         self._listeners.add(listener)
         try:
             if self._reader is None or self._reader.done():
@@ -185,7 +208,8 @@ class EventFeed:
             self._started = None
 
     def close_partner(self, partner_id: str | None) -> None:
-        """End the partner's streams (all streams for None): its access changed."""
+        """End the partner's streams (all streams, operators' too, for None): its access
+        changed."""
         for listener in list(self._listeners):
             if partner_id is None or listener.partner_id == partner_id:
                 listener.close()
@@ -240,8 +264,11 @@ class EventFeed:
 
     async def _hand_out(self, events: list[FeedEvent]) -> None:
         partners = {listener.partner_id for listener in self._listeners}
+        operators = None in partners  # they take every event: owners do not matter to them
+        of: dict[str, str] = {}
         try:
-            of = await self.owners.owners(e.charger_id for e in events if e.partner_id is None)
+            if partners - {None}:
+                of = await self.owners.owners(e.charger_id for e in events if e.partner_id is None)
         except Exception:
             # the listeners catch up from the stream themselves once Redis answers again
             log.warning("event feed cannot look up owners", exc_info=True)
@@ -251,10 +278,10 @@ class EventFeed:
             return
         for event in events:
             owner = event.partner_id if event.kind == "command" else of.get(event.charger_id)
-            if owner not in partners:
+            if owner not in partners and not operators:
                 continue
             for listener in self._listeners:
-                if listener.partner_id == owner and event.kind in listener.kinds:
+                if listener.takes(event, owner):
                     listener.offer(event)
 
     async def replay(self, listener: Listener, position: list[EntryId]) -> AsyncIterator[FeedEvent]:
@@ -271,9 +298,8 @@ class EventFeed:
                     e
                     for entry_id, fields in entries
                     if (e := to_feed_event(shard, entry_id, fields)) is not None
-                    and e.kind in listener.kinds
                 ]
-                for event in await _for_partner(batch, listener.partner_id, self.owners):
+                for event in await _for_listener(batch, listener, self.owners):
                     yield event
                 last = parse_entry_id(entries[-1][0])
                 if last is None or len(entries) < READ_COUNT:

@@ -5,7 +5,8 @@ one round trip. The admin API and `evcs admin` both answer with this."""
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import TypeVar
 
 import asyncpg
 import redis.asyncio as redis
@@ -16,6 +17,51 @@ from shared.charger_view import charger_view
 from shared.framing import SUBPROTOCOLS
 from shared.redis_keys import F, Keys
 from shared.registry import ChargerRecord
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# A filtered page reads chargers in chunks until it is full, but stops after this many so
+# that no request scans a huge fleet; its cursor then continues where it stopped.
+SCAN_CHUNK = 500
+SCAN_MAX = 10_000
+
+
+async def scan_page(
+    fetch: Callable[[str, int], Awaitable[Sequence[T]]],
+    id_of: Callable[[T], str],
+    render: Callable[[Sequence[T]], Awaitable[list[R | None]]],
+    limit: int,
+    after: str,
+    filtered: bool,
+) -> tuple[list[R], str | None]:
+    """A page of chargers in id order (keyset pagination): `fetch(after, n)` reads the next n
+    in id order from PostgreSQL, `render` each with its live state, None for one a filter on
+    that state leaves out. Returns the page and the id to continue after (None: the end).
+
+    Unfiltered, one read of limit + 1 says whether there is more; filtered (the state lives in
+    Redis, so no index can answer), chunks are read until the page is full or SCAN_MAX were
+    looked at: a page may then hold fewer than `limit` while its cursor leads on."""
+    chunk = SCAN_CHUNK if filtered else limit + 1
+    page: list[R] = []
+    scanned = 0
+    more = False
+    while True:
+        items = await fetch(after, chunk)
+        for i, (item, shown) in enumerate(zip(items, await render(items), strict=True)):
+            if len(page) == limit:
+                more = True
+                break
+            scanned += 1
+            after = id_of(item)
+            if shown is not None:
+                page.append(shown)
+            if scanned >= SCAN_MAX and (i + 1 < len(items) or len(items) == chunk):
+                more = True
+                break
+        if more or len(items) < chunk:
+            break
+    return page, after if more else None
 
 
 async def charger_hashes(r: redis.Redis, keys: Keys, ids: Sequence[str]) -> list[dict[str, str]]:

@@ -1,23 +1,32 @@
 """What stands before every route, as its declaration says: for partner routes the API key,
-then the rate limit; for admin routes the admin token; public routes (health, docs, metrics)
-pass."""
+then the rate limit; for admin routes the admin token, or an operator's console session (its
+cookie, and for a change its CSRF token); public routes (health, docs, metrics) pass."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from gateway import sessions
 from gateway.api import declaration_of
-from gateway.auth import presented_key
+from gateway.auth import presented_key, same_secret
 from gateway.errors import ApiError
 from gateway.observe import RATE_LIMITED
-from gateway.security import source_address
-from gateway.state import ADMIN_ACTOR, AUTH, LIMITER, PARTNER, RATE, SETTINGS, THROTTLE
+from gateway.security import over_tls, source_address
+from gateway.state import (
+    ADMIN_ACTOR,
+    AUTH,
+    LIMITER,
+    PARTNER,
+    RATE,
+    SESSIONS,
+    SETTINGS,
+    SIGNED_IN,
+    THROTTLE,
+)
 from shared import apikeys
 from shared.redis_client import UNAVAILABLE
 
@@ -25,6 +34,8 @@ log = logging.getLogger(__name__)
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="evcs-admin"'}
 _SANE_ACTOR = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
+# Methods that change nothing: a session needs no CSRF token for them.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def _partner(request: web.Request) -> None:
@@ -49,16 +60,13 @@ async def _partner(request: web.Request) -> None:
         )
 
 
-def _same_secret(presented: str, expected: str) -> bool:
-    # digests first: equal lengths, so the comparison's time says nothing about the token
-    return hmac.compare_digest(
-        hashlib.sha256(presented.encode()).digest(), hashlib.sha256(expected.encode()).digest()
-    )
-
-
 async def _admin(request: web.Request) -> None:
     presented = presented_key(request)
     if presented is None:
+        session_id = request.cookies.get(sessions.COOKIE)
+        if session_id:
+            await _admin_session(request, session_id)
+            return
         raise ApiError(
             401, "the admin token is required (Authorization: Bearer)", headers=_CHALLENGE
         )
@@ -77,12 +85,38 @@ async def _admin(request: web.Request) -> None:
         )
     throttle = request.app[THROTTLE]
     await throttle.check(address)  # no guessing the token from an address that kept failing
-    if _same_secret(presented, token.get_secret_value()):
+    if same_secret(presented, token.get_secret_value()):
         actor = request.headers.get("X-Actor", "")
         request[ADMIN_ACTOR] = f"admin:{actor}" if _SANE_ACTOR.fullmatch(actor) else "admin"
         return
     await throttle.failed(address)
     raise ApiError(401, "invalid admin token", headers=_CHALLENGE)
+
+
+def _secure(request: web.Request) -> bool:
+    return over_tls(request, request.app[SETTINGS].trust_forwarded_proto)
+
+
+async def _admin_session(request: web.Request, session_id: str) -> None:
+    """A console session's cookie instead of the token: the session's actor acts (X-Actor is
+    not asked), and a call that changes anything must carry the session's CSRF token, which a
+    page of another site cannot know. (No throttle: a 256-bit session id is not guessed.)"""
+    token = request.app[SETTINGS].admin_token
+    if token is None:
+        raise ApiError(403, "the admin API is disabled: no admin token is configured")
+    session = await request.app[SESSIONS].find(session_id, token.get_secret_value())
+    if session is None:
+        raise ApiError(
+            401,
+            "the console session has ended: sign in again",
+            headers={**_CHALLENGE, "Set-Cookie": sessions.expired_cookie(_secure(request))},
+        )
+    if request.method not in SAFE_METHODS and not same_secret(
+        request.headers.get(sessions.CSRF_HEADER, ""), session.csrf_token
+    ):
+        raise ApiError(403, f"{sessions.CSRF_HEADER} is missing or not this session's")
+    request[ADMIN_ACTOR] = session.actor
+    request[SIGNED_IN] = sessions.SignedIn(session_id, session)
 
 
 @web.middleware

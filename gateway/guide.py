@@ -84,4 +84,11 @@ TAGS = (
         "Operators: send any OCPP message to a charger, follow any command (admin token)",
     ),
     ("admin: audit", "Operators: who did what when (admin token)"),
+    ("admin: history", "Operators: any charger's status changes, meter values, sessions, commands"),
+    ("admin: events", "Operators: live changes of every charger as Server-Sent Events"),
+    ("admin: system", "Operators: storage health, csms nodes, recorder lag"),
+    (
+        "admin: console session",
+        "Operators: sign in to the operator console (/console) with the admin token",
+    ),
 )

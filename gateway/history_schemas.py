@@ -38,6 +38,19 @@ class MeterQuery(HistoryQuery):
     )
 
 
+class AdminMeterQuery(MeterQuery):
+    bucket_seconds: int | None = Field(
+        None,
+        alias="bucketSeconds",
+        ge=10,
+        le=86_400,
+        description="Average the values per bucket of this many seconds (per connector,"
+        " measurand and phase), for a chart: each value is then a bucket's mean, stamped with"
+        " its start, with no `timestamp` or `transactionId`",
+        examples=[60],
+    )
+
+
 class MeterValueJson(TypedDict):
     receivedAt: Annotated[str, Field(description="When the central system received it")]
     timestamp: Annotated[str | None, Field(description="The charger's time of the sample")]
@@ -79,4 +92,22 @@ class SessionJson(TypedDict):
 
 class SessionPage(TypedDict):
     sessions: Annotated[list[SessionJson], Field(description="Newest first")]
+    nextCursor: str | None
+
+
+class StatusChangeJson(TypedDict):
+    receivedAt: Annotated[str, Field(description="When the central system received it")]
+    timestamp: Annotated[str | None, Field(description="The charger's time of the change")]
+    connectorId: Annotated[
+        int, Field(description="Connector (1.6) or EVSE (2.0.1); 0 is the whole 1.6 charger")
+    ]
+    status: Annotated[
+        str, Field(description="The partner status it maps to", examples=["CHARGING"])
+    ]
+    ocppStatus: Annotated[str, Field(description="As the charger sent it", examples=["Charging"])]
+    errorCode: Annotated[str | None, Field(examples=["NoError"])]
+
+
+class StatusChangePage(TypedDict):
+    statusEvents: Annotated[list[StatusChangeJson], Field(description="Newest first")]
     nextCursor: str | None

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 
 from gateway.api import Endpoint, Param
 from gateway.schemas import ISO_EXAMPLE, ErrorBody
+from gateway.sessions import COOKIE
 
 REF = "#/components/schemas/{model}"
 
@@ -56,6 +57,12 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string"},
         "example": "respond-async",
     },
+    "Set-Cookie": {
+        "description": "The console session's cookie: HttpOnly, SameSite=Strict, Path=/,"
+        " Secure over https; Max-Age=0 clears it",
+        "schema": {"type": "string"},
+        "example": f"{COOKIE}=Jq3…; Path=/; Max-Age=28800; HttpOnly; SameSite=Strict",
+    },
     "Idempotent-Replayed": {
         "description": "true when this is the stored answer to an earlier request with the"
         " same Idempotency-Key, which was not run again",
@@ -75,8 +82,9 @@ _PARTNER_ERRORS = {
     503: "A storage service (Redis or PostgreSQL) is unavailable; retry later",
 }
 _ADMIN_ERRORS = {
-    401: "No admin token, or a wrong one",
-    403: "A partner API key was presented, or the admin API is disabled (no token configured)",
+    401: "No admin token (nor console session cookie), a wrong one, or a session that has ended",
+    403: "A partner API key was presented, the admin API is disabled (no token configured),"
+    " or a change made with a console session's cookie lacks its X-CSRF-Token",
     429: "This address failed authentication too often: wait Retry-After seconds",
     503: "A storage service (Redis or PostgreSQL) is unavailable; retry later",
 }
@@ -252,7 +260,7 @@ def _operation(
     if ep.access == "partner":
         op["security"] = [{"ApiKey": []}, {"Bearer": []}]
     elif ep.access == "admin":
-        op["security"] = [{"AdminToken": []}]
+        op["security"] = [{"AdminToken": []}, {"ConsoleSession": []}]
     else:
         op["security"] = []
     return op
@@ -301,6 +309,14 @@ def document(
                     "description": "The operator's admin token (EVCS_ADMIN_TOKEN) as"
                     " `Authorization: Bearer …`; optional `X-Actor: <name>` names the admin"
                     " in the audit log",
+                },
+                "ConsoleSession": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": COOKIE,
+                    "description": "An operator console session (POST /api/v1/admin/session):"
+                    " its cookie, and for every call but GET and HEAD its CSRF token as"
+                    " `X-CSRF-Token`",
                 },
             },
         },

@@ -56,6 +56,12 @@ PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 ASCII_PRINTABLE = r"^[\x20-\x7e]*$"
 
 
+def no_default(schema: dict[str, Any]) -> None:
+    """json_schema_extra of a field that may be left out but not sent as null: it documents
+    no null default."""
+    schema.pop("default", None)
+
+
 def fold_duplicates(ids: list[str]) -> list[str]:
     """Duplicates folded, first occurrence wins, order kept."""
     return list(dict.fromkeys(ids))

@@ -15,7 +15,9 @@ from gateway.dispatch import Dispatcher
 from gateway.feed import EventFeed
 from gateway.nodes import AliveNodes
 from gateway.ratelimit import Decision, RateLimiter
+from gateway.sessions import Sessions, SignedIn
 from gateway.stream_slots import StreamSlots
+from gateway.system import Census
 from shared.redis_keys import Keys
 from shared.registry import KeyRecord
 from shared.settings import Settings
@@ -32,6 +34,8 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 DISPATCH = web.AppKey("dispatch", Dispatcher)
 FEED = web.AppKey("feed", EventFeed)
 SLOTS = web.AppKey("slots", StreamSlots)
+SESSIONS = web.AppKey("sessions", Sessions)
+CENSUS = web.AppKey("census", Census)
 DRAINING = web.AppKey("draining", asyncio.Event)  # set on SIGTERM, before the listener closes
 # [monotonic time of the latest answer while draining]: is a load balancer still sending?
 LAST_ANSWER = web.AppKey("last_answer", list[float])
@@ -39,6 +43,7 @@ LAST_ANSWER = web.AppKey("last_answer", list[float])
 PARTNER = web.RequestKey("partner", KeyRecord)
 RATE = web.RequestKey("rate", Decision)
 ADMIN_ACTOR = web.RequestKey("admin_actor", str)  # who, for the audit log
+SIGNED_IN = web.RequestKey("signed_in", SignedIn)  # set when the admin came with a session
 
 
 def partner_id(request: web.Request) -> str:

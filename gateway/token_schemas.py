@@ -11,7 +11,7 @@ from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
 from gateway.command_log import iso
-from gateway.schemas import ISO_EXAMPLE, BodyModel, Cursor, QueryModel, Timestamp
+from gateway.schemas import ISO_EXAMPLE, BodyModel, Cursor, QueryModel, Timestamp, no_default
 from shared import registry
 from shared.ids import PARTNER_ID_RE, TOKEN_ID_RE
 
@@ -67,11 +67,6 @@ class TokenCreate(BodyModel):
     )
 
 
-def _no_default(schema: dict[str, Any]) -> None:
-    """A field that may be left out but not sent as null documents no null default."""
-    schema.pop("default", None)
-
-
 class _Changes(BodyModel):
     def changes(self) -> dict[str, Any]:
         """The fields sent (null included), by registry column."""
@@ -83,10 +78,10 @@ class PartnerTokenUpdate(_Changes):
 
     # left out: unchanged; never null (a token always has a status and a type)
     status: TokenStatus | SkipJsonSchema[None] = Field(
-        None, description=_STATUS_DESCRIPTION, json_schema_extra=_no_default
+        None, description=_STATUS_DESCRIPTION, json_schema_extra=no_default
     )
     type: TokenType | SkipJsonSchema[None] = Field(
-        None, description=_TYPE_DESCRIPTION, json_schema_extra=_no_default
+        None, description=_TYPE_DESCRIPTION, json_schema_extra=no_default
     )
     expires_at: AwareDatetime | None = Field(
         None, alias="expiresAt", description=_EXPIRY_DESCRIPTION

@@ -142,5 +142,10 @@ class Keys:
     def idempotency(self, partner_id: str, key: str) -> str:
         return f"{self.prefix}:idem:{{{partner_id}}}:{key}"
 
+    def console_session(self, digest: str) -> str:
+        """An operator's console session, under the SHA-256 of its id: the id itself lives
+        only in the operator's cookie."""
+        return f"{self.prefix}:session:{{{digest}}}"
+
 
 RECORDER_GROUP = "recorder"

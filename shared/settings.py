@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     auth_failures_per_minute: int = Field(30, ge=1)
     # Concurrent GET /events streams a partner may hold, across all gateways.
     max_streams_per_partner: int = Field(10, ge=1)
+    # How long an operator console session lasts from sign-in (then the admin token again).
+    console_session_seconds: int = Field(28_800, ge=60, le=7 * 86_400)
 
     # recorder
     recorder_batch: int = Field(5000, ge=1)  # entries per XREADGROUP and per PostgreSQL transaction

@@ -16,6 +16,7 @@ from gateway.routes import (
     batch_control,
     chargers,
     commands,
+    console,
     control,
     docs,
     events,
@@ -23,9 +24,11 @@ from gateway.routes import (
     ops,
     tokens,
 )
-from gateway.routes.admin import audit, keys, local_lists, partners
+from gateway.routes.admin import audit, keys, local_lists, partners, session, system
 from gateway.routes.admin import chargers as admin_chargers
 from gateway.routes.admin import commands as admin_commands
+from gateway.routes.admin import events as admin_events
+from gateway.routes.admin import history as admin_history
 from gateway.routes.admin import tokens as admin_tokens
 
 PARTNER_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
@@ -71,6 +74,10 @@ ADMIN_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     admin_chargers.ASSIGN_CHARGER,
     admin_chargers.UNASSIGN_CHARGER,
     admin_chargers.SET_PASSWORD,
+    admin_history.STATUS_EVENTS,
+    admin_history.ADMIN_METER_VALUES,
+    admin_history.ADMIN_SESSIONS,
+    admin_history.CHARGER_COMMANDS,
     admin_commands.SEND_COMMAND,
     admin_commands.GET_COMMAND,
     local_lists.SEND_LOCAL_LIST,
@@ -81,12 +88,18 @@ ADMIN_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     admin_tokens.UPDATE_TOKEN,
     admin_tokens.DELETE_TOKEN,
     audit.AUDIT_LOG,
+    admin_events.ADMIN_EVENTS,
+    system.SYSTEM,
+    session.CREATE_SESSION,
+    session.GET_SESSION,
+    session.END_SESSION,
 )
 
 ENDPOINTS = PARTNER_ENDPOINTS + ADMIN_ENDPOINTS
 
-# Served but not documented: Prometheus metrics and the documentation itself.
-UNDOCUMENTED: tuple[Route, ...] = docs.ROUTES
+# Served but not documented: the documentation itself and the operator console's static
+# files (the console calls only documented endpoints).
+UNDOCUMENTED: tuple[Route, ...] = (*docs.ROUTES, *console.ROUTES)
 
 
 def add_routes(app: web.Application) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -19,7 +20,7 @@ from gateway.charger_schemas import (
     charger_json,
 )
 from gateway.errors import ApiError
-from gateway.fleet import charger_hashes
+from gateway.fleet import charger_hashes, scan_page
 from gateway.jsonio import json_response
 from gateway.ownership import charger_id_of, not_found, owns
 from gateway.routes.params import CHARGER
@@ -169,49 +170,41 @@ def statuses_of(text: str | None) -> frozenset[PartnerStatus] | None:
     return wanted
 
 
-# A filtered page reads chargers in chunks until it is full, but stops after this many so
-# that no request scans a huge fleet; its cursor then continues where it stopped.
-_SCAN_CHUNK = 500
-_SCAN_MAX = 10_000
-
-
 async def list_chargers(request: web.Request) -> web.Response:
     """The partner's chargers in id order, a page at a time (keyset pagination)."""
     query = LIST_CHARGERS.query_of(request)
     wanted = statuses_of(query.status)
-    after = _decode_cursor(query.cursor) if query.cursor is not None else ""
-    chunk = query.limit + 1 if wanted is None else _SCAN_CHUNK
-    page: list[ChargerJson] = []
-    scanned = 0
-    more = False
-    while True:
+    app = request.app
+
+    async def fetch(after: str, n: int) -> list[str]:
         # PostgreSQL says which chargers are the partner's; Redis only what state they are in.
-        rows = await request.app[POOL].fetch(
+        rows = await app[POOL].fetch(
             "SELECT id FROM chargers WHERE partner_id = $1 AND removed_at IS NULL AND id > $2"
             " ORDER BY id LIMIT $3",
             partner_id(request),
             after,
-            chunk,
+            n,
         )
-        ids = [row["id"] for row in rows]
+        return [row["id"] for row in rows]
+
+    async def render(ids: Sequence[str]) -> list[ChargerJson | None]:
         now = time.time()
-        for i, (charger_id, fields) in enumerate(
-            zip(ids, await charger_hashes(request.app[REDIS], request.app[KEYS], ids), strict=True)
-        ):
-            if len(page) == query.limit:
-                more = True
-                break
-            scanned += 1
-            after = charger_id
-            shown = _render(request, charger_id, fields, now)
-            if wanted is None or shown["status"] in wanted:
-                page.append(shown)
-            if scanned >= _SCAN_MAX and (i + 1 < len(ids) or len(ids) == chunk):
-                more = True
-                break
-        if more or len(ids) < chunk:
-            break
-    answer: ChargerPage = {"chargers": page, "nextCursor": _encode_cursor(after) if more else None}
+        shown = [
+            _render(request, charger_id, fields, now)
+            for charger_id, fields in zip(
+                ids, await charger_hashes(app[REDIS], app[KEYS], ids), strict=True
+            )
+        ]
+        return [c if wanted is None or c["status"] in wanted else None for c in shown]
+
+    after = _decode_cursor(query.cursor) if query.cursor is not None else ""
+    page, last = await scan_page(
+        fetch, str, render, query.limit, after, filtered=wanted is not None
+    )
+    answer: ChargerPage = {
+        "chargers": page,
+        "nextCursor": _encode_cursor(last) if last is not None else None,
+    }
     return json_response(answer)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -68,8 +69,12 @@ def frame(event: FeedEvent, position: list[EntryId]) -> bytes:
     )
 
 
+# Whether a stream may go on, asked at every keep-alive (a console session signed out).
+StillAllowed = Callable[[], Awaitable[bool]]
+
+
 class _Stream:
-    """One partner's open event stream."""
+    """One open event stream."""
 
     def __init__(
         self,
@@ -77,11 +82,13 @@ class _Stream:
         feed: EventFeed,
         listener: Listener,
         position: list[EntryId],
+        still_allowed: StillAllowed | None,
     ) -> None:
         self.response = response
         self.feed = feed
         self.listener = listener
         self.position = position
+        self.still_allowed = still_allowed
 
     async def send(self, event: FeedEvent) -> None:
         if event.entry <= self.position[event.shard]:
@@ -109,19 +116,27 @@ class _Stream:
             try:
                 await asyncio.wait_for(listener.wake.wait(), HEARTBEAT_SECONDS)
             except TimeoutError:
+                if self.still_allowed is not None and not await self.still_allowed():
+                    return
                 await self.response.write(b": keep-alive\n\n")
+
+
+def resume_position(request: web.Request, feed: EventFeed) -> list[EntryId] | None:
+    """Where the client's Last-Event-ID says to resume (None: from now on), or 400."""
+    last_event_id = request.headers.get("Last-Event-ID")
+    if not last_event_id:
+        return None
+    position = parse_last_event_id(last_event_id, feed.shards)
+    if position is None:
+        raise ApiError(400, "Last-Event-ID: not an event id this feed sent")
+    return position
 
 
 async def events(request: web.Request) -> web.StreamResponse:
     query = EVENTS.query_of(request)
     kinds = kinds_of(query.types)
     feed = request.app[FEED]
-    last_event_id = request.headers.get("Last-Event-ID")
-    position: list[EntryId] | None = None
-    if last_event_id:
-        position = parse_last_event_id(last_event_id, feed.shards)
-        if position is None:
-            raise ApiError(400, "Last-Event-ID: not an event id this feed sent")
+    position = resume_position(request, feed)
     pid = partner_id(request)
     slots = request.app[SLOTS]
     lease = await slots.acquire(pid)
@@ -133,19 +148,20 @@ async def events(request: web.Request) -> web.StreamResponse:
             headers={"Retry-After": str(int(HEARTBEAT_SECONDS))},
         )
     try:
-        return await _serve(request, pid, feed, kinds, position)
+        return await serve(request, feed, await feed.listen(pid, kinds), position)
     finally:
         await slots.release(pid, lease)
 
 
-async def _serve(
+async def serve(
     request: web.Request,
-    pid: str,
     feed: EventFeed,
-    kinds: frozenset[str],
+    listener: Listener,
     position: list[EntryId] | None,
+    still_allowed: StillAllowed | None = None,
 ) -> web.StreamResponse:
-    listener = await feed.listen(pid, kinds)
+    """Stream the listener's events from `position` (None: from now on) until the client
+    goes, the listener is closed or `still_allowed` says no; the listener leaves the feed."""
     try:
         lost = False
         if position is None:
@@ -167,7 +183,7 @@ async def _serve(
             await response.write(f"retry: {RETRY_MS}\n\n".encode())
             if lost:
                 await response.write(GAP_EVENT)
-            await _Stream(response, feed, listener, position).run()
+            await _Stream(response, feed, listener, position, still_allowed).run()
         except ConnectionResetError:
             pass  # the client went away
         except Exception:

@@ -6,15 +6,12 @@ previous owner is not its to read.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from aiohttp import web
-from asyncpg import Record
 
-from gateway import cursors
+from gateway import history
 from gateway.api import Endpoint, Reply
-from gateway.command_log import iso
-from gateway.errors import ApiError
 from gateway.history_schemas import HistoryQuery, MeterPage, MeterQuery, SessionJson, SessionPage
 from gateway.jsonio import json_response
 from gateway.ownership import charger_id_of, not_found
@@ -22,8 +19,6 @@ from gateway.routes.params import CHARGER
 from gateway.routes.paths import API
 from gateway.schemas import ISO_EXAMPLE
 from gateway.state import POOL, partner_id
-
-DEFAULT_WINDOW = timedelta(hours=24)
 
 
 async def _owned_since(request: web.Request, charger_id: str) -> datetime:
@@ -39,78 +34,22 @@ async def _owned_since(request: web.Request, charger_id: str) -> datetime:
     return since
 
 
-def window(query: HistoryQuery, now: datetime) -> tuple[datetime, datetime]:
-    """[from, to): `to` defaults to now, `from` to a day before `to`."""
-    to = query.to or now
-    start = query.from_ or to - DEFAULT_WINDOW
-    if start >= to:
-        raise ApiError(400, "from: must be before to")
-    return start, to
-
-
-def _parse_time(value: object) -> datetime:
-    if not isinstance(value, str):
-        raise ApiError(400, "cursor: not a cursor this API returned")
-    try:
-        ts = datetime.fromisoformat(value)
-    except ValueError:
-        raise ApiError(400, "cursor: not a cursor this API returned") from None
-    if ts.tzinfo is None:
-        raise ApiError(400, "cursor: not a cursor this API returned")
-    return ts
+async def _partners_window(
+    request: web.Request, charger_id: str, query: HistoryQuery
+) -> tuple[datetime, datetime]:
+    """The window asked for, from no earlier than the charger became the partner's."""
+    start, to = history.window(query, datetime.now(UTC))
+    return max(start, await _owned_since(request, charger_id)), to
 
 
 async def meter_values(request: web.Request) -> web.Response:
     charger_id = charger_id_of(request)
     query = METER_VALUES.query_of(request)
-    start, to = window(query, datetime.now(UTC))
-    after: tuple[datetime, str, int] | None = None
-    if query.cursor is not None:
-        at, stream_id, seq = cursors.decode(query.cursor, 3)
-        if not isinstance(stream_id, str) or not isinstance(seq, int):
-            raise ApiError(400, "cursor: not a cursor this API returned")
-        after = (_parse_time(at), stream_id, seq)
-    start = max(start, await _owned_since(request, charger_id))
-    rows = await request.app[POOL].fetch(
-        "SELECT received_at, stream_id, seq, connector_id, transaction_id, ts, measurand, phase,"
-        " value, unit FROM meter_values"
-        " WHERE charger_id = $1 AND received_at >= $2 AND received_at < $3"
-        " AND ($4::text IS NULL OR measurand = $4)"
-        " AND ($5::timestamptz IS NULL OR (received_at, stream_id, seq) > ($5, $6::text, $7::int))"
-        " ORDER BY received_at, stream_id, seq LIMIT $8",
-        charger_id,
-        start,
-        to,
-        query.measurand,
-        after[0] if after else None,
-        after[1] if after else None,
-        after[2] if after else None,
-        query.limit + 1,
+    start, to = await _partners_window(request, charger_id, query)
+    page = await history.meter_page(
+        request.app[POOL], charger_id, start, to, query.measurand, query.cursor, query.limit
     )
-    page = rows[: query.limit]
-    answer: MeterPage = {
-        "meterValues": [
-            {
-                "receivedAt": iso(r["received_at"]) or "",
-                "timestamp": iso(r["ts"]),
-                "connectorId": r["connector_id"],
-                "transactionId": r["transaction_id"],
-                "measurand": r["measurand"],
-                "phase": r["phase"],
-                "value": r["value"],
-                "unit": r["unit"],
-            }
-            for r in page
-        ],
-        "nextCursor": (
-            cursors.encode(
-                page[-1]["received_at"].isoformat(), page[-1]["stream_id"], page[-1]["seq"]
-            )
-            if len(rows) > query.limit
-            else None
-        ),
-    }
-    return json_response(answer)
+    return json_response(page)
 
 
 METER_VALUES = Endpoint(
@@ -166,65 +105,14 @@ SESSION_EXAMPLE: SessionJson = {
 }
 
 
-def session_json(r: Record) -> SessionJson:
-    return {
-        "chargerId": r["charger_id"],
-        "transactionId": r["transaction_id"],
-        "connectorId": r["connector_id"],
-        "idTag": r["id_tag"],
-        "startedAt": iso(r["started_at"]),
-        "stoppedAt": iso(r["stopped_at"]),
-        "meterStartWh": r["meter_start_wh"],
-        "meterStopWh": r["meter_stop_wh"],
-        "energyWh": r["energy_wh"],
-        "stopReason": r["stop_reason"],
-        "active": r["stopped_at"] is None,
-        "authStatus": r["auth_status"],
-    }
-
-
-def session_page(rows: list[Record], limit: int) -> SessionPage:
-    """A page of transactions rows (one more than `limit` fetched: there is a next page)."""
-    page = rows[:limit]
-    return {
-        "sessions": [session_json(r) for r in page],
-        "nextCursor": (
-            cursors.encode(page[-1]["started_at"].isoformat(), page[-1]["transaction_id"])
-            if len(rows) > limit
-            else None
-        ),
-    }
-
-
-def session_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    """Where the previous page of sessions ended (newest first)."""
-    if cursor is None:
-        return None
-    at, tx = cursors.decode(cursor, 2)
-    if not isinstance(tx, str):
-        raise ApiError(400, "cursor: not a cursor this API returned")
-    return _parse_time(at), tx
-
-
 async def sessions(request: web.Request) -> web.Response:
     charger_id = charger_id_of(request)
     query = SESSIONS.query_of(request)
-    start, to = window(query, datetime.now(UTC))
-    before = session_cursor(query.cursor)
-    start = max(start, await _owned_since(request, charger_id))
-    rows = await request.app[POOL].fetch(
-        "SELECT * FROM transactions"
-        " WHERE charger_id = $1 AND started_at >= $2 AND started_at < $3"
-        " AND ($4::timestamptz IS NULL OR (started_at, transaction_id) < ($4, $5::text))"
-        " ORDER BY started_at DESC, transaction_id DESC LIMIT $6",
-        charger_id,
-        start,
-        to,
-        before[0] if before else None,
-        before[1] if before else None,
-        query.limit + 1,
+    start, to = await _partners_window(request, charger_id, query)
+    page = await history.charger_sessions(
+        request.app[POOL], charger_id, start, to, query.cursor, query.limit
     )
-    return json_response(session_page(rows, query.limit))
+    return json_response(page)
 
 
 SESSIONS = Endpoint(

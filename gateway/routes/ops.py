@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from typing import Literal
 
 from aiohttp import web
 
@@ -12,7 +13,7 @@ from gateway.api import Endpoint, Reply
 from gateway.errors import ApiError
 from gateway.jsonio import json_response
 from gateway.routes.paths import API
-from gateway.schemas import HealthJson, ReadyJson
+from gateway.schemas import HealthJson, ReadyChecks, ReadyJson
 from gateway.state import DRAINING, POOL, REDIS
 
 PROBE_TIMEOUT = 2.0
@@ -35,7 +36,7 @@ HEALTH = Endpoint(
 )
 
 
-async def _probe(check: Awaitable[object]) -> str:
+async def _probe(check: Awaitable[object]) -> Literal["ok", "unavailable"]:
     try:
         async with asyncio.timeout(PROBE_TIMEOUT):
             await check
@@ -44,15 +45,20 @@ async def _probe(check: Awaitable[object]) -> str:
     return "ok"
 
 
+async def storage_checks(app: web.Application) -> ReadyChecks:
+    """Whether Redis answers PING and PostgreSQL SELECT 1, each within the timeout."""
+    redis_state, pg_state = await asyncio.gather(
+        _probe(app[REDIS].ping()), _probe(app[POOL].fetchval("SELECT 1"))
+    )
+    return {"redis": redis_state, "postgresql": pg_state}
+
+
 async def ready(request: web.Request) -> web.Response:
     """Ready when Redis answers PING and PostgreSQL answers SELECT 1, both within the timeout,
     and the gateway is not draining for a shutdown."""
     if request.app[DRAINING].is_set():
         raise ApiError(503, "not ready: shutting down", headers={"Connection": "close"})
-    redis_state, pg_state = await asyncio.gather(
-        _probe(request.app[REDIS].ping()), _probe(request.app[POOL].fetchval("SELECT 1"))
-    )
-    checks = {"redis": redis_state, "postgresql": pg_state}
+    checks = await storage_checks(request.app)
     failed = [name for name, state in checks.items() if state != "ok"]
     if failed:
         raise ApiError(503, f"not ready: {', '.join(failed)} unavailable", extra={"checks": checks})

@@ -11,10 +11,11 @@ from aiohttp import web
 from gateway import cursors
 from gateway.api import Endpoint, Reply
 from gateway.errors import ApiError
+from gateway.history import session_cursor, session_page, window
 from gateway.history_schemas import HistoryQuery, SessionPage
 from gateway.jsonio import json_response
 from gateway.ownership import token_id_of
-from gateway.routes.history import SESSION_EXAMPLE, session_cursor, session_page, window
+from gateway.routes.history import SESSION_EXAMPLE
 from gateway.routes.params import TOKEN
 from gateway.routes.paths import API
 from gateway.state import KEYS, POOL, REDIS, partner_id

@@ -144,16 +144,20 @@ async def list_chargers(
     *,
     partner_id: str | None = None,
     include_removed: bool = False,
+    search: str | None = None,
     after: str = "",
     limit: int = 100,
 ) -> list[ChargerRecord]:
+    """Chargers in id order after `after`; `search`: only ids containing it, in any case."""
     rows = await pool.fetch(
         "SELECT * FROM chargers WHERE id > $1 AND ($2::text IS NULL OR partner_id = $2)"
-        " AND ($3 OR removed_at IS NULL) ORDER BY id LIMIT $4",
+        " AND ($3 OR removed_at IS NULL)"
+        " AND ($5::text IS NULL OR strpos(lower(id), lower($5)) > 0) ORDER BY id LIMIT $4",
         after,
         partner_id,
         include_removed,
         limit,
+        search,
     )
     return [_charger(r) for r in rows]
 

@@ -10,7 +10,9 @@ from typing import Any
 import asyncpg
 import redis.asyncio as redis
 
+from gateway import sessions
 from gateway.routes import ADMIN_ENDPOINTS, ENDPOINTS
+from gateway.routes.admin.session import SESSION_PATH
 from shared import events as ev
 from shared import registry
 from shared.bus import CommandReply, CommandRequest, Outcome
@@ -23,6 +25,7 @@ from tests.gateway.support import (
     Partner,
     SseReader,
     StartNode,
+    admin_headers,
     mark_alive,
     online_state,
 )
@@ -205,3 +208,41 @@ async def test_each_partner_on_the_others_chargers(
         assert (await sse.next()).json()["chargerId"] == chargers[a.id]
     finally:
         resp.close()
+
+
+async def test_every_admin_endpoint_wants_the_token_or_a_console_session(
+    gw: Gateway, partner: Partner
+) -> None:
+    """No credentials, a forged or ended session, and a session's change without its CSRF
+    token are all refused, on every admin endpoint, before any handler runs."""
+    resp = await gw.client.post(SESSION_PATH, json={}, headers=admin_headers())
+    csrf = (await resp.json())["csrfToken"]
+    session_id = resp.cookies[sessions.COOKIE].value
+    gw.client.session.cookie_jar.clear()
+    resp = await gw.client.delete(
+        SESSION_PATH,
+        headers={"Cookie": f"{sessions.COOKIE}={session_id}", sessions.CSRF_HEADER: csrf},
+    )
+    assert resp.status == 200  # the session is over
+    live = await gw.client.post(SESSION_PATH, json={}, headers=admin_headers())
+    live_csrf = (await live.json())["csrfToken"]
+    live_id = live.cookies[sessions.COOKIE].value
+    gw.client.session.cookie_jar.clear()
+    for ep in ADMIN_ENDPOINTS:
+        path = ep.path.format(
+            chargerId="CP-X", partnerId="acme", keyId="key_0", tokenId="T", commandId="cmd_0"
+        )
+        refusals: list[tuple[dict[str, str], int]] = [
+            ({}, 401),
+            ({"Cookie": f"{sessions.COOKIE}={'A' * 43}"}, 401),  # forged
+            ({"Cookie": f"{sessions.COOKIE}={session_id}", sessions.CSRF_HEADER: csrf}, 401),
+            (partner.headers, 403),
+        ]
+        if ep.method not in ("GET", "HEAD"):
+            # a live session's change without its CSRF token, or with another session's
+            for wrong in ({}, {sessions.CSRF_HEADER: csrf}):
+                refusals.append(({"Cookie": f"{sessions.COOKIE}={live_id}", **wrong}, 403))
+        for headers, status in refusals:
+            resp = await gw.client.request(ep.method, path, json={}, headers=headers)
+            assert resp.status == status, (ep.method, path, headers, resp.status)
+    assert live_csrf != csrf

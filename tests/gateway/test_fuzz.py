@@ -12,6 +12,7 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -92,8 +93,8 @@ def running_gateway(settings: Settings) -> Iterator[ThreadedGateway]:
 @pytest.fixture(scope="module")
 def api_schema(running_gateway: ThreadedGateway) -> Any:
     schema = schemathesis.openapi.from_url(f"{running_gateway.url}/api/openapi.json")
-    # an event stream never ends by itself; it has tests of its own
-    return schema.exclude(path="/api/v1/events")
+    # an event stream never ends by itself; the streams have tests of their own
+    return schema.exclude(path="/api/v1/events").exclude(path="/api/v1/admin/events")
 
 
 EXAMPLES_PER_MODE = 4  # per operation, positive and negative: a few hundred requests in all
@@ -103,6 +104,17 @@ def _auth(path: str, key: str) -> dict[str, str]:
     if path.startswith("/api/v1/admin"):
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     return {"x-api-key": key}
+
+
+def _empty_window(query: dict[str, Any]) -> bool:
+    if "from" not in query:
+        return False
+    try:
+        start = datetime.fromisoformat(str(query["from"]))
+        end = datetime.fromisoformat(str(query["to"])) if "to" in query else datetime.now(UTC)
+        return start >= end
+    except (ValueError, TypeError):
+        return False  # not a time: the 400 is the answer
 
 
 def _describe(exc: BaseException) -> str:
@@ -129,6 +141,10 @@ def _check(
         if positive and case.query:
             # an opaque cursor that this API never issued is a 400, though it fits the schema
             case.query.pop("cursor", None)
+            # so is a history window that ends before it starts (`to` is now if not given)
+            if _empty_window(case.query):
+                case.query.pop("from")
+                case.query.pop("to", None)
         if case.headers and "Idempotency-Key" in case.headers:
             # a key reused for another request is a 422 (tested elsewhere): one key per case
             case.headers["Idempotency-Key"] = uuid.uuid4().hex

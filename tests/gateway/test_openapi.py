@@ -108,7 +108,12 @@ async def test_schemas_are_the_handlers_own_models(gw: Gateway) -> None:
     assert schemas["ConnectorJson"] == nested["ConnectorJson"]
     for event in ("StatusEventJson", "SessionEventJson", "CommandEventJson"):
         assert event in schemas
-    assert set(doc["components"]["securitySchemes"]) == {"ApiKey", "Bearer", "AdminToken"}
+    assert set(doc["components"]["securitySchemes"]) == {
+        "ApiKey",
+        "Bearer",
+        "AdminToken",
+        "ConsoleSession",
+    }
 
 
 async def test_swagger_ui_is_served_locally_under_a_strict_csp(gw: Gateway) -> None:

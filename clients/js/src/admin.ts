@@ -1,13 +1,22 @@
 /** The operator's admin API client: partners, keys, chargers, OCPP commands, tokens, audit log. */
+import type { HistoryOptions } from "./client.js";
+import { type AdminEventsOptions, EventStream } from "./event-stream.js";
 import { API, asIs, body, type Call, type ClientOptions, query, segment, Transport } from "./http.js";
 import type {
   AdminCharger,
   AdminChargerDetail,
   AdminChargerPage,
+  AdminCommand,
+  AdminCommandPage,
   ApiKey,
   AuditEntry,
   AuditPage,
+  ChargerStatus,
   Command,
+  ConsoleSession,
+  ConsoleSessionEnded,
+  MeterPage,
+  MeterValue,
   IssuedKey,
   KeyList,
   LocalList,
@@ -20,6 +29,11 @@ import type {
   PartnerPage,
   PartnerUpdate,
   RegisteredCharger,
+  Session,
+  SessionPage,
+  StatusChange,
+  StatusChangePage,
+  SystemState,
   Token,
   TokenCreate,
   TokenPage,
@@ -54,6 +68,44 @@ export class EVChargingAdmin {
 
   private send<T>(call: Call<T>): Promise<T> {
     return this.t.send(call);
+  }
+
+  /**
+   * Sign in to the operator console with the admin token: the answer sets the session cookie
+   * (a browser keeps it) and holds the CSRF token its changes send as `X-CSRF-Token`. What the
+   * session does is audited as `console:<actor>`.
+   */
+  createSession(options: { actor?: string } = {}): Promise<ConsoleSession> {
+    return this.send({
+      operationId: "adminCreateSession",
+      method: "POST",
+      path: `${ADMIN}/session`,
+      body: body({ actor: options.actor }),
+      replayable: false,
+      parse: asIs<ConsoleSession>,
+    });
+  }
+
+  /** The console session of the request's cookie (`NotFound` without one). */
+  getSession(): Promise<ConsoleSession> {
+    return this.send({
+      operationId: "adminGetSession",
+      method: "GET",
+      path: `${ADMIN}/session`,
+      replayable: true,
+      parse: asIs<ConsoleSession>,
+    });
+  }
+
+  /** Sign out: end the console session of the request's cookie, if any. */
+  endSession(): Promise<ConsoleSessionEnded> {
+    return this.send({
+      operationId: "adminEndSession",
+      method: "DELETE",
+      path: `${ADMIN}/session`,
+      replayable: true,
+      parse: asIs<ConsoleSessionEnded>,
+    });
   }
 
   /** Create a partner; without limits it gets the gateway's defaults. */
@@ -230,9 +282,19 @@ export class EVChargingAdmin {
     });
   }
 
-  /** Registered chargers, page after page. */
+  /**
+   * Registered chargers with their live state, page after page: a partner's, those whose id
+   * contains `search` (any case), in one of the `status`es, connected or not (`online`).
+   */
   listChargers(
-    options: { partnerId?: string; includeRemoved?: boolean; pageSize?: number } = {},
+    options: {
+      partnerId?: string;
+      includeRemoved?: boolean;
+      search?: string;
+      status?: ChargerStatus[];
+      online?: boolean;
+      pageSize?: number;
+    } = {},
   ): AsyncIterable<AdminCharger> {
     return this.t.pages(
       (cursor) => ({
@@ -242,6 +304,9 @@ export class EVChargingAdmin {
         query: query({
           partnerId: options.partnerId,
           includeRemoved: options.includeRemoved || undefined,
+          q: options.search,
+          status: options.status,
+          online: options.online,
           limit: options.pageSize,
           cursor,
         }),
@@ -279,6 +344,102 @@ export class EVChargingAdmin {
       body: body(options),
       replayable: false,
       parse: asIs<RegisteredCharger>,
+    });
+  }
+
+  /** A charger's status changes in the window (default: the last 24 h), newest first. */
+  statusEvents(chargerId: string, options: HistoryOptions = {}): AsyncIterable<StatusChange> {
+    return this.t.pages(
+      (cursor) => ({
+        operationId: "adminChargerStatusEvents",
+        method: "GET",
+        path: `${ADMIN}/chargers/${segment(chargerId)}/status-events`,
+        query: query({ from: options.from, to: options.to, limit: options.pageSize, cursor }),
+        replayable: true,
+        parse: asIs<StatusChangePage>,
+      }),
+      (page) => page.statusEvents,
+      (page) => page.nextCursor,
+    );
+  }
+
+  /**
+   * A charger's meter values in the window (default: the last 24 h), oldest first; with
+   * `bucketSeconds` averaged per bucket, connector, measurand and phase (for charts).
+   */
+  meterValues(
+    chargerId: string,
+    options: HistoryOptions & { measurand?: string; bucketSeconds?: number } = {},
+  ): AsyncIterable<MeterValue> {
+    return this.t.pages(
+      (cursor) => ({
+        operationId: "adminChargerMeterValues",
+        method: "GET",
+        path: `${ADMIN}/chargers/${segment(chargerId)}/meter-values`,
+        query: query({
+          from: options.from,
+          to: options.to,
+          measurand: options.measurand,
+          bucketSeconds: options.bucketSeconds,
+          limit: options.pageSize,
+          cursor,
+        }),
+        replayable: true,
+        parse: asIs<MeterPage>,
+      }),
+      (page) => page.meterValues,
+      (page) => page.nextCursor,
+    );
+  }
+
+  /** A charger's sessions that started in the window, newest first, whoever owned it. */
+  sessions(chargerId: string, options: HistoryOptions = {}): AsyncIterable<Session> {
+    return this.t.pages(
+      (cursor) => ({
+        operationId: "adminChargerSessions",
+        method: "GET",
+        path: `${ADMIN}/chargers/${segment(chargerId)}/sessions`,
+        query: query({ from: options.from, to: options.to, limit: options.pageSize, cursor }),
+        replayable: true,
+        parse: asIs<SessionPage>,
+      }),
+      (page) => page.sessions,
+      (page) => page.nextCursor,
+    );
+  }
+
+  /** Every command sent to a charger, partners' and operators', newest first. */
+  chargerCommands(chargerId: string, options: { pageSize?: number } = {}): AsyncIterable<AdminCommand> {
+    return this.t.pages(
+      (cursor) => ({
+        operationId: "adminChargerCommands",
+        method: "GET",
+        path: `${ADMIN}/chargers/${segment(chargerId)}/commands`,
+        query: query({ limit: options.pageSize, cursor }),
+        replayable: true,
+        parse: asIs<AdminCommandPage>,
+      }),
+      (page) => page.commands,
+      (page) => page.nextCursor,
+    );
+  }
+
+  /**
+   * The live feed of every charger (or only `chargerIds`, up to 100), every command included;
+   * it reconnects by itself with `Last-Event-ID`.
+   */
+  events(options: AdminEventsOptions = {}): EventStream {
+    return new EventStream(this.t, options, `${ADMIN}/events`);
+  }
+
+  /** Storage health, the csms nodes with their chargers, the recorders' lag. */
+  system(): Promise<SystemState> {
+    return this.send({
+      operationId: "adminSystem",
+      method: "GET",
+      path: `${ADMIN}/system`,
+      replayable: true,
+      parse: asIs<SystemState>,
     });
   }
 

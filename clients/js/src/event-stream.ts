@@ -19,6 +19,11 @@ export interface EventsOptions {
   signal?: AbortSignal;
 }
 
+/** The admin feed's options: every charger's events, or only these chargers' (up to 100). */
+export interface AdminEventsOptions extends EventsOptions {
+  chargerIds?: string[];
+}
+
 /**
  * The live event feed: `for await` it for events, forever; it reconnects by itself with
  * `Last-Event-ID`, so nothing in between is lost (within the feed's retention, 10 minutes by
@@ -39,7 +44,9 @@ export class EventStream implements AsyncIterable<Event> {
 
   constructor(
     private readonly transport: Transport,
-    private readonly options: EventsOptions,
+    private readonly options: AdminEventsOptions,
+    /** The partner's feed, or the admin feed of every charger. */
+    private readonly path: string = `${API}/events`,
   ) {
     this.lastEventId = options.lastEventId ?? null;
     options.signal?.addEventListener("abort", () => this.close(), { once: true });
@@ -120,8 +127,11 @@ export class EventStream implements AsyncIterable<Event> {
       };
       if (this.lastEventId) headers["Last-Event-ID"] = this.lastEventId;
       const url = this.transport.url(
-        `${API}/events`,
-        query({ types: this.options.types ?? undefined }),
+        this.path,
+        query({
+          types: this.options.types ?? undefined,
+          chargerIds: this.options.chargerIds ?? undefined,
+        }),
       );
       let response: Response;
       try {

@@ -17,7 +17,7 @@ export {
   type HistoryOptions,
   type UnlockOptions,
 } from "./client.js";
-export { type EventsOptions, EventStream } from "./event-stream.js";
+export { type AdminEventsOptions, type EventsOptions, EventStream } from "./event-stream.js";
 export * from "./errors.js";
 export { type ClientOptions, type FetchLike, VERSION } from "./http.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";

@@ -490,7 +490,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List registered chargers */
+        /**
+         * List registered chargers, with their live state
+         * @description In charger id order, `limit` at a time; pass `nextCursor` as `cursor` for the next page. `partnerId` and `q` are answered by the database; `status` and `online` from the live state in Redis, looking at up to 10,000 chargers per page, so a page of a rare status may come short (or empty) with a `nextCursor` to go on with.
+         */
         get: operations["adminListChargers"];
         put?: never;
         /**
@@ -563,6 +566,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/chargers/{chargerId}/status-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A charger's status changes over a time window
+         * @description Every status notification of its connectors (or EVSEs) as recorded in the history database, newest first, with the raw OCPP status and the partner status it maps to.
+         */
+        get: operations["adminChargerStatusEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/chargers/{chargerId}/meter-values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A charger's meter values over a time window, raw or per time bucket
+         * @description As the partners' meter values, oldest first, whoever owned the charger. With `bucketSeconds` the values are averaged per bucket, connector, measurand and phase: hours of a charger sampling every second in a few hundred values.
+         */
+        get: operations["adminChargerMeterValues"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/chargers/{chargerId}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A charger's charging sessions (transactions)
+         * @description Sessions that started in the window, newest first (the running one with `active` true), whoever owned the charger.
+         */
+        get: operations["adminChargerSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/chargers/{chargerId}/commands": {
         parameters: {
             query?: never;
@@ -570,7 +633,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * A charger's recent commands and their outcomes
+         * @description Every command sent to the charger, partners' (on, off, availability, …) and operators' (OCPP messages), newest first, with who sent it, what it asked for (passwords and keys masked) and its state (PENDING until the outcome is known).
+         */
+        get: operations["adminChargerCommands"];
         put?: never;
         /**
          * Send any OCPP message to a charger
@@ -690,6 +757,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live events of every charger (Server-Sent Events)
+         * @description As GET /events, for operators: `status`, `connection` and `session` events of every charger, `command` events of every command (partners' and operators'), or only those of `chargerIds`. Resumable with `Last-Event-ID`; a `: keep-alive` comment every 15 s. A stream opened with a console session ends at its next keep-alive once the session has ended.
+         */
+        get: operations["adminEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/system": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Storage health, csms nodes with their chargers, recorder lag
+         * @description `checks` as GET /health/ready computes them (on this gateway). `nodes`: every csms node that announced itself in the last hour, whether its keep-alive holds and how many registered chargers it holds now (counted from every charger's state, at most every 10 s). `recorder`: per stream shard, entries read but not yet written, entries not yet read, and the age of the oldest entry not yet in PostgreSQL. A part whose storage does not answer is null.
+         */
+        get: operations["adminSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The console session of the request's cookie, with its CSRF token
+         * @description For a page loaded anew: whether it is signed in, as whom, until when, and the CSRF token its changes must send. A browser on another site can neither send the cookie (SameSite=Strict) nor read the answer (no CORS with credentials).
+         */
+        get: operations["adminGetSession"];
+        put?: never;
+        /**
+         * Sign in to the operator console: the admin token for a session cookie
+         * @description Takes the admin token (`Authorization: Bearer`), once; answers with a `Set-Cookie` of an opaque session id (HttpOnly, SameSite=Strict, Path=/, Secure over https) that the admin API accepts instead of the token until `expiresAt` (`EVCS_CONSOLE_SESSION_SECONDS`, 8 h by default) or sign-out. With the cookie, every call but GET and HEAD must send the answer's `csrfToken` as `X-CSRF-Token`; what the session does is audited as `console:<actor>`. Redis keeps only a hash of the session id, never the token; a new admin token ends every session. Signing in is audited (`console.sign_in`).
+         */
+        post: operations["adminCreateSession"];
+        /**
+         * Sign out: end the console session of the request's cookie
+         * @description The session is deleted at once, for every gateway, and its open event streams end by their next keep-alive; the answer clears the cookie. Audited (`console.sign_out`). With the token and no cookie there is nothing to end.
+         */
+        delete: operations["adminEndSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -728,6 +863,21 @@ export interface components {
             online: boolean;
             /** @description One of the seven partner statuses (see the status mapping) */
             status: components["schemas"]["PartnerStatus"];
+            /**
+             * Connectors
+             * @description Its connectors (1.6) or EVSEs (2.0.1), with their raw OCPP status
+             */
+            connectors: components["schemas"]["ConnectorJson"][];
+            /**
+             * Meterkwh
+             * @description Latest energy register reading, kWh
+             */
+            meterKwh: number | null;
+            /**
+             * Metertimestamp
+             * @description The charger's time of that reading
+             */
+            meterTimestamp: string | null;
             /**
              * Node
              * @description The csms node holding its connection; null while offline
@@ -780,6 +930,21 @@ export interface components {
             /** @description One of the seven partner statuses (see the status mapping) */
             status: components["schemas"]["PartnerStatus"];
             /**
+             * Connectors
+             * @description Its connectors (1.6) or EVSEs (2.0.1), with their raw OCPP status
+             */
+            connectors: components["schemas"]["ConnectorJson"][];
+            /**
+             * Meterkwh
+             * @description Latest energy register reading, kWh
+             */
+            meterKwh: number | null;
+            /**
+             * Metertimestamp
+             * @description The charger's time of that reading
+             */
+            meterTimestamp: string | null;
+            /**
              * Node
              * @description The csms node holding its connection; null while offline
              */
@@ -799,6 +964,83 @@ export interface components {
         AdminChargerPage: {
             /** Chargers */
             chargers: components["schemas"]["AdminChargerJson"][];
+            /** Nextcursor */
+            nextCursor: string | null;
+        };
+        /**
+         * AdminCommandJson
+         * @description A command as operators see it: who sent it, and what it asked for.
+         */
+        AdminCommandJson: {
+            /**
+             * Commandid
+             * @example cmd_5f2b9c0a1d3e4f60
+             */
+            commandId: string;
+            /** Chargerid */
+            chargerId: string;
+            /**
+             * Action
+             * @description on, off or availability
+             */
+            action: string;
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "sync" | "async";
+            /**
+             * State
+             * @description OCPI CommandResult vocabulary: ACCEPTED / REJECTED (the charger's answer), TIMEOUT (no answer in time), EVSE_OFFLINE (not connected), FAILED (the charger answered with an error, or its csms node was unreachable: see `message`), NOT_SUPPORTED (the command does not apply to the charger's state, e.g. off with no session running), PENDING (not yet known)
+             * @enum {string}
+             */
+            state: "PENDING" | "ACCEPTED" | "REJECTED" | "TIMEOUT" | "EVSE_OFFLINE" | "FAILED" | "NOT_SUPPORTED";
+            /**
+             * Createdat
+             * @description UTC, ISO 8601
+             * @example 2026-03-01T10:15:30.000Z
+             */
+            createdAt: string;
+            /**
+             * Completedat
+             * @description When the outcome became known
+             */
+            completedAt: string | null;
+            /** Ocppaction */
+            ocppAction: string | null;
+            /** Chargerresponse */
+            chargerResponse: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Message
+             * @description Why, for an outcome other than ACCEPTED
+             */
+            message: string | null;
+            /**
+             * Partnerid
+             * @description The partner's; null for an operator's
+             */
+            partnerId: string | null;
+            /**
+             * Actor
+             * @description The operator who sent it
+             * @example console:alice
+             */
+            actor: string | null;
+            /**
+             * Request
+             * @description What it asked for, passwords and keys masked (***)
+             */
+            request: unknown;
+        };
+        /** AdminCommandPage */
+        AdminCommandPage: {
+            /**
+             * Commands
+             * @description Newest first
+             */
+            commands: components["schemas"]["AdminCommandJson"][];
             /** Nextcursor */
             nextCursor: string | null;
         };
@@ -1266,6 +1508,51 @@ export interface components {
              */
             transactionId: string | null;
         };
+        /** ConsoleSessionCreate */
+        ConsoleSessionCreate: {
+            /**
+             * Actor
+             * @description Your name for the audit log: what the session does is by console:<actor> (default: console)
+             * @default null
+             * @example alice
+             */
+            actor: string | null;
+        };
+        /** ConsoleSessionEndedJson */
+        ConsoleSessionEndedJson: {
+            /**
+             * Ended
+             * @description Whether there was a session to end (false: none, or ended)
+             */
+            ended: boolean;
+        };
+        /** ConsoleSessionJson */
+        ConsoleSessionJson: {
+            /**
+             * Actor
+             * @description Who the audit log names for this session
+             * @example console:alice
+             */
+            actor: string;
+            /**
+             * Csrftoken
+             * @description Send it as X-CSRF-Token with every call but GET and HEAD made with the session's cookie
+             * @example b3JmQ2Nzc2F0ZXN0LXRva2VuLWV4YW1wbGUtMDEyMw
+             */
+            csrfToken: string;
+            /**
+             * Createdat
+             * @description UTC, ISO 8601
+             * @example 2026-03-01T10:15:30.000Z
+             */
+            createdAt: string;
+            /**
+             * Expiresat
+             * @description When the session ends (sign in again)
+             * @example 2026-03-01T10:15:30.000Z
+             */
+            expiresAt: string;
+        };
         /**
          * ControlRequest
          * @description Switch a charger on (start a session) or off (stop the running session).
@@ -1363,6 +1650,24 @@ export interface components {
              * @example 2026-03-01T10:15:30.000Z
              */
             at: string;
+        };
+        /** FleetCountJson */
+        FleetCountJson: {
+            /**
+             * Registered
+             * @description Registered chargers, decommissioned ones aside
+             */
+            registered: number;
+            /**
+             * Online
+             * @description Of those, connected now on a live node
+             */
+            online: number;
+            /**
+             * Countedat
+             * @description When they were counted (counts are kept a few seconds)
+             */
+            countedAt: string;
         };
         /** HealthJson */
         HealthJson: {
@@ -1584,6 +1889,29 @@ export interface components {
              * @example Wh
              */
             unit: string | null;
+        };
+        /** NodeJson */
+        NodeJson: {
+            /**
+             * Nodeid
+             * @example csms-1
+             */
+            nodeId: string;
+            /**
+             * Alive
+             * @description Its keep-alive has not lapsed
+             */
+            alive: boolean;
+            /**
+             * Aliveuntil
+             * @description When its last keep-alive lapses (a node gone for an hour is dropped)
+             */
+            aliveUntil: string;
+            /**
+             * Chargers
+             * @description Registered chargers connected to it now
+             */
+            chargers: number;
         };
         /** NotifyEventJson */
         NotifyEventJson: {
@@ -1842,9 +2170,9 @@ export interface components {
         PartnerUpdate: {
             /**
              * Name
-             * @default null
+             * @example ACME Mobility
              */
-            name: string | null;
+            name?: string;
             /**
              * Chargerquota
              * @default null
@@ -1882,6 +2210,49 @@ export interface components {
              */
             status: "ok";
             checks: components["schemas"]["ReadyChecks"];
+        };
+        /** RecorderJson */
+        RecorderJson: {
+            /**
+             * Started
+             * @description A recorder has read the stream (its consumer group exists)
+             */
+            started: boolean;
+            /**
+             * Lagseconds
+             * @description The largest shard lag; null before any recorder ran
+             */
+            lagSeconds: number | null;
+            /** Shards */
+            shards: components["schemas"]["RecorderShardJson"][];
+        };
+        /** RecorderShardJson */
+        RecorderShardJson: {
+            /**
+             * Shard
+             * @description Event stream shard (EVCS_STREAM_SHARDS)
+             */
+            shard: number;
+            /**
+             * Length
+             * @description Entries in the stream
+             */
+            length: number;
+            /**
+             * Pending
+             * @description Read by a recorder, not yet written
+             */
+            pending: number;
+            /**
+             * Undelivered
+             * @description Not yet read by any recorder (null if the server cannot say)
+             */
+            undelivered: number | null;
+            /**
+             * Lagseconds
+             * @description Age of the oldest entry not yet written; 0 when caught up
+             */
+            lagSeconds: number;
         };
         /** RegisteredChargerJson */
         RegisteredChargerJson: {
@@ -2030,6 +2401,51 @@ export interface components {
             /** Nextcursor */
             nextCursor: string | null;
         };
+        /** StatusChangeJson */
+        StatusChangeJson: {
+            /**
+             * Receivedat
+             * @description When the central system received it
+             */
+            receivedAt: string;
+            /**
+             * Timestamp
+             * @description The charger's time of the change
+             */
+            timestamp: string | null;
+            /**
+             * Connectorid
+             * @description Connector (1.6) or EVSE (2.0.1); 0 is the whole 1.6 charger
+             */
+            connectorId: number;
+            /**
+             * Status
+             * @description The partner status it maps to
+             * @example CHARGING
+             */
+            status: string;
+            /**
+             * Ocppstatus
+             * @description As the charger sent it
+             * @example Charging
+             */
+            ocppStatus: string;
+            /**
+             * Errorcode
+             * @example NoError
+             */
+            errorCode: string | null;
+        };
+        /** StatusChangePage */
+        StatusChangePage: {
+            /**
+             * Statusevents
+             * @description Newest first
+             */
+            statusEvents: components["schemas"]["StatusChangeJson"][];
+            /** Nextcursor */
+            nextCursor: string | null;
+        };
         /**
          * StatusChangeRequest
          * @description Make a charger (or one connector) available or take it out of service.
@@ -2075,6 +2491,25 @@ export interface components {
              * @example 2026-03-01T10:15:30.000Z
              */
             receivedAt: string;
+        };
+        /** SystemJson */
+        SystemJson: {
+            /** @description As the readiness check computes them */
+            checks: components["schemas"]["ReadyChecks"];
+            /**
+             * Draining
+             * @description This gateway is shutting down
+             */
+            draining: boolean;
+            /** @description Null: storage unavailable */
+            chargers: components["schemas"]["FleetCountJson"] | null;
+            /**
+             * Nodes
+             * @description Null: Redis unavailable
+             */
+            nodes: components["schemas"]["NodeJson"][] | null;
+            /** @description Null: Redis unavailable */
+            recorder: components["schemas"]["RecorderJson"] | null;
         };
         /**
          * TokenCreate
@@ -2290,6 +2725,11 @@ export interface components {
          * @example respond-async
          */
         "Preference-Applied": string;
+        /**
+         * @description The console session's cookie: HttpOnly, SameSite=Strict, Path=/, Secure over https; Max-Age=0 clears it
+         * @example evcs_session=Jq3…; Path=/; Max-Age=28800; HttpOnly; SameSite=Strict
+         */
+        "Set-Cookie": string;
         /**
          * @description true when this is the stored answer to an earlier request with the same Idempotency-Key, which was not run again
          * @example true
@@ -6551,7 +6991,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6562,7 +7002,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners"
@@ -6571,7 +7011,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6581,7 +7021,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners"
@@ -6702,7 +7142,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6713,7 +7153,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners"
@@ -6722,7 +7162,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6732,7 +7172,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners"
@@ -6886,7 +7326,7 @@ export interface operations {
                     "application/json": components["schemas"]["PartnerJson"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6897,7 +7337,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}"
@@ -6906,7 +7346,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6916,7 +7356,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}"
@@ -7023,7 +7463,7 @@ export interface operations {
                     "application/json": components["schemas"]["PartnerDeletedJson"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7034,7 +7474,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}"
@@ -7043,7 +7483,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7053,7 +7493,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}"
@@ -7198,7 +7638,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7209,7 +7649,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}"
@@ -7218,7 +7658,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7228,7 +7668,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}"
@@ -7382,7 +7822,7 @@ export interface operations {
                     "application/json": components["schemas"]["PartnerJson"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7393,7 +7833,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}/suspend"
@@ -7402,7 +7842,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7412,7 +7852,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}/suspend"
@@ -7528,7 +7968,7 @@ export interface operations {
                     "application/json": components["schemas"]["PartnerJson"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7539,7 +7979,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}/reactivate"
@@ -7548,7 +7988,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7558,7 +7998,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}/reactivate"
@@ -7675,7 +8115,7 @@ export interface operations {
                     "application/json": components["schemas"]["KeyListJson"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7686,7 +8126,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}/keys"
@@ -7695,7 +8135,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7705,7 +8145,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}/keys"
@@ -7850,7 +8290,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7861,7 +8301,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}/keys"
@@ -7870,7 +8310,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7880,7 +8320,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/partners/{partnerId}/keys"
@@ -8054,7 +8494,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -8065,7 +8505,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/keys"
@@ -8074,7 +8514,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -8084,7 +8524,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/keys"
@@ -8220,7 +8660,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -8231,7 +8671,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/keys/{keyId}/rotate"
@@ -8240,7 +8680,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -8250,7 +8690,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/keys/{keyId}/rotate"
@@ -8420,7 +8860,7 @@ export interface operations {
                     "application/json": components["schemas"]["KeyJson"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -8431,7 +8871,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/keys/{keyId}/revoke"
@@ -8440,7 +8880,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -8450,7 +8890,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/keys/{keyId}/revoke"
@@ -8526,6 +8966,18 @@ export interface operations {
                 partnerId?: string;
                 /** @description Also list decommissioned chargers */
                 includeRemoved?: boolean;
+                /**
+                 * @description Only chargers whose id contains this (any case)
+                 * @example DEMO
+                 */
+                q?: string;
+                /**
+                 * @description Only chargers in one of these statuses (comma-separated). Status and `online` live in Redis, where no index can answer: a filtered page may hold fewer than `limit` chargers (even none) while `nextCursor` still leads on.
+                 * @example CHARGING,AVAILABLE
+                 */
+                status?: string;
+                /** @description Only chargers connected now (true) or not (false) */
+                online?: boolean;
                 /** @description Page size (1-500) */
                 limit?: number;
                 /**
@@ -8568,6 +9020,16 @@ export interface operations {
                      *           "removedAt": null,
                      *           "online": true,
                      *           "status": "AVAILABLE",
+                     *           "connectors": [
+                     *             {
+                     *               "connectorId": 1,
+                     *               "status": "AVAILABLE",
+                     *               "ocppStatus": "Available",
+                     *               "transactionId": null
+                     *             }
+                     *           ],
+                     *           "meterKwh": 1234.5,
+                     *           "meterTimestamp": "2026-03-01T10:15:30.000Z",
                      *           "node": "csms-1",
                      *           "lastSeen": "2026-03-01T10:15:30.000Z",
                      *           "firmwareVersion": "1.4.2"
@@ -8598,7 +9060,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -8609,7 +9071,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers"
@@ -8618,7 +9080,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -8628,7 +9090,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers"
@@ -8725,6 +9187,16 @@ export interface operations {
                      *         "removedAt": null,
                      *         "online": true,
                      *         "status": "AVAILABLE",
+                     *         "connectors": [
+                     *           {
+                     *             "connectorId": 1,
+                     *             "status": "AVAILABLE",
+                     *             "ocppStatus": "Available",
+                     *             "transactionId": null
+                     *           }
+                     *         ],
+                     *         "meterKwh": 1234.5,
+                     *         "meterTimestamp": "2026-03-01T10:15:30.000Z",
                      *         "node": "csms-1",
                      *         "lastSeen": "2026-03-01T10:15:30.000Z",
                      *         "firmwareVersion": "1.4.2"
@@ -8754,7 +9226,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -8765,7 +9237,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers"
@@ -8774,7 +9246,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -8784,7 +9256,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers"
@@ -8951,6 +9423,16 @@ export interface operations {
                      *       "removedAt": null,
                      *       "online": true,
                      *       "status": "AVAILABLE",
+                     *       "connectors": [
+                     *         {
+                     *           "connectorId": 1,
+                     *           "status": "AVAILABLE",
+                     *           "ocppStatus": "Available",
+                     *           "transactionId": null
+                     *         }
+                     *       ],
+                     *       "meterKwh": 1234.5,
+                     *       "meterTimestamp": "2026-03-01T10:15:30.000Z",
                      *       "node": "csms-1",
                      *       "lastSeen": "2026-03-01T10:15:30.000Z",
                      *       "firmwareVersion": "1.4.2",
@@ -8988,7 +9470,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdminChargerDetailJson"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -8999,7 +9481,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}"
@@ -9008,7 +9490,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -9018,7 +9500,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}"
@@ -9128,6 +9610,16 @@ export interface operations {
                      *       "removedAt": "2026-03-01T10:15:30.000Z",
                      *       "online": true,
                      *       "status": "AVAILABLE",
+                     *       "connectors": [
+                     *         {
+                     *           "connectorId": 1,
+                     *           "status": "AVAILABLE",
+                     *           "ocppStatus": "Available",
+                     *           "transactionId": null
+                     *         }
+                     *       ],
+                     *       "meterKwh": 1234.5,
+                     *       "meterTimestamp": "2026-03-01T10:15:30.000Z",
                      *       "node": "csms-1",
                      *       "lastSeen": "2026-03-01T10:15:30.000Z",
                      *       "firmwareVersion": "1.4.2"
@@ -9136,7 +9628,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdminChargerJson"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -9147,7 +9639,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}"
@@ -9156,7 +9648,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -9166,7 +9658,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}"
@@ -9304,6 +9796,16 @@ export interface operations {
                      *       "removedAt": null,
                      *       "online": true,
                      *       "status": "AVAILABLE",
+                     *       "connectors": [
+                     *         {
+                     *           "connectorId": 1,
+                     *           "status": "AVAILABLE",
+                     *           "ocppStatus": "Available",
+                     *           "transactionId": null
+                     *         }
+                     *       ],
+                     *       "meterKwh": 1234.5,
+                     *       "meterTimestamp": "2026-03-01T10:15:30.000Z",
                      *       "node": "csms-1",
                      *       "lastSeen": "2026-03-01T10:15:30.000Z",
                      *       "firmwareVersion": "1.4.2"
@@ -9331,7 +9833,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -9342,7 +9844,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/partner"
@@ -9351,7 +9853,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -9361,7 +9863,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/partner"
@@ -9528,6 +10030,16 @@ export interface operations {
                      *       "removedAt": null,
                      *       "online": true,
                      *       "status": "AVAILABLE",
+                     *       "connectors": [
+                     *         {
+                     *           "connectorId": 1,
+                     *           "status": "AVAILABLE",
+                     *           "ocppStatus": "Available",
+                     *           "transactionId": null
+                     *         }
+                     *       ],
+                     *       "meterKwh": 1234.5,
+                     *       "meterTimestamp": "2026-03-01T10:15:30.000Z",
                      *       "node": "csms-1",
                      *       "lastSeen": "2026-03-01T10:15:30.000Z",
                      *       "firmwareVersion": "1.4.2"
@@ -9536,7 +10048,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdminChargerJson"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -9547,7 +10059,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/partner"
@@ -9556,7 +10068,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -9566,7 +10078,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/partner"
@@ -9701,6 +10213,16 @@ export interface operations {
                      *         "removedAt": null,
                      *         "online": true,
                      *         "status": "AVAILABLE",
+                     *         "connectors": [
+                     *           {
+                     *             "connectorId": 1,
+                     *             "status": "AVAILABLE",
+                     *             "ocppStatus": "Available",
+                     *             "transactionId": null
+                     *           }
+                     *         ],
+                     *         "meterKwh": 1234.5,
+                     *         "meterTimestamp": "2026-03-01T10:15:30.000Z",
                      *         "node": "csms-1",
                      *         "lastSeen": "2026-03-01T10:15:30.000Z",
                      *         "firmwareVersion": "1.4.2"
@@ -9730,7 +10252,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -9741,7 +10263,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/password"
@@ -9750,7 +10272,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -9760,7 +10282,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/password"
@@ -9886,6 +10408,768 @@ export interface operations {
             };
         };
     };
+    adminChargerStatusEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Start of the window (inclusive, ISO 8601 with offset); default 24 h before `to`
+                 * @example 2026-03-01T00:00:00Z
+                 */
+                from?: string;
+                /**
+                 * @description End of the window (exclusive, ISO 8601 with offset); default now
+                 * @example 2026-03-02T00:00:00Z
+                 */
+                to?: string;
+                /**
+                 * @description Page size (1-1000)
+                 * @example 100
+                 */
+                limit?: number;
+                /**
+                 * @description The `nextCursor` of the previous page; leave out for the first page
+                 * @example Q1AtMDAwMg
+                 */
+                cursor?: string;
+            };
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The charger's id. Unknown ids and other partners' chargers alike are 404.
+                 * @example CP-0001
+                 */
+                chargerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of status changes */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusEvents": [
+                     *         {
+                     *           "receivedAt": "2026-03-01T10:15:30.000Z",
+                     *           "timestamp": "2026-03-01T10:15:30.000Z",
+                     *           "connectorId": 1,
+                     *           "status": "CHARGING",
+                     *           "ocppStatus": "Charging",
+                     *           "errorCode": "NoError"
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StatusChangePage"];
+                };
+            };
+            /** @description A query parameter is invalid (the message says which) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "a query parameter is invalid (the message says which)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/status-events"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/status-events"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/status-events"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such charger */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no such charger",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/status-events"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/status-events"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/status-events"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminChargerMeterValues: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Start of the window (inclusive, ISO 8601 with offset); default 24 h before `to`
+                 * @example 2026-03-01T00:00:00Z
+                 */
+                from?: string;
+                /**
+                 * @description End of the window (exclusive, ISO 8601 with offset); default now
+                 * @example 2026-03-02T00:00:00Z
+                 */
+                to?: string;
+                /**
+                 * @description Page size (1-1000)
+                 * @example 100
+                 */
+                limit?: number;
+                /**
+                 * @description The `nextCursor` of the previous page; leave out for the first page
+                 * @example Q1AtMDAwMg
+                 */
+                cursor?: string;
+                /**
+                 * @description Only this measurand (as the charger names it)
+                 * @example Energy.Active.Import.Register
+                 */
+                measurand?: string;
+                /**
+                 * @description Average the values per bucket of this many seconds (per connector, measurand and phase), for a chart: each value is then a bucket's mean, stamped with its start, with no `timestamp` or `transactionId`
+                 * @example 60
+                 */
+                bucketSeconds?: number;
+            };
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The charger's id. Unknown ids and other partners' chargers alike are 404.
+                 * @example CP-0001
+                 */
+                chargerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of meter values */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "meterValues": [
+                     *         {
+                     *           "receivedAt": "2026-03-01T10:15:30.000Z",
+                     *           "timestamp": "2026-03-01T10:15:30.000Z",
+                     *           "connectorId": 1,
+                     *           "transactionId": "1042",
+                     *           "measurand": "Energy.Active.Import.Register",
+                     *           "phase": null,
+                     *           "value": 1234500,
+                     *           "unit": "Wh"
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MeterPage"];
+                };
+            };
+            /** @description A query parameter is invalid (the message says which) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "a query parameter is invalid (the message says which)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/meter-values"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/meter-values"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/meter-values"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such charger */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no such charger",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/meter-values"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/meter-values"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/meter-values"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminChargerSessions: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Start of the window (inclusive, ISO 8601 with offset); default 24 h before `to`
+                 * @example 2026-03-01T00:00:00Z
+                 */
+                from?: string;
+                /**
+                 * @description End of the window (exclusive, ISO 8601 with offset); default now
+                 * @example 2026-03-02T00:00:00Z
+                 */
+                to?: string;
+                /**
+                 * @description Page size (1-1000)
+                 * @example 100
+                 */
+                limit?: number;
+                /**
+                 * @description The `nextCursor` of the previous page; leave out for the first page
+                 * @example Q1AtMDAwMg
+                 */
+                cursor?: string;
+            };
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The charger's id. Unknown ids and other partners' chargers alike are 404.
+                 * @example CP-0001
+                 */
+                chargerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of sessions */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "sessions": [
+                     *         {
+                     *           "chargerId": "CP-0001",
+                     *           "transactionId": "1042",
+                     *           "connectorId": 1,
+                     *           "idTag": "PARTNER-TAG-1",
+                     *           "startedAt": "2026-03-01T10:15:30.000Z",
+                     *           "stoppedAt": null,
+                     *           "meterStartWh": 1200000,
+                     *           "meterStopWh": null,
+                     *           "energyWh": null,
+                     *           "stopReason": null,
+                     *           "active": true,
+                     *           "authStatus": "Accepted"
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SessionPage"];
+                };
+            };
+            /** @description A query parameter is invalid (the message says which) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "a query parameter is invalid (the message says which)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/sessions"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/sessions"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/sessions"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such charger */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no such charger",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/sessions"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/sessions"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/sessions"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminChargerCommands: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Page size (1-100)
+                 * @example 50
+                 */
+                limit?: number;
+                /**
+                 * @description The `nextCursor` of the previous page; leave out for the first page
+                 * @example Q1AtMDAwMg
+                 */
+                cursor?: string;
+            };
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /**
+                 * @description The charger's id. Unknown ids and other partners' chargers alike are 404.
+                 * @example CP-0001
+                 */
+                chargerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of commands */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "commands": [
+                     *         {
+                     *           "commandId": "cmd_5f2b9c0a1d3e4f60",
+                     *           "chargerId": "CP-0001",
+                     *           "action": "Reset",
+                     *           "mode": "sync",
+                     *           "state": "ACCEPTED",
+                     *           "createdAt": "2026-03-01T10:15:30.000Z",
+                     *           "completedAt": "2026-03-01T10:15:30.000Z",
+                     *           "ocppAction": "Reset",
+                     *           "chargerResponse": {
+                     *             "status": "Accepted"
+                     *           },
+                     *           "message": null,
+                     *           "partnerId": null,
+                     *           "actor": "console:alice",
+                     *           "request": {
+                     *             "action": "Reset",
+                     *             "payload": {
+                     *               "type": "Soft"
+                     *             }
+                     *           }
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AdminCommandPage"];
+                };
+            };
+            /** @description A query parameter is invalid (the message says which) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "a query parameter is invalid (the message says which)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such charger */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no such charger",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     adminSendCommand: {
         parameters: {
             query?: {
@@ -9987,7 +11271,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -9998,7 +11282,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
@@ -10007,7 +11291,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10017,7 +11301,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/commands"
@@ -10245,7 +11529,7 @@ export interface operations {
                     "application/json": components["schemas"]["CommandJson"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10256,7 +11540,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/commands/{commandId}"
@@ -10265,7 +11549,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10275,7 +11559,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/commands/{commandId}"
@@ -10391,7 +11675,7 @@ export interface operations {
                     "application/json": components["schemas"]["LocalListJson"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10402,7 +11686,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
@@ -10411,7 +11695,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10421,7 +11705,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
@@ -10567,7 +11851,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10578,7 +11862,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
@@ -10587,7 +11871,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10597,7 +11881,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/chargers/{chargerId}/local-list"
@@ -10837,7 +12121,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10848,7 +12132,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/tokens"
@@ -10857,7 +12141,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10867,7 +12151,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/tokens"
@@ -10985,7 +12269,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -10996,7 +12280,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/tokens"
@@ -11005,7 +12289,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -11015,7 +12299,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/tokens"
@@ -11185,7 +12469,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenJson"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -11196,7 +12480,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/tokens/{tokenId}"
@@ -11205,7 +12489,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -11215,7 +12499,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/tokens/{tokenId}"
@@ -11328,7 +12612,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenJson"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -11339,7 +12623,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/tokens/{tokenId}"
@@ -11348,7 +12632,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -11358,7 +12642,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/tokens/{tokenId}"
@@ -11499,7 +12783,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -11510,7 +12794,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/tokens/{tokenId}"
@@ -11519,7 +12803,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -11529,7 +12813,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/tokens/{tokenId}"
@@ -11720,7 +13004,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No admin token, or a wrong one */
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -11731,7 +13015,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 401,
-                     *       "message": "no admin token, or a wrong one",
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
                      *       "error": "Unauthorized",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/audit"
@@ -11740,7 +13024,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A partner API key was presented, or the admin API is disabled (no token configured) */
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -11750,7 +13034,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "statusCode": 403,
-                     *       "message": "a partner api key was presented, or the admin api is disabled (no token configured)",
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
                      *       "error": "Forbidden",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/audit"
@@ -11793,6 +13077,716 @@ export interface operations {
                      *       "error": "Service Unavailable",
                      *       "timestamp": "2026-03-01T10:15:30.000Z",
                      *       "path": "/api/v1/admin/audit"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only these event types (comma-separated): status, connection, session, command; default all
+                 * @example status,command
+                 */
+                types?: string;
+                /**
+                 * @description Only these chargers' events (comma-separated, up to 100): those a page shows; default every charger
+                 * @example CP-0001,CP-0002
+                 */
+                chargerIds?: string;
+            };
+            header?: {
+                /**
+                 * @description Resume after this event: the `id` of the last event received (EventSource clients send it on reconnection by themselves). Events stay resumable for the stream retention (default 10 minutes); older positions get a `gap` event first.
+                 * @example 1767225600000-0
+                 */
+                "Last-Event-ID"?: string;
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example retry: 2000
+                     *
+                     *     id: 1767225600000-0
+                     *     event: status
+                     *     data: {"chargerId": "CP-0001", "connectorId": 1, "status": "CHARGING", "previousStatus": "BLOCKED", "ocppStatus": "Charging", "errorCode": "NoError", "timestamp": "2026-03-01T10:15:30.000Z", "receivedAt": "2026-03-01T10:15:30.000Z"}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            /** @description A query parameter is invalid (the message says which); or: Last-Event-ID is not an id this feed sent, or `types` or `chargerIds` is invalid */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "a query parameter is invalid (the message says which)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/events"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/events"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/events"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/events"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/events"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminSystem: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The system */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "checks": {
+                     *         "redis": "ok",
+                     *         "postgresql": "ok"
+                     *       },
+                     *       "draining": false,
+                     *       "chargers": {
+                     *         "registered": 1200,
+                     *         "online": 1187,
+                     *         "countedAt": "2026-03-01T10:15:30.000Z"
+                     *       },
+                     *       "nodes": [
+                     *         {
+                     *           "nodeId": "csms-1",
+                     *           "alive": true,
+                     *           "aliveUntil": "2026-03-01T10:15:45.000Z",
+                     *           "chargers": 1187
+                     *         }
+                     *       ],
+                     *       "recorder": {
+                     *         "started": true,
+                     *         "lagSeconds": 0.04,
+                     *         "shards": [
+                     *           {
+                     *             "shard": 0,
+                     *             "length": 51234,
+                     *             "pending": 12,
+                     *             "undelivered": 0,
+                     *             "lagSeconds": 0.04
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SystemJson"];
+                };
+            };
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/system"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/system"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/system"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/system"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminGetSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "actor": "console:alice",
+                     *       "csrfToken": "b3JmQ2Nzc2F0ZXN0LXRva2VuLWV4YW1wbGUtMDEyMw",
+                     *       "createdAt": "2026-03-01T10:15:30.000Z",
+                     *       "expiresAt": "2026-03-01T18:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConsoleSessionJson"];
+                };
+            };
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session cookie came, or its session has ended */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "message": "no session cookie came, or its session has ended",
+                     *       "error": "Not Found",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminCreateSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "actor": "alice"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ConsoleSessionCreate"];
+            };
+        };
+        responses: {
+            /** @description Signed in: the session cookie is set */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Set-Cookie": components["headers"]["Set-Cookie"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "actor": "console:alice",
+                     *       "csrfToken": "b3JmQ2Nzc2F0ZXN0LXRva2VuLWV4YW1wbGUtMDEyMw",
+                     *       "createdAt": "2026-03-01T10:15:30.000Z",
+                     *       "expiresAt": "2026-03-01T18:15:30.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConsoleSessionJson"];
+                };
+            };
+            /** @description The body is not valid JSON or does not match the schema (the message says where) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "message": "the body is not valid json or does not match the schema (the message says where)",
+                     *       "error": "Bad Request",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token; or: Made with a session's cookie: signing in takes the admin token */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 256 KiB */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "message": "the body is larger than 256 kib",
+                     *       "error": "Request Entity Too Large",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type must be application/json) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "message": "the body is not json (content-type must be application/json)",
+                     *       "error": "Unsupported Media Type",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminEndSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your id for this request, echoed in the X-Request-Id response header and our logs; one that is not 1-128 of A-Z a-z 0-9 . _ : @ + = / - is replaced by a new id
+                 * @example req-2026-03-01-0001
+                 */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out (the cookie is cleared) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Set-Cookie": components["headers"]["Set-Cookie"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "ended": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConsoleSessionEndedJson"];
+                };
+            };
+            /** @description No admin token (nor console session cookie), a wrong one, or a session that has ended */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "message": "no admin token (nor console session cookie), a wrong one, or a session that has ended",
+                     *       "error": "Unauthorized",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A partner API key was presented, the admin API is disabled (no token configured), or a change made with a console session's cookie lacks its X-CSRF-Token */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "message": "a partner api key was presented, the admin api is disabled (no token configured), or a change made with a console session's cookie lacks its x-csrf-token",
+                     *       "error": "Forbidden",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This address failed authentication too often: wait Retry-After seconds */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "message": "this address failed authentication too often: wait retry-after seconds",
+                     *       "error": "Too Many Requests",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A storage service (Redis or PostgreSQL) is unavailable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "message": "a storage service (redis or postgresql) is unavailable",
+                     *       "error": "Service Unavailable",
+                     *       "timestamp": "2026-03-01T10:15:30.000Z",
+                     *       "path": "/api/v1/admin/session"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBody"];

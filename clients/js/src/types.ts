@@ -95,6 +95,19 @@ export type LocalListEntry = Schemas["LocalListEntryJson"];
 export type LocalList = Schemas["LocalListJson"];
 export type AuditEntry = Schemas["AuditEntryJson"];
 export type AuditPage = Schemas["AuditPage"];
+/** An operator console session: the CSRF token its changes must send. */
+export type ConsoleSession = Schemas["ConsoleSessionJson"];
+export type ConsoleSessionEnded = Schemas["ConsoleSessionEndedJson"];
+/** A connector's status notification, as recorded in the history. */
+export type StatusChange = Schemas["StatusChangeJson"];
+export type StatusChangePage = Schemas["StatusChangePage"];
+/** A command as operators see it: who sent it, and what it asked for. */
+export type AdminCommand = Schemas["AdminCommandJson"];
+export type AdminCommandPage = Schemas["AdminCommandPage"];
+/** A csms node and the registered chargers connected to it. */
+export type CsmsNode = Schemas["NodeJson"];
+/** Storage health, csms nodes with their chargers, recorder lag. */
+export type SystemState = Schemas["SystemJson"];
 export type PartnerCreate = Schemas["PartnerCreate"];
 export type PartnerUpdate = Schemas["PartnerUpdate"];
 export type ChargerRegister = Schemas["ChargerRegister"];

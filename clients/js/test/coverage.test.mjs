@@ -69,6 +69,9 @@ test("every operation is reachable from the client", async () => {
     c.updateToken("04A2B3C4", { status: "Blocked", expiresAt: null }),
     c.listTokens({ status: "Blocked" }),
     c.tokenSessions("04A2B3C4", { from: t0 }),
+    a.createSession({ actor: "alice" }),
+    a.getSession(),
+    a.endSession(),
     a.createPartner({ name: "ACME", id: "acme", chargerQuota: 10 }),
     a.listPartners({ status: "active" }),
     a.getPartner("acme"),
@@ -83,6 +86,12 @@ test("every operation is reachable from the client", async () => {
     a.revokeKey("key_8c1d2e3f4a5b6c7d"),
     a.registerCharger({ chargerId: "CP-0001", protocol: "ocpp1.6", partnerId: "acme" }),
     a.listChargers({ partnerId: "acme", includeRemoved: true }),
+    a.listChargers({ search: "CP-", status: ["CHARGING"], online: true }),
+    a.statusEvents("CP-0001", { from: t0 }),
+    a.meterValues("CP-0001", { from: t0, bucketSeconds: 60 }),
+    a.sessions("CP-0001", { to: t0 }),
+    a.chargerCommands("CP-0001", { pageSize: 10 }),
+    a.system(),
     a.getCharger("CP-0001"),
     a.decommissionCharger("CP-0001"),
     a.assignCharger("CP-0001", "acme"),
@@ -109,6 +118,10 @@ test("every operation is reachable from the client", async () => {
   assert.equal(first.type, "status");
   assert.equal(first.id, "1767225600000-0");
   assert.equal(first.data.status, "CHARGING");
+  const feed = a.events({ types: ["status"], chargerIds: ["CP-0001"] });
+  const seen = await feed.next();
+  feed.close();
+  assert.equal(seen.type, "status");
 
   const all = new Set(operations.map((o) => o.operation.operationId));
   assert.deepEqual([...all].filter((id) => !reached.has(id)), []);

@@ -21,9 +21,10 @@ from gateway.admin_schemas import (
 from gateway.api import Endpoint, Reply
 from gateway.charger_reports import charger_reports
 from gateway.errors import ApiError
-from gateway.fleet import admin_chargers
+from gateway.fleet import admin_chargers, scan_page
 from gateway.jsonio import json_response
 from gateway.routes.admin.common import actor, after
+from gateway.routes.chargers import statuses_of
 from gateway.routes.params import CHARGER
 from gateway.routes.paths import ADMIN
 from gateway.schemas import ISO_EXAMPLE
@@ -43,6 +44,11 @@ _CHARGER_EXAMPLE = {
     "removedAt": None,
     "online": True,
     "status": "AVAILABLE",
+    "connectors": [
+        {"connectorId": 1, "status": "AVAILABLE", "ocppStatus": "Available", "transactionId": None}
+    ],
+    "meterKwh": 1234.5,
+    "meterTimestamp": ISO_EXAMPLE,
     "node": "csms-1",
     "lastSeen": ISO_EXAMPLE,
     "firmwareVersion": "1.4.2",
@@ -140,17 +146,40 @@ REGISTER_CHARGER = Endpoint(
 
 async def list_chargers(request: web.Request) -> web.Response:
     query = LIST_CHARGERS.query_of(request)
-    found = await registry.list_chargers(
-        request.app[POOL],
-        partner_id=query.partner_id,
-        include_removed=query.include_removed,
-        after=after(query.cursor),
-        limit=query.limit + 1,
+    wanted = statuses_of(query.status)
+
+    async def fetch(after: str, n: int) -> list[registry.ChargerRecord]:
+        return await registry.list_chargers(
+            request.app[POOL],
+            partner_id=query.partner_id,
+            include_removed=query.include_removed,
+            search=query.q,
+            after=after,
+            limit=n,
+        )
+
+    async def render(
+        records: Sequence[registry.ChargerRecord],
+    ) -> list[AdminChargerJson | None]:
+        return [
+            c
+            if (wanted is None or c["status"] in wanted)
+            and (query.online is None or c["online"] == query.online)
+            else None
+            for c in await _with_live(request, records)
+        ]
+
+    page, last = await scan_page(
+        fetch,
+        lambda record: record.id,
+        render,
+        query.limit,
+        after(query.cursor),
+        filtered=wanted is not None or query.online is not None,
     )
-    page = found[: query.limit]
     answer: AdminChargerPage = {
-        "chargers": await _with_live(request, page),
-        "nextCursor": cursors.encode(page[-1].id) if len(found) > query.limit else None,
+        "chargers": page,
+        "nextCursor": cursors.encode(last) if last is not None else None,
     }
     return json_response(answer)
 
@@ -160,9 +189,13 @@ LIST_CHARGERS = Endpoint(
     f"{ADMIN}/chargers",
     list_chargers,
     "adminListChargers",
-    "List registered chargers",
+    "List registered chargers, with their live state",
     "admin: chargers",
     access="admin",
+    description="In charger id order, `limit` at a time; pass `nextCursor` as `cursor` for"
+    " the next page. `partnerId` and `q` are answered by the database; `status` and `online`"
+    " from the live state in Redis, looking at up to 10,000 chargers per page, so a page of a"
+    " rare status may come short (or empty) with a `nextCursor` to go on with.",
     query=ChargersQuery,
     replies={
         200: Reply(

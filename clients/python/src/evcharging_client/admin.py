@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, overload
@@ -15,12 +15,13 @@ from evcharging_client import _http
 from evcharging_client import models as m
 from evcharging_client import operations as op
 from evcharging_client._transport import Transport
+from evcharging_client.event_stream import EventStream
 from evcharging_client.retry import RetryPolicy
 
 
 class EVChargingAdmin:
-    """The operator's admin API, synchronously: partners, API keys, chargers, OCPP commands,
-    tokens, audit log.
+    """The operator's admin API, synchronously: partners, API keys, chargers with their
+    history and live events, OCPP commands, tokens, audit log, the system, console sessions.
 
     ``admin_token`` is the gateway's ``EVCS_ADMIN_TOKEN``; ``actor`` names you in the audit log.
     """
@@ -53,6 +54,20 @@ class EVChargingAdmin:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def create_session(self, *, actor: str | None = None) -> m.ConsoleSession:
+        """Sign in to the operator console with the admin token: the answer sets the session
+        cookie (kept by this client) and holds the CSRF token a browser sends with changes.
+        What the session does is audited as ``console:<actor>``."""
+        return self._t.send(op.admin_create_session(actor))
+
+    def get_session(self) -> m.ConsoleSession:
+        """The console session of this client's cookie (:class:`NotFound` without one)."""
+        return self._t.send(op.admin_get_session())
+
+    def end_session(self) -> m.ConsoleSessionEnded:
+        """Sign out: end the console session of this client's cookie, if any."""
+        return self._t.send(op.admin_end_session())
 
     def create_partner(
         self,
@@ -161,11 +176,19 @@ class EVChargingAdmin:
         *,
         partner_id: str | None = None,
         include_removed: bool = False,
+        search: str | None = None,
+        status: Iterable[m.ChargerStatus] | None = None,
+        online: bool | None = None,
         page_size: int | None = None,
     ) -> Iterator[m.AdminCharger]:
-        """Registered chargers, page after page."""
+        """Registered chargers with their live state, page after page: a partner's, those
+        whose id contains ``search`` (any case), in one of the statuses ``status`` names,
+        connected or not (``online``)."""
+        statuses = list(status) if status is not None else None
         return self._t.pages(
-            lambda cursor: op.admin_list_chargers(cursor, partner_id, include_removed, page_size),
+            lambda cursor: op.admin_list_chargers(
+                cursor, partner_id, include_removed, page_size, search, statuses, online
+            ),
             lambda page: page.chargers,
             lambda page: page.next_cursor,
         )
@@ -173,6 +196,94 @@ class EVChargingAdmin:
     def get_charger(self, charger_id: str) -> m.AdminChargerDetail:
         """A registered charger, with its live state and what it last reported."""
         return self._t.send(op.admin_get_charger(charger_id))
+
+    def status_events(
+        self,
+        charger_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[m.StatusChange]:
+        """A charger's status changes in [start, end) (default: the last 24 h), newest first,
+        whoever owned it."""
+        return self._t.pages(
+            lambda cursor: op.admin_charger_status_events(
+                charger_id, cursor, start, end, page_size
+            ),
+            lambda page: page.status_events,
+            lambda page: page.next_cursor,
+        )
+
+    def meter_values(
+        self,
+        charger_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        measurand: str | None = None,
+        bucket_seconds: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[m.MeterValue]:
+        """A charger's meter values in [start, end) (default: the last 24 h), oldest first;
+        with ``bucket_seconds`` averaged per bucket, connector, measurand and phase."""
+        return self._t.pages(
+            lambda cursor: op.admin_charger_meter_values(
+                charger_id, cursor, start, end, measurand, bucket_seconds, page_size
+            ),
+            lambda page: page.meter_values,
+            lambda page: page.next_cursor,
+        )
+
+    def sessions(
+        self,
+        charger_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[m.Session]:
+        """A charger's sessions that started in [start, end) (default: the last 24 h),
+        newest first, whoever owned it."""
+        return self._t.pages(
+            lambda cursor: op.admin_charger_sessions(charger_id, cursor, start, end, page_size),
+            lambda page: page.sessions,
+            lambda page: page.next_cursor,
+        )
+
+    def charger_commands(
+        self, charger_id: str, *, page_size: int | None = None
+    ) -> Iterator[m.AdminCommand]:
+        """Every command sent to a charger, partners' and operators', newest first."""
+        return self._t.pages(
+            lambda cursor: op.admin_charger_commands(charger_id, cursor, page_size),
+            lambda page: page.commands,
+            lambda page: page.next_cursor,
+        )
+
+    def events(
+        self,
+        *,
+        types: Iterable[Literal["status", "connection", "session", "command"]] | None = None,
+        charger_ids: Iterable[str] | None = None,
+        last_event_id: str | None = None,
+        max_reconnects: int | None = None,
+    ) -> EventStream:
+        """The live feed of every charger (or only ``charger_ids``, up to 100), every command
+        included: an :class:`EventStream` that reconnects by itself with
+        ``Last-Event-ID``."""
+        return EventStream(
+            self._t,
+            types,
+            last_event_id,
+            max_reconnects,
+            path=op.ADMIN_EVENTS_PATH,
+            charger_ids=charger_ids,
+        )
+
+    def system(self) -> m.SystemState:
+        """Storage health, the csms nodes with their chargers, the recorders' lag."""
+        return self._t.send(op.admin_system())
 
     def decommission_charger(self, charger_id: str) -> m.AdminCharger:
         """Decommission a charger: REMOVED for its partner, refused by csms from now on."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, overload
@@ -13,12 +13,13 @@ from evcharging_client import _http
 from evcharging_client import models as m
 from evcharging_client import operations as op
 from evcharging_client._async_transport import AsyncTransport
+from evcharging_client.async_event_stream import AsyncEventStream
 from evcharging_client.retry import RetryPolicy
 
 
 class AsyncEVChargingAdmin:
-    """The operator's admin API, asynchronously: partners, API keys, chargers, OCPP commands,
-    tokens, audit log.
+    """The operator's admin API, asynchronously: partners, API keys, chargers with their
+    history and live events, OCPP commands, tokens, audit log, the system, console sessions.
 
     ``admin_token`` is the gateway's ``EVCS_ADMIN_TOKEN``; ``actor`` names you in the audit log.
     """
@@ -51,6 +52,20 @@ class AsyncEVChargingAdmin:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    async def create_session(self, *, actor: str | None = None) -> m.ConsoleSession:
+        """Sign in to the operator console with the admin token: the answer sets the session
+        cookie (kept by this client) and holds the CSRF token a browser sends with changes.
+        What the session does is audited as ``console:<actor>``."""
+        return await self._t.send(op.admin_create_session(actor))
+
+    async def get_session(self) -> m.ConsoleSession:
+        """The console session of this client's cookie (:class:`NotFound` without one)."""
+        return await self._t.send(op.admin_get_session())
+
+    async def end_session(self) -> m.ConsoleSessionEnded:
+        """Sign out: end the console session of this client's cookie, if any."""
+        return await self._t.send(op.admin_end_session())
 
     async def create_partner(
         self,
@@ -159,11 +174,19 @@ class AsyncEVChargingAdmin:
         *,
         partner_id: str | None = None,
         include_removed: bool = False,
+        search: str | None = None,
+        status: Iterable[m.ChargerStatus] | None = None,
+        online: bool | None = None,
         page_size: int | None = None,
     ) -> AsyncIterator[m.AdminCharger]:
-        """Registered chargers, page after page."""
+        """Registered chargers with their live state, page after page: a partner's, those
+        whose id contains ``search`` (any case), in one of the statuses ``status`` names,
+        connected or not (``online``)."""
+        statuses = list(status) if status is not None else None
         return self._t.pages(
-            lambda cursor: op.admin_list_chargers(cursor, partner_id, include_removed, page_size),
+            lambda cursor: op.admin_list_chargers(
+                cursor, partner_id, include_removed, page_size, search, statuses, online
+            ),
             lambda page: page.chargers,
             lambda page: page.next_cursor,
         )
@@ -171,6 +194,94 @@ class AsyncEVChargingAdmin:
     async def get_charger(self, charger_id: str) -> m.AdminChargerDetail:
         """A registered charger, with its live state and what it last reported."""
         return await self._t.send(op.admin_get_charger(charger_id))
+
+    def status_events(
+        self,
+        charger_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[m.StatusChange]:
+        """A charger's status changes in [start, end) (default: the last 24 h), newest first,
+        whoever owned it."""
+        return self._t.pages(
+            lambda cursor: op.admin_charger_status_events(
+                charger_id, cursor, start, end, page_size
+            ),
+            lambda page: page.status_events,
+            lambda page: page.next_cursor,
+        )
+
+    def meter_values(
+        self,
+        charger_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        measurand: str | None = None,
+        bucket_seconds: int | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[m.MeterValue]:
+        """A charger's meter values in [start, end) (default: the last 24 h), oldest first;
+        with ``bucket_seconds`` averaged per bucket, connector, measurand and phase."""
+        return self._t.pages(
+            lambda cursor: op.admin_charger_meter_values(
+                charger_id, cursor, start, end, measurand, bucket_seconds, page_size
+            ),
+            lambda page: page.meter_values,
+            lambda page: page.next_cursor,
+        )
+
+    def sessions(
+        self,
+        charger_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[m.Session]:
+        """A charger's sessions that started in [start, end) (default: the last 24 h),
+        newest first, whoever owned it."""
+        return self._t.pages(
+            lambda cursor: op.admin_charger_sessions(charger_id, cursor, start, end, page_size),
+            lambda page: page.sessions,
+            lambda page: page.next_cursor,
+        )
+
+    def charger_commands(
+        self, charger_id: str, *, page_size: int | None = None
+    ) -> AsyncIterator[m.AdminCommand]:
+        """Every command sent to a charger, partners' and operators', newest first."""
+        return self._t.pages(
+            lambda cursor: op.admin_charger_commands(charger_id, cursor, page_size),
+            lambda page: page.commands,
+            lambda page: page.next_cursor,
+        )
+
+    def events(
+        self,
+        *,
+        types: Iterable[Literal["status", "connection", "session", "command"]] | None = None,
+        charger_ids: Iterable[str] | None = None,
+        last_event_id: str | None = None,
+        max_reconnects: int | None = None,
+    ) -> AsyncEventStream:
+        """The live feed of every charger (or only ``charger_ids``, up to 100), every command
+        included: an :class:`AsyncEventStream` that reconnects by itself with
+        ``Last-Event-ID``."""
+        return AsyncEventStream(
+            self._t,
+            types,
+            last_event_id,
+            max_reconnects,
+            path=op.ADMIN_EVENTS_PATH,
+            charger_ids=charger_ids,
+        )
+
+    async def system(self) -> m.SystemState:
+        """Storage health, the csms nodes with their chargers, the recorders' lag."""
+        return await self._t.send(op.admin_system())
 
     async def decommission_charger(self, charger_id: str) -> m.AdminCharger:
         """Decommission a charger: REMOVED for its partner, refused by csms from now on."""

@@ -33,9 +33,15 @@ class EventStream:
         types: Iterable[str] | None,
         last_event_id: str | None,
         max_reconnects: int | None,
+        *,
+        path: str = op.EVENTS_PATH,
+        charger_ids: Iterable[str] | None = None,
     ) -> None:
         self._transport = transport
+        self._path = path  # the partner's feed, or the admin feed of every charger
         self._params = op.events_params(types)
+        if charger_ids is not None:
+            self._params["chargerIds"] = ",".join(charger_ids)
         self.last_event_id = last_event_id
         """The id of the last event yielded: persist it to resume from there later."""
         self.max_reconnects = max_reconnects
@@ -100,7 +106,7 @@ class EventStream:
             http = self._transport._http
             request = http.build_request(
                 "GET",
-                op.EVENTS_PATH,
+                self._path,
                 params=self._params or None,
                 headers=headers,
                 timeout=httpx.Timeout(_http.EVENTS_IDLE_TIMEOUT, connect=5.0),

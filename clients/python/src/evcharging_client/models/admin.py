@@ -1,11 +1,28 @@
-"""The operator's admin API: partners, API keys, registered chargers, local authorization lists,
-the audit log."""
+"""The operator's admin API: console sessions, partners, API keys, registered chargers, their
+history, local authorization lists, the audit log, the system."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from evcharging_client.models.base import Model
+from evcharging_client.models.chargers import Connector
+from evcharging_client.models.commands import Command
+from evcharging_client.models.health import ReadyChecks
+
+
+class ConsoleSession(Model):
+    """An operator console session: the CSRF token its changes must send."""
+
+    actor: str
+    csrf_token: str
+    created_at: str
+    expires_at: str
+
+
+class ConsoleSessionEnded(Model):
+    ended: bool
+    """Whether there was a session to end."""
 
 
 class EffectiveLimits(Model):
@@ -78,6 +95,10 @@ class AdminCharger(Model):
     removed_at: str | None
     online: bool
     status: str
+    connectors: list[Connector] = []
+    """Its connectors (1.6) or EVSEs (2.0.1), with their raw OCPP status."""
+    meter_kwh: float | None = None
+    meter_timestamp: str | None = None
     node: str | None
     last_seen: str | None
     firmware_version: str | None
@@ -194,3 +215,81 @@ class AuditEntry(Model):
 class AuditPage(Model):
     entries: list[AuditEntry]
     next_cursor: str | None
+
+
+class StatusChange(Model):
+    """A connector's status notification, as recorded in the history."""
+
+    received_at: str
+    timestamp: str | None
+    connector_id: int
+    status: str
+    """The partner status it maps to."""
+    ocpp_status: str
+    error_code: str | None
+
+
+class StatusChangePage(Model):
+    """One page of status changes, newest first."""
+
+    status_events: list[StatusChange]
+    next_cursor: str | None
+
+
+class AdminCommand(Command):
+    """A command as operators see it: who sent it, and what it asked for."""
+
+    partner_id: str | None
+    """The partner's; None for an operator's command."""
+    actor: str | None
+    request: Any = None
+    """What it asked for, passwords and keys masked."""
+
+
+class AdminCommandPage(Model):
+    """One page of a charger's commands, newest first."""
+
+    commands: list[AdminCommand]
+    next_cursor: str | None
+
+
+class Node(Model):
+    """A csms node and the registered chargers connected to it."""
+
+    node_id: str
+    alive: bool
+    alive_until: str
+    chargers: int
+
+
+class FleetCount(Model):
+    registered: int
+    online: int
+    counted_at: str
+
+
+class RecorderShard(Model):
+    """The recorders' progress on one event stream shard."""
+
+    shard: int
+    length: int
+    pending: int
+    undelivered: int | None
+    lag_seconds: float
+
+
+class RecorderState(Model):
+    started: bool
+    lag_seconds: float | None
+    shards: list[RecorderShard]
+
+
+class SystemState(Model):
+    """Storage health, csms nodes with their chargers, recorder lag; None where the storage it
+    comes from does not answer."""
+
+    checks: ReadyChecks
+    draining: bool
+    chargers: FleetCount | None
+    nodes: list[Node] | None
+    recorder: RecorderState | None

@@ -3,7 +3,7 @@ the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,25 @@ from evcharging_client.operations.call import (
 )
 
 ADMIN = f"{API}/admin"
+
+
+def admin_create_session(actor: str | None) -> Call[m.ConsoleSession]:
+    return Call(
+        "adminCreateSession",
+        "POST",
+        f"{ADMIN}/session",
+        model(m.ConsoleSession),
+        json=without_none(actor=actor),
+        replayable=False,
+    )
+
+
+def admin_get_session() -> Call[m.ConsoleSession]:
+    return Call("adminGetSession", "GET", f"{ADMIN}/session", model(m.ConsoleSession))
+
+
+def admin_end_session() -> Call[m.ConsoleSessionEnded]:
+    return Call("adminEndSession", "DELETE", f"{ADMIN}/session", model(m.ConsoleSessionEnded))
 
 
 def admin_create_partner(
@@ -171,7 +190,13 @@ def admin_register_charger(
 
 
 def admin_list_chargers(
-    cursor: str | None, partner_id: str | None, include_removed: bool, limit: int | None
+    cursor: str | None,
+    partner_id: str | None,
+    include_removed: bool,
+    limit: int | None,
+    search: str | None = None,
+    statuses: Sequence[str] | None = None,
+    online: bool | None = None,
 ) -> Call[m.AdminChargerPage]:
     return Call(
         "adminListChargers",
@@ -181,6 +206,9 @@ def admin_list_chargers(
         params=query(
             partnerId=partner_id,
             includeRemoved=include_removed or None,
+            q=search,
+            status=list(statuses) if statuses is not None else None,
+            online=online,
             limit=limit,
             cursor=cursor,
         ),
@@ -359,3 +387,85 @@ def admin_update_token(token_id: str, changes: Mapping[str, Any]) -> Call[m.Toke
 
 def admin_delete_token(token_id: str) -> Call[m.Token]:
     return Call("adminDeleteToken", "DELETE", f"{ADMIN}/tokens/{segment(token_id)}", model(m.Token))
+
+
+# a charger's history ----------------------------------------------------------------------
+
+
+def admin_charger_status_events(
+    charger_id: str,
+    cursor: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int | None,
+) -> Call[m.StatusChangePage]:
+    return Call(
+        "adminChargerStatusEvents",
+        "GET",
+        f"{ADMIN}/chargers/{segment(charger_id)}/status-events",
+        model(m.StatusChangePage),
+        params=query(**{"from": start}, to=end, limit=limit, cursor=cursor),
+    )
+
+
+def admin_charger_meter_values(
+    charger_id: str,
+    cursor: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    measurand: str | None,
+    bucket_seconds: int | None,
+    limit: int | None,
+) -> Call[m.MeterPage]:
+    return Call(
+        "adminChargerMeterValues",
+        "GET",
+        f"{ADMIN}/chargers/{segment(charger_id)}/meter-values",
+        model(m.MeterPage),
+        params=query(
+            **{"from": start},
+            to=end,
+            measurand=measurand,
+            bucketSeconds=bucket_seconds,
+            limit=limit,
+            cursor=cursor,
+        ),
+    )
+
+
+def admin_charger_sessions(
+    charger_id: str,
+    cursor: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int | None,
+) -> Call[m.SessionPage]:
+    return Call(
+        "adminChargerSessions",
+        "GET",
+        f"{ADMIN}/chargers/{segment(charger_id)}/sessions",
+        model(m.SessionPage),
+        params=query(**{"from": start}, to=end, limit=limit, cursor=cursor),
+    )
+
+
+def admin_charger_commands(
+    charger_id: str, cursor: str | None, limit: int | None
+) -> Call[m.AdminCommandPage]:
+    return Call(
+        "adminChargerCommands",
+        "GET",
+        f"{ADMIN}/chargers/{segment(charger_id)}/commands",
+        model(m.AdminCommandPage),
+        params=query(limit=limit, cursor=cursor),
+    )
+
+
+def admin_system() -> Call[m.SystemState]:
+    return Call("adminSystem", "GET", f"{ADMIN}/system", model(m.SystemState))
+
+
+# live events of every charger --------------------------------------------------------------
+
+ADMIN_EVENTS_PATH = f"{ADMIN}/events"
+ADMIN_EVENTS_OPERATION = "adminEvents"

@@ -12,6 +12,7 @@ from typing import Any
 import fastjsonschema
 
 from shared.framing import CODES, OCPP16, OCPP201, Codes
+from shared.ocpp_fastpath import BUILDERS
 
 Validator = Callable[[dict[str, Any]], Any]
 
@@ -71,8 +72,26 @@ def _load(protocol: str, action: str, response: bool) -> dict[str, Any]:
 
 
 def validator(protocol: str, action: str, response: bool = False) -> Validator | None:
-    """The compiled validator for an action's request (or response); None if the spec has none."""
-    return _compile(protocol, action, response) if known(protocol, action, response) else None
+    """The validator of an action's request (or response); None if the spec has none. For the
+    hottest messages a hand-written check goes first (shared/ocpp_fastpath.py)."""
+    if not known(protocol, action, response):
+        return None
+    return _with_fast_path(protocol, action) if not response else _compile(protocol, action, True)
+
+
+@cache
+def _with_fast_path(protocol: str, action: str) -> Validator:
+    full = _compile(protocol, action, False)
+    build = BUILDERS.get((protocol, action))
+    if build is None:
+        return full
+    fast = build(_load(protocol, action, False))
+
+    def validate(payload: dict[str, Any]) -> Any:
+        if not fast(payload):
+            full(payload)  # the verdict, and the precise error, for everything else
+
+    return validate
 
 
 @cache

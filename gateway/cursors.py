@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -15,6 +16,10 @@ def encode(*key: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
 
 
+def bad() -> ApiError:
+    return ApiError(400, "cursor: not a cursor this API returned")
+
+
 def decode(cursor: str, arity: int) -> list[Any]:
     """The sort key a cursor holds; any cursor this API did not hand out is a 400."""
     try:
@@ -22,8 +27,31 @@ def decode(cursor: str, arity: int) -> list[Any]:
     except (binascii.Error, ValueError):
         key = None
     if not isinstance(key, list) or len(key) != arity or any(_unsafe(k) for k in key):
-        raise ApiError(400, "cursor: not a cursor this API returned")
+        raise bad()
     return key
+
+
+def time_of(value: object) -> datetime:
+    """A time a cursor holds (ISO 8601 with its offset), or 400."""
+    if not isinstance(value, str):
+        raise bad()
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        raise bad() from None
+    if ts.tzinfo is None:
+        raise bad()
+    return ts
+
+
+def time_and_id(cursor: str | None) -> tuple[datetime, str] | None:
+    """Where a previous page keyed (time, id) ended; None for the first page."""
+    if cursor is None:
+        return None
+    at, key = decode(cursor, 2)
+    if not isinstance(key, str):
+        raise bad()
+    return time_of(at), key
 
 
 def _unsafe(value: Any) -> bool:

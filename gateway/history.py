@@ -34,23 +34,6 @@ def window(query: HistoryQuery, now: datetime) -> tuple[datetime, datetime]:
     return start, to
 
 
-def _bad_cursor() -> ApiError:
-    return ApiError(400, "cursor: not a cursor this API returned")
-
-
-def parse_time(value: object) -> datetime:
-    """A time a cursor holds, or 400."""
-    if not isinstance(value, str):
-        raise _bad_cursor()
-    try:
-        ts = datetime.fromisoformat(value)
-    except ValueError:
-        raise _bad_cursor() from None
-    if ts.tzinfo is None:
-        raise _bad_cursor()
-    return ts
-
-
 # meter values -----------------------------------------------------------------------------
 
 
@@ -81,8 +64,8 @@ async def meter_page(
     if cursor is not None:
         at, stream_id, seq = cursors.decode(cursor, 3)
         if not isinstance(stream_id, str) or not isinstance(seq, int):
-            raise _bad_cursor()
-        after = (parse_time(at), stream_id, seq)
+            raise cursors.bad()
+        after = (cursors.time_of(at), stream_id, seq)
     rows = await pool.fetch(
         "SELECT received_at, stream_id, seq, connector_id, transaction_id, ts, measurand, phase,"
         " value, unit FROM meter_values"
@@ -147,8 +130,8 @@ async def meter_series(
     if cursor is not None:
         at, connector, name, phase = cursors.decode(cursor, 4)
         if not (isinstance(connector, int) and isinstance(name, str) and isinstance(phase, str)):
-            raise _bad_cursor()
-        after = (parse_time(at), connector, name, phase)
+            raise cursors.bad()
+        after = (cursors.time_of(at), connector, name, phase)
     rows = await pool.fetch(
         _SERIES_SQL,
         charger_id,
@@ -221,16 +204,6 @@ def session_page(rows: list[Record], limit: int) -> SessionPage:
     }
 
 
-def session_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    """Where the previous page of sessions ended (newest first)."""
-    if cursor is None:
-        return None
-    at, tx = cursors.decode(cursor, 2)
-    if not isinstance(tx, str):
-        raise _bad_cursor()
-    return parse_time(at), tx
-
-
 async def charger_sessions(
     pool: asyncpg.Pool,
     charger_id: str,
@@ -240,7 +213,7 @@ async def charger_sessions(
     limit: int,
 ) -> SessionPage:
     """The sessions that started in [start, to), newest first."""
-    before = session_cursor(cursor)
+    before = cursors.time_and_id(cursor)
     rows = await pool.fetch(
         "SELECT * FROM transactions"
         " WHERE charger_id = $1 AND started_at >= $2 AND started_at < $3"
@@ -268,12 +241,7 @@ async def status_changes(
     limit: int,
 ) -> StatusChangePage:
     """The connectors' status notifications received in [start, to), newest first."""
-    before: tuple[datetime, str] | None = None
-    if cursor is not None:
-        at, stream_id = cursors.decode(cursor, 2)
-        if not isinstance(stream_id, str):
-            raise _bad_cursor()
-        before = (parse_time(at), stream_id)
+    before = cursors.time_and_id(cursor)
     rows = await pool.fetch(
         "SELECT received_at, stream_id, connector_id, ocpp_status, status, error_code, ts"
         " FROM status_events"

@@ -11,7 +11,7 @@ from aiohttp import web
 from gateway import cursors
 from gateway.api import Endpoint, Reply
 from gateway.errors import ApiError
-from gateway.history import session_cursor, session_page, window
+from gateway.history import session_page, window
 from gateway.history_schemas import HistoryQuery, SessionPage
 from gateway.jsonio import json_response
 from gateway.ownership import token_id_of
@@ -181,7 +181,7 @@ async def token_sessions(request: web.Request) -> web.Response:
     partner = partner_id(request)
     await registry.get_token(request.app[POOL], token_id, owner=partner)
     start, to = window(query, datetime.now(UTC))
-    before = session_cursor(query.cursor)
+    before = cursors.time_and_id(query.cursor)
     rows = await request.app[POOL].fetch(
         "SELECT * FROM transactions"
         " WHERE token_partner_id = $1 AND upper(id_tag) = $2"

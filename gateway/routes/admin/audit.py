@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
 
 from gateway import cursors
 from gateway.admin_schemas import AuditPage, AuditQuery, audit_json
 from gateway.api import Endpoint, Reply
-from gateway.errors import ApiError
 from gateway.jsonio import json_response
 from gateway.routes.paths import ADMIN
 from gateway.schemas import ISO_EXAMPLE
@@ -19,15 +16,7 @@ from shared import registry
 
 async def audit_log(request: web.Request) -> web.Response:
     query = AUDIT_LOG.query_of(request)
-    before = None
-    if query.cursor is not None:
-        at, ref = cursors.decode(query.cursor, 2)
-        if not isinstance(at, str) or not isinstance(ref, str):
-            raise ApiError(400, "cursor: not a cursor this API returned")
-        try:
-            before = (_datetime(at), ref)
-        except ValueError:
-            raise ApiError(400, "cursor: not a cursor this API returned") from None
+    before = cursors.time_and_id(query.cursor)
     found = await registry.audit_entries(
         request.app[POOL],
         actor=query.actor,
@@ -81,10 +70,3 @@ AUDIT_LOG = Endpoint(
         )
     },
 )
-
-
-def _datetime(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise ValueError("naive")
-    return value

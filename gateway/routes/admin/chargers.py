@@ -23,6 +23,7 @@ from gateway.charger_reports import charger_reports
 from gateway.errors import ApiError
 from gateway.fleet import admin_chargers, scan_page
 from gateway.jsonio import json_response
+from gateway.ownership import charger_id_of
 from gateway.routes.admin.common import actor, after
 from gateway.routes.chargers import statuses_of
 from gateway.routes.params import CHARGER
@@ -30,7 +31,6 @@ from gateway.routes.paths import ADMIN
 from gateway.schemas import ISO_EXAMPLE
 from gateway.state import KEYS, NODES, POOL, REDIS, SETTINGS
 from shared import registry
-from shared.ids import valid_charger_id
 
 _CHARGER_EXAMPLE = {
     "chargerId": "CP-0001",
@@ -68,13 +68,6 @@ _REPORTS_EXAMPLE = {
     ],
 }
 _NO_CHARGER = {404: "No such charger"}
-
-
-def _charger_id(request: web.Request) -> str:
-    charger = request.match_info["chargerId"]
-    if not valid_charger_id(charger):
-        raise ApiError(404, "charger not found")
-    return charger
 
 
 async def _with_live(
@@ -209,7 +202,7 @@ LIST_CHARGERS = Endpoint(
 
 async def get_charger(request: web.Request) -> web.Response:
     pool = request.app[POOL]
-    charger = await registry.get_charger(pool, _charger_id(request))
+    charger = await registry.get_charger(pool, charger_id_of(request))
     detail: AdminChargerDetailJson = {
         **await _one(request, charger),
         "reports": await charger_reports(pool, charger.id),
@@ -245,7 +238,7 @@ GET_CHARGER = Endpoint(
 async def decommission_charger(request: web.Request) -> web.Response:
     app = request.app
     charger = await registry.decommission_charger(
-        app[POOL], app[REDIS], app[KEYS], _charger_id(request), actor=actor(request)
+        app[POOL], app[REDIS], app[KEYS], charger_id_of(request), actor=actor(request)
     )
     return json_response(await _one(request, charger))
 
@@ -271,7 +264,7 @@ DECOMMISSION_CHARGER = Endpoint(
 
 
 async def assign_charger(request: web.Request) -> web.Response:
-    charger_id = _charger_id(request)
+    charger_id = charger_id_of(request)
     body = await ASSIGN_CHARGER.body_of(request)
     app = request.app
     charger = await registry.assign_charger(
@@ -302,7 +295,7 @@ ASSIGN_CHARGER = Endpoint(
 async def unassign_charger(request: web.Request) -> web.Response:
     app = request.app
     charger = await registry.assign_charger(
-        app[POOL], app[REDIS], app[KEYS], _charger_id(request), None, actor=actor(request)
+        app[POOL], app[REDIS], app[KEYS], charger_id_of(request), None, actor=actor(request)
     )
     return json_response(await _one(request, charger))
 
@@ -328,7 +321,7 @@ UNASSIGN_CHARGER = Endpoint(
 
 
 async def set_password(request: web.Request) -> web.Response:
-    charger_id = _charger_id(request)
+    charger_id = charger_id_of(request)
     body = await SET_PASSWORD.body_of(request)
     app = request.app
     charger, password = await registry.set_charger_password(

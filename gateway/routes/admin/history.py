@@ -10,25 +10,22 @@ from aiohttp import web
 from gateway import command_log, cursors, history
 from gateway.api import Endpoint, Reply
 from gateway.command_schemas import AdminCommandPage, AdminCommandsQuery
-from gateway.errors import ApiError
 from gateway.history_schemas import AdminMeterQuery, HistoryQuery, StatusChangePage
 from gateway.jsonio import json_response
+from gateway.ownership import charger_id_of
 from gateway.routes.history import METER_VALUES, SESSIONS
 from gateway.routes.params import CHARGER
 from gateway.routes.paths import ADMIN
 from gateway.schemas import ISO_EXAMPLE
 from gateway.state import POOL
 from shared import registry
-from shared.ids import valid_charger_id
 
 _NO_CHARGER = {404: "No such charger"}
 
 
 async def _charger_id(request: web.Request) -> str:
     """The path's charger, registered (decommissioned ones too), or 404."""
-    charger_id = request.match_info["chargerId"]
-    if not valid_charger_id(charger_id):
-        raise ApiError(404, "charger not found")
+    charger_id = charger_id_of(request)
     await registry.get_charger(request.app[POOL], charger_id)
     return charger_id
 
@@ -147,20 +144,11 @@ ADMIN_SESSIONS = Endpoint(
 )
 
 
-def _before(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    at, command_id = cursors.decode(cursor, 2)
-    if not isinstance(command_id, str):
-        raise ApiError(400, "cursor: not a cursor this API returned")
-    return history.parse_time(at), command_id
-
-
 async def commands(request: web.Request) -> web.Response:
     query = CHARGER_COMMANDS.query_of(request)
     charger_id = await _charger_id(request)
     found = await command_log.of_charger(
-        request.app[POOL], charger_id, _before(query.cursor), query.limit + 1
+        request.app[POOL], charger_id, cursors.time_and_id(query.cursor), query.limit + 1
     )
     page = found[: query.limit]
     answer: AdminCommandPage = {

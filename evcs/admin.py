@@ -356,11 +356,11 @@ async def admin_local_list(args: argparse.Namespace) -> None:
     from gateway.local_lists import send_local_list
 
     async with _storage() as (pool, r, keys):
-        await registry.get_charger(pool, args.charger)
+        charger = await registry.get_charger(pool, args.charger)
         protocol = await _known_protocol(pool, r, keys, args.charger)
         async with _dispatcher(pool, r, keys) as dispatch:
             sent = await send_local_list(
-                pool, dispatch, args.charger, protocol, "Full" if args.full else None, _actor()
+                pool, dispatch, charger, protocol, "Full" if args.full else None, _actor()
             )
     update = sent.update
     _print_outcome(

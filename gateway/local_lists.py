@@ -13,6 +13,7 @@ from gateway.commands import Settled
 from gateway.dispatch import Dispatcher
 from shared.bus import Action, Outcome
 from shared.ids import new_id
+from shared.registry import ChargerRecord
 from shared.registry import local_lists as ll
 
 
@@ -25,15 +26,16 @@ class Sent(NamedTuple):
 async def send_local_list(
     pool: asyncpg.Pool,
     dispatch: Dispatcher,
-    charger_id: str,
+    charger: ChargerRecord,
     protocol: str,
     update_type: str | None,
     actor: str,
 ) -> Sent:
     """Send the next list (Differential once the charger holds one, else Full, unless
     `update_type` says) and wait for the charger's answer."""
+    charger_id = charger.id
     held = await ll.held_list(pool, charger_id)
-    current = await ll.tokens_for(pool, charger_id)
+    current = await ll.tokens_for(pool, charger.partner_id)
     kind = update_type or ("Differential" if held.version else "Full")
     update = ll.plan(protocol, held, current, kind)
     message = {"action": "SendLocalList", "payload": ll.payload(protocol, update)}

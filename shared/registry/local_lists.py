@@ -14,7 +14,6 @@ import asyncpg
 from shared.framing import OCPP16
 from shared.ids import token_uid
 from shared.registry.audit_log import audit
-from shared.registry.chargers import get_charger
 
 ID_TAG_MAX_16 = 20  # an OCPP 1.6 idTag (and parentIdTag) is CiString20
 
@@ -124,13 +123,13 @@ def applied(held: Entries, update: Update) -> Entries:
 # storage ----------------------------------------------------------------------------------
 
 
-async def tokens_for(pool: asyncpg.Pool, charger_id: str) -> Entries:
-    """The tokens a charger's list holds: the operator's own and its partner's."""
-    charger = await get_charger(pool, charger_id)
+async def tokens_for(pool: asyncpg.Pool, partner_id: str | None) -> Entries:
+    """The tokens the list of a charger of `partner_id` holds: the operator's own and the
+    partner's."""
     rows = await pool.fetch(
         "SELECT id, status, expires_at, group_id, type FROM tokens"
         " WHERE partner_id IS NULL OR partner_id = $1",
-        charger.partner_id,
+        partner_id,
     )
     return {
         token_uid(r["id"]): ListEntry(

@@ -3,6 +3,8 @@ differential, versioned per charger), and read the list it holds."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from aiohttp import web
 
 from gateway.api import Endpoint, Reply
@@ -25,6 +27,7 @@ from gateway.routes.params import CHARGER
 from gateway.routes.paths import ADMIN
 from gateway.schemas import ISO_EXAMPLE
 from gateway.state import DISPATCH, KEYS, POOL, REDIS
+from gateway.token_schemas import TokenStatus
 from shared import registry
 from shared.bus import Outcome
 from shared.registry import local_lists as ll
@@ -34,12 +37,12 @@ async def send_list(request: web.Request) -> web.Response:
     charger_id = charger_id_of(request)
     body = await SEND_LOCAL_LIST.body_of(request)
     app = request.app
-    await registry.get_charger(app[POOL], charger_id)  # a registered charger: it has an owner
+    charger = await registry.get_charger(app[POOL], charger_id)  # whose tokens go in the list
     protocol, _ = await charger_protocol(app[POOL], app[REDIS], app[KEYS], charger_id)
     if protocol is None:
         raise ApiError(409, "the charger has never connected: its OCPP version is unknown")
     sent = await send_local_list(
-        app[POOL], app[DISPATCH], charger_id, protocol, body.update_type, actor(request)
+        app[POOL], app[DISPATCH], charger, protocol, body.update_type, actor(request)
     )
     if http_status(sent.settled) != 200:
         raise failure(sent.order, sent.settled)
@@ -100,10 +103,9 @@ SEND_LOCAL_LIST = Endpoint(
 
 
 def _entry(e: ll.ListEntry) -> LocalListEntryJson:
-    status = e.status if e.status in ("Accepted", "Blocked", "Expired") else "Blocked"
     return {
         "idToken": e.id,
-        "status": status,  # type: ignore[typeddict-item]
+        "status": cast(TokenStatus, e.status),  # the tokens table's CHECK allows only these
         "expiresAt": e.expires,
         "groupId": e.group,
         "type": e.type,

@@ -328,8 +328,6 @@ def _print_outcome(order: Any, settled: Any, **shown: Any) -> None:
 async def admin_send(args: argparse.Namespace) -> None:
     """Send one OCPP message through the command bus, as the admin API does, and wait."""
     from gateway.command_log import Order
-    from shared.bus import Action
-    from shared.ids import new_id
     from shared.ocpp_schemas import csms_message_problem
 
     try:
@@ -344,10 +342,8 @@ async def admin_send(args: argparse.Namespace) -> None:
         if problem is not None:
             _fail(problem)
         async with _dispatcher(pool, r, keys) as dispatch:
-            message = {"action": args.action, "payload": payload}
-            order = Order(new_id("cmd"), args.charger, Action.OCPP, message)
-            await dispatch.take(None, [order], "sync", actor=_actor())
-            [settled] = await dispatch.run(None, [order])
+            order = Order.ocpp(args.charger, args.action, payload)
+            settled = await dispatch.operator_sync(order, _actor())
     _print_outcome(order, settled, action=args.action)
 
 

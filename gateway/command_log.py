@@ -15,6 +15,7 @@ from gateway.command_schemas import AdminCommandJson, CommandJson
 from gateway.commands import Settled
 from gateway.schemas import CommandState
 from shared.bus import Action
+from shared.ids import new_id
 from shared.redaction import redacted
 
 # An outcome not known this long after its deadline never will be (its gateway died mid-way).
@@ -33,12 +34,17 @@ def label_of(action: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    """One command for one charger, as taken from a partner."""
+    """One command for one charger, as taken from a partner or an operator."""
 
     command_id: str
     charger_id: str
     action: Action
     params: dict[str, Any]
+
+    @classmethod
+    def ocpp(cls, charger_id: str, action: str, payload: dict[str, Any]) -> Order:
+        """An operator's OCPP message, sent as it is."""
+        return cls(new_id("cmd"), charger_id, Action.OCPP, {"action": action, "payload": payload})
 
     @property
     def label(self) -> str:

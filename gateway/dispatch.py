@@ -116,6 +116,12 @@ class Dispatcher:
             pipe.xadd(self._keys.stream_for(order.charger_id), ev.encode(event))
         await pipe.execute()
 
+    async def operator_sync(self, order: Order, actor: str) -> Settled:
+        """Record an operator's command, send it and wait for its outcome."""
+        await self.take(None, [order], "sync", actor=actor)
+        [settled] = await self.run(None, [order])
+        return settled
+
     def run_later(self, partner_id: str | None, orders: Sequence[Order]) -> None:
         """Run the commands in the background (asynchronous mode); outcomes go to the record."""
         task = asyncio.get_running_loop().create_task(self._run_logged(partner_id, orders))

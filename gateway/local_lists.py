@@ -11,8 +11,7 @@ import asyncpg
 from gateway.command_log import Order
 from gateway.commands import Settled
 from gateway.dispatch import Dispatcher
-from shared.bus import Action, Outcome
-from shared.ids import new_id
+from shared.bus import Outcome
 from shared.registry import ChargerRecord
 from shared.registry import local_lists as ll
 
@@ -38,10 +37,8 @@ async def send_local_list(
     current = await ll.tokens_for(pool, charger.partner_id)
     kind = update_type or ("Differential" if held.version else "Full")
     update = ll.plan(protocol, held, current, kind)
-    message = {"action": "SendLocalList", "payload": ll.payload(protocol, update)}
-    order = Order(new_id("cmd"), charger_id, Action.OCPP, message)
-    await dispatch.take(None, [order], "sync", actor=actor)
-    [settled] = await dispatch.run(None, [order])
+    order = Order.ocpp(charger_id, "SendLocalList", ll.payload(protocol, update))
+    settled = await dispatch.operator_sync(order, actor)
     if settled.reply.outcome is Outcome.ACCEPTED:
         entries = ll.applied(held.entries, update)
         await ll.record_accepted(pool, charger_id, update, entries, actor, order.command_id)

@@ -31,8 +31,7 @@ from gateway.routes.paths import ADMIN
 from gateway.schemas import ISO_EXAMPLE
 from gateway.state import DISPATCH, KEYS, POOL, REDIS
 from shared import ocpp_schemas
-from shared.bus import Action, Outcome
-from shared.ids import new_id
+from shared.bus import Outcome
 
 
 async def _protocol(request: web.Request, charger_id: str) -> tuple[str, bool]:
@@ -91,14 +90,11 @@ async def send_command(request: web.Request) -> web.Response:
     if online:
         # (an offline charger's command ends EVSE_OFFLINE, recorded, whatever its payload)
         checked(protocol, body.action, body.params)
-    order = Order(
-        new_id("cmd"), charger_id, Action.OCPP, {"action": body.action, "payload": body.params}
-    )
+    order = Order.ocpp(charger_id, body.action, body.params)
     dispatch = request.app[DISPATCH]
-    await dispatch.take(None, [order], mode(is_async), actor=actor(request))
     if not is_async:
-        [settled] = await dispatch.run(None, [order])
-        return _answer(order, protocol, settled)
+        return _answer(order, protocol, await dispatch.operator_sync(order, actor(request)))
+    await dispatch.take(None, [order], mode(is_async), actor=actor(request))
     dispatch.run_later(None, [order])
     location = f"{ADMIN}/commands/{order.command_id}"
     accepted: OperatorCommandAcceptedJson = {

@@ -21,6 +21,7 @@ from csms.txids import TransactionIds
 from shared import ocpp_schemas
 from shared.framing import OCPP16, OCPP201
 from shared.ocpp_schemas import Validator
+from shared.redis_batch import Coalescer
 from shared.redis_keys import Keys
 from shared.settings import Settings
 
@@ -67,8 +68,10 @@ class Node:
             settings.authorize_concurrent_tx,
         )
         self.tokens = TokenReader(r, self.keys)
+        # the handshake's hash read and the attach/detach scripts, batched across chargers
+        self.coalescer = Coalescer(r)
         self.presence = Presence(
-            r, self.keys, self.node_id, self.connections, self.writer, self._spawn
+            r, self.keys, self.node_id, self.connections, self.writer, self._spawn, self.coalescer
         )
         self.commands = CommandRunner(
             r, self.keys, self.presence, self.writer, self._spawn, lambda: self.closing, self.tokens

@@ -14,6 +14,7 @@ from csms.connection import ChargerConnection
 from csms.store import StateWriter
 from shared import events as ev
 from shared.bus import Evict
+from shared.redis_batch import Coalescer
 from shared.redis_keys import F, Keys
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,10 @@ class Presence:
         connections: dict[str, ChargerConnection],
         writer: StateWriter,
         spawn: Spawn,
+        coalescer: Coalescer,
     ) -> None:
         self._redis = r
+        self._batch = coalescer
         self._keys = keys
         self.node_id = node_id
         self.connections = connections
@@ -82,8 +85,8 @@ class Presence:
         # registry write finds it; an older connection keeps the slot until compared below.
         self.connections.setdefault(cp, conn)
         try:
-            generation, old_node, old_online = await self._attach(
-                keys=[self._keys.charger(cp)], args=[self.node_id, s.protocol, repr(now)]
+            generation, old_node, old_online = await self._batch.script(
+                self._attach, [self._keys.charger(cp)], [self.node_id, s.protocol, repr(now)]
             )
         except BaseException:
             self._evictions.pop(cp, None)
@@ -140,13 +143,16 @@ class Presence:
             return
         now = time.time()
         try:
-            if await self._detach(
-                keys=[self._keys.charger(s.charger_id)], args=[s.generation, repr(now)]
+            if await self._batch.script(
+                self._detach, [self._keys.charger(s.charger_id)], [s.generation, repr(now)]
             ):
                 offline = ev.connection(s.charger_id, now, online=False, node=self.node_id)
                 await self._writer.write(s.charger_id, None, [offline])
-        except Exception:
-            log.warning("could not clear registry entry", extra={"charger_id": s.charger_id})
+        except Exception as exc:
+            log.warning(
+                "could not clear registry entry",
+                extra={"charger_id": s.charger_id, "error": repr(exc)},
+            )
 
     # liveness ----------------------------------------------------------------------------
 

@@ -84,7 +84,8 @@ class CsmsServer:
             )
         node = self.node
         try:
-            fields: dict[str, str] = await node.redis.hgetall(node.keys.charger(charger_id))
+            key = node.keys.charger(charger_id)
+            fields: dict[str, str] = await node.coalescer.execute(key, "HGETALL", key)
         except _STORAGE_DOWN:
             # a charger retries a refused handshake; 503 tells it (and its operator) to
             response = self._refuse(

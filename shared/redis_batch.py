@@ -1,0 +1,112 @@
+"""Single Redis commands from many concurrent callers, sent together.
+
+Each caller awaits its own reply; what accumulated while the previous batch was out goes as
+one pipeline per primary. A reconnection storm is thousands of handshakes, each reading its
+charger's hash and running the attach script: one round trip per batch instead of one per
+charger, and no queue of callers waiting for a pooled connection. A redirected command
+(MOVED, ASK, TRYAGAIN while a slot moves) is sent again on its own through the cluster
+client, which follows redirects itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from itertools import chain
+from typing import Any
+
+from redis.exceptions import AskError, NoScriptError, TryAgainError
+
+from shared.redis_client import UNAVAILABLE
+
+
+class _Call:
+    __slots__ = ("args", "fut", "key")
+
+    def __init__(self, key: str, args: tuple[Any, ...], fut: asyncio.Future[Any]) -> None:
+        self.key = key
+        self.args = args
+        self.fut = fut
+
+
+class Coalescer:
+    """Batches independent single-key commands into pipelined round trips."""
+
+    def __init__(self, r: Any, max_inflight: int = 4) -> None:
+        self._redis = r
+        self._pending: list[_Call] = []
+        self._inflight = 0
+        self._max_inflight = max_inflight
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0
+
+    async def execute(self, key: str, *args: Any) -> Any:
+        """Run one command on the primary that serves `key`; its reply, or its error raised."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Call(key, args, fut))
+        if self._inflight < self._max_inflight:
+            self._inflight += 1
+            task = asyncio.get_running_loop().create_task(self._flush())
+            self._tasks.add(task)  # a task nobody references can be collected mid-flight
+            task.add_done_callback(self._tasks.discard)
+        return await fut
+
+    async def script(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """A registered script, by its hash; loaded the first time a server lacks it."""
+        try:
+            return await self.execute(keys[0], "EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await script(keys=keys, args=args)
+
+    async def _flush(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the callers of this loop iteration join the batch
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._send(batch)
+                self.batches += 1
+        finally:
+            self._inflight -= 1
+
+    async def _send(self, batch: list[_Call]) -> None:
+        groups: dict[int, tuple[Any, list[_Call]]] = {}
+        for call in batch:
+            try:
+                client = self._redis.node_client(call.key)
+            except UNAVAILABLE as exc:  # a slot with no owner
+                _settle(call, exc)
+                continue
+            groups.setdefault(id(client), (client, []))[1].append(call)
+        again = await asyncio.gather(*(self._send_to(c, calls) for c, calls in groups.values()))
+        for call in chain.from_iterable(again):
+            try:
+                _settle(call, await self._redis.execute_command(*call.args))
+            except Exception as exc:
+                _settle(call, exc)
+
+    async def _send_to(self, client: Any, calls: list[_Call]) -> list[_Call]:
+        """Send one primary's calls; return those redirected elsewhere."""
+        pipe = client.pipeline(transaction=False)
+        for call in calls:
+            pipe.execute_command(*call.args)
+        try:
+            results = await pipe.execute(raise_on_error=False)
+        except Exception as exc:  # the node is lost: no reply is known
+            for call in calls:
+                _settle(call, exc)
+            return []
+        redirected: list[_Call] = []
+        for call, result in zip(calls, results, strict=True):
+            if isinstance(result, (AskError, TryAgainError)):  # MOVED is an AskError
+                redirected.append(call)
+            else:
+                _settle(call, result)
+        return redirected
+
+
+def _settle(call: _Call, result: Any) -> None:
+    if call.fut.done():  # its caller was cancelled
+        return
+    if isinstance(result, BaseException):
+        call.fut.set_exception(result)
+    else:
+        call.fut.set_result(result)

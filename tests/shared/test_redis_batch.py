@@ -1,0 +1,87 @@
+"""The coalescer: concurrent single commands share round trips, each caller gets its own reply
+or error, on one server and on a cluster whose keys live on different primaries."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as redis
+from redis.exceptions import ResponseError
+
+from shared.redis_batch import Coalescer
+from shared.settings import Settings
+
+_SCRIPT = "return {redis.call('HINCRBY', KEYS[1], 'n', ARGV[1]), ARGV[2]}"
+
+
+async def test_concurrent_calls_share_batches_and_get_their_own_replies(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    _, r = backend
+    keys = [f"{{{uid}-{i}}}:h" for i in range(200)]
+    for i, key in enumerate(keys):
+        await r.hset(key, mapping={"i": str(i)})
+    batcher = Coalescer(r)
+    replies = await asyncio.gather(*(batcher.execute(k, "HGETALL", k) for k in keys))
+    assert replies == [{"i": str(i)} for i in range(200)]
+    assert batcher.batches < 20  # not one round trip per call
+
+
+async def test_one_callers_error_is_its_own(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    _, r = backend
+    good, wrong_type = f"{uid}:good", f"{uid}:list"
+    await r.set(good, "1")
+    await r.rpush(wrong_type, "x")
+    batcher = Coalescer(r)
+    ok, bad = await asyncio.gather(
+        batcher.execute(good, "GET", good),
+        batcher.execute(wrong_type, "HGETALL", wrong_type),
+        return_exceptions=True,
+    )
+    assert ok == "1"
+    assert isinstance(bad, ResponseError) and "WRONGTYPE" in str(bad)
+
+
+async def test_a_script_runs_by_hash_and_is_loaded_when_the_server_lacks_it(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    _, r = backend
+    script = r.register_script(_SCRIPT + f" -- {uid}")  # a hash no server has seen
+    batcher = Coalescer(r)
+    key = f"{uid}:counter"
+    first = await batcher.script(script, [key], [2, "a"])
+    second, third = await asyncio.gather(
+        batcher.script(script, [key], [3, "b"]), batcher.script(script, [key], [4, "c"])
+    )
+    assert first == [2, "a"]
+    assert (second, third) == ([5, "b"], [9, "c"])  # one pipeline, in the callers' order
+    assert await r.hget(key, "n") == "9"
+
+
+async def test_a_lost_server_fails_every_waiting_caller(settings: Settings, uid: str) -> None:
+    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
+    unreachable.node_client = lambda key: unreachable  # type: ignore[attr-defined]
+    batcher = Coalescer(unreachable)
+    replies = await asyncio.gather(
+        *(batcher.execute(f"{uid}:{i}", "GET", f"{uid}:{i}") for i in range(3)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(e, redis.ConnectionError) for e in replies)
+    await unreachable.aclose()
+
+
+@pytest.mark.parametrize("calls", [1, 50])
+async def test_a_cancelled_caller_does_not_break_the_batch(
+    backend: tuple[Settings, redis.Redis], uid: str, calls: int
+) -> None:
+    _, r = backend
+    key = f"{uid}:k"
+    await r.set(key, "v")
+    batcher = Coalescer(r)
+    doomed = asyncio.ensure_future(batcher.execute(key, "GET", key))
+    others = [asyncio.ensure_future(batcher.execute(key, "GET", key)) for _ in range(calls)]
+    doomed.cancel()
+    assert await asyncio.gather(*others) == ["v"] * calls

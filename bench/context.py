@@ -22,6 +22,8 @@ class Ctx:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     raw: dict[str, object] = field(default_factory=dict)
+    # curves for the charts (bench/charts.py), by name; written to the results as "series"
+    series: dict[str, object] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -59,11 +61,13 @@ def fresh_prefix() -> str:
     return f"bench{secrets.token_hex(3)}"
 
 
-def start_csms(ctx: Ctx, node_id: str, log_name: str, **env: str) -> procs.Proc:
-    """A csms node process on a free port (more `EVCS_` variables in `env`)."""
+def start_csms(ctx: Ctx, node_id: str, log_name: str, workers: int = 1, **env: str) -> procs.Proc:
+    """A csms node on a free port, `workers` processes sharing it (more `EVCS_` variables in
+    `env`)."""
     port = free_port()
     environ = ctx.env(EVCS_CSMS_PORT=str(port), EVCS_NODE_ID=node_id, **env)
-    return procs.start("csms", ["evcs", "csms"], environ, port, ctx.logs / log_name)
+    command = ["evcs", "csms", *(["--workers", str(workers)] if workers > 1 else [])]
+    return procs.start("csms", command, environ, port, ctx.logs / log_name)
 
 
 def start_gateway(ctx: Ctx, log_name: str) -> procs.Proc:

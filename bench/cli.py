@@ -18,9 +18,11 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bench import (
+    charts,
     cluster,
     control,
     durability,
+    duty,
     fleet,
     ingest,
     projection,
@@ -48,6 +50,7 @@ SCENARIOS = {
     "cluster": cluster.run,
     "durability": durability.run,
     "projection": projection.run,
+    "fleet": duty.run,
 }
 
 
@@ -146,6 +149,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 "figures": [f.as_dict() for f in ctx.figures],
                 "notes": ctx.notes,
                 "notes_by_scenario": notes,
+                "series": ctx.series,  # one sweep per scenario run, for bench/charts.py
             },
             indent=2,
         )
@@ -176,6 +180,14 @@ def _latest(results: Path, scenarios: Iterable[str]) -> list[dict[str, Any]]:
 
 def _write_report(results: Path, scenarios: Iterable[str]) -> None:
     parts = _latest(results, scenarios)
+    doc = Path("docs/benchmarks.md")
+    # the charts first, so the page shows exactly the ones there are
+    drawn = doc.with_suffix("")
+    if charts.available():
+        shown = charts.write(results, drawn)
+    else:
+        print("charts not regenerated: no matplotlib (pip install -e '.[bench]')", file=sys.stderr)
+        shown = [drawn / name for name in charts.CHARTS if (drawn / name).exists()]
     figures = [
         Figure(f["scenario"], f["metric"], f["unit"], f["runs"], f["target"])
         for part in parts
@@ -187,6 +199,12 @@ def _write_report(results: Path, scenarios: Iterable[str]) -> None:
         "Every figure is the median of the runs, with min - max. Reproduce with `make bench`",
         "(`evcs bench SCENARIO` measures one scenario and refreshes its rows here).",
         "",
+    ]
+    # relative to this page: docs/benchmarks/NAME.svg
+    body += [
+        line for p in shown for line in (f"![{charts.CHARTS[p.name]}](benchmarks/{p.name})", "")
+    ]
+    body += [
         "| scenario | measured | machine | commit |",
         "|---|---|---|---|",
     ]
@@ -203,6 +221,5 @@ def _write_report(results: Path, scenarios: Iterable[str]) -> None:
             own = by_scenario.get(part["scenario"], [])
         body += [f"- {note}" for note in own]
     body += ["", (Path(__file__).parent / "analysis.md").read_text()]
-    doc = Path("docs/benchmarks.md")
     doc.parent.mkdir(exist_ok=True)
     doc.write_text("\n".join(body) + "\n")

@@ -61,13 +61,17 @@ def fresh_prefix() -> str:
     return f"bench{secrets.token_hex(3)}"
 
 
-def start_csms(ctx: Ctx, node_id: str, log_name: str, workers: int = 1, **env: str) -> procs.Proc:
-    """A csms node on a free port, `workers` processes sharing it (more `EVCS_` variables in
-    `env`)."""
-    port = free_port()
+def start_csms(
+    ctx: Ctx, node_id: str, log_name: str, workers: int = 1, port: int = 0, **env: str
+) -> procs.Proc:
+    """A csms node on `port` (a free one if 0), `workers` processes sharing it (more `EVCS_`
+    variables in `env`)."""
+    port = port or free_port()
     environ = ctx.env(EVCS_CSMS_PORT=str(port), EVCS_NODE_ID=node_id, **env)
     command = ["evcs", "csms", *(["--workers", str(workers)] if workers > 1 else [])]
-    return procs.start("csms", command, environ, port, ctx.logs / log_name)
+    # workers start side by side: on two cores, seven of them take a while to import
+    ready = 30.0 + 10.0 * workers
+    return procs.start("csms", command, environ, port, ctx.logs / log_name, ready)
 
 
 def start_gateway(ctx: Ctx, log_name: str) -> procs.Proc:

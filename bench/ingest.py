@@ -1,10 +1,11 @@
 """Scenario 1, ingest: chargers sending StatusNotification and MeterValues as fast as the csms
 answers, against the bare WebSocket echo ceiling measured in the same run; then latency at
-50% and 90% of the maximum rate."""
+50% and 90% of the maximum rate, and a sweep of offered loads for the latency chart."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import redis
 
@@ -14,6 +15,11 @@ from bench.loadgen import Result, Spec, run_workers
 from bench.stats import percentile
 from shared.ports import free_port
 from shared.redis_client import connect_sync
+
+# The offered-load sweep, as fractions of the measured maximum; --quick only proves it runs.
+SWEEP = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+QUICK_SWEEP = (0.5, 1.0)
+Curve = dict[str, list[float]]
 
 
 def _specs(
@@ -59,6 +65,37 @@ def _measure(
     errors = sum(x.errors for x in results)
     per_cpu = answered / (cpu * seconds / total) if cpu else float("nan")
     return answered / seconds, per_cpu, redis_cpu / total, lat, errors
+
+
+def sweep_steps(ctx: Ctx) -> tuple[tuple[float, ...], float, float]:
+    """(fractions of the maximum, seconds per step, warmup seconds) for an offered-load sweep."""
+    # short steps: the sweep draws a curve; the figures with targets come from the longer runs
+    return (QUICK_SWEEP, 0.3, 0.2) if ctx.quick else (SWEEP, 2.0, 0.5)
+
+
+def new_curve() -> Curve:
+    """An empty latency-against-load series (the format bench/charts.py draws)."""
+    return {k: [] for k in ("offered", "achieved", "p50_ms", "p95_ms", "p99_ms")}
+
+
+def add_point(curve: Curve, offered: float, achieved: float, lat_ns: list[int]) -> None:
+    """One step of a sweep: rates per second and percentiles of sorted latencies."""
+    curve["offered"].append(round(offered, 1))
+    curve["achieved"].append(round(achieved, 1))
+    for q in (50, 95, 99):
+        curve[f"p{q}_ms"].append(round(percentile(lat_ns, q / 100) / 1e6, 3))
+
+
+def _sweep(ctx: Ctx, csms: procs.Proc, conns: int, workers: int, top: float) -> tuple[Curve, int]:
+    """Paced steps at fractions of the closed-loop maximum: (curve, CALLERRORs)."""
+    loads, secs, warmup = sweep_steps(ctx)
+    curve, errors = new_curve(), 0
+    for i, load in enumerate(loads):
+        specs = _specs(csms.port, conns, workers, f"S{i}", secs, load * top / conns)
+        got, _, _, lat, err = _measure(csms, [replace(s, warmup=warmup) for s in specs])
+        add_point(curve, load * top, got, lat)
+        errors += err
+    return curve, errors
 
 
 def _redis_cpu(r: redis.Redis | None) -> float:
@@ -132,6 +169,14 @@ def run(ctx: Ctx) -> None:
                 p95.runs.append(percentile(lat, 0.95) / 1e6)
                 p99.runs.append(percentile(lat, 0.99) / 1e6)
                 errors += err
+        if top.median > 0:  # NaN or 0 when nothing was answered: no rate to sweep
+            curve, err = _sweep(ctx, csms, conns, workers, top.median)
+            ctx.series["ingest-latency"] = curve
+            errors += err
+            ctx.notes.append(
+                f"ingest: the latency chart is one sweep after the runs, "
+                f"{sweep_steps(ctx)[1]:g} s per step, paced at fractions of the closed-loop median"
+            )
     finally:
         csms.stop()
     if errors:

@@ -65,10 +65,16 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) ->
     raise RuntimeError(f"nothing listened on port {port} within {timeout}s")
 
 
-def start(name: str, argv: list[str], env: dict[str, str], port: int, log: Path) -> Proc:
+def start(
+    name: str, argv: list[str], env: dict[str, str], port: int, log: Path, timeout: float = 30
+) -> Proc:
     """Run `python -m <argv>` and wait until it listens on `port`."""
     proc = start_unbound(name, argv, env, log)
-    _wait_port(port, proc.popen)
+    try:
+        _wait_port(port, proc.popen, timeout)
+    except BaseException:
+        proc.stop()  # not left running behind the failed run
+        raise
     proc.port = port
     return proc
 

@@ -1,19 +1,25 @@
 """Scenario 4, partner reads: single and batch (100, 1000) status reads from 10 partners
-against one gateway process; requests/s per gateway core and latency percentiles."""
+against one gateway process; requests/s per gateway core and latency percentiles; a sweep of
+offered loads of single reads for the latency chart."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 
 import orjson
 
 from bench import procs
 from bench.context import Ctx, start_gateway
-from bench.httpload import HttpSpec, get, run_http
+from bench.httpload import HttpResult, HttpSpec, _Client, get, run_http
+from bench.ingest import Curve, add_point, new_curve, sweep_steps
 from bench.stats import percentile
+from bench.workers import run_in_processes
 from shared import db, registry
 from shared.redis_client import connect
 from shared.redis_keys import F, Keys
@@ -71,6 +77,96 @@ def _post(path: str, host: str, key: str, body: bytes) -> bytes:
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nx-api-key: {key}\r\n"
         f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
     ).encode() + body
+
+
+class _PacedClient(_Client):
+    """A keep-alive connection that sends when the ticker says so, not on every answer."""
+
+    def __init__(self, spec: HttpSpec, result: HttpResult, offset: int) -> None:
+        super().__init__(spec, result, offset)
+        self.running = False  # _Client sends again on an answer only while running
+        self.busy = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def send(self) -> None:
+        self.busy = True
+        super().send()
+
+    def data_received(self, data: bytes) -> None:
+        before = self.result.answered
+        super().data_received(data)
+        if self.result.answered != before:  # one request in flight: this was its answer
+            self.busy = False
+
+
+@dataclass
+class PacedSpec:
+    http: HttpSpec
+    rates_per_conn: list[float]  # one step each, on the same connections
+
+
+async def _paced(spec: PacedSpec) -> list[HttpResult]:
+    """One result per step: each connection sends every 1/rate seconds unless its last request
+    is unanswered (as the WebSocket load generator paces chargers); latency from the send."""
+    http = spec.http
+    loop = asyncio.get_running_loop()
+    clients: list[_PacedClient] = []
+    for n in range(http.connections):
+        _, c = await loop.create_connection(
+            partial(_PacedClient, http, HttpResult(), n), http.host, http.port
+        )
+        clients.append(c)
+    # one process and one set of connections for the whole sweep: no start-up cost per step
+    out = [await _step(clients, http, 1.0 / rate) for rate in spec.rates_per_conn]
+    await asyncio.sleep(0.2)  # answers in flight arrive before the connections close
+    for c in clients:
+        if c.transport is not None:
+            c.transport.close()
+    return out
+
+
+async def _step(clients: list[_PacedClient], http: HttpSpec, interval: float) -> HttpResult:
+    """One paced step: the warmup, then `http.duration` seconds measured."""
+    loop = asyncio.get_running_loop()
+    result = HttpResult()
+    for c in clients:
+        c.result = result  # answers to the last step's requests land in this warmup
+    start = loop.time()
+    due = [start + random.random() * interval for _ in clients]
+    measure_from, reset = start + http.warmup, False
+    while (now := loop.time()) < measure_from + http.duration:
+        if not reset and now >= measure_from:
+            result.answered, result.non_2xx, result.latencies_ns, reset = 0, 0, [], True
+        for i, c in enumerate(clients):
+            if due[i] <= now and not c.busy:
+                c.send()
+                due[i] += interval
+                if due[i] < now:  # fell behind: skip, do not burst
+                    due[i] = now + interval
+        await asyncio.sleep(0.001)
+    result.seconds = loop.time() - measure_from
+    return result
+
+
+def _sweep(ctx: Ctx, port: int, per_proc: list[list[bytes]], top: float) -> tuple[Curve, int]:
+    """Single reads paced at fractions of the saturation rate: (curve, non-2xx)."""
+    loads, secs, warmup = sweep_steps(ctx)
+    conns = 20
+    rates = [load * top / (conns * len(per_proc)) for load in loads]
+    specs = [
+        PacedSpec(HttpSpec("127.0.0.1", port, reqs, conns, secs, warmup), rates)
+        for reqs in per_proc
+    ]
+    per_process = run_in_processes(_paced, specs, len(loads) * (secs + warmup) + 60)
+    curve, bad = new_curve(), 0
+    for load, step in zip(loads, zip(*per_process, strict=True), strict=True):
+        lat = sorted(v for r in step for v in r.latencies_ns)
+        achieved = sum(r.answered for r in step) / max(r.seconds for r in step)
+        add_point(curve, load * top, achieved, lat)
+        bad += sum(r.non_2xx for r in step)
+    return curve, bad
 
 
 def run(ctx: Ctx) -> None:
@@ -147,5 +243,14 @@ def run(ctx: Ctx) -> None:
                 bad += sum(r.non_2xx for r in results)
             if bad:
                 ctx.notes.append(f"reads/{shape}: {bad} answers were not 2xx")
+            if shape == "single" and rps.median > 0:  # NaN or 0: nothing answered, no rate
+                curve, bad = _sweep(ctx, port, per_proc, rps.median)
+                ctx.series["reads-latency"] = curve
+                if bad:
+                    ctx.notes.append(f"reads/sweep: {bad} answers were not 2xx")
+                ctx.notes.append(
+                    f"reads: the latency chart is one sweep of single reads after their runs, "
+                    f"{sweep_steps(ctx)[1]:g} s per step, paced at fractions of the saturated rate"
+                )
     finally:
         gw.stop()

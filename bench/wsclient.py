@@ -71,6 +71,11 @@ class FrameCounter(asyncio.Protocol):
             elif opcode == 9 and self.transport is not None:  # ping -> pong, masked, same payload
                 payload = bytes(buf[offset : offset + length])
                 self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + b"\0\0\0\0" + payload)
+            elif opcode == 8 and self.transport is not None:
+                # the server's close: echoed as a client does, or the server waits its close
+                # timeout before it lets go (a restart would then take that long to reach us)
+                payload = bytes(buf[offset : offset + length])
+                self.transport.write(bytes([0x88, 0x80 | len(payload)]) + b"\0\0\0\0" + payload)
             del buf[: offset + length]
 
     def connection_lost(self, exc: Exception | None) -> None:

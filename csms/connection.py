@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from csms import metrics
 from csms.authorization import RunningChange, TokenState
@@ -168,8 +169,21 @@ class ChargerConnection:
         log.info("%s answered %s", action, result, extra={"charger_id": self.charger_id})
 
     async def _send(self, frame: str) -> None:
+        ws = self.ws
+        if (
+            ws.protocol.state is State.OPEN
+            and ws.send_in_progress is None
+            and not ws.paused
+            and not ws.transport.is_closing()
+        ):
+            # What send() does on an open connection whose writes are not paused, without its
+            # context manager and drain. Once the transport pauses writing (a charger that
+            # does not read), `paused` sends every frame through send(), which waits.
+            ws.protocol.send_text(frame.encode())
+            ws.send_data()
+            return
         try:
-            await self.ws.send(frame)
+            await ws.send(frame)
         except ConnectionClosed:
             # The charger has gone; the frames it sent before it left are still read (an answer
             # to one of our CALLs among them), and then the loop ends.

@@ -4,6 +4,7 @@ service, stopping on SIGTERM/SIGINT, and cancelling tasks for sure."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
@@ -77,11 +78,24 @@ class Service:
         await self.stop()
 
 
+def settle_heap() -> None:
+    """Keep what start-up built (modules, compiled schemas: most of a fresh process's objects)
+    out of every later collection, and collect the young generation less often.
+
+    A full collection walks every tracked object with the event loop stopped: over a fresh
+    csms's ~70,000 start-up objects that is tens of milliseconds, the tail of every latency
+    figure. Frozen objects are still freed by reference counting; only cycles among them stay."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
 def serve(service: Service) -> None:
     """Run the service until SIGTERM or SIGINT (or until it ends by itself), then stop it."""
 
     async def main() -> None:
         async with service:
+            settle_heap()
             ended = asyncio.create_task(service.ended())
             signalled = asyncio.create_task(wait_for_signal())
             await asyncio.wait([ended, signalled], return_when=asyncio.FIRST_COMPLETED)

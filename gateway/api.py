@@ -8,7 +8,7 @@ models that validate are the ones the document is generated from; it answers wit
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Never, get_args
 
@@ -87,6 +87,10 @@ class Endpoint(Route, Generic[Q, B]):
     # Error statuses this endpoint may answer besides those every endpoint of its kind may,
     # with when it happens; each has the standard error body.
     errors: dict[int, str] = field(default_factory=dict)
+    # A partner route's first read: the Redis hash its handler starts from (None when this
+    # request needs none, an id that cannot exist), read in the rate limit's round trip and
+    # handed to the handler only if the request is allowed (gateway.guard.prefetched).
+    prefetch: Callable[[web.Request], str | None] | None = None
 
     @property
     def route_path(self) -> str:
@@ -136,7 +140,8 @@ def serve(app: web.Application, routes: Iterable[Route]) -> None:
 def declaration_of(request: web.Request) -> Route:
     """The declaration of the route a request matched."""
     route = request.match_info.route
-    found = request.app[DECLARED].get(route) if DECLARED in request.app else None
+    app = request.app
+    found = app[DECLARED].get(route) if DECLARED in app else None
     if found is None:
         # Served without a declaration, a route would have no access rule: refuse it.
         raise LookupError(f"{request.method} {request.path} matched a route without a declaration")

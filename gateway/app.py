@@ -19,25 +19,18 @@ from gateway.auth import Authenticator
 from gateway.auth_throttle import AuthThrottle
 from gateway.commands import REPLY_MARGIN, CommandBus
 from gateway.dispatch import Dispatcher
-from gateway.errors import add_request_id, error_middleware
 from gateway.event_schemas import EVENT_MODELS
 from gateway.feed import EventFeed
-from gateway.guard import add_rate_headers, guard_middleware
 from gateway.jsonio import MAX_BODY_BYTES
+from gateway.middleware import gateway_middleware, prepare_hook
 from gateway.nodes import AliveNodes
-from gateway.observe import observe_middleware
 from gateway.openapi import document
 from gateway.ratelimit import RateLimiter
+from gateway.redis_lane import hot_path
 from gateway.routes import ENDPOINTS, add_routes
 from gateway.routes.docs import set_document
 from gateway.routes.paths import API
 from gateway.runner import GatewayRunner
-from gateway.security import (
-    add_cors_headers,
-    add_security_headers,
-    cors_middleware,
-    gzip_middleware,
-)
 from gateway.sessions import Sessions
 from gateway.state import (
     AUTH,
@@ -46,6 +39,7 @@ from gateway.state import (
     DISPATCH,
     DRAINING,
     FEED,
+    HOT,
     KEYS,
     LAST_ANSWER,
     LIMITER,
@@ -89,6 +83,10 @@ def _storage(redis: Any, pool: asyncpg.Pool | None) -> CleanupCtx:
             _wire(app, r, pool or created)
             yield
         finally:
+            if HOT in app:
+                await app[HOT].aclose()
+            if LIMITER in app:  # one of its own, if it was given no path
+                await app[LIMITER].aclose()
             if created is not None:
                 await created.close()
             if redis is None:
@@ -104,7 +102,10 @@ def _wire(app: web.Application, r: Any, pool: asyncpg.Pool | None) -> None:
     app[POOL] = pool
     app[NODES] = AliveNodes(r, keys)
     app[BUS] = CommandBus(r, keys, app[NODES])
-    app[LIMITER] = RateLimiter(r, keys, settings.rate_limit_minute, settings.rate_limit_hour)
+    app[HOT] = hot_path(r)
+    app[LIMITER] = RateLimiter(
+        r, keys, settings.rate_limit_minute, settings.rate_limit_hour, path=app[HOT]
+    )
     app[THROTTLE] = AuthThrottle(r, keys, settings.auth_failures_per_minute)
     app[AUTH] = Authenticator(
         lambda digest: registry.find_key(app[POOL], digest),
@@ -164,15 +165,9 @@ def create_app(
         raise ValueError("the gateway needs settings.database_url (or a pool)")
 
     app = web.Application(
-        # outermost first: measure everything, compress large answers, render every error,
-        # answer CORS preflights, then guard partner and admin routes
-        middlewares=[
-            observe_middleware,
-            gzip_middleware,
-            error_middleware,
-            cors_middleware,
-            guard_middleware,
-        ],
+        # measure everything, compress large answers, render every error, answer CORS
+        # preflights, then guard partner and admin routes (in that order, as one)
+        middlewares=[gateway_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings
@@ -182,20 +177,13 @@ def create_app(
     app.cleanup_ctx.append(_storage(redis, pool))
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_end_streams)
-    for hook in (
-        add_request_id,
-        add_rate_headers,
-        add_security_headers,
-        add_cors_headers,
-        _close_when_draining,
-    ):
-        app.on_response_prepare.append(hook)
+    app.on_response_prepare.append(prepare_hook(_close_when_draining))
     add_routes(app)
     set_document(app, _openapi())
     return app
 
 
-async def _close_when_draining(request: web.Request, response: web.StreamResponse) -> None:
+def _close_when_draining(request: web.Request, response: web.StreamResponse) -> None:
     # A kept-alive connection reused after the listener closes would be cut mid-request.
     if request.app[DRAINING].is_set():
         if not request.path.startswith(HEALTH_PATHS):  # a load balancer's checks go on
@@ -247,7 +235,7 @@ class GatewayService(Service):
         settings, app = self.settings, self.app
         runner = GatewayRunner(
             app,
-            access_log=None,  # observe_middleware writes the access log, in JSON with its id
+            access_log=None,  # gateway.observe writes the access log, in JSON with its id
             # long enough for a command that is waiting on a charger to get its answer
             shutdown_timeout=settings.command_timeout + REPLY_MARGIN + 1,
         )

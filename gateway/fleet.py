@@ -12,6 +12,7 @@ import asyncpg
 import redis.asyncio as redis
 
 from gateway.admin_schemas import AdminChargerJson, charger_admin_json
+from gateway.redis_lane import HotPath
 from shared import registry
 from shared.charger_view import charger_view
 from shared.framing import SUBPROTOCOLS
@@ -64,8 +65,12 @@ async def scan_page(
     return page, after if more else None
 
 
-async def charger_hashes(r: redis.Redis, keys: Keys, ids: Sequence[str]) -> list[dict[str, str]]:
-    """Every charger's hash in one round trip."""
+async def charger_hashes(
+    r: redis.Redis, keys: Keys, ids: Sequence[str], path: HotPath | None = None
+) -> list[dict[str, str]]:
+    """Every charger's hash in one round trip (on the app's hot path when given one)."""
+    if path is not None:
+        return await path.hashes([keys.charger(charger_id) for charger_id in ids])
     pipe = r.pipeline(transaction=False)
     for charger_id in ids:
         pipe.hgetall(keys.charger(charger_id))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from prometheus_client import Counter, Histogram
 
 from gateway.errors import request_id
@@ -34,6 +34,21 @@ LATENCY = Histogram(
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+# (route, method, status class, partner) -> its counter and histogram: labels() looks them up
+# under a lock and checks the label values on every call; the label sets are the same bounded
+# ones either way.
+_series: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+
+
+def _series_of(route: str, method: str, status_class: int, partner: str) -> tuple[Any, Any]:
+    found = (
+        REQUESTS.labels(route, method, f"{status_class}xx", partner),
+        LATENCY.labels(route, method),
+    )
+    _series[(route, method, status_class, partner)] = found
+    return found
+
+
 def _route(request: web.Request) -> str:
     match_info = request.match_info
     resource = match_info.route.resource
@@ -42,33 +57,30 @@ def _route(request: web.Request) -> str:
     return resource.canonical
 
 
-@web.middleware
-async def observe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    started = time.perf_counter()
-    status = 499  # stays so only if the client went away and the handler was cancelled
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    finally:
-        elapsed = time.perf_counter() - started
-        route = _route(request)
-        method = request.method if request.method in _METHODS else "OTHER"
-        record = request.get(PARTNER)
-        partner = record.partner_id if record is not None else ""
-        REQUESTS.labels(route, method, f"{status // 100}xx", partner).inc()
-        LATENCY.labels(route, method).observe(elapsed)
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                "request",
-                extra={
-                    "request_id": request_id(request),
-                    "method": request.method,
-                    "path": request.path,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "partner_id": partner or None,
-                    "remote": source_address(request),
-                },
-            )
+def observe(request: web.Request, started: float, status: int) -> None:
+    """Count and time an answered request (`started` from time.perf_counter; status 499 when
+    the client went away and the handler was cancelled), and write its access log line."""
+    elapsed = time.perf_counter() - started
+    route = _route(request)
+    method = request.method if request.method in _METHODS else "OTHER"
+    record = request.get(PARTNER)
+    partner = record.partner_id if record is not None else ""
+    series = _series.get((route, method, status // 100, partner))
+    if series is None:
+        series = _series_of(route, method, status // 100, partner)
+    series[0].inc()
+    series[1].observe(elapsed)
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            "request",
+            extra={
+                "request_id": request_id(request),
+                "method": request.method,
+                "path": request.path,
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 3),
+                "partner_id": partner or None,
+                "remote": source_address(request),
+            },
+        )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as redis
+from redis.exceptions import NoScriptError
 
+from gateway.redis_lane import Call, HotPath, hot_path
 from shared.redis_keys import Keys
 from shared.registry import KeyRecord
 
@@ -101,10 +104,21 @@ class Decision:
 
 
 class RateLimiter:
-    def __init__(self, r: redis.Redis, keys: Keys, per_minute: int, per_hour: int) -> None:
+    """The limiter. Its script runs on the hot path (gateway.redis_lane), and a route's first
+    read can ride along in the same round trip (`hit_and_read`)."""
+
+    def __init__(
+        self,
+        r: redis.Redis,
+        keys: Keys,
+        per_minute: int,
+        per_hour: int,
+        path: HotPath | None = None,
+    ) -> None:
         self._keys = keys
         self._defaults = (per_minute, per_hour)
-        self._script = r.register_script(_SCRIPT)
+        self._script = r.register_script(_SCRIPT)  # by hash; loads itself where it is missing
+        self._path = path if path is not None else hot_path(r)
 
     def limits(self, record: KeyRecord) -> tuple[int, int]:
         """The partner's own limits where an admin set them, else the defaults."""
@@ -115,14 +129,40 @@ class RateLimiter:
 
     async def hit(self, record: KeyRecord) -> Decision:
         """Count one request of the partner if both windows have room."""
+        decision, _ = await self.hit_and_read(record, None)
+        return decision
+
+    async def hit_and_read(
+        self, record: KeyRecord, key: str | None
+    ) -> tuple[Decision, dict[str, str] | None]:
+        """`hit`, and in the same round trip the hash at `key` (HGETALL) when one is named.
+        The hash is handed back only with a request that is allowed: a refused one has read
+        nothing. None, too, when the read itself failed: the caller then reads on its own and
+        meets the failure as it would have without this."""
         per_minute, per_hour = self.limits(record)
-        allowed, limit, remaining, reset = await self._script(
-            keys=[self._keys.rate(record.partner_id)], args=[per_minute, per_hour]
-        )
-        return Decision(
+        rate_key = self._keys.rate(record.partner_id)
+        calls: list[Call] = [
+            (rate_key, ("EVALSHA", self._script.sha, 1, rate_key, per_minute, per_hour))
+        ]
+        if key is not None:
+            calls.append((key, ("HGETALL", key)))
+        replies = await self._path.run(calls)
+        verdict: Any = replies[0]
+        if isinstance(verdict, NoScriptError):
+            # a server without the script (restarted, flushed, failed over): load it, run it
+            verdict = await self._script(keys=[rate_key], args=[per_minute, per_hour])
+        elif isinstance(verdict, Exception):
+            raise verdict
+        allowed, limit, remaining, reset = verdict
+        decision = Decision(
             allowed=bool(allowed),
             limit=int(limit),
             remaining=int(remaining),
             reset=int(reset),
             policy=f"{per_minute};w=60, {per_hour};w=3600",
         )
+        fields = replies[1] if key is not None and decision.allowed else None
+        return decision, fields if isinstance(fields, dict) else None
+
+    async def aclose(self) -> None:
+        await self._path.aclose()

@@ -4,7 +4,6 @@ gzip for large JSON answers."""
 from __future__ import annotations
 
 from aiohttp import hdrs, web
-from aiohttp.typedefs import Handler
 
 from gateway.state import SETTINGS
 
@@ -66,8 +65,8 @@ SECURITY_HEADERS = {
 }
 
 
-async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare hook; a handler's own value (the docs page's CSP) wins."""
+def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Before any answer goes out; a handler's own value (the docs page's CSP) wins."""
     headers = response.headers
     for name, value in SECURITY_HEADERS.items():
         headers.setdefault(name, value)
@@ -91,9 +90,9 @@ def cors_origin(request: web.Request) -> str | None:
     return origin if origin in allowed else None
 
 
-@web.middleware
-async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answers CORS preflights for allowed origins before any key is asked for."""
+def preflight(request: web.Request) -> web.Response | None:
+    """The answer to a CORS preflight from an allowed origin, given before any key is asked
+    for; None for every other request."""
     if (
         request.method == hdrs.METH_OPTIONS
         and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers
@@ -108,11 +107,13 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 hdrs.ACCESS_CONTROL_MAX_AGE: CORS_MAX_AGE,
             },
         )
-    return await handler(request)
+    return None
 
 
-async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare hook: the allowed origin may read the answer (errors included)."""
+def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Before any answer goes out: the allowed origin may read it (errors included)."""
+    if hdrs.ORIGIN not in request.headers:
+        return
     origin = cors_origin(request)
     if origin is None:
         return
@@ -122,10 +123,8 @@ async def add_cors_headers(request: web.Request, response: web.StreamResponse) -
         response.headers.add(hdrs.VARY, "Origin")
 
 
-@web.middleware
-async def gzip_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def compress_if_large(request: web.Request, response: web.StreamResponse) -> None:
     """Large JSON answers go gzipped to clients that accept it; streams never are."""
-    response = await handler(request)
     if (
         type(response) is web.Response
         and isinstance(response.body, bytes)
@@ -134,4 +133,3 @@ async def gzip_middleware(request: web.Request, handler: Handler) -> web.StreamR
         and hdrs.CONTENT_ENCODING not in response.headers
     ):
         response.enable_compression(web.ContentCoding.gzip)
-    return response

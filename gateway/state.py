@@ -15,6 +15,7 @@ from gateway.dispatch import Dispatcher
 from gateway.feed import EventFeed
 from gateway.nodes import AliveNodes
 from gateway.ratelimit import Decision, RateLimiter
+from gateway.redis_lane import HotPath
 from gateway.sessions import Sessions, SignedIn
 from gateway.stream_slots import StreamSlots
 from gateway.system import Census
@@ -31,6 +32,8 @@ BUS = web.AppKey("bus", CommandBus)
 AUTH = web.AppKey("auth", Authenticator)
 THROTTLE = web.AppKey("throttle", AuthThrottle)
 LIMITER = web.AppKey("limiter", RateLimiter)
+# the partner API's hot path to Redis (gateway.redis_lane): rate limits and status reads
+HOT = web.AppKey("hot_path", HotPath)
 DISPATCH = web.AppKey("dispatch", Dispatcher)
 FEED = web.AppKey("feed", EventFeed)
 SLOTS = web.AppKey("slots", StreamSlots)
@@ -42,6 +45,8 @@ LAST_ANSWER = web.AppKey("last_answer", list[float])
 
 PARTNER = web.RequestKey("partner", KeyRecord)
 RATE = web.RequestKey("rate", Decision)
+# (key, fields) of the hash the route's prefetch named, read beside the rate limit
+PREFETCHED = web.RequestKey("prefetched", tuple[str, dict[str, str]])
 ADMIN_ACTOR = web.RequestKey("admin_actor", str)  # who, for the audit log
 SIGNED_IN = web.RequestKey("signed_in", SignedIn)  # set when the admin came with a session
 

@@ -21,12 +21,13 @@ from gateway.charger_schemas import (
 )
 from gateway.errors import ApiError
 from gateway.fleet import charger_hashes, scan_page
+from gateway.guard import prefetched
 from gateway.jsonio import json_response
 from gateway.ownership import charger_id_of, not_found, owns
 from gateway.routes.params import CHARGER
 from gateway.routes.paths import API
 from gateway.schemas import ISO_EXAMPLE
-from gateway.state import KEYS, NODES, POOL, REDIS, SETTINGS, partner_id
+from gateway.state import HOT, KEYS, NODES, POOL, REDIS, SETTINGS, partner_id
 from shared.charger_view import charger_view
 from shared.ids import valid_charger_id
 from shared.status import PartnerStatus
@@ -56,9 +57,19 @@ def _render(
     )
 
 
+def _status_hash(request: web.Request) -> str | None:
+    """The charger's hash, read beside the rate limit; an id that cannot exist reads nothing."""
+    charger_id = request.match_info["chargerId"]
+    return request.app[KEYS].charger(charger_id) if valid_charger_id(charger_id) else None
+
+
 async def charger_status(request: web.Request) -> web.Response:
     charger_id = charger_id_of(request)
-    fields = await request.app[REDIS].hgetall(request.app[KEYS].charger(charger_id))
+    app = request.app
+    key = app[KEYS].charger(charger_id)
+    fields = prefetched(request, key)
+    if fields is None:
+        fields = await app[REDIS].hgetall(key)
     if not owns(fields, partner_id(request)):
         raise not_found()
     return json_response(_render(request, charger_id, fields, time.time()))
@@ -76,6 +87,7 @@ CHARGER_STATUS = Endpoint(
     params=(CHARGER,),
     replies={200: Reply("The charger", ChargerJson, _CHARGER_EXAMPLE)},
     errors={404: "The charger is unknown or not the partner's"},
+    prefetch=_status_hash,
 )
 
 
@@ -85,7 +97,9 @@ async def _batch(request: web.Request, ids: list[str]) -> web.Response:
     chargers: list[ChargerJson] = []
     not_found_ids: list[str] = []
     for charger_id, fields in zip(
-        ids, await charger_hashes(request.app[REDIS], request.app[KEYS], ids), strict=True
+        ids,
+        await charger_hashes(request.app[REDIS], request.app[KEYS], ids, request.app[HOT]),
+        strict=True,
     ):
         if owns(fields, partner):
             chargers.append(_render(request, charger_id, fields, now))
@@ -192,7 +206,7 @@ async def list_chargers(request: web.Request) -> web.Response:
         shown = [
             _render(request, charger_id, fields, now)
             for charger_id, fields in zip(
-                ids, await charger_hashes(app[REDIS], app[KEYS], ids), strict=True
+                ids, await charger_hashes(app[REDIS], app[KEYS], ids, app[HOT]), strict=True
             )
         ]
         return [c if wanted is None or c["status"] in wanted else None for c in shown]

@@ -1,0 +1,199 @@
+"""The hot path to Redis (gateway.redis_lane): a request's commands in one round trip, each reply
+in its place (an error reply as its exception), on one server (a lane) and on a cluster (the
+coalescer); the rate limit with the read beside it; what a lane does when Redis goes away."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+import uvloop
+from redis.exceptions import NoScriptError, ResponseError
+
+from gateway.ratelimit import _SCRIPT, RateLimiter
+from gateway.redis_lane import CoalescedPath, Lane, hot_path
+from shared.redis_client import UNAVAILABLE
+from shared.redis_keys import Keys
+from shared.registry import KeyRecord
+from shared.settings import Settings
+
+
+def _record(partner_id: str, minute: int, hour: int = 1000) -> KeyRecord:
+    return KeyRecord("k1", partner_id, "active", minute, hour, None, False)
+
+
+async def test_replies_in_order_with_errors_in_their_place(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    _, r = backend
+    path = hot_path(r)
+    assert isinstance(path, CoalescedPath if getattr(r, "sharded", False) else Lane)
+    h, lst = f"{{{uid}-a}}:h", f"{{{uid}-b}}:list"
+    await r.hset(h, mapping={"x": "1", "y": "two"})
+    await r.rpush(lst, "v")
+    try:
+        got, wrong, missing, script = await path.run(
+            [
+                (h, ("HGETALL", h)),
+                (lst, ("HGETALL", lst)),
+                (f"{uid}:none", ("HGETALL", f"{uid}:none")),
+                (h, ("EVALSHA", "0" * 40, 1, h)),
+            ]
+        )
+        assert got == {"x": "1", "y": "two"}
+        assert isinstance(wrong, ResponseError) and "WRONGTYPE" in str(wrong)
+        assert missing == {}
+        assert isinstance(script, NoScriptError)
+        assert await path.hashes([h, f"{uid}:none"]) == [{"x": "1", "y": "two"}, {}]
+        assert await path.hashes([]) == [] and await path.run([]) == []
+        with pytest.raises(ResponseError):
+            await path.hashes([h, lst])
+    finally:
+        await path.aclose()
+
+
+async def test_the_limit_reads_beside_it_and_a_refused_request_reads_nothing(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    settings, r = backend
+    keys = Keys(f"{settings.redis_prefix}{uid}")
+    limiter = RateLimiter(r, keys, 100, 1000)
+    partner, charger = f"p{uid}", keys.charger(f"CP-{uid}")
+    await r.hset(charger, mapping={"owner": partner, "reg": "1"})
+    try:
+        first, fields = await limiter.hit_and_read(_record(partner, 2), charger)
+        assert first.allowed and (first.limit, first.remaining) == (2, 1)
+        assert fields == {"owner": partner, "reg": "1"}
+        second = await limiter.hit(_record(partner, 2))
+        assert second.allowed and second.remaining == 0
+        third, fields = await limiter.hit_and_read(_record(partner, 2), charger)
+        assert not third.allowed and 1 <= third.reset <= 60
+        assert fields is None  # read in the same round trip, but not handed out
+        counters = await r.hgetall(keys.rate(partner))
+        assert sum(int(n) for f, n in counters.items() if f.startswith("m")) == 2
+    finally:
+        await limiter.aclose()
+        await r.delete(charger, keys.rate(partner))
+
+
+async def test_a_server_without_the_script_gets_it_loaded(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    settings, r = backend
+    keys = Keys(f"{settings.redis_prefix}{uid}")
+    limiter = RateLimiter(r, keys, 100, 1000)
+    # the same script under a hash no server has seen, as after a restart or a failover
+    limiter._script = r.register_script(_SCRIPT + f"\n-- {uid}")
+    charger = keys.charger(f"CP-{uid}")
+    await r.hset(charger, mapping={"reg": "1"})
+    try:
+        for remaining in (4, 3):
+            decision, fields = await limiter.hit_and_read(_record(f"p{uid}", 5), charger)
+            assert decision.allowed and decision.remaining == remaining
+            assert fields == {"reg": "1"}
+    finally:
+        await limiter.aclose()
+        await r.delete(charger, keys.rate(f"p{uid}"))
+
+
+def _lane(r: redis.Redis, **overrides: Any) -> Lane:
+    kw = r.connection_pool.connection_kwargs
+    return Lane(host=kw["host"], port=kw["port"], **overrides)
+
+
+async def test_concurrent_callers_share_writes_and_keep_their_order(
+    rds: redis.Redis, uid: str
+) -> None:
+    lane = _lane(rds)
+    keys = [f"{uid}:{i}" for i in range(50)]
+    try:
+        await lane.execute([("PING",)])
+        conn = lane._conn
+        assert conn is not None and conn.transport is not None
+        writes = 0
+        write = conn.transport.write
+
+        def counting(data: Any) -> None:
+            nonlocal writes
+            writes += 1
+            write(data)
+
+        conn.transport.write = counting  # type: ignore[method-assign]
+        doomed = asyncio.ensure_future(lane.execute([("INCR", keys[0])]))
+        replies = [lane.execute([("SET", k, i), ("GET", k)]) for i, k in enumerate(keys)]
+        doomed.cancel()  # a caller that goes away leaves the others their replies
+        assert await asyncio.gather(*replies) == [["OK", str(i)] for i in range(50)]
+        assert writes == 1
+    finally:
+        await lane.aclose()
+        await rds.delete(*keys)
+
+
+async def test_a_lane_selects_its_database(rds: redis.Redis, uid: str) -> None:
+    lane = _lane(rds, db=3)
+    try:
+        await lane.execute([("SET", f"{uid}:db", "3")])
+        kw = rds.connection_pool.connection_kwargs
+        other = redis.Redis(host=kw["host"], port=kw["port"], db=3)
+        assert await other.get(f"{uid}:db") == b"3"
+        await other.delete(f"{uid}:db")
+        await other.aclose()
+    finally:
+        await lane.aclose()
+
+
+async def test_unreachable_redis_is_unavailable_and_a_lost_connection_is_replaced(
+    rds: redis.Redis,
+) -> None:
+    nowhere = Lane(host="127.0.0.1", port=1)
+    with pytest.raises(UNAVAILABLE):
+        await nowhere.execute([("PING",)])
+    lane = _lane(rds)
+    try:
+        assert await lane.execute([("PING",)]) == ["PONG"]
+        conn = lane._conn
+        assert conn is not None and conn.transport is not None
+        conn.transport.abort()  # the server or the network dropped it
+        await asyncio.sleep(0.05)
+        assert await lane.execute([("PING",)]) == ["PONG"]
+    finally:
+        await lane.aclose()
+
+
+async def test_a_silent_server_times_out_every_waiting_caller() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1 << 16)
+        await asyncio.sleep(5)
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    lane = Lane(host="127.0.0.1", port=port, timeout=0.2)
+    try:
+        replies = await asyncio.gather(
+            lane.execute([("PING",)]), lane.execute([("PING",)]), return_exceptions=True
+        )
+        assert all(isinstance(e, redis.TimeoutError) for e in replies), replies
+    finally:
+        await lane.aclose()
+        server.close()
+
+
+async def test_a_lane_runs_on_uvloop(settings: Settings) -> None:
+    """The gateway runs on uvloop, whose transports are not asyncio's classes."""
+    assert settings.redis_url
+
+    async def scenario() -> list[Any]:
+        r = redis.Redis.from_url(settings.redis_url or "", decode_responses=True)
+        lane = Lane.of(r)
+        assert lane is not None
+        try:
+            return await asyncio.wait_for(lane.execute([("PING",), ("ECHO", "é")]), 5)
+        finally:
+            await lane.aclose()
+            await r.aclose()
+
+    # a loop of its own, in a thread, as `evcs gateway` runs
+    assert await asyncio.to_thread(uvloop.run, scenario()) == ["PONG", "é"]

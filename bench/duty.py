@@ -164,14 +164,17 @@ async def _drive(spec: DutySpec) -> DutyResult:
             at, i, is_meter = heapq.heappop(due)
             c = chargers[i]
             transport = c.proto.transport if c.proto is not None else None
-            if not c.online or c.busy or transport is None or transport.is_closing():
+            every = spec.meter_every if is_meter else spec.status_every
+            if not c.online or transport is None or transport.is_closing():
+                heapq.heappush(due, (now + every, i, is_meter))  # offline: its next turn
+                continue
+            if c.busy:
                 heapq.heappush(due, (now + 0.2, i, is_meter))  # one CALL at a time, as OCPP says
                 continue
             statuses += not is_meter
             frame = c.meter() if is_meter else _status_frame(c.charger_id, statuses)
             c.busy, c.sent_at = True, now_ns()
             transport.write(frame)
-            every = spec.meter_every if is_meter else spec.status_every
             heapq.heappush(due, (max(at + every, now), i, is_meter))
         await asyncio.sleep(0.05)
     stopping = True

@@ -20,7 +20,9 @@ def masked_text_frame(payload: bytes, mask: bytes = b"\x5a\xa5\x3c\xc3") -> byte
         header = struct.pack("!BBH", 0x81, 0x80 | 126, n)
     else:
         header = struct.pack("!BBQ", 0x81, 0x80 | 127, n)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    # one big-integer XOR instead of a Python loop per byte: fresh frames are built per send
+    key = (mask * (n // 4 + 1))[:n]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
     return header + mask + masked
 
 

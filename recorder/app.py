@@ -10,6 +10,7 @@ import time
 from contextlib import AsyncExitStack
 
 import asyncpg
+import orjson
 import redis.asyncio as redis
 from prometheus_client import Counter, Gauge
 from redis.exceptions import AskError, ResponseError, TryAgainError
@@ -186,7 +187,14 @@ class Recorder:
             after,
         )
         per_stream = reply.values() if isinstance(reply, dict) else (got for _, got in reply or [])
-        entries = [(entry_id, _event_of(fields)) for got in per_stream for entry_id, fields in got]
+        field = ev.FIELD  # nearly every entry has this one field only: [FIELD, event]
+        entries = [
+            (entry_id, fields[1])
+            if fields and len(fields) == 2 and fields[0] == field
+            else (entry_id, _event_of(fields))
+            for got in per_stream
+            for entry_id, fields in got
+        ]
         if not entries:
             LAG.set(0)
         return entries
@@ -217,23 +225,30 @@ class Recorder:
 
     async def _drain(self, stream: str, entries: Entries) -> None:
         """Write the entries, retrying until PostgreSQL takes them, then acknowledge them."""
-        if not entries:
-            return
+        if entries:
+            await self._store(stream, entries, self._batch(stream, entries))
+
+    def _batch(self, stream: str, entries: Entries) -> rows.Batch:
+        """The rows of the entries of a stream."""
         batch = rows.Batch()
         tag = self.tags[stream]
+        add = rows.add
         for entry_id, payload in entries:
-            event = rows.decode(payload)
             try:
-                if event is None:
-                    raise ValueError("not an event")
-                rows.add(batch, entry_id, event, tag)
-            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                # a payload that is not JSON (or a deleted entry's None): JSONDecodeError, a
+                # ValueError; JSON that is not an object: TypeError at its first field
+                add(batch, entry_id, orjson.loads(payload), tag)  # type: ignore[arg-type]
+            except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
                 # One malformed entry must not stall every entry behind it: note it, move on.
                 batch.skipped += 1
                 log.warning(
                     "malformed stream entry skipped",
                     extra={"entry_id": entry_id, "error": repr(exc)},
                 )
+        return batch
+
+    async def _store(self, stream: str, entries: Entries, batch: rows.Batch) -> None:
+        """Write the batch, retrying until PostgreSQL takes it, then acknowledge its entries."""
         delay = 0.5
         while True:
             try:

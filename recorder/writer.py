@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from recorder.rows import Batch
+from recorder.rows import Batch, copy_data
 
-Copy = Callable[[asyncpg.Connection, str, list[str], list[tuple[object, ...]]], Awaitable[None]]
+Copy = Callable[[asyncpg.Connection, str, list[str], list[bytes]], Awaitable[None]]
 
 _STATUS_COLS = [
     "stream_id",
@@ -40,21 +40,20 @@ _METER_COLS = [
 ]
 
 
-async def _copy(
-    conn: asyncpg.Connection, table: str, cols: list[str], rows: list[tuple[object, ...]]
-) -> None:
-    await conn.copy_records_to_table(table, records=rows, columns=cols)
+async def _copy(conn: asyncpg.Connection, table: str, cols: list[str], rows: list[bytes]) -> None:
+    # the rows come encoded (recorder.rows): asyncpg passes them on as they are
+    await conn.copy_to_table(table, source=copy_data(rows), columns=cols, format="binary")
 
 
 async def _copy_idempotent(
-    conn: asyncpg.Connection, table: str, cols: list[str], rows: list[tuple[object, ...]]
+    conn: asyncpg.Connection, table: str, cols: list[str], rows: list[bytes]
 ) -> None:
     # COPY cannot skip duplicates, so COPY into a scratch table and insert from it.
     tmp = f"_in_{table}"
     await conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {table}) ON COMMIT DELETE ROWS"
     )
-    await conn.copy_records_to_table(tmp, records=rows, columns=cols)
+    await conn.copy_to_table(tmp, source=copy_data(rows), columns=cols, format="binary")
     col_list = ", ".join(cols)
     await conn.execute(
         f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {tmp} ON CONFLICT DO NOTHING"

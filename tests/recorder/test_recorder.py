@@ -6,11 +6,13 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 import redis.asyncio as redis
 
+from recorder import writer
 from recorder.app import Recorder
 from shared import embedded
 from shared import events as ev
@@ -266,3 +268,70 @@ async def test_a_recorder_started_while_redis_cannot_serve_waits_for_it(
         await task
         await r.aclose()
         await asyncio.to_thread(embedded.stop_redis, folder)
+
+
+async def test_the_loop_writes_every_batch_it_read_before_it_stops(
+    recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str
+) -> None:
+    # Small batches, many of them: stopped in the middle, the loop ends after a whole one.
+    recorder.settings = recorder.settings.model_copy(update={"recorder_batch": 7})
+    cp = f"PIPE-{uid}"
+    await _append(rds, recorder.keys, _events(cp, 40))
+    task = asyncio.create_task(recorder.run())
+    try:
+        started = time.monotonic()
+        while recorder.recorded < 20:
+            assert time.monotonic() - started < 10
+            await asyncio.sleep(0.001)
+    finally:
+        recorder.stop()
+        await task
+    # stopped part way through: what it read is written and acknowledged, the rest is left
+    s, m, _ = await _counts(pool, cp)
+    assert 20 <= s + m // 2 == min(recorder.recorded, 80) < 80
+    stream = recorder.streams[0]
+    assert (await rds.xpending(stream, RECORDER_GROUP))["pending"] == 0
+    rest = Recorder(recorder.settings, rds, pool)
+    while entries := await rest._read(stream):
+        await rest._drain(stream, entries)
+    assert await _counts(pool, cp) == (40, 80, 1)
+
+
+async def test_a_batch_whose_acknowledgement_failed_lands_once_and_is_acknowledged(
+    recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str
+) -> None:
+    # The batch is written, then Redis fails before its XACK: the recorder reads it back from
+    # its pending entries, and it lands once.
+    recorder.settings = recorder.settings.model_copy(update={"recorder_batch": 10})
+    store = recorder._store
+    failed = asyncio.Event()
+
+    async def store_then_fail_once(stream: str, entries: Any, batch: Any) -> None:
+        if failed.is_set():
+            return await store(stream, entries, batch)
+        failed.set()
+        await writer.write(pool, batch)
+        raise redis.ConnectionError("Connection closed by server.")
+
+    recorder._store = store_then_fail_once  # type: ignore[method-assign]
+    cp = f"ACKLOST-{uid}"
+    await _append(rds, recorder.keys, _events(cp, 20))
+    task = asyncio.create_task(recorder.run())
+    try:
+        started = time.monotonic()
+        while (
+            await _counts(pool, cp) != (20, 40, 1)
+            or (await rds.xpending(recorder.streams[0], RECORDER_GROUP))["pending"]
+        ):
+            assert not task.done(), task.exception()
+            assert time.monotonic() - started < 15, await _counts(pool, cp)
+            await asyncio.sleep(0.05)
+    finally:
+        recorder.stop()
+        await task
+    assert failed.is_set()
+    rows = await pool.fetchval(
+        "SELECT count(*) - count(DISTINCT (stream_id, seq)) FROM meter_values WHERE charger_id = $1",
+        cp,
+    )
+    assert rows == 0

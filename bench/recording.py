@@ -66,8 +66,15 @@ def _pending(r: redis.Redis, keys: Keys, shard: int = 0) -> tuple[int, int]:
     if not lag:
         return 0, 0
     summary = r.xpending(stream, RECORDER_GROUP)
-    oldest = summary["min"] if summary["pending"] else group["last-delivered-id"]
-    oldest = oldest.decode() if isinstance(oldest, bytes) else oldest
+    if summary["pending"]:
+        oldest = _text(summary["min"])
+    else:
+        # nothing pending: the oldest waiting entry is the first one after the last delivered
+        # (the group's "0-0" before its first read is no entry's time)
+        after = r.xrange(stream, min=f"({_text(group['last-delivered-id'])}", count=1)
+        if not after:
+            return 0, 0
+        oldest = _text(after[0][0])
     age = int(last.split("-")[0]) - int(str(oldest).split("-")[0])
     return lag, max(0, age)
 

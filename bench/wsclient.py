@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 import struct
 import time
 from collections.abc import Callable
@@ -97,9 +98,11 @@ async def open_ws(
 ) -> FrameCounter:
     """Connect and upgrade; raises if the server refuses."""
     loop = asyncio.get_running_loop()
-    _, proto = await loop.create_connection(
-        lambda: FrameCounter(on_frame), host, port, local_addr=local_addr
-    )
+    sock = None if local_addr is None else await _connected_from(host, port, local_addr[0])
+    if sock is None:
+        _, proto = await loop.create_connection(lambda: FrameCounter(on_frame), host, port)
+    else:
+        _, proto = await loop.create_connection(lambda: FrameCounter(on_frame), sock=sock)
     key = base64.b64encode(os.urandom(16)).decode()
     assert proto.transport is not None
     proto.transport.write(
@@ -114,6 +117,28 @@ async def open_ws(
         proto.transport.close()
         raise ConnectionError(head.split(b"\r\n", 1)[0].decode(errors="replace"))
     return proto
+
+
+# Linux: choose the source port at connect(), by the whole 4-tuple, not at bind(). A bind() to
+# port 0 takes a port for itself and searches the range for one; with tens of thousands of
+# sockets (and their TIME_WAIT twins after a storm) that search cost the load generator more
+# kernel CPU per connection than the csms spent serving it.
+_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+
+
+async def _connected_from(host: str, port: int, source_ip: str) -> socket.socket:
+    """A TCP socket connected to host:port from source_ip."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_IP, _BIND_ADDRESS_NO_PORT, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((source_ip, 0))
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def now_ns() -> int:

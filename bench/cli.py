@@ -30,14 +30,13 @@ from bench import (
     recording,
     registry,
 )
-from bench.context import Ctx, fresh_prefix
+from bench.context import RESULTS, Ctx, fresh_prefix
 from bench.stats import Figure, table
 from shared import db, services
 from shared.redis_client import connect, delete_matching
 from shared.settings import Settings
 
 BENCH_DATABASE = "evcs_bench"
-RESULTS = Path("bench/results")
 
 SCENARIOS = {
     "ingest": ingest.run,

@@ -12,6 +12,8 @@ from bench.stats import Figure
 from shared.ports import free_port
 from shared.settings import Settings
 
+RESULTS = Path("bench/results")  # one JSON file per run, named by its start time
+
 
 @dataclass
 class Ctx:

@@ -10,7 +10,8 @@ import time
 import aiohttp
 
 from bench import procs
-from bench.context import Ctx, start_csms, start_gateway
+from bench.charts import latest_figures, load_runs
+from bench.context import RESULTS, Ctx, start_csms, start_gateway
 from bench.loadgen import Spec, run_workers
 from bench.stats import percentile
 from shared import db, registry
@@ -62,6 +63,18 @@ async def _cycle(
                 await asyncio.sleep(0.3)
 
 
+def _closed_loop(ctx: Ctx) -> float:
+    """The csms's closed-loop rate: this run's ingest figure, else the last published one."""
+    for f in ctx.figures:
+        if f.metric == "csms, closed loop":
+            return f.median
+    published = latest_figures(load_runs(RESULTS))
+    found = [f["median"] for f in published if f["metric"] == "csms, closed loop"]
+    if not found:
+        raise SystemExit("control: run the ingest scenario first (its rate sets the load)")
+    return float(found[0])
+
+
 def run(ctx: Ctx, scenario: str = "control", where: str = "", top: float | None = None) -> None:
     """On/off round trips under half of the csms's closed-loop rate (`top`, msg/s; the ingest
     scenario's figure by default); `where` names the topology in the figures."""
@@ -91,7 +104,7 @@ def run(ctx: Ctx, scenario: str = "control", where: str = "", top: float | None 
     p95 = ctx.figure(scenario, f"on/off round trip p95 under 50% ingest{where}", "ms")
     p99 = ctx.figure(scenario, f"on/off round trip p99 under 50% ingest{where}", "ms", "< 20")
     if top is None:
-        top = next((f.median for f in ctx.figures if f.metric == "csms, closed loop"), 5000.0)
+        top = _closed_loop(ctx)
     conns = 200 if ctx.quick else 1000
     failures: list[int] = []
     try:

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 # Beyond the charger's own timeout, the time the node may take to notice it and answer.
 REPLY_MARGIN = 2.0
 
+# A charger's whereabouts in the registry: its node, and "1" while it is connected.
+Location = tuple[str | None, str | None]
+
 
 @dataclass(frozen=True, slots=True)
 class Settled:
@@ -114,11 +117,18 @@ class CommandBus:
         params: dict[str, Any],
         timeout: float,
         command_id: str | None = None,
+        where: Location | None = None,
     ) -> Settled:
         """Run a command on the charger's node and say how it ended; never raises for an
-        offline charger (EVSE_OFFLINE), an unreachable node (FAILED) or no reply (TIMEOUT)."""
+        offline charger (EVSE_OFFLINE), an unreachable node (FAILED) or no reply (TIMEOUT).
+        `where` is the charger's node and online flag if the caller read them already."""
         command_id = command_id or new_id("cmd")
-        node, online = await self._redis.hmget(self._keys.charger(charger_id), [F.NODE, F.ONLINE])
+        if where is None:
+            node, online = await self._redis.hmget(
+                self._keys.charger(charger_id), [F.NODE, F.ONLINE]
+            )
+        else:
+            node, online = where
         if online != "1" or node is None or not await self._node_alive(str(node)):
             return _concluded(command_id, Outcome.EVSE_OFFLINE, "the charger is not connected")
         request = CommandRequest(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from prometheus_client import Counter
 
 from gateway import command_log
 from gateway.command_log import Order
-from gateway.commands import REPLY_MARGIN, CommandBus, Settled
+from gateway.commands import REPLY_MARGIN, CommandBus, Location, Settled
 from shared import events as ev
 from shared.process import cancel
 from shared.redaction import redacted
@@ -67,8 +67,14 @@ class Dispatcher:
         assert self.pool is not None
         await command_log.record_taken(self.pool, partner_id, orders, mode, self.deadline, actor)
 
-    async def run(self, partner_id: str | None, orders: Sequence[Order]) -> list[Settled]:
-        """Send the (already taken) commands, at most BATCH_CONCURRENCY at a time."""
+    async def run(
+        self,
+        partner_id: str | None,
+        orders: Sequence[Order],
+        where: Mapping[str, Location] | None = None,
+    ) -> list[Settled]:
+        """Send the (already taken) commands, at most BATCH_CONCURRENCY at a time; `where`,
+        the chargers' whereabouts the caller has read already."""
         gate = asyncio.Semaphore(BATCH_CONCURRENCY)
         timeout = self._settings.command_timeout
 
@@ -81,6 +87,7 @@ class Dispatcher:
                     order.params,
                     timeout,
                     command_id=order.command_id,
+                    where=None if where is None else where.get(order.charger_id),
                 )
 
         settled = list(await asyncio.gather(*(one(o) for o in orders)))

@@ -23,7 +23,7 @@ from gateway.errors import ApiError
 from gateway.fleet import charger_hashes, scan_page
 from gateway.guard import prefetched
 from gateway.jsonio import json_response
-from gateway.ownership import charger_id_of, not_found, owns
+from gateway.ownership import charger_hash, charger_id_of, not_found, owns
 from gateway.routes.params import CHARGER
 from gateway.routes.paths import API
 from gateway.schemas import ISO_EXAMPLE
@@ -57,12 +57,6 @@ def _render(
     )
 
 
-def _status_hash(request: web.Request) -> str | None:
-    """The charger's hash, read beside the rate limit; an id that cannot exist reads nothing."""
-    charger_id = request.match_info["chargerId"]
-    return request.app[KEYS].charger(charger_id) if valid_charger_id(charger_id) else None
-
-
 async def charger_status(request: web.Request) -> web.Response:
     charger_id = charger_id_of(request)
     app = request.app
@@ -87,7 +81,7 @@ CHARGER_STATUS = Endpoint(
     params=(CHARGER,),
     replies={200: Reply("The charger", ChargerJson, _CHARGER_EXAMPLE)},
     errors={404: "The charger is unknown or not the partner's"},
-    prefetch=_status_hash,
+    prefetch=charger_hash,
 )
 
 

@@ -21,15 +21,16 @@ from gateway.command_schemas import (
     StatusChangeRequest,
     UnlockRequest,
 )
-from gateway.commands import Settled, failure_message, http_status
+from gateway.commands import Location, Settled, failure_message, http_status
 from gateway.errors import ApiError
 from gateway.jsonio import json_response
-from gateway.ownership import charger_id_of, require_owned
+from gateway.ownership import charger_hash, charger_id_of, require_owned
 from gateway.routes.params import CHARGER, IDEMPOTENCY_KEY, PREFER
 from gateway.routes.paths import API
 from gateway.state import DISPATCH, partner_id
 from shared.bus import Action, Outcome
 from shared.ids import new_id
+from shared.redis_keys import F
 
 _COMMAND_RESULT = {
     "commandId": "cmd_5f2b9c0a1d3e4f60",
@@ -117,7 +118,7 @@ def _result(order: Order, settled: Settled) -> CommandResultJson:
     }
 
 
-async def _one(request: web.Request, order: Order, is_async: bool) -> web.Response:
+async def _one(request: web.Request, order: Order, is_async: bool, where: Location) -> web.Response:
     dispatch = request.app[DISPATCH]
     partner = partner_id(request)
     await dispatch.take(partner, [order], mode(is_async))
@@ -133,7 +134,7 @@ async def _one(request: web.Request, order: Order, is_async: bool) -> web.Respon
         response = json_response(accepted, status=202)
         response.headers.update(accepted_headers(order.command_id))
         return response
-    [settled] = await dispatch.run(partner, [order])
+    [settled] = await dispatch.run(partner, [order], {order.charger_id: where})
     status = http_status(settled)
     if status == 200:
         return json_response(_result(order, settled))
@@ -154,10 +155,13 @@ async def _command(
 ) -> web.Response:
     is_async = asynchronous(request, endpoint)
     key = idempotency.key_of(request)
-    await require_owned(request, charger_id)
+    fields = await require_owned(request, charger_id)
+    where = (fields.get(F.NODE), fields.get(F.ONLINE))
     order = Order(new_id("cmd"), charger_id, action, params)
     fingerprint = idempotency.fingerprint(request.method, request.path, body, mode(is_async))
-    return await idempotency.once(request, key, fingerprint, lambda: _one(request, order, is_async))
+    return await idempotency.once(
+        request, key, fingerprint, lambda: _one(request, order, is_async, where)
+    )
 
 
 async def control(request: web.Request) -> web.Response:
@@ -199,6 +203,7 @@ CONTROL = Endpoint(
         ),
     },
     errors=_COMMAND_ERRORS,
+    prefetch=charger_hash,
 )
 
 
@@ -241,6 +246,7 @@ CHANGE_STATUS = Endpoint(
         ),
     },
     errors=_COMMAND_ERRORS,
+    prefetch=charger_hash,
 )
 
 
@@ -289,6 +295,7 @@ UNLOCK = Endpoint(
         ),
     },
     errors=_COMMAND_ERRORS,
+    prefetch=charger_hash,
 )
 
 
@@ -331,4 +338,5 @@ RESET = Endpoint(
         ),
     },
     errors=_COMMAND_ERRORS,
+    prefetch=charger_hash,
 )

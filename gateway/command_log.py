@@ -64,32 +64,33 @@ def iso_epoch(epoch: float) -> str:
     return iso(datetime.fromtimestamp(epoch, UTC)) or ""
 
 
-async def record_taken(
-    pool: asyncpg.Pool,
+TAKEN = (
+    "INSERT INTO partner_commands (id, partner_id, actor, charger_id, action, request, mode,"
+    " deadline) VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8::interval)"
+)
+
+
+def taken_rows(
     partner_id: str | None,
     orders: Sequence[Order],
     mode: str,
     deadline: timedelta,
     actor: str | None = None,
-) -> None:
-    """partner_id None (and the admin as actor) for an operator's command."""
-    await pool.executemany(
-        "INSERT INTO partner_commands (id, partner_id, actor, charger_id, action, request, mode,"
-        " deadline) VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8::interval)",
-        [
-            (
-                o.command_id,
-                partner_id,
-                actor,
-                o.charger_id,
-                o.label,
-                redacted(o.params),
-                mode,
-                deadline,
-            )
-            for o in orders
-        ],
-    )
+) -> list[tuple[object, ...]]:
+    """TAKEN's rows; partner_id None (and the admin as actor) for an operator's command."""
+    return [
+        (
+            o.command_id,
+            partner_id,
+            actor,
+            o.charger_id,
+            o.label,
+            redacted(o.params),
+            mode,
+            deadline,
+        )
+        for o in orders
+    ]
 
 
 # The outcome is committed without waiting for the WAL flush (set_config(..., true) is SET

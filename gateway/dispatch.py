@@ -18,6 +18,7 @@ from prometheus_client import Counter
 from gateway import command_log
 from gateway.command_log import Order
 from gateway.commands import REPLY_MARGIN, CommandBus, Location, Settled
+from gateway.grouped_write import GroupedWrite
 from shared import events as ev
 from shared.process import cancel
 from shared.redaction import redacted
@@ -50,6 +51,7 @@ class Dispatcher:
         self._bus = bus
         self.pool = pool
         self._background: set[asyncio.Task[Any]] = set()
+        self._taken: GroupedWrite | None = None
 
     @property
     def deadline(self) -> timedelta:
@@ -65,7 +67,10 @@ class Dispatcher:
         """Record the commands before any is sent: every command is in the audit (an
         operator's with partner_id None and the admin as actor)."""
         assert self.pool is not None
-        await command_log.record_taken(self.pool, partner_id, orders, mode, self.deadline, actor)
+        if self._taken is None:
+            self._taken = GroupedWrite(self.pool, command_log.TAKEN)
+        rows = command_log.taken_rows(partner_id, orders, mode, self.deadline, actor)
+        await self._taken.write(rows)
 
     async def run(
         self,

@@ -367,7 +367,8 @@ def _one_run(
             ctx, f"fleet{n}b", log, workers=workers, EVCS_OPS_PORT=str(ops_base), port=csms.port
         )
         back = line.wait_for(csms.pid, total, 900)
-        line.events.append((back.t, "all back"))
+        label = "all back" if back.connected >= total else f"wait ended, {back.connected:,} counted"
+        line.events.append((back.t, label))
         line.hold(csms.pid, 1.0 if ctx.quick else 20.0)
     finally:
         stop_file.touch()

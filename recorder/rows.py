@@ -110,15 +110,14 @@ def add(batch: Batch, entry_id: str, e: ev.Event, shard_tag: str = "0") -> None:
     # function call per field was half of a row's time. Encodings are never empty.
     if e["type"] == "meter":
         texts = _texts
-        sid = (entry_id if shard_tag == "0" else f"{shard_tag}:{entry_id}").encode()  # row_id
-        head = _METER_FIELDS + (_LENGTH[len(sid)] if len(sid) < 256 else _length(len(sid))) + sid
-        ms = entry_id.partition("-")[0]
+        stream_id, received = _entry_fields(shard_tag, entry_id)
+        head = _METER_FIELDS + stream_id
         connector = e["connector"]
         tx = e.get("transaction_id")
         ts = e.get("ts")
         common = b"".join(
             (
-                _received.get(ms) or _received_at(ms),
+                received,
                 texts.get(cp) or _text(cp),
                 _ints.get(connector) or _int(connector),
                 NULL if tx is None else texts.get(tx) or _text(tx),
@@ -148,8 +147,7 @@ def add(batch: Batch, entry_id: str, e: ev.Event, shard_tag: str = "0") -> None:
         batch.meter_values += out
     elif e["type"] == "status":
         texts = _texts
-        sid = (entry_id if shard_tag == "0" else f"{shard_tag}:{entry_id}").encode()  # row_id
-        ms = entry_id.partition("-")[0]
+        stream_id, received = _entry_fields(shard_tag, entry_id)
         connector = e["connector"]
         ocpp_status = e["ocpp_status"]
         status = e["status"]
@@ -159,9 +157,8 @@ def add(batch: Batch, entry_id: str, e: ev.Event, shard_tag: str = "0") -> None:
             b"".join(
                 (
                     _STATUS_FIELDS,
-                    _LENGTH[len(sid)] if len(sid) < 256 else _length(len(sid)),
-                    sid,
-                    _received.get(ms) or _received_at(ms),
+                    stream_id,
+                    received,
                     texts.get(cp) or _text(cp),
                     _ints.get(connector) or _int(connector),
                     texts.get(ocpp_status) or _text(ocpp_status),
@@ -218,6 +215,14 @@ def add(batch: Batch, entry_id: str, e: ev.Event, shard_tag: str = "0") -> None:
 
 
 # Field encodings: the 4-byte length (-1 for NULL), then the value in PostgreSQL's binary form.
+
+
+def _entry_fields(shard_tag: str, entry_id: str) -> tuple[bytes, bytes]:
+    """The row's stream_id and received_at fields, both from its stream entry."""
+    sid = row_id(shard_tag, entry_id).encode()
+    size = _LENGTH[len(sid)] if len(sid) < 256 else _length(len(sid))
+    ms = entry_id.partition("-")[0]
+    return size + sid, _received.get(ms) or _received_at(ms)
 
 
 def _text(value: Any) -> bytes:

@@ -116,7 +116,8 @@ class Presence:
     async def _evict_elsewhere(self, node: str, charger_id: str, generation: str) -> None:
         message = Evict(charger_id=charger_id, generation=generation).model_dump_json()
         try:
-            await self._redis.post(self._keys.node_channel(node), message)
+            # batched: after a node dies, every charger it held reconnects and asks this
+            await self._batch.post(self._keys.node_channel(node), message)
         except Exception:
             # that node's pings still find the stale connection, or it has died anyway
             log.warning("could not ask the previous node to close", extra={"node": node})

@@ -57,6 +57,12 @@ class Coalescer:
         except NoScriptError:
             return await script(keys=keys, args=args)
 
+    async def post(self, channel: str, message: str | bytes) -> int:
+        """Publish with the next batch (SPUBLISH on a cluster: only the channel's shard hears
+        it); the number of subscribers that got it."""
+        command = "SPUBLISH" if self._redis.sharded else "PUBLISH"
+        return int(await self.execute(channel, command, channel, message))
+
     async def _flush(self) -> None:
         try:
             await asyncio.sleep(0)  # let the callers of this loop iteration join the batch

@@ -9,6 +9,7 @@ import pytest
 import redis.asyncio as redis
 from redis.exceptions import ResponseError
 
+from shared.pubsub import Subscription
 from shared.redis_batch import Coalescer
 from shared.settings import Settings
 
@@ -85,3 +86,33 @@ async def test_a_cancelled_caller_does_not_break_the_batch(
     others = [asyncio.ensure_future(batcher.execute(key, "GET", key)) for _ in range(calls)]
     doomed.cancel()
     assert await asyncio.gather(*others) == ["v"] * calls
+
+
+async def test_posts_share_batches_and_reach_the_channels_subscriber(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    _, r = backend
+    heard: list[str | bytes] = []
+    all_heard = asyncio.Event()
+
+    def hear(message: str | bytes) -> None:
+        heard.append(message)
+        if len(heard) == 300:
+            all_heard.set()
+
+    channels = [f"{uid}:node-{i}" for i in range(3)]  # on a cluster, on different shards
+    subscriptions = [Subscription(r, channel, hear) for channel in channels]
+    for subscription in subscriptions:
+        await subscription.start()
+    batcher = Coalescer(r)
+    try:
+        receivers = await asyncio.gather(
+            *(batcher.post(channels[i % 3], f"m{i}") for i in range(300))
+        )
+        assert receivers == [1] * 300  # each message reached its one subscriber
+        assert batcher.batches < 30  # not one round trip per message
+        await asyncio.wait_for(all_heard.wait(), 10)
+        assert sorted(map(str, heard)) == sorted(f"m{i}" for i in range(300))
+    finally:
+        for subscription in subscriptions:
+            await subscription.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import math
+import os
 import random
 import time
 import urllib.request
@@ -42,6 +43,7 @@ class DutySpec:
     charger_ids: list[str]
     source_ip: str
     stop_file: str
+    count_file: str  # how many of its chargers are connected and booted, rewritten twice a second
     meter_every: float = 30.0
     status_every: float = 60.0
     concurrency: int = 200  # handshakes in flight per process
@@ -85,6 +87,7 @@ async def _drive(spec: DutySpec) -> DutyResult:
     chargers = [_Charger(cid) for cid in spec.charger_ids]
     sem = asyncio.Semaphore(spec.concurrency)
     stop = Path(spec.stop_file)
+    online = 0
     boot = masked_text_frame(orjson.dumps([2, "boot", "BootNotification", BOOT]))
     stopping = False
 
@@ -128,18 +131,21 @@ async def _drive(spec: DutySpec) -> DutyResult:
                 return False
 
     async def keep_connected(c: _Charger) -> None:
+        nonlocal online
         first = True
         while not stopping:
             if not await connect(c):
                 await asyncio.sleep(random.uniform(0.5, 1.5) * spec.backoff)
                 continue
             c.online, c.busy = True, False
+            online += 1
             if first:
                 result.connected += 1
                 first = False
             assert c.proto is not None
             await c.proto.closed
             c.online = False
+            online -= 1
             if stopping:
                 return
             result.reconnects += 1
@@ -160,6 +166,7 @@ async def _drive(spec: DutySpec) -> DutyResult:
             checked = now
             if stop.exists():  # noqa: ASYNC240 (a stat twice a second)
                 break
+            _write_count(spec.count_file, online)
         while due and due[0][0] <= now:
             at, i, is_meter = heapq.heappop(due)
             c = chargers[i]
@@ -187,34 +194,41 @@ async def _drive(spec: DutySpec) -> DutyResult:
     return result
 
 
-def _connections(ops_ports: list[int]) -> int:
-    """Chargers the csms workers hold, as their metrics say (a worker not up counts 0)."""
+def _write_count(path: str, online: int) -> None:
+    tmp = f"{path}.tmp"
+    Path(tmp).write_text(str(online))
+    os.replace(tmp, path)  # the parent never reads half a number
+
+
+def _online(count_files: list[Path]) -> int:
+    """Chargers connected and booted, as the load generators count them."""
     total = 0
-    for port in ops_ports:
+    for path in count_files:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-                text = resp.read().decode()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if line.startswith("evcs_csms_connections{"):
-                total += int(float(line.rsplit(" ", 1)[1]))
+            total += int(path.read_text())
+        except (OSError, ValueError):
+            continue  # a load generator not started yet
     return total
 
 
-def _tree(pid: int) -> list[int]:
-    """The process and its children (the csms's workers)."""
+def _worker_connections(port: int) -> int | None:
+    """Connections one csms worker holds, as its metrics say; None if it does not answer."""
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
     except OSError:
-        return [pid]
-    return [pid, *(int(c) for c in children)]
+        return None
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in text.splitlines()
+        if line.startswith("evcs_csms_connections{")
+    )
 
 
 def _tree_usage(pid: int) -> tuple[float, int]:
     """CPU seconds and resident bytes of a process and its children."""
     cpu, rss = 0.0, 0
-    for p in _tree(pid):
+    for p in procs.tree(pid):
         try:
             cpu += procs.cpu_seconds(p)
             rss += procs.rss_bytes(p)
@@ -226,7 +240,8 @@ def _tree_usage(pid: int) -> tuple[float, int]:
 @dataclass
 class _Sample:
     t: float
-    connected: int
+    connected: int  # as the chargers see it: connected and booted
+    served: list[int | None]  # as each csms worker's metrics say; None: it did not answer
     cpu: float
     rss: int
     busy: float
@@ -235,8 +250,13 @@ class _Sample:
 class _Timeline:
     """Samples the csms and the machine once a second while the fleet runs."""
 
-    def __init__(self, ops_ports: list[int], loading: Future[list[DutyResult]]) -> None:
+    def __init__(
+        self, ops_ports: list[int], count_files: list[Path], loading: Future[list[DutyResult]]
+    ) -> None:
         self.ops_ports = ops_ports
+        self.count_files = count_files
+        # A busy worker may take seconds to answer; asking all at once keeps one sample short.
+        self.asking = ThreadPoolExecutor(len(ops_ports))
         self.loading = loading  # the load generators: if they end early, so does the run
         self.t0 = time.time()
         self.samples: list[_Sample] = []
@@ -244,10 +264,12 @@ class _Timeline:
         self.cpu_offset = 0.0  # CPU of csms processes that have exited (before a restart)
 
     def sample(self, csms_pid: int) -> _Sample:
+        served = list(self.asking.map(_worker_connections, self.ops_ports))
         cpu, rss = _tree_usage(csms_pid)
         s = _Sample(
             time.time(),
-            _connections(self.ops_ports),
+            _online(self.count_files),
+            served,
             self.cpu_offset + cpu,
             rss,
             procs.machine_busy_seconds(),
@@ -264,6 +286,12 @@ class _Timeline:
             time.sleep(1.0)
         return s
 
+    def wait_gone(self, csms_pid: int, total: int, timeout: float) -> None:
+        """Until the chargers have seen the csms go (their count lags by up to half a second)."""
+        deadline = time.time() + timeout
+        while self.sample(csms_pid).connected >= total and time.time() < deadline:
+            time.sleep(0.2)
+
     def hold(self, csms_pid: int, seconds: float) -> tuple[_Sample, _Sample]:
         first = self.sample(csms_pid)
         end = first.t + seconds
@@ -277,6 +305,8 @@ class _Timeline:
         return {
             "t_s": [round(b.t - self.t0, 1) for _, b in pairs],
             "connected": [b.connected for _, b in pairs],
+            "csms_connections": [sum(n or 0 for n in b.served) for _, b in pairs],
+            "workers_silent": [b.served.count(None) for _, b in pairs],
             "csms_cpu_cores": [round((b.cpu - a.cpu) / max(1e-3, b.t - a.t), 3) for a, b in pairs],
             "csms_rss_mib": [round(b.rss / 2**20, 1) for _, b in pairs],
             "p99_t_s": [round(k * bucket + bucket / 2 - self.t0, 1) for k in sorted(p99)],
@@ -290,7 +320,14 @@ def _specs(ctx: Ctx, port: int, total: int, loaders: int, stop_file: Path) -> li
     quick = {"meter_every": 1.0, "status_every": 2.0, "bucket": 1} if ctx.quick else {}
     return [
         replace(
-            DutySpec("127.0.0.1", port, [], f"127.0.0.{20 + w}", str(stop_file)),
+            DutySpec(
+                "127.0.0.1",
+                port,
+                [],
+                f"127.0.0.{20 + w}",
+                str(stop_file),
+                str(stop_file.with_suffix(f".{w}.count")),
+            ),
             charger_ids=[f"F-{w}-{i}" for i in range(per * w, min(total, per * (w + 1)))],
             **quick,  # type: ignore[arg-type]
         )
@@ -318,6 +355,7 @@ def run(ctx: Ctx) -> None:
         "per_conn": ctx.figure(
             "fleet", "csms memory per connected charger, over the workers' own", "KiB", "<= 20"
         ),
+        "stop": ctx.figure("fleet", "csms stop, every charger closed and all workers gone", "s"),
         "back": ctx.figure("fleet", "whole fleet back after a csms restart", "s"),
         "lost": ctx.figure("fleet", "chargers not back after the restart", "chargers", "0"),
     }
@@ -345,6 +383,8 @@ def _one_run(
     ops_ports = [ops_base + i for i in range(workers)]
     stop_file = ctx.logs / f"fleet{n}.stop"
     stop_file.unlink(missing_ok=True)
+    for old in ctx.logs.glob(f"fleet{n}.*.count"):
+        old.unlink()
     log = f"fleet{n}.log"
     csms = start_csms(ctx, f"fleet{n}", log, workers=workers, EVCS_OPS_PORT=str(ops_base))
     recorder = procs.start_unbound("recorder", ["evcs", "recorder"], ctx.env(), ctx.logs / log)
@@ -353,7 +393,7 @@ def _one_run(
     pool = ThreadPoolExecutor(1)
     specs = _specs(ctx, csms.port, total, loaders, stop_file)
     loading = pool.submit(run_in_processes, _drive, specs, 3600)
-    line = _Timeline(ops_ports, loading)
+    line = _Timeline(ops_ports, [Path(s.count_file) for s in specs], loading)
     try:
         connected = line.wait_for(csms.pid, total, 900)
         connect_seconds = connected.t - line.t0
@@ -362,10 +402,14 @@ def _one_run(
         line.cpu_offset = line.sample(csms.pid).cpu  # the workers' CPU until they stop
         restart_at = time.time()
         line.events.append((restart_at, "csms restart"))
-        csms.stop()
+        # Like a service manager's restart: the old workers close their chargers and are gone
+        # (killed if they take longer) before the new ones start.
+        csms.stop(timeout=120.0)
+        stopped_at = time.time()
         csms = start_csms(
             ctx, f"fleet{n}b", log, workers=workers, EVCS_OPS_PORT=str(ops_base), port=csms.port
         )
+        line.wait_gone(csms.pid, total, 30)
         back = line.wait_for(csms.pid, total, 900)
         label = "all back" if back.connected >= total else f"wait ended, {back.connected:,} counted"
         line.events.append((back.t, label))
@@ -397,6 +441,7 @@ def _one_run(
     f["busy"].runs.append((b.busy - a.busy) / seconds)
     f["rss"].runs.append(b.rss / 2**20)
     f["per_conn"].runs.append((b.rss - idle_rss) / max(1, b.connected) / 1024)
+    f["stop"].runs.append(stopped_at - restart_at)
     f["back"].runs.append(back.t - restart_at)
     f["lost"].runs.append(total - back.connected)
     p99 = {k: percentile(sorted(v), 0.99) / 1e6 for k, v in merged.items() if len(v) >= 20}

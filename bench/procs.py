@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -44,13 +46,29 @@ class Proc:
     def pid(self) -> int:
         return self.popen.pid
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM (a `--workers` parent passes it on); after `timeout`, SIGKILL to it and its
+        workers alike, so none is left serving beside the process that replaces it."""
         if self.popen.poll() is None:
+            workers = tree(self.pid)[1:]
             self.popen.terminate()
             try:
-                self.popen.wait(15)
+                self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
+                for pid in workers:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
                 self.popen.kill()
+                self.popen.wait()
+
+
+def tree(pid: int) -> list[int]:
+    """The process and its children (a csms's workers)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid, *(int(c) for c in children)]
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:

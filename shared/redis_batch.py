@@ -37,6 +37,7 @@ class Coalescer:
         self._inflight = 0
         self._max_inflight = max_inflight
         self._tasks: set[asyncio.Task[None]] = set()
+        self._loading: dict[tuple[str, int], asyncio.Future[Any]] = {}
         self.batches = 0
 
     async def execute(self, key: str, *args: Any) -> Any:
@@ -51,11 +52,29 @@ class Coalescer:
         return await fut
 
     async def script(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        """A registered script, by its hash; loaded the first time a server lacks it."""
+        """A registered script, by its hash; loaded once when a server lacks it."""
         try:
             return await self.execute(keys[0], "EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:
+            await self._load(script, keys[0])
+        try:
+            return await self.execute(keys[0], "EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:  # flushed again meanwhile, or the slot moved: the slow way
             return await script(keys=keys, args=args)
+
+    async def _load(self, script: Any, key: str) -> None:
+        """SCRIPT LOAD on the key's primary, once for every caller that found it missing.
+
+        A node's first batch of a script (every charger detaching at shutdown, attaching after
+        a restart or a Redis failover) all fail together; each loading it on its own went
+        through the connection pool one by one and starved it for tens of seconds."""
+        client = self._redis.node_client(key)
+        loading = self._loading.get((script.sha, id(client)))
+        if loading is None:
+            loading = asyncio.ensure_future(client.script_load(script.script))
+            self._loading[(script.sha, id(client))] = loading
+            loading.add_done_callback(lambda _: self._loading.pop((script.sha, id(client)), None))
+        await asyncio.shield(loading)
 
     async def post(self, channel: str, message: str | bytes) -> int:
         """Publish with the next batch (SPUBLISH on a cluster: only the channel's shard hears

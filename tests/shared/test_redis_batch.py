@@ -62,6 +62,28 @@ async def test_a_script_runs_by_hash_and_is_loaded_when_the_server_lacks_it(
     assert await r.hget(key, "n") == "9"
 
 
+async def test_many_callers_of_a_missing_script_load_it_once_and_stay_batched(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    _, r = backend
+    registered = r.register_script(_SCRIPT + f" -- {uid}")  # a hash no server has seen
+    slow_way: list[object] = []
+
+    class Spy:  # the script as the coalescer sees it; calling it is the one-by-one fallback
+        sha, script = registered.sha, registered.script
+
+        async def __call__(self, **kwargs: object) -> object:
+            slow_way.append(kwargs)
+            return await registered(**kwargs)
+
+    batcher = Coalescer(r)
+    keys = [f"{{{uid}-{i}}}:n" for i in range(300)]  # on a cluster, on every primary
+    replies = await asyncio.gather(*(batcher.script(Spy(), [k], [1, k]) for k in keys))
+    assert replies == [[1, k] for k in keys]
+    assert slow_way == []  # all went by hash once the script was loaded
+    assert batcher.batches < 20
+
+
 async def test_a_lost_server_fails_every_waiting_caller(settings: Settings, uid: str) -> None:
     unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
     unreachable.node_client = lambda key: unreachable  # type: ignore[attr-defined]

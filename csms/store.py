@@ -1,7 +1,9 @@
 """Writes to Redis, coalesced across connections: every message's hash fields and stream
 events join the next batch, and the message is answered only once its events are in.
 
-A batch goes out as one plain pipeline per Redis primary (one on a single server), all at once.
+A batch goes out as one plain pipeline per Redis primary, all at once; on a single server over
+TCP or a Unix socket it goes down a lane (shared.redis_lane), where hiredis packs the batch and
+parses its replies without redis-py's per-command pipeline bookkeeping.
 An event that could not be written fails its message, which the charger then sends again.
 The event is what a charger's acknowledgement vouches for; the hash is the latest state, so a
 hash write that fails while the message's events went in is not answered with an error (the
@@ -25,6 +27,7 @@ from csms.metrics import REDIS_ERRORS, UNREPLICATED
 from shared import events as ev
 from shared.redis_client import UNAVAILABLE
 from shared.redis_keys import Keys
+from shared.redis_lane import Lane
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,7 @@ class StateWriter:
         wait_timeout_ms: int = 100,
     ) -> None:
         self._redis = r
+        self._lane = Lane.of(r)  # None on a cluster and over TLS: pipelines per primary
         self._keys = keys
         self._pending: list[_Write] = []
         self._inflight = 0
@@ -175,17 +179,27 @@ class StateWriter:
         again = await asyncio.gather(*(self._send_to(c, group) for c, group in groups.values()))
         return list(chain.from_iterable(again))
 
+    async def aclose(self) -> None:
+        if self._lane is not None:
+            await self._lane.aclose()
+
     async def _send_to(self, client: Any, commands: list[_Command]) -> list[_Command]:
-        pipe = client.pipeline(transaction=False)
-        for command in commands:
-            if command.asking:
-                pipe.execute_command("ASKING")
-            pipe.execute_command(*command.args)
         waiting = self._replication.replicas
-        if waiting:
-            pipe.execute_command("WAIT", waiting, self._replication.timeout_ms)
         try:
-            results = await pipe.execute(raise_on_error=False)
+            if self._lane is not None:  # a single server: no redirects, no ASKING
+                batch = [command.args for command in commands]
+                if waiting:
+                    batch.append(("WAIT", waiting, self._replication.timeout_ms))
+                results = await self._lane.execute(batch)
+            else:
+                pipe = client.pipeline(transaction=False)
+                for command in commands:
+                    if command.asking:
+                        pipe.execute_command("ASKING")
+                    pipe.execute_command(*command.args)
+                if waiting:
+                    pipe.execute_command("WAIT", waiting, self._replication.timeout_ms)
+                results = await pipe.execute(raise_on_error=False)
         except Exception as exc:  # the node is lost: none of these is known to be in
             for command in commands:
                 self._fail(command, exc)

@@ -26,7 +26,6 @@ from gateway.middleware import gateway_middleware, prepare_hook
 from gateway.nodes import AliveNodes
 from gateway.openapi import document
 from gateway.ratelimit import RateLimiter
-from gateway.redis_lane import hot_path
 from gateway.routes import ENDPOINTS, add_routes
 from gateway.routes.docs import set_document
 from gateway.routes.paths import API
@@ -58,6 +57,7 @@ from shared import db, ops_http, registry
 from shared.process import Service
 from shared.redis_client import connect
 from shared.redis_keys import Keys
+from shared.redis_lane import hot_path
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

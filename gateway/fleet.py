@@ -12,11 +12,11 @@ import asyncpg
 import redis.asyncio as redis
 
 from gateway.admin_schemas import AdminChargerJson, charger_admin_json
-from gateway.redis_lane import HotPath
 from shared import registry
 from shared.charger_view import charger_view
 from shared.framing import SUBPROTOCOLS
 from shared.redis_keys import F, Keys
+from shared.redis_lane import HotPath
 from shared.registry import ChargerRecord
 
 T = TypeVar("T")

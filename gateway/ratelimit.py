@@ -8,8 +8,8 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import NoScriptError
 
-from gateway.redis_lane import Call, HotPath, hot_path
 from shared.redis_keys import Keys
+from shared.redis_lane import Call, HotPath, hot_path
 from shared.registry import KeyRecord
 
 # Sliding windows of 60 buckets each: field "m<second>" counts one second's requests and
@@ -104,7 +104,7 @@ class Decision:
 
 
 class RateLimiter:
-    """The limiter. Its script runs on the hot path (gateway.redis_lane), and a route's first
+    """The limiter. Its script runs on the hot path (shared.redis_lane), and a route's first
     read can ride along in the same round trip (`hit_and_read`)."""
 
     def __init__(

@@ -15,11 +15,11 @@ from gateway.dispatch import Dispatcher
 from gateway.feed import EventFeed
 from gateway.nodes import AliveNodes
 from gateway.ratelimit import Decision, RateLimiter
-from gateway.redis_lane import HotPath
 from gateway.sessions import Sessions, SignedIn
 from gateway.stream_slots import StreamSlots
 from gateway.system import Census
 from shared.redis_keys import Keys
+from shared.redis_lane import HotPath
 from shared.registry import KeyRecord
 from shared.settings import Settings
 
@@ -32,7 +32,7 @@ BUS = web.AppKey("bus", CommandBus)
 AUTH = web.AppKey("auth", Authenticator)
 THROTTLE = web.AppKey("throttle", AuthThrottle)
 LIMITER = web.AppKey("limiter", RateLimiter)
-# the partner API's hot path to Redis (gateway.redis_lane): rate limits and status reads
+# the partner API's hot path to Redis (shared.redis_lane): rate limits and status reads
 HOT = web.AppKey("hot_path", HotPath)
 DISPATCH = web.AppKey("dispatch", Dispatcher)
 FEED = web.AppKey("feed", EventFeed)

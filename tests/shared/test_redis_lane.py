@@ -1,4 +1,4 @@
-"""The hot path to Redis (gateway.redis_lane): a request's commands in one round trip, each reply
+"""The hot path to Redis (shared.redis_lane): a request's commands in one round trip, each reply
 in its place (an error reply as its exception), on one server (a lane) and on a cluster (the
 coalescer); the rate limit with the read beside it; what a lane does when Redis goes away."""
 
@@ -13,9 +13,9 @@ import uvloop
 from redis.exceptions import NoScriptError, ResponseError
 
 from gateway.ratelimit import _SCRIPT, RateLimiter
-from gateway.redis_lane import CoalescedPath, Lane, hot_path
 from shared.redis_client import UNAVAILABLE
 from shared.redis_keys import Keys
+from shared.redis_lane import CoalescedPath, Lane, hot_path
 from shared.registry import KeyRecord
 from shared.settings import Settings
 

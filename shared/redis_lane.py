@@ -1,5 +1,6 @@
-"""The partner API's hot path to Redis: every request's rate-limit script, and the read that a
-route asks for beside it, on one pipelined connection.
+"""The hot paths to Redis on one pipelined connection: each partner request's rate-limit script
+and the read its route asks for beside it (gateway), and each batch of a csms's state writes
+(csms.store).
 
 Through redis-py a command costs more CPU than aiohttp's whole request (a pooled connection
 checked out and back, a retry wrapper, a timeout context per reply, a stream reader woken per

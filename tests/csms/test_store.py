@@ -1,0 +1,89 @@
+"""The state writer: concurrent chargers' writes share round trips (a lane on one server,
+pipelines per primary on a cluster), each write is answered once its events are in, and one
+that fails fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as redis
+
+from csms.store import StateWriter
+from shared import events as ev
+from shared.redis_client import UNAVAILABLE, connect
+from shared.redis_keys import Keys
+from shared.settings import Settings
+
+
+async def test_concurrent_writes_share_round_trips_and_land_whole(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    settings, r = backend
+    keys = Keys.of(settings)
+    writer = StateWriter(r, keys)
+    chargers = [f"{uid}-{i}" for i in range(200)]
+    try:
+        await asyncio.gather(
+            *(
+                writer.write(
+                    cp, {"status": f"s{i}"}, [ev.connection(cp, 1.0, online=True, node="n")]
+                )
+                for i, cp in enumerate(chargers)
+            )
+        )
+    finally:
+        await writer.aclose()
+    assert writer.batches < 40  # not one round trip per charger
+    for i, cp in enumerate(chargers):
+        assert await r.hget(keys.charger(cp), "status") == f"s{i}"
+    streams = {keys.stream_for(cp) for cp in chargers}
+    stored = 0
+    for stream in streams:
+        for _, fields in await r.xrange(stream):
+            if ev.decode(fields)["cp"] in chargers:
+                stored += 1
+    assert stored == 200  # every acknowledged event, once
+
+
+async def test_a_write_that_fails_fails_alone(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    settings, r = backend
+    keys = Keys.of(settings)
+    bad, good = f"{uid}-bad", f"{uid}-good"
+    await r.set(keys.charger(bad), "not a hash")  # HSET on it answers WRONGTYPE
+    writer = StateWriter(r, keys)
+    online = ev.connection(good, 1.0, online=True, node="n")
+    try:
+        failed, ok = await asyncio.gather(
+            writer.write(bad, {"status": "x"}, []),
+            writer.write(good, {"status": "y"}, [online]),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.aclose()
+    assert isinstance(failed, redis.ResponseError) and "WRONGTYPE" in str(failed)
+    assert ok is None
+    assert await r.hget(keys.charger(good), "status") == "y"
+
+
+@pytest.mark.timeout(30)
+async def test_a_lost_server_fails_every_waiting_write(settings: Settings, uid: str) -> None:
+    # nothing listens there; "standalone" skips asking it whether it is a cluster
+    unreachable = await connect("redis://127.0.0.1:1", mode="standalone")
+    writer = StateWriter(unreachable, Keys.of(settings))
+    try:
+        results = await asyncio.gather(
+            *(
+                writer.write(
+                    f"{uid}-{i}", None, [ev.connection(f"{uid}-{i}", 1.0, online=True, node="n")]
+                )
+                for i in range(3)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.aclose()
+        await unreachable.aclose()
+    assert all(isinstance(e, UNAVAILABLE) for e in results), results

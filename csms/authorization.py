@@ -17,6 +17,7 @@ from typing import Any
 from shared.framing import OCPP16
 from shared.ids import token_uid, valid_token_id
 from shared.redis_keys import TF, Keys
+from shared.redis_lane import HotPath
 
 log = logging.getLogger(__name__)
 
@@ -178,9 +179,10 @@ _CLEAR = (
 class TokenReader:
     """Reads tokens from Redis for a node's chargers, and records their transactions."""
 
-    def __init__(self, r: Any, keys: Keys) -> None:
+    def __init__(self, r: Any, keys: Keys, commands: HotPath) -> None:
         self._redis = r
         self._keys = keys
+        self._commands = commands
 
     async def lookup(self, token_id: str, charger_id: str) -> TokenState:
         """The token, its running transaction and whether a remote start on this charger named
@@ -200,7 +202,12 @@ class TokenReader:
         whichever node the charger is connected to by then."""
         if valid_token_id(token_id):
             key = self._keys.token_grant(token_uid(token_id), charger_id)
-            await self._redis.set(key, "1", ex=int(REMOTE_START_GRANT))
+            # on the commands' own connection: a remote start waits for this before its CALL
+            [reply] = await self._commands.run(
+                [(key, ("SET", key, "1", "EX", int(REMOTE_START_GRANT)))]
+            )
+            if isinstance(reply, Exception):
+                raise reply
 
     async def record(self, change: RunningChange) -> None:
         key = self._keys.token_tx(change.uid)

@@ -24,6 +24,7 @@ from shared.framing import CallError
 from shared.pubsub import Subscription
 from shared.redaction import redacted
 from shared.redis_keys import F, Keys
+from shared.redis_lane import HotPath
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,11 @@ class CommandRunner:
         writer: StateWriter,
         spawn: Spawn,
         closing: Callable[[], bool],
+        commands: HotPath,
         tokens: TokenReader | None = None,
     ) -> None:
         self._redis = r
+        self._commands = commands  # replies and hand-ons: not behind the ingest's batches
         self._keys = keys
         self._presence = presence
         self.node_id = presence.node_id
@@ -80,7 +83,7 @@ class CommandRunner:
         metrics.COMMANDS.labels(request.action.value, reply.outcome.value).inc()
         metrics.COMMAND_SECONDS.observe(time.perf_counter() - started)
         try:
-            await self._redis.post(request.reply_to, reply.model_dump_json())
+            await self._commands.post(request.reply_to, reply.model_dump_json())
         except Exception:
             log.warning("could not publish command reply", extra={"command_id": request.id})
         event = ev.command(
@@ -180,7 +183,7 @@ class CommandRunner:
             if not node or node == self.node_id or online != "1":
                 return False
             onward = request.model_copy(update={"hops": request.hops + 1, "timeout": remaining})
-            receivers = await self._redis.post(
+            receivers = await self._commands.post(
                 self._keys.node_channel(str(node)), onward.model_dump_json()
             )
         except Exception:

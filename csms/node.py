@@ -23,6 +23,7 @@ from shared.framing import OCPP16, OCPP201
 from shared.ocpp_schemas import Validator
 from shared.redis_batch import Coalescer
 from shared.redis_keys import Keys
+from shared.redis_lane import hot_path
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,15 +68,30 @@ class Node:
             settings.authorize_unknown,
             settings.authorize_concurrent_tx,
         )
-        self.tokens = TokenReader(r, self.keys)
+        # Commands go ahead of telemetry: their Redis calls have a connection of their own
+        # instead of queueing behind the state writer's batches or for redis-py's pool.
+        self.command_path = hot_path(r)
+        self.tokens = TokenReader(r, self.keys, self.command_path)
         # the handshake's hash read and the attach/detach scripts, batched across chargers
         self.coalescer = Coalescer(r)
         self.presence = Presence(
             r, self.keys, self.node_id, self.connections, self.writer, self._spawn, self.coalescer
         )
         self.commands = CommandRunner(
-            r, self.keys, self.presence, self.writer, self._spawn, lambda: self.closing, self.tokens
+            r,
+            self.keys,
+            self.presence,
+            self.writer,
+            self._spawn,
+            lambda: self.closing,
+            self.command_path,
+            self.tokens,
         )
+
+    async def aclose(self) -> None:
+        """Close the node's own connections to Redis, after its chargers' last writes."""
+        await self.writer.aclose()
+        await self.command_path.aclose()
 
     async def prepare(self) -> None:
         """What the node needs before it takes chargers: transaction ids to hand out."""

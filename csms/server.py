@@ -240,7 +240,7 @@ class CsmsApp(Service):
         self.redis = await connect(settings.redis_url, mode=settings.redis_mode)
         stack.push_async_callback(self.redis.aclose)
         node = Node(settings, self.redis)
-        stack.push_async_callback(node.writer.aclose)  # after the chargers' last writes
+        stack.push_async_callback(node.aclose)
         server = self._server = CsmsServer(node)
         await node.prepare()
         stack.push_async_callback(self._retire)

@@ -60,6 +60,10 @@ class HotPath(Protocol):
         """Every hash (HGETALL) in one round trip; raises the first error, as a pipeline."""
         ...
 
+    async def post(self, channel: str, message: str | bytes) -> int:
+        """Publish (SPUBLISH on a cluster); the number of subscribers that got it."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -229,6 +233,12 @@ class Lane:
                 raise reply
         return replies
 
+    async def post(self, channel: str, message: str | bytes) -> int:
+        [reply] = await self.execute([("PUBLISH", channel, message)])
+        if isinstance(reply, Exception):
+            raise reply
+        return int(reply)
+
     async def execute(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """The replies to `commands`, sent together (see the module docstring)."""
         if not commands:
@@ -348,6 +358,9 @@ class CoalescedPath:
         for key in keys:
             pipe.hgetall(key)
         return list(await pipe.execute())
+
+    async def post(self, channel: str, message: str | bytes) -> int:
+        return await self._coalescer.post(channel, message)
 
     async def aclose(self) -> None:
         return None

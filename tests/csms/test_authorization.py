@@ -32,6 +32,7 @@ from shared import events as ev
 from shared import registry
 from shared.bus import Action, Outcome
 from shared.redis_keys import F, Keys
+from shared.redis_lane import hot_path
 from shared.settings import Settings
 from simulators import SimCharger16, SimCharger201
 from simulators.charger import SimCharger
@@ -129,7 +130,8 @@ async def test_one_round_trip_reads_a_token_and_its_transaction_on_either_topolo
     assert key_slot(keys.token(tag).encode()) == key_slot(keys.token_tx(tag).encode())
     assert key_slot(keys.token(tag).encode()) == key_slot(keys.token_grant(tag, "CP-1").encode())
     await registry.create_token(pool, r, keys, tag, status="Accepted", group_id="G")
-    reader = TokenReader(r, keys)
+    commands = hot_path(r)
+    reader = TokenReader(r, keys, commands)
     try:
         state = await reader.lookup(tag.lower(), "CP-1")
         assert state.uid == tag and state.running is None
@@ -146,6 +148,7 @@ async def test_one_round_trip_reads_a_token_and_its_transaction_on_either_topolo
         assert (await reader.lookup(tag, "CP-1")).granted
         assert not (await reader.lookup(tag, "CP-2")).granted
     finally:
+        await commands.aclose()
         await registry.delete_token(pool, r, keys, tag)
 
 

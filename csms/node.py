@@ -23,7 +23,7 @@ from shared.framing import OCPP16, OCPP201
 from shared.ocpp_schemas import Validator
 from shared.redis_batch import Coalescer
 from shared.redis_keys import Keys
-from shared.redis_lane import hot_path
+from shared.redis_lane import Lane, hot_path
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,8 @@ class Node:
         self.command_path = hot_path(r)
         self.tokens = TokenReader(r, self.keys, self.command_path)
         # the handshake's hash read and the attach/detach scripts, batched across chargers
-        self.coalescer = Coalescer(r)
+        self._coalescer_lane = Lane.of(r)  # None on a cluster and over TLS
+        self.coalescer = Coalescer(r, lane=self._coalescer_lane)
         self.presence = Presence(
             r, self.keys, self.node_id, self.connections, self.writer, self._spawn, self.coalescer
         )
@@ -92,6 +93,8 @@ class Node:
         """Close the node's own connections to Redis, after its chargers' last writes."""
         await self.writer.aclose()
         await self.command_path.aclose()
+        if self._coalescer_lane is not None:
+            await self._coalescer_lane.aclose()
 
     async def prepare(self) -> None:
         """What the node needs before it takes chargers: transaction ids to hand out."""

@@ -11,12 +11,20 @@ client, which follows redirects itself.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from itertools import chain
-from typing import Any
+from typing import Any, Protocol
 
 from redis.exceptions import AskError, NoScriptError, TryAgainError
 
 from shared.redis_client import UNAVAILABLE
+
+
+class Pipelined(Protocol):
+    """A connection that sends commands together and answers each in its place, an error as
+    its exception (shared.redis_lane.Lane)."""
+
+    async def execute(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]: ...
 
 
 class _Call:
@@ -31,8 +39,9 @@ class _Call:
 class Coalescer:
     """Batches independent single-key commands into pipelined round trips."""
 
-    def __init__(self, r: Any, max_inflight: int = 4) -> None:
+    def __init__(self, r: Any, max_inflight: int = 4, lane: Pipelined | None = None) -> None:
         self._redis = r
+        self._lane = lane  # a single server's lane: no pooled connection, hiredis both ways
         self._pending: list[_Call] = []
         self._inflight = 0
         self._max_inflight = max_inflight
@@ -93,6 +102,14 @@ class Coalescer:
             self._inflight -= 1
 
     async def _send(self, batch: list[_Call]) -> None:
+        if self._lane is not None:
+            try:
+                replies = await self._lane.execute([call.args for call in batch])
+            except Exception as exc:  # the server is lost: no reply is known
+                replies = [exc] * len(batch)
+            for call, reply in zip(batch, replies, strict=True):
+                _settle(call, reply)
+            return
         groups: dict[int, tuple[Any, list[_Call]]] = {}
         for call in batch:
             try:

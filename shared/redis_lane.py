@@ -1,6 +1,7 @@
 """The hot paths to Redis on one pipelined connection: each partner request's rate-limit script
-and the read its route asks for beside it (gateway), and each batch of a csms's state writes
-(csms.store).
+and the read its route asks for beside it (gateway); a csms's state write batches
+(csms.store), its handshakes' reads and attach/detach scripts (shared.redis_batch) and its
+commands' calls, each on a lane of its own.
 
 Through redis-py a command costs more CPU than aiohttp's whole request (a pooled connection
 checked out and back, a retry wrapper, a timeout context per reply, a stream reader woken per

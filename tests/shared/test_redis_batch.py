@@ -11,6 +11,7 @@ from redis.exceptions import ResponseError
 
 from shared.pubsub import Subscription
 from shared.redis_batch import Coalescer
+from shared.redis_lane import Lane
 from shared.settings import Settings
 
 _SCRIPT = "return {redis.call('HINCRBY', KEYS[1], 'n', ARGV[1]), ARGV[2]}"
@@ -138,3 +139,28 @@ async def test_posts_share_batches_and_reach_the_channels_subscriber(
     finally:
         for subscription in subscriptions:
             await subscription.stop()
+
+
+async def test_on_a_lane_replies_errors_and_missing_scripts_are_each_callers_own(
+    rds: redis.Redis, uid: str
+) -> None:
+    lane = Lane.of(rds)
+    assert lane is not None
+    batcher = Coalescer(rds, lane=lane)
+    good, wrong_type = f"{uid}:good", f"{uid}:list"
+    await rds.hset(good, mapping={"a": "1"})
+    await rds.rpush(wrong_type, "x")
+    script = rds.register_script(_SCRIPT + f" -- lane {uid}")  # a hash no server has seen
+    try:
+        fields, bad, *ran = await asyncio.gather(
+            batcher.execute(good, "HGETALL", good),
+            batcher.execute(wrong_type, "HGETALL", wrong_type),
+            *(batcher.script(script, [f"{uid}:n"], [1, str(i)]) for i in range(50)),
+            return_exceptions=True,
+        )
+    finally:
+        await lane.aclose()
+    assert fields == {"a": "1"}  # shaped as redis-py shapes it
+    assert isinstance(bad, ResponseError) and "WRONGTYPE" in str(bad)
+    assert sorted(n for n, _ in ran) == list(range(1, 51))  # each ran once
+    assert batcher.batches < 10

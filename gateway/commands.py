@@ -15,6 +15,7 @@ from shared.bus import Action, CommandReply, CommandRequest, Outcome
 from shared.ids import new_id
 from shared.pubsub import Subscription
 from shared.redis_keys import F, Keys
+from shared.redis_lane import hot_path
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,9 @@ class CommandBus:
         self, r: Any, keys: Keys, nodes: AliveNodes, instance_id: str | None = None
     ) -> None:
         self._redis = r
+        # Commands go ahead of reads: published on a connection of their own (a lane on one
+        # server), not behind every request's rate-limit script or redis-py's pool.
+        self._path = hot_path(r)
         self._keys = keys
         self._nodes = nodes
         self.instance_id = instance_id or new_id("gw")
@@ -91,6 +95,7 @@ class CommandBus:
         await self._replies.stop()
         for future in self._pending.values():
             future.cancel()
+        await self._path.aclose()
 
     async def _node_alive(self, node: str) -> bool:
         if node in self._nodes.alive:
@@ -143,7 +148,7 @@ class CommandBus:
         future: asyncio.Future[CommandReply] = asyncio.get_running_loop().create_future()
         self._pending[request.id] = future
         try:
-            receivers = await self._redis.post(
+            receivers = await self._path.post(
                 self._keys.node_channel(str(node)), request.model_dump_json()
             )
             if receivers == 0:

@@ -266,11 +266,13 @@ class _Timeline:
     def sample(self, csms_pid: int) -> _Sample:
         served = list(self.asking.map(_worker_connections, self.ops_ports))
         cpu, rss = _tree_usage(csms_pid)
+        # A stopping worker's CPU leaves the sum when it exits: the total never goes back.
+        cpu = max(self.samples[-1].cpu if self.samples else 0.0, self.cpu_offset + cpu)
         s = _Sample(
             time.time(),
             _online(self.count_files),
             served,
-            self.cpu_offset + cpu,
+            cpu,
             rss,
             procs.machine_busy_seconds(),
         )
@@ -399,13 +401,18 @@ def _one_run(
         connect_seconds = connected.t - line.t0
         line.events.append((connected.t, "all connected"))
         a, b = line.hold(csms.pid, steady)
-        line.cpu_offset = line.sample(csms.pid).cpu  # the workers' CPU until they stop
         restart_at = time.time()
         line.events.append((restart_at, "csms restart"))
         # Like a service manager's restart: the old workers close their chargers and are gone
-        # (killed if they take longer) before the new ones start.
-        csms.stop(timeout=120.0)
+        # (killed if they take longer) before the new ones start. Sampled meanwhile.
+        with ThreadPoolExecutor(1) as stopper:
+            stopping = stopper.submit(csms.stop, 120.0)
+            while not stopping.done():
+                line.sample(csms.pid)
+                time.sleep(0.5)
+            stopping.result()
         stopped_at = time.time()
+        line.cpu_offset = line.samples[-1].cpu  # the old workers' CPU, all of it
         csms = start_csms(
             ctx, f"fleet{n}b", log, workers=workers, EVCS_OPS_PORT=str(ops_base), port=csms.port
         )

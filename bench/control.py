@@ -115,6 +115,8 @@ def run(ctx: Ctx, scenario: str = "control", where: str = "", top: float | None 
     conns = 200 if ctx.quick else 1000
     failures: list[int] = []
     counted: list[int] = []  # commands measured in each run
+    # while measured: seconds each of csms and gateway ran, waited for a CPU, and elapsed
+    sched = {"csms": [0.0, 0.0, 0.0], "gateway": [0.0, 0.0, 0.0]}
     try:
         time.sleep(2)  # the simulated chargers boot
         for n in range(ctx.runs):
@@ -142,7 +144,15 @@ def run(ctx: Ctx, scenario: str = "control", where: str = "", top: float | None 
                 base = f"http://127.0.0.1:{gw_port}/api/v1"
                 await asyncio.gather(*(_cycle(base, key, cp, until, lat, failures) for cp in ids))
 
+            watched = {"csms": csms.pid, "gateway": gw.pid}
+            before = {name: procs.sched_seconds(pid) for name, pid in watched.items()}
+            started = time.monotonic()
             asyncio.run(all_chargers())
+            for name, pid in watched.items():
+                ran, waited = procs.sched_seconds(pid)
+                sched[name][0] += ran - before[name][0]
+                sched[name][1] += waited - before[name][1]
+                sched[name][2] += time.monotonic() - started
             background.join()
             lat = sorted(latencies)
             counted.append(len(lat))
@@ -156,6 +166,14 @@ def run(ctx: Ctx, scenario: str = "control", where: str = "", top: float | None 
     ctx.notes.append(
         f"control: {min(counted, default=0)}-{max(counted, default=0)} commands measured a run"
         f" ({CHARGERS} chargers cycling on/off), after each charger's first on and off"
+    )
+    ctx.notes.append(
+        "control: while measured, "
+        + "; ".join(
+            f"the {name}'s event loop ran {ran / max(1e-9, elapsed):.0%} of a core and waited for"
+            f" a CPU {waited / max(1e-9, ran + waited):.0%} of the time it was runnable"
+            for name, (ran, waited, elapsed) in sched.items()
+        )
     )
     if failures:
         ctx.notes.append(

@@ -29,6 +29,13 @@ def machine_busy_seconds() -> float:
     return (sum(ticks[:8]) - idle) / _TICK
 
 
+def sched_seconds(pid: int) -> tuple[float, float]:
+    """Seconds the process's main thread (its event loop) ran on a CPU, and waited runnable for
+    one (Linux /proc schedstat)."""
+    ran, waited, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -78,7 +78,7 @@ class CommandBus:
         self._redis = r
         # Commands go ahead of reads: published on a connection of their own (a lane on one
         # server), not behind every request's rate-limit script or redis-py's pool.
-        self._path = hot_path(r)
+        self._path = hot_path(r, eager=True)
         self._keys = keys
         self._nodes = nodes
         self.instance_id = instance_id or new_id("gw")

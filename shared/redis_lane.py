@@ -93,7 +93,8 @@ class _Waiter:
 class _Connection(asyncio.Protocol):
     """One connection: commands out in order, replies matched to their callers in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, eager: bool = False) -> None:
+        self.eager = eager
         self.reader = hiredis.Reader(encoding="utf-8", replyError=ResponseError)
         self.waiting: deque[_Waiter] = deque()
         self.transport: asyncio.Transport | None = None
@@ -122,7 +123,9 @@ class _Connection(asyncio.Protocol):
             self.out.append(hiredis.pack_command(command))
             shapes.append(_SHAPES.get(command[0]))
         self.waiting.append(_Waiter(fut, len(commands), shapes, loop.time()))
-        if not self._flushing:
+        if self.eager:
+            self._flush()
+        elif not self._flushing:
             self._flushing = True
             loop.call_soon(self._flush)  # the other callers of this loop iteration join in
         return fut
@@ -190,7 +193,11 @@ class Lane:
         username: str | None = None,
         password: str | None = None,
         timeout: float = SOCKET_TIMEOUT,
+        eager: bool = False,
     ) -> None:
+        # eager: each call is written at once instead of with the others of its loop
+        # iteration, which costs one more turn of the loop (a command's, not telemetry's, path)
+        self._eager = eager
         self._where = path or f"{host}:{port}"
         self._host, self._port, self._path = host, port, path
         self._hello: list[tuple[Any, ...]] = []
@@ -205,7 +212,7 @@ class Lane:
         self._closed = False
 
     @classmethod
-    def of(cls, client: Any) -> Lane | None:
+    def of(cls, client: Any, eager: bool = False) -> Lane | None:
         """A lane to the server of a redis-py client, if one can serve it (plain TCP or a Unix
         socket, not a cluster); None otherwise."""
         pool = getattr(client, "connection_pool", None)
@@ -217,6 +224,7 @@ class Lane:
             "username": kw.get("username"),
             "password": kw.get("password"),
             "timeout": kw.get("socket_timeout") or SOCKET_TIMEOUT,
+            "eager": eager,
         }
         if issubclass(kind, redis.UnixDomainSocketConnection):
             return cls(path=kw["path"], **common)
@@ -291,9 +299,13 @@ class Lane:
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 if self._path is not None:
-                    _, conn = await loop.create_unix_connection(_Connection, self._path)
+                    _, conn = await loop.create_unix_connection(
+                        lambda: _Connection(self._eager), self._path
+                    )
                 else:
-                    _, conn = await loop.create_connection(_Connection, self._host, self._port)
+                    _, conn = await loop.create_connection(
+                        lambda: _Connection(self._eager), self._host, self._port
+                    )
         except (OSError, TimeoutError) as exc:
             raise redis.ConnectionError(f"Error connecting to {self._where}: {exc}") from None
         if self._hello:
@@ -367,7 +379,7 @@ class CoalescedPath:
         return None
 
 
-def hot_path(client: Any) -> HotPath:
+def hot_path(client: Any, eager: bool = False) -> HotPath:
     """A lane to the client's server where one can serve it, else the coalescer."""
-    lane = Lane.of(client)
+    lane = Lane.of(client, eager)
     return lane if lane is not None else CoalescedPath(client)

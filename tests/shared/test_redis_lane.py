@@ -15,7 +15,7 @@ from redis.exceptions import NoScriptError, ResponseError
 from gateway.ratelimit import _SCRIPT, RateLimiter
 from shared.redis_client import UNAVAILABLE
 from shared.redis_keys import Keys
-from shared.redis_lane import CoalescedPath, Lane, hot_path
+from shared.redis_lane import CoalescedPath, Lane, _Connection, hot_path
 from shared.registry import KeyRecord
 from shared.settings import Settings
 
@@ -197,3 +197,31 @@ async def test_a_lane_runs_on_uvloop(settings: Settings) -> None:
 
     # a loop of its own, in a thread, as `evcs gateway` runs
     assert await asyncio.to_thread(uvloop.run, scenario()) == ["PONG", "é"]
+
+
+class _Recorded(asyncio.Transport):
+    """A transport that keeps what is written (the lane's protocol logic, without a socket)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+@pytest.mark.parametrize("eager", [False, True])
+async def test_an_eager_connection_writes_each_call_at_once(eager: bool) -> None:
+    conn = _Connection(eager)
+    transport = _Recorded()
+    conn.connection_made(transport)
+    conn.send([("GET", "a")])
+    conn.send([("GET", "b")])
+    # eager: two writes before the loop turns; else one write of both, on the next turn
+    assert len(transport.written) == (2 if eager else 0)
+    await asyncio.sleep(0)
+    assert b"".join(transport.written).count(b"GET") == 2
+    assert len(transport.written) == (2 if eager else 1)

@@ -38,11 +38,16 @@ class Node:
         self.connections: dict[str, ChargerConnection] = {}
         self.closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # On one server the state writer's batches and the coalescer's calls each go down a
+        # lane of their own (None on a cluster and over TLS: redis-py pipelines per primary).
+        self._writer_lane = Lane.of(r)
+        self._coalescer_lane = Lane.of(r)
         self.writer = StateWriter(
             r,
             self.keys,
             wait_replicas=settings.redis_wait_replicas,
             wait_timeout_ms=settings.redis_wait_timeout_ms,
+            lane=self._writer_lane,
         )
         self.transaction_ids = TransactionIds(r, self.keys.transaction_ids)
         self.handlers: dict[str, dict[str, Handler]] = {
@@ -73,7 +78,6 @@ class Node:
         self.command_path = hot_path(r, eager=True)
         self.tokens = TokenReader(r, self.keys, self.command_path)
         # the handshake's hash read and the attach/detach scripts, batched across chargers
-        self._coalescer_lane = Lane.of(r)  # None on a cluster and over TLS
         self.coalescer = Coalescer(r, lane=self._coalescer_lane)
         self.presence = Presence(
             r, self.keys, self.node_id, self.connections, self.writer, self._spawn, self.coalescer
@@ -91,10 +95,10 @@ class Node:
 
     async def aclose(self) -> None:
         """Close the node's own connections to Redis, after its chargers' last writes."""
-        await self.writer.aclose()
+        for lane in (self._writer_lane, self._coalescer_lane):
+            if lane is not None:
+                await lane.aclose()
         await self.command_path.aclose()
-        if self._coalescer_lane is not None:
-            await self._coalescer_lane.aclose()
 
     async def prepare(self) -> None:
         """What the node needs before it takes chargers: transaction ids to hand out."""

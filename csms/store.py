@@ -25,9 +25,9 @@ from redis.exceptions import AskError, MovedError, TryAgainError
 
 from csms.metrics import REDIS_ERRORS, UNREPLICATED
 from shared import events as ev
+from shared.redis_batch import Pipelined
 from shared.redis_client import UNAVAILABLE
 from shared.redis_keys import Keys
-from shared.redis_lane import Lane
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,10 @@ class StateWriter:
         max_inflight: int = 4,
         wait_replicas: int = 0,
         wait_timeout_ms: int = 100,
+        lane: Pipelined | None = None,
     ) -> None:
         self._redis = r
-        self._lane = Lane.of(r)  # None on a cluster and over TLS: pipelines per primary
+        self._lane = lane  # a single server's lane; without one, pipelines per primary
         self._keys = keys
         self._pending: list[_Write] = []
         self._inflight = 0
@@ -178,10 +179,6 @@ class StateWriter:
             groups.setdefault(id(client), (client, []))[1].append(command)
         again = await asyncio.gather(*(self._send_to(c, group) for c, group in groups.values()))
         return list(chain.from_iterable(again))
-
-    async def aclose(self) -> None:
-        if self._lane is not None:
-            await self._lane.aclose()
 
     async def _send_to(self, client: Any, commands: list[_Command]) -> list[_Command]:
         waiting = self._replication.replicas

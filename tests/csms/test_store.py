@@ -5,6 +5,9 @@ that fails fails alone."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -13,7 +16,19 @@ from csms.store import StateWriter
 from shared import events as ev
 from shared.redis_client import UNAVAILABLE, connect
 from shared.redis_keys import Keys
+from shared.redis_lane import Lane
 from shared.settings import Settings
+
+
+@asynccontextmanager
+async def _writer(r: Any, keys: Keys) -> AsyncIterator[StateWriter]:
+    """A writer as a node makes it: on the server's lane where one can serve (not a cluster)."""
+    lane = Lane.of(r)
+    try:
+        yield StateWriter(r, keys, lane=lane)
+    finally:
+        if lane is not None:
+            await lane.aclose()
 
 
 async def test_concurrent_writes_share_round_trips_and_land_whole(
@@ -21,9 +36,8 @@ async def test_concurrent_writes_share_round_trips_and_land_whole(
 ) -> None:
     settings, r = backend
     keys = Keys.of(settings)
-    writer = StateWriter(r, keys)
     chargers = [f"{uid}-{i}" for i in range(200)]
-    try:
+    async with _writer(r, keys) as writer:
         await asyncio.gather(
             *(
                 writer.write(
@@ -32,8 +46,6 @@ async def test_concurrent_writes_share_round_trips_and_land_whole(
                 for i, cp in enumerate(chargers)
             )
         )
-    finally:
-        await writer.aclose()
     assert writer.batches < 40  # not one round trip per charger
     for i, cp in enumerate(chargers):
         assert await r.hget(keys.charger(cp), "status") == f"s{i}"
@@ -53,16 +65,13 @@ async def test_a_write_that_fails_fails_alone(
     keys = Keys.of(settings)
     bad, good = f"{uid}-bad", f"{uid}-good"
     await r.set(keys.charger(bad), "not a hash")  # HSET on it answers WRONGTYPE
-    writer = StateWriter(r, keys)
     online = ev.connection(good, 1.0, online=True, node="n")
-    try:
+    async with _writer(r, keys) as writer:
         failed, ok = await asyncio.gather(
             writer.write(bad, {"status": "x"}, []),
             writer.write(good, {"status": "y"}, [online]),
             return_exceptions=True,
         )
-    finally:
-        await writer.aclose()
     assert isinstance(failed, redis.ResponseError) and "WRONGTYPE" in str(failed)
     assert ok is None
     assert await r.hget(keys.charger(good), "status") == "y"
@@ -72,18 +81,19 @@ async def test_a_write_that_fails_fails_alone(
 async def test_a_lost_server_fails_every_waiting_write(settings: Settings, uid: str) -> None:
     # nothing listens there; "standalone" skips asking it whether it is a cluster
     unreachable = await connect("redis://127.0.0.1:1", mode="standalone")
-    writer = StateWriter(unreachable, Keys.of(settings))
     try:
-        results = await asyncio.gather(
-            *(
-                writer.write(
-                    f"{uid}-{i}", None, [ev.connection(f"{uid}-{i}", 1.0, online=True, node="n")]
-                )
-                for i in range(3)
-            ),
-            return_exceptions=True,
-        )
+        async with _writer(unreachable, Keys.of(settings)) as writer:
+            results = await asyncio.gather(
+                *(
+                    writer.write(
+                        f"{uid}-{i}",
+                        None,
+                        [ev.connection(f"{uid}-{i}", 1.0, online=True, node="n")],
+                    )
+                    for i in range(3)
+                ),
+                return_exceptions=True,
+            )
     finally:
-        await writer.aclose()
         await unreachable.aclose()
     assert all(isinstance(e, UNAVAILABLE) for e in results), results

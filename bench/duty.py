@@ -425,6 +425,7 @@ def _one_run(
         stop_file.touch()
         results = loading.result()
         pool.shutdown()
+        line.asking.shutdown()
         csms.stop()
         recorder.stop()
     merged: dict[int, list[int]] = {}

@@ -78,11 +78,12 @@ class Coalescer:
         a restart or a Redis failover) all fail together; each loading it on its own went
         through the connection pool one by one and starved it for tens of seconds."""
         client = self._redis.node_client(key)
-        loading = self._loading.get((script.sha, id(client)))
+        which = (script.sha, id(client))
+        loading = self._loading.get(which)
         if loading is None:
             loading = asyncio.ensure_future(client.script_load(script.script))
-            self._loading[(script.sha, id(client))] = loading
-            loading.add_done_callback(lambda _: self._loading.pop((script.sha, id(client)), None))
+            self._loading[which] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(which, None))
         await asyncio.shield(loading)
 
     async def post(self, channel: str, message: str | bytes) -> int:

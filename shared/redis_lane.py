@@ -31,7 +31,7 @@ import asyncio
 import socket
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import hiredis
 import redis.asyncio as redis
@@ -40,6 +40,8 @@ from redis.exceptions import ResponseError
 
 from shared.redis_batch import Coalescer
 from shared.redis_client import SOCKET_TIMEOUT
+
+P = TypeVar("P", bound=asyncio.BaseProtocol)
 
 # (key, command): the key says which primary serves the command on a cluster.
 Call = tuple[str, tuple[Any, ...]]
@@ -77,6 +79,14 @@ def _pairs(flat: list[Any]) -> dict[Any, Any]:
 _SHAPES: dict[str, Callable[[Any], Any]] = {"HGETALL": _pairs}
 
 
+def tune(transport: asyncio.BaseTransport) -> None:
+    """No Nagle delay on a small command; keepalive finds a peer that vanished without a word."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+
+
 class _Waiter:
     __slots__ = ("fut", "replies", "sent_at", "shapes", "wanted")
 
@@ -107,10 +117,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.active_at = self._loop.time()
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        tune(transport)
 
     def send(self, commands: Sequence[tuple[Any, ...]]) -> asyncio.Future[list[Any]]:
         loop = self._loop
@@ -294,20 +301,27 @@ class Lane:
                 self._connecting = None
         return conn
 
-    async def _connect(self) -> _Connection:
+    @property
+    def hello(self) -> list[tuple[Any, ...]]:
+        """What a new connection to this server sends first (AUTH, SELECT), each answered OK."""
+        return list(self._hello)
+
+    async def open(self, factory: Callable[[], P]) -> tuple[asyncio.Transport, P]:
+        """A connection of the caller's own protocol to this lane's server (a subscriber's);
+        it sends `hello` itself. Raises redis.ConnectionError when none can be made."""
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 if self._path is not None:
-                    _, conn = await loop.create_unix_connection(
-                        lambda: _Connection(self._eager), self._path
-                    )
+                    transport, proto = await loop.create_unix_connection(factory, self._path)
                 else:
-                    _, conn = await loop.create_connection(
-                        lambda: _Connection(self._eager), self._host, self._port
-                    )
+                    transport, proto = await loop.create_connection(factory, self._host, self._port)
         except (OSError, TimeoutError) as exc:
             raise redis.ConnectionError(f"Error connecting to {self._where}: {exc}") from None
+        return transport, proto
+
+    async def _connect(self) -> _Connection:
+        _, conn = await self.open(lambda: _Connection(self._eager))
         if self._hello:
             try:
                 replies = await asyncio.wait_for(conn.send(self._hello), self._timeout)

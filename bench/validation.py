@@ -120,7 +120,7 @@ def _handling(protocol: str, action: str, payload: dict[str, Any]) -> Callable[[
         assert isinstance(call, framing.Call)
         assert ocpp_schemas.check(check, call.payload, codes) is None
         now = time.time()
-        outcome = handler(Context(session, now, TS, 60, "Accepted"), call.payload)
+        outcome = handler(Context(session, now, 60, "Accepted"), call.payload)
         return framing.call_result(call.id, outcome.response)
 
     return handle

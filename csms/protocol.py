@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from csms import limits
@@ -30,12 +29,6 @@ _TRIGGERED_ACTION = {
     "SignV2GCertificate": "SignCertificate",
     "SignCombinedCertificate": "SignCertificate",
 }
-
-
-def iso(epoch: float) -> str:
-    return (
-        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
 
 
 def triggered_action(requested_message: str) -> str:
@@ -203,7 +196,6 @@ class ChargerProtocol:
         ctx = Context(
             self.session,
             now,
-            iso(now),
             policy.heartbeat_interval,
             policy.boot_unknown,
             policy.boot_retry_interval,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from csms.authorization import (
@@ -74,13 +75,23 @@ class Context:
 
     session: Session
     now: float  # epoch seconds at receipt
-    now_iso: str
     heartbeat_interval: int
     boot_unknown: str  # policy for chargers no admin registered
     boot_retry_interval: int = 300  # told to Pending and Rejected chargers
     token: TokenState | None = None  # what the token store says about the CALL's token
     authorize_unknown: str = "Invalid"  # Accepted or Invalid for tokens nobody registered
     concurrent_tx: bool = False  # ConcurrentTx for a token with a transaction running
+
+    @property
+    def now_iso(self) -> str:
+        """`now` as OCPP writes a time; made only when a handler asks (most never do)."""
+        return iso(self.now)
+
+
+def iso(epoch: float) -> str:
+    return (
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 Handler = Callable[[Context, dict[str, Any]], Outcome]

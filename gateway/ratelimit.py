@@ -8,6 +8,7 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import NoScriptError
 
+from shared.redis_batch import ScriptLoader
 from shared.redis_keys import Keys
 from shared.redis_lane import Call, HotPath, hot_path
 from shared.registry import KeyRecord
@@ -117,7 +118,8 @@ class RateLimiter:
     ) -> None:
         self._keys = keys
         self._defaults = (per_minute, per_hour)
-        self._script = r.register_script(_SCRIPT)  # by hash; loads itself where it is missing
+        self._script = r.register_script(_SCRIPT)  # by hash; loaded once where it is missing
+        self._loader = ScriptLoader(r)
         self._path = path if path is not None else hot_path(r)
 
     def limits(self, record: KeyRecord) -> tuple[int, int]:
@@ -141,17 +143,18 @@ class RateLimiter:
         meets the failure as it would have without this."""
         per_minute, per_hour = self.limits(record)
         rate_key = self._keys.rate(record.partner_id)
-        calls: list[Call] = [
-            (rate_key, ("EVALSHA", self._script.sha, 1, rate_key, per_minute, per_hour))
-        ]
-        if key is not None:
-            calls.append((key, ("HGETALL", key)))
+        hit: Call = (rate_key, ("EVALSHA", self._script.sha, 1, rate_key, per_minute, per_hour))
+        calls = [hit] if key is None else [hit, (key, ("HGETALL", key))]
         replies = await self._path.run(calls)
         verdict: Any = replies[0]
         if isinstance(verdict, NoScriptError):
-            # a server without the script (restarted, flushed, failed over): load it, run it
-            verdict = await self._script(keys=[rate_key], args=[per_minute, per_hour])
-        elif isinstance(verdict, Exception):
+            # a server without the script (restarted, flushed, failed over): every request
+            # that finds it missing waits for one load, then runs it by hash again
+            await self._loader.load(self._script, rate_key)
+            [verdict] = await self._path.run([hit])
+            if isinstance(verdict, NoScriptError):  # flushed again meanwhile: the slow way
+                verdict = await self._script(keys=[rate_key], args=[per_minute, per_hour])
+        if isinstance(verdict, Exception):
             raise verdict
         allowed, limit, remaining, reset = verdict
         decision = Decision(

@@ -36,6 +36,28 @@ class _Call:
         self.fut = fut
 
 
+class ScriptLoader:
+    """SCRIPT LOAD on a key's primary, once for every caller that found the script missing.
+
+    A script's first calls after a restart or a Redis failover all fail together (every
+    charger detaching at shutdown, a burst of partner requests); each loading it on its own went
+    through the connection pool one by one and starved it for tens of seconds."""
+
+    def __init__(self, r: Any) -> None:
+        self._redis = r
+        self._loading: dict[tuple[str, int], asyncio.Future[Any]] = {}
+
+    async def load(self, script: Any, key: str) -> None:
+        client = self._redis.node_client(key)
+        which = (script.sha, id(client))
+        loading = self._loading.get(which)
+        if loading is None:
+            loading = asyncio.ensure_future(client.script_load(script.script))
+            self._loading[which] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(which, None))
+        await asyncio.shield(loading)
+
+
 class Coalescer:
     """Batches independent single-key commands into pipelined round trips."""
 
@@ -46,7 +68,7 @@ class Coalescer:
         self._inflight = 0
         self._max_inflight = max_inflight
         self._tasks: set[asyncio.Task[None]] = set()
-        self._loading: dict[tuple[str, int], asyncio.Future[Any]] = {}
+        self._loader = ScriptLoader(r)
         self.batches = 0
 
     async def execute(self, key: str, *args: Any) -> Any:
@@ -65,26 +87,11 @@ class Coalescer:
         try:
             return await self.execute(keys[0], "EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:
-            await self._load(script, keys[0])
+            await self._loader.load(script, keys[0])
         try:
             return await self.execute(keys[0], "EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:  # flushed again meanwhile, or the slot moved: the slow way
             return await script(keys=keys, args=args)
-
-    async def _load(self, script: Any, key: str) -> None:
-        """SCRIPT LOAD on the key's primary, once for every caller that found it missing.
-
-        A node's first batch of a script (every charger detaching at shutdown, attaching after
-        a restart or a Redis failover) all fail together; each loading it on its own went
-        through the connection pool one by one and starved it for tens of seconds."""
-        client = self._redis.node_client(key)
-        which = (script.sha, id(client))
-        loading = self._loading.get(which)
-        if loading is None:
-            loading = asyncio.ensure_future(client.script_load(script.script))
-            self._loading[which] = loading
-            loading.add_done_callback(lambda _: self._loading.pop(which, None))
-        await asyncio.shield(loading)
 
     async def post(self, channel: str, message: str | bytes) -> int:
         """Publish with the next batch (SPUBLISH on a cluster: only the channel's shard hears

@@ -98,6 +98,34 @@ async def test_a_server_without_the_script_gets_it_loaded(
         await r.delete(charger, keys.rate(f"p{uid}"))
 
 
+async def test_requests_that_find_the_script_missing_load_it_once(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    """A burst after a restart or a failover waits for one load, not one each."""
+    settings, r = backend
+    keys = Keys(f"{settings.redis_prefix}{uid}")
+    limiter = RateLimiter(r, keys, 1000, 1000)
+    limiter._script = r.register_script(_SCRIPT + f"\n-- {uid}")  # a hash no server has seen
+    rate_key = keys.rate(f"p{uid}")
+    primary = r.node_client(rate_key)
+    loads_before = await _script_loads(primary)
+    try:
+        decisions = await asyncio.gather(
+            *(limiter.hit(_record(f"p{uid}", 1000)) for _ in range(50))
+        )
+        assert all(d.allowed for d in decisions)
+        assert sorted(d.remaining for d in decisions) == list(range(950, 1000))
+        assert await _script_loads(primary) - loads_before == 1
+    finally:
+        await limiter.aclose()
+        await r.delete(rate_key)
+
+
+async def _script_loads(client: Any) -> int:
+    stats = await client.info("commandstats")
+    return int(stats.get("cmdstat_script|load", {}).get("calls", 0))
+
+
 def _lane(r: redis.Redis, **overrides: Any) -> Lane:
     kw = r.connection_pool.connection_kwargs
     return Lane(host=kw["host"], port=kw["port"], **overrides)

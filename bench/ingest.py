@@ -12,7 +12,7 @@ import redis
 from bench import procs
 from bench.context import Ctx, start_csms
 from bench.loadgen import Result, Spec, run_workers
-from bench.stats import percentile
+from bench.stats import Figure, percentile
 from shared.ports import free_port
 from shared.redis_client import connect_sync
 
@@ -105,21 +105,31 @@ def _redis_cpu(r: redis.Redis | None) -> float:
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
+def _echo_ceiling(ctx: Ctx, impl: str, metric: str, conns: int, workers: int) -> Figure:
+    """The closed-loop rate of a bare echo server (bench.echo's `impl`) under the same load."""
+    port = free_port()
+    echo = procs.start(
+        "echo", ["bench.echo", str(port), impl], ctx.env(), port, ctx.logs / f"echo-{impl}.log"
+    )
+    ceiling = ctx.figure("ingest", metric, "msg/s")
+    try:
+        for n in range(ctx.runs):
+            rate, *_ = _measure(echo, _specs(port, conns, workers, f"E{impl[0]}{n}", ctx.seconds))
+            ceiling.runs.append(rate)
+    finally:
+        echo.stop()
+    return ceiling
+
+
 def run(ctx: Ctx) -> None:
     conns = 200 if ctx.quick else 1000
     workers = 1 if ctx.quick else 2
     secs = ctx.seconds
-    echo_port = free_port()
-    echo = procs.start(
-        "echo", ["bench.echo", str(echo_port)], ctx.env(), echo_port, ctx.logs / "echo.log"
+    ceiling = _echo_ceiling(ctx, "websockets", "echo ceiling (bare websockets)", conns, workers)
+    # the same library without its asyncio layer: what a faster transport would start from
+    _echo_ceiling(
+        ctx, "sansio", "echo ceiling (websockets Sans-I/O, no asyncio layer)", conns, workers
     )
-    ceiling = ctx.figure("ingest", "echo ceiling (bare websockets)", "msg/s")
-    try:
-        for n in range(ctx.runs):
-            rate, *_ = _measure(echo, _specs(echo_port, conns, workers, f"E{n}", secs))
-            ceiling.runs.append(rate)
-    finally:
-        echo.stop()
 
     csms = start_csms(ctx, "bench-csms", "csms.log")
     port = csms.port

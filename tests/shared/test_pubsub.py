@@ -1,6 +1,7 @@
-"""Following a pub/sub channel on one server (shared.pubsub): every message handed on from the
-read itself, the server's database and login honoured, an idle connection pinged, and a
-server that stops answering given up with a gap, as a dropped connection is."""
+"""Following a pub/sub channel (shared.pubsub): subscribed again, with a gap, after the
+connection is killed, on one server and on a cluster; on one server every message handed on
+from the read itself, the server's database and login honoured, an idle connection pinged,
+and a server that stops answering given up as a dropped connection is."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import redis.asyncio as redis
 
 from shared import pubsub
 from shared.pubsub import Subscription
+from shared.settings import Settings
 
 
 async def _until(check: object, timeout: float = 10) -> None:
@@ -21,6 +23,35 @@ async def _until(check: object, timeout: float = 10) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("topology", ["standalone", "cluster"], indirect=True)
+async def test_a_subscription_comes_back_after_its_connection_is_killed(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    _, rds = backend
+    channel = f"t:{uid}:ch"
+    got: list[str] = []
+    gaps: list[int] = []
+    subscription = Subscription(rds, channel, got.append, on_gap=lambda: gaps.append(1))
+    await subscription.start()
+    try:
+        assert await rds.post(channel, "one") == 1
+        await _until(lambda: got == ["one"])
+        kind = "pubsub"
+        await rds.node_client(channel).client_kill_filter(_type=kind)
+        await _until(lambda: bool(gaps))
+
+        async def delivered() -> bool:
+            return await rds.post(channel, "two") == 1
+
+        for _ in range(100):
+            if await delivered():
+                break
+            await asyncio.sleep(0.05)
+        await _until(lambda: "two" in got)
+    finally:
+        await subscription.stop()
 
 
 def _client(rds: redis.Redis, **kw: object) -> redis.Redis:

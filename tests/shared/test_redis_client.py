@@ -18,7 +18,6 @@ from redis.crc import key_slot
 from shared import embedded
 from shared.embedded_cluster import SLOTS
 from shared.ports import free_port
-from shared.pubsub import Subscription
 from shared.redis_client import UNAVAILABLE, RedisUnavailable, connect, parse_url
 from shared.redis_keys import Keys, shard_tag
 from shared.settings import Settings
@@ -146,41 +145,3 @@ async def test_a_connection_closed_under_a_cluster_command_is_unavailable_not_a_
     finally:
         monkeypatch.undo()
         await client.aclose()
-
-
-@pytest.mark.parametrize("topology", ["standalone", "cluster"], indirect=True)
-async def test_a_subscription_comes_back_after_its_connection_is_killed(
-    backend: tuple[Settings, redis.Redis], uid: str
-) -> None:
-    _, rds = backend
-    channel = f"t:{uid}:ch"
-    got: list[str] = []
-    gaps: list[int] = []
-    subscription = Subscription(rds, channel, got.append, on_gap=lambda: gaps.append(1))
-    await subscription.start()
-    try:
-        assert await rds.post(channel, "one") == 1
-        await _until(lambda: got == ["one"])
-        kind = "pubsub"
-        await rds.node_client(channel).client_kill_filter(_type=kind)
-        await _until(lambda: bool(gaps))
-
-        async def delivered() -> bool:
-            return await rds.post(channel, "two") == 1
-
-        for _ in range(100):
-            if await delivered():
-                break
-            await asyncio.sleep(0.05)
-        await _until(lambda: "two" in got)
-    finally:
-        await subscription.stop()
-
-
-async def _until(check: object, timeout: float = 10) -> None:
-    assert callable(check)
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)

@@ -15,7 +15,8 @@ go out together, in order, in one round trip.
 A lane serves a single server over TCP or a Unix socket. On a Redis Cluster (keys of one
 request live on different primaries) and over TLS the same calls go through the shared
 coalescer instead (`shared.redis_batch`), which batches across callers on redis-py's
-pipelines and follows MOVED/ASK redirects: `hot_path(client)` picks.
+pipelines and follows MOVED/ASK redirects: `hot_path(client)` picks. A subscriber
+(shared.pubsub) opens a connection of its own to a lane's server with `Lane.open`.
 
 Replies are what redis-py would give with decode_responses (HGETALL as a dict); an error reply
 is returned in its place as redis-py's exception (NoScriptError, ResponseError, ...), not

@@ -190,11 +190,19 @@ class TokenReader:
         uid = token_uid(token_id)
         if not valid_token_id(token_id):
             return TokenState(uid, None)
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hmget(self._keys.token(uid), _FIELDS)
-        pipe.get(self._keys.token_tx(uid))
-        pipe.exists(self._keys.token_grant(uid, charger_id))
-        fields, running, granted = await pipe.execute()
+        token, tx, grant = (
+            self._keys.token(uid),
+            self._keys.token_tx(uid),
+            self._keys.token_grant(uid, charger_id),
+        )
+        # on the commands' own path: a charger waits for this answer before it may charge
+        replies = await self._commands.run(
+            [(token, ("HMGET", token, *_FIELDS)), (tx, ("GET", tx)), (grant, ("EXISTS", grant))]
+        )
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        fields, running, granted = replies
         return TokenState(uid, parse_token(fields), parse_running(running), bool(granted))
 
     async def grant(self, token_id: str, charger_id: str) -> None:

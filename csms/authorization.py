@@ -179,8 +179,7 @@ _CLEAR = (
 class TokenReader:
     """Reads tokens from Redis for a node's chargers, and records their transactions."""
 
-    def __init__(self, r: Any, keys: Keys, commands: HotPath) -> None:
-        self._redis = r
+    def __init__(self, keys: Keys, commands: HotPath) -> None:
         self._keys = keys
         self._commands = commands
 
@@ -221,6 +220,10 @@ class TokenReader:
         key = self._keys.token_tx(change.uid)
         value = f"{change.charger_id} {change.transaction_id}"
         if change.running:
-            await self._redis.set(key, value, ex=RUNNING_TTL)
+            command: tuple[Any, ...] = ("SET", key, value, "EX", RUNNING_TTL)
         else:
-            await self._redis.eval(_CLEAR, 1, key, value)
+            command = ("EVAL", _CLEAR, 1, key, value)
+        # on the commands' path too: the charger's answer waits for it
+        [reply] = await self._commands.run([(key, command)])
+        if isinstance(reply, Exception):
+            raise reply

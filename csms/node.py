@@ -76,7 +76,7 @@ class Node:
         # Commands go ahead of telemetry: their Redis calls have a connection of their own
         # instead of queueing behind the state writer's batches or for redis-py's pool.
         self.command_path = hot_path(r, eager=True)
-        self.tokens = TokenReader(r, self.keys, self.command_path)
+        self.tokens = TokenReader(self.keys, self.command_path)
         # the handshake's hash read and the attach/detach scripts, batched across chargers
         self.coalescer = Coalescer(r, lane=self._coalescer_lane)
         self.presence = Presence(

@@ -131,7 +131,7 @@ async def test_one_round_trip_reads_a_token_and_its_transaction_on_either_topolo
     assert key_slot(keys.token(tag).encode()) == key_slot(keys.token_grant(tag, "CP-1").encode())
     await registry.create_token(pool, r, keys, tag, status="Accepted", group_id="G")
     commands = hot_path(r)
-    reader = TokenReader(r, keys, commands)
+    reader = TokenReader(keys, commands)
     try:
         state = await reader.lookup(tag.lower(), "CP-1")
         assert state.uid == tag and state.running is None

@@ -17,7 +17,7 @@ from typing import Any
 from shared.framing import OCPP16
 from shared.ids import token_uid, valid_token_id
 from shared.redis_keys import TF, Keys
-from shared.redis_lane import HotPath
+from shared.redis_lane import HotPath, succeeded
 
 log = logging.getLogger(__name__)
 
@@ -195,13 +195,11 @@ class TokenReader:
             self._keys.token_grant(uid, charger_id),
         )
         # on the commands' own path: a charger waits for this answer before it may charge
-        replies = await self._commands.run(
-            [(token, ("HMGET", token, *_FIELDS)), (tx, ("GET", tx)), (grant, ("EXISTS", grant))]
+        fields, running, granted = succeeded(
+            await self._commands.run(
+                [(token, ("HMGET", token, *_FIELDS)), (tx, ("GET", tx)), (grant, ("EXISTS", grant))]
+            )
         )
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-        fields, running, granted = replies
         return TokenState(uid, parse_token(fields), parse_running(running), bool(granted))
 
     async def grant(self, token_id: str, charger_id: str) -> None:
@@ -210,11 +208,9 @@ class TokenReader:
         if valid_token_id(token_id):
             key = self._keys.token_grant(token_uid(token_id), charger_id)
             # on the commands' own connection: a remote start waits for this before its CALL
-            [reply] = await self._commands.run(
-                [(key, ("SET", key, "1", "EX", int(REMOTE_START_GRANT)))]
+            succeeded(
+                await self._commands.run([(key, ("SET", key, "1", "EX", int(REMOTE_START_GRANT)))])
             )
-            if isinstance(reply, Exception):
-                raise reply
 
     async def record(self, change: RunningChange) -> None:
         key = self._keys.token_tx(change.uid)
@@ -224,6 +220,4 @@ class TokenReader:
         else:
             command = ("EVAL", _CLEAR, 1, key, value)
         # on the commands' path too: the charger's answer waits for it
-        [reply] = await self._commands.run([(key, command)])
-        if isinstance(reply, Exception):
-            raise reply
+        succeeded(await self._commands.run([(key, command)]))

@@ -80,6 +80,14 @@ def _pairs(flat: list[Any]) -> dict[Any, Any]:
 _SHAPES: dict[str, Callable[[Any], Any]] = {"HGETALL": _pairs}
 
 
+def succeeded(replies: list[Any]) -> list[Any]:
+    """The replies, or the first error among them raised (what a redis-py pipeline does)."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
+
+
 def tune(transport: asyncio.BaseTransport) -> None:
     """No Nagle delay on a small command; keepalive finds a peer that vanished without a word."""
     sock = transport.get_extra_info("socket")
@@ -244,16 +252,10 @@ class Lane:
         return await self.execute([command for _, command in calls])
 
     async def hashes(self, keys: Sequence[str]) -> list[dict[str, str]]:
-        replies = await self.execute([("HGETALL", key) for key in keys])
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-        return replies
+        return succeeded(await self.execute([("HGETALL", key) for key in keys]))
 
     async def post(self, channel: str, message: str | bytes) -> int:
-        [reply] = await self.execute([("PUBLISH", channel, message)])
-        if isinstance(reply, Exception):
-            raise reply
+        [reply] = succeeded(await self.execute([("PUBLISH", channel, message)]))
         return int(reply)
 
     async def execute(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:

@@ -78,47 +78,32 @@ async def test_the_limit_reads_beside_it_and_a_refused_request_reads_nothing(
         await r.delete(charger, keys.rate(partner))
 
 
-async def test_a_server_without_the_script_gets_it_loaded(
+async def test_requests_that_find_the_script_missing_load_it_once_and_still_read(
     backend: tuple[Settings, redis.Redis], uid: str
 ) -> None:
-    settings, r = backend
-    keys = Keys(f"{settings.redis_prefix}{uid}")
-    limiter = RateLimiter(r, keys, 100, 1000)
-    # the same script under a hash no server has seen, as after a restart or a failover
-    limiter._script = r.register_script(_SCRIPT + f"\n-- {uid}")
-    charger = keys.charger(f"CP-{uid}")
-    await r.hset(charger, mapping={"reg": "1"})
-    try:
-        for remaining in (4, 3):
-            decision, fields = await limiter.hit_and_read(_record(f"p{uid}", 5), charger)
-            assert decision.allowed and decision.remaining == remaining
-            assert fields == {"reg": "1"}
-    finally:
-        await limiter.aclose()
-        await r.delete(charger, keys.rate(f"p{uid}"))
-
-
-async def test_requests_that_find_the_script_missing_load_it_once(
-    backend: tuple[Settings, redis.Redis], uid: str
-) -> None:
-    """A burst after a restart or a failover waits for one load, not one each."""
+    """A burst after a restart or a failover waits for one load, not one each, and every
+    request still gets the read that rode along."""
     settings, r = backend
     keys = Keys(f"{settings.redis_prefix}{uid}")
     limiter = RateLimiter(r, keys, 1000, 1000)
     limiter._script = r.register_script(_SCRIPT + f"\n-- {uid}")  # a hash no server has seen
-    rate_key = keys.rate(f"p{uid}")
+    rate_key, charger = keys.rate(f"p{uid}"), keys.charger(f"CP-{uid}")
+    await r.hset(charger, mapping={"reg": "1"})
     primary = r.node_client(rate_key)
     loads_before = await _script_loads(primary)
     try:
-        decisions = await asyncio.gather(
-            *(limiter.hit(_record(f"p{uid}", 1000)) for _ in range(50))
+        answers = await asyncio.gather(
+            *(limiter.hit_and_read(_record(f"p{uid}", 1000), charger) for _ in range(50))
         )
-        assert all(d.allowed for d in decisions)
-        assert sorted(d.remaining for d in decisions) == list(range(950, 1000))
+        assert all(d.allowed and fields == {"reg": "1"} for d, fields in answers)
+        assert sorted(d.remaining for d, _ in answers) == list(range(950, 1000))
         assert await _script_loads(primary) - loads_before == 1
+        # the next request goes by hash at once
+        decision, fields = await limiter.hit_and_read(_record(f"p{uid}", 1000), charger)
+        assert decision.allowed and decision.remaining == 949 and fields == {"reg": "1"}
     finally:
         await limiter.aclose()
-        await r.delete(rate_key)
+        await r.delete(charger, rate_key)
 
 
 async def _script_loads(client: Any) -> int:

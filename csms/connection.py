@@ -10,14 +10,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
-
 from csms import metrics
 from csms.authorization import RunningChange, TokenState
 from csms.protocol import ChargerProtocol, Lookup, Send, Settle, Store
 from csms.session import Session
+from csms.transport import Closed, Socket
 from shared import framing
 from shared.events import Event
 from shared.framing import CallError, CallResult
@@ -54,7 +51,7 @@ class ChargerOffline(Exception):
 class ChargerConnection:
     def __init__(
         self,
-        ws: ServerConnection,
+        ws: Socket,
         protocol: ChargerProtocol,
         store: StoreFn,
         taking_calls: Callable[[], bool],
@@ -84,10 +81,11 @@ class ChargerConnection:
 
     async def serve(self) -> None:
         """Handle frames, one at a time and in order, until the connection closes."""
+        recv = self.ws.recv
         try:
-            async for data in self.ws:
-                await self._on_frame(data)
-        except ConnectionClosed:
+            while True:
+                await self._on_frame(await recv())
+        except Closed:
             pass
         finally:
             self.closed = True
@@ -170,21 +168,11 @@ class ChargerConnection:
 
     async def _send(self, frame: str) -> None:
         ws = self.ws
-        if (
-            ws.protocol.state is State.OPEN
-            and ws.send_in_progress is None
-            and not ws.paused
-            and not ws.transport.is_closing()
-        ):
-            # What send() does on an open connection whose writes are not paused, without its
-            # context manager and drain. Once the transport pauses writing (a charger that
-            # does not read), `paused` sends every frame through send(), which waits.
-            ws.protocol.send_text(frame.encode())
-            ws.send_data()
+        if ws.send_now(frame):
             return
         try:
-            await ws.send(frame)
-        except ConnectionClosed:
+            await ws.send(frame)  # waits while the charger does not read
+        except Closed:
             # The charger has gone; the frames it sent before it left are still read (an answer
             # to one of our CALLs among them), and then the loop ends.
             pass
@@ -216,7 +204,7 @@ class ChargerConnection:
         try:
             try:
                 await self.ws.send(framing.call(message_id, action, payload))
-            except ConnectionClosed:
+            except Closed:
                 raise ChargerOffline(sent=False) from None
             return await fut
         finally:

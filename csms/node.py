@@ -7,8 +7,6 @@ import asyncio
 import logging
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection
-
 from csms import handlers_v16, handlers_v201, signing
 from csms.authorization import TokenReader
 from csms.command_runner import CommandRunner
@@ -17,6 +15,7 @@ from csms.presence import Presence, Superseded
 from csms.protocol import ChargerProtocol, Policy
 from csms.session import Handler, Session
 from csms.store import StateWriter
+from csms.transport import Socket
 from csms.txids import TransactionIds
 from shared import ocpp_schemas
 from shared.framing import OCPP16, OCPP201
@@ -104,7 +103,7 @@ class Node:
         """What the node needs before it takes chargers: transaction ids to hand out."""
         await self.transaction_ids.reserve()
 
-    def connection(self, ws: ServerConnection, session: Session) -> ChargerConnection:
+    def connection(self, ws: Socket, session: Session) -> ChargerConnection:
         """A charger's connection on this node, speaking its protocol version."""
         protocol = ChargerProtocol(
             session,

@@ -9,12 +9,12 @@ from contextlib import AsyncExitStack
 from http import HTTPStatus
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from csms import auth, metrics, tls
 from csms.node import Node, Superseded
 from csms.session import Session
+from csms.transport import Options, Socket, WsServer
 from shared import ops_http
 from shared.framing import OCPP16, OCPP201, SUBPROTOCOLS
 from shared.process import Service, cancel
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 _STORAGE_DOWN: tuple[type[BaseException], ...] = (*UNAVAILABLE, ConnectionError)
 
 
-def _remote(connection: ServerConnection) -> str:
+def _remote(connection: Socket) -> str:
     address = connection.remote_address
     return str(address[0]) if address else "unknown"
 
@@ -36,24 +36,22 @@ class CsmsServer:
     def __init__(self, node: Node) -> None:
         self.node = node
         # what the handshake read about each charger, for its connection handler
-        self._accepted: weakref.WeakKeyDictionary[ServerConnection, dict[str, str]] = (
+        self._accepted: weakref.WeakKeyDictionary[Socket, dict[str, str]] = (
             weakref.WeakKeyDictionary()
         )
 
-    def _refuse(
-        self, connection: ServerConnection, status: HTTPStatus, reason: str, text: str
-    ) -> Response:
+    def _refuse(self, connection: Socket, status: HTTPStatus, reason: str, text: str) -> Response:
         metrics.HANDSHAKES_REFUSED.labels(reason).inc()
         log.info(
             "charger refused",
             extra={"reason": reason, "status": status.value, "remote": _remote(connection)},
         )
-        response = connection.respond(status, text + "\n")
+        response = connection.reject(status, text + "\n")
         if status is HTTPStatus.UNAUTHORIZED:
             response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
         return response
 
-    def _unauthorized(self, connection: ServerConnection, charger_id: str, event: str) -> Response:
+    def _unauthorized(self, connection: Socket, charger_id: str, event: str) -> Response:
         # Same answer for unknown chargers and bad credentials: existence is not revealed.
         log.warning(
             "charger authentication failed",
@@ -66,9 +64,7 @@ class CsmsServer:
         )
         return self._refuse(connection, HTTPStatus.UNAUTHORIZED, "auth", "authentication required")
 
-    async def process_request(
-        self, connection: ServerConnection, request: Request
-    ) -> Response | None:
+    async def process_request(self, connection: Socket, request: Request) -> Response | None:
         """Path, subprotocol and credentials, all before the upgrade."""
         charger_id = auth.charger_id_from_path(request.path)
         if charger_id is None:
@@ -113,9 +109,10 @@ class CsmsServer:
         self._accepted[connection] = fields
         return None
 
-    async def handle(self, ws: ServerConnection) -> None:
+    async def handle(self, ws: Socket) -> None:
         fields = self._accepted.pop(ws, {})
         charger_id = auth.charger_id_from_path(ws.request.path if ws.request else "")
+        ws.request = None  # only its path was needed
         protocol = ws.subprotocol
         if charger_id is None or protocol not in SUBPROTOCOLS:
             await ws.close(1002, "no OCPP subprotocol negotiated")
@@ -132,6 +129,10 @@ class CsmsServer:
             log.warning("could not register connection", extra={"charger_id": charger_id})
             await ws.close(1011, "central system storage unavailable")
             await presence.detach(conn, attached=False)
+            return
+        if self.node.closing:  # attached after the node's shutdown took its list of chargers
+            await ws.close(1001, "central system going away")
+            await presence.detach(conn)
             return
         log.info(
             "charger connected",
@@ -181,29 +182,31 @@ class CsmsServer:
                     continue  # a field this version did not write
         return session
 
-    async def start(self, host: str, port: int) -> Server:
+    async def start(self, host: str, port: int) -> WsServer:
         settings = self.node.settings
-        return await serve(
-            self.handle,
-            host,
-            port,
+        options = Options(
             # a charger that offers both versions speaks the newer one
-            subprotocols=[OCPP201, OCPP16],  # type: ignore[list-item]
-            process_request=self.process_request,
-            ssl=tls.server_context(settings),
+            subprotocols=[OCPP201, OCPP16],
             max_size=settings.max_frame_bytes,  # larger frames close the connection with 1009
             ping_interval=settings.ping_interval,
             ping_timeout=settings.ping_timeout,
             # A closing handshake takes one round trip; a peer silent for a ping timeout will
             # not answer it either, so waiting longer only delays marking it offline.
             close_timeout=min(5.0, settings.ping_timeout),
-            compression=None,  # chargers rarely negotiate it; it costs CPU per frame
-            server_header=None,  # no software versions for scanners
+        )
+        # No compression (chargers rarely negotiate it; it costs CPU per frame) and no Server
+        # header (no software versions for scanners).
+        server = WsServer(self.handle, self.process_request, options)
+        await server.listen(
+            host,
+            port,
+            ssl_context=tls.server_context(settings),
             reuse_port=settings.reuse_port,  # --workers: several processes on one port
             # A reconnection storm is thousands of SYNs at once; the default backlog of 100
             # drops the rest, and each dropped charger waits 1, 3, 7 s for its SYN retry.
             backlog=settings.listen_backlog,
         )
+        return server
 
 
 class CsmsApp(Service):
@@ -215,7 +218,7 @@ class CsmsApp(Service):
         self.settings = settings
         self.redis: Any = None  # opened by start(): which client depends on the server
         self._server: CsmsServer | None = None
-        self._ws: Server | None = None
+        self._ws: WsServer | None = None
 
     @property
     def node(self) -> Node:
@@ -225,7 +228,7 @@ class CsmsApp(Service):
     @property
     def port(self) -> int:
         assert self._ws is not None
-        port: int = next(iter(self._ws.sockets)).getsockname()[1]
+        port: int = self._ws.listening[0].getsockname()[1]
         return port
 
     @property
@@ -276,7 +279,7 @@ class CsmsApp(Service):
         """Stop accepting, close chargers with 1001 so they reconnect elsewhere, and answer the
         commands still running with errors."""
         assert self._ws is not None
-        self._ws.close(close_connections=False)
+        self._ws.close()
         await self.node.shutdown()
         await self._ws.wait_closed()
 

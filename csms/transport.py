@@ -1,0 +1,402 @@
+"""The csms's WebSocket server: websockets' Sans-I/O protocol on a bare asyncio.Protocol.
+
+Frames are parsed where they are read and queued for the connection's one task; an answer is
+written from that task without a lock or a drain while the socket takes writes. This is the
+asyncio layer of websockets without its per-message futures, send lock and keep-alive task,
+about half of its CPU per message (bench/echo.py measures both)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+log = logging.getLogger(__name__)
+
+# Frames read ahead of the connection's task before the socket stops reading (what websockets
+# calls max_queue); reading resumes once the task has taken all but a few.
+READ_HIGH = 16
+READ_LOW = 4
+
+ProcessRequest = Callable[["Socket", Request], Awaitable[Response | None]]
+Handler = Callable[["Socket"], Awaitable[None]]
+
+
+class Closed(Exception):
+    """The connection is closed: nothing more to read, nothing can be sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What every connection of one server shares (seconds, bytes)."""
+
+    subprotocols: list[str]
+    max_size: int
+    ping_interval: float
+    ping_timeout: float
+    close_timeout: float
+    open_timeout: float = 10.0
+
+
+class Socket(asyncio.Protocol):
+    """One charger's WebSocket, from the upgrade request to the TCP close."""
+
+    __slots__ = (
+        "__weakref__",
+        "_closing",
+        "_drain",
+        "_fragments",
+        "_frames",
+        "_lost",
+        "_pinged",
+        "_reading",
+        "_server",
+        "_task",
+        "_text",
+        "_timer",
+        "_waiter",
+        "_writing",
+        "remote_address",
+        "request",
+        "transport",
+        "ws",
+    )
+
+    def __init__(self, server: WsServer) -> None:
+        self._server = server
+        opts = server.options
+        self.ws = ServerProtocol(
+            subprotocols=opts.subprotocols,  # type: ignore[arg-type]
+            max_size=opts.max_size,
+        )
+        self.transport: Any = None  # uvloop's transports are not asyncio.Transport subclasses
+        self.request: Request | None = None
+        self.remote_address: Any = None
+        self._frames: deque[str | bytes] = deque()
+        self._fragments: list[bytes] | None = None
+        self._text = False  # whether the fragmented message is text
+        self._waiter: asyncio.Future[None] | None = None  # the task waiting for a frame
+        self._drain: asyncio.Future[None] | None = None  # writers waiting for the socket
+        self._lost: asyncio.Future[None] | None = None
+        self._reading = True
+        self._writing = True
+        self._pinged = False  # and the pong is awaited
+        self._timer: asyncio.TimerHandle | None = None  # handshake, ping, pong or close
+        self._closing = False  # the timer aborts the TCP connection
+        self._task: asyncio.Task[None] | None = None
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.remote_address = transport.get_extra_info("peername")
+        loop = asyncio.get_running_loop()
+        self._lost = loop.create_future()
+        self._timer = loop.call_later(self._server.options.open_timeout, transport.abort)
+        self._server.sockets.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        ws = self.ws
+        ws.receive_data(data)
+        for event in ws.events_received():
+            if type(event) is Frame:
+                self._on_frame(event)
+            elif type(event) is Request and self._task is None:
+                self.request = event
+                self._task = asyncio.get_running_loop().create_task(self._serve(event))
+                self._server.tasks.add(self._task)
+        self._flush()
+
+    def eof_received(self) -> bool:
+        self.ws.receive_eof()
+        self._flush()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        ws = self.ws
+        ws.receive_eof()  # the state becomes CLOSED, with code 1006 if none was sent
+        self._cancel_timer()
+        assert self._lost is not None
+        self._lost.set_result(None)
+        self._wake()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+        self._server.sockets.discard(self)
+
+    def pause_writing(self) -> None:
+        self._writing = False
+
+    def resume_writing(self) -> None:
+        self._writing = True
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+        self._drain = None
+
+    # frames in
+
+    def _on_frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        data: bytes = frame.data  # type: ignore[assignment]  # the parser makes bytes
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            if not frame.fin:
+                self._fragments = [data]
+                self._text = opcode is Opcode.TEXT
+                return
+            self._push(data, opcode is Opcode.TEXT)
+        elif opcode is Opcode.CONT:
+            assert self._fragments is not None  # the protocol refuses a stray continuation
+            self._fragments.append(data)
+            if frame.fin:
+                data, self._fragments = b"".join(self._fragments), None
+                self._push(data, self._text)
+        elif opcode is Opcode.PONG and self._pinged and not self._closing:
+            self._pinged = False
+            self._cancel_timer()
+            self._timer = asyncio.get_running_loop().call_later(
+                self._server.options.ping_interval, self._ping
+            )
+        # pings are answered and closes echoed by the protocol itself
+
+    def _push(self, data: bytes, text: bool) -> None:
+        if text:
+            try:
+                message: str | bytes = data.decode()
+            except UnicodeDecodeError as exc:
+                self.ws.fail(1007, f"{exc.reason} at position {exc.start}")
+                return
+        else:
+            message = data
+        frames = self._frames
+        frames.append(message)
+        self._wake()
+        if len(frames) >= READ_HIGH and self._reading:
+            self._reading = False
+            self.transport.pause_reading()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def recv(self) -> str | bytes:
+        """The next message; raises Closed once the connection is closed and all are read."""
+        frames = self._frames
+        while not frames:
+            assert self._lost is not None
+            if self._lost.done() or self.ws.state is not State.OPEN:
+                raise Closed
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            await waiter
+        if not self._reading and len(frames) <= READ_LOW and not self._lost.done():  # type: ignore[union-attr]
+            self._reading = True
+            self.transport.resume_reading()
+        return frames.popleft()
+
+    # frames out
+
+    @property
+    def open(self) -> bool:
+        return self.ws.state is State.OPEN
+
+    @property
+    def reading(self) -> bool:
+        """False while frames wait for the connection's task and the socket is not read."""
+        return self._reading
+
+    @property
+    def writing(self) -> bool:
+        """False while the peer does not read and sends wait."""
+        return self._writing
+
+    def send_now(self, message: str) -> bool:
+        """Write a text frame at once if the socket takes writes; False if it must wait."""
+        if self.ws.state is not State.OPEN or not self._writing:
+            return False
+        self.ws.send_text(message.encode())
+        self._flush()
+        return True
+
+    async def send(self, message: str) -> None:
+        """Write a text frame, waiting while the peer does not read; raises Closed."""
+        while not self._writing and self.ws.state is State.OPEN:
+            if self._drain is None:
+                self._drain = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._drain)
+        if self.ws.state is not State.OPEN:
+            raise Closed
+        self.ws.send_text(message.encode())
+        self._flush()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """The closing handshake, bounded by the close timeout; returns once TCP is closed."""
+        if self.ws.state is State.OPEN:
+            self.ws.send_close(code, reason)
+            self._flush()
+        elif self.ws.state is State.CONNECTING and self.transport is not None:
+            self.transport.close()
+        assert self._lost is not None
+        await asyncio.shield(self._lost)
+
+    @property
+    def close_code(self) -> int | None:
+        return self.ws.close_code
+
+    @property
+    def close_reason(self) -> str | None:
+        return self.ws.close_reason
+
+    @property
+    def subprotocol(self) -> str | None:
+        return self.ws.subprotocol
+
+    def _flush(self) -> None:
+        ws = self.ws
+        out = ws.data_to_send()
+        if not out:
+            return
+        transport = self.transport
+        if out[-1] == b"":
+            transport.write(b"".join(out[:-1]))
+            transport.close()  # after what is buffered; aborted if that takes too long
+            self._expect_close()
+        else:
+            transport.write(out[0] if len(out) == 1 else b"".join(out))
+            if ws.state is State.CLOSING:
+                self._expect_close()
+
+    def _expect_close(self) -> None:
+        """A peer that does not end the TCP connection in time has it aborted."""
+        assert self._lost is not None
+        if self._closing or self._lost.done():
+            return
+        self._closing = True
+        self._cancel_timer()
+        self._timer = asyncio.get_running_loop().call_later(
+            self._server.options.close_timeout, self.transport.abort
+        )
+
+    # keep-alive
+
+    def _ping(self) -> None:
+        self._timer = None
+        if self.ws.state is not State.OPEN or self._closing:
+            return
+        self.ws.send_ping(os.urandom(4))
+        self._flush()
+        self._pinged = True
+        self._timer = asyncio.get_running_loop().call_later(
+            self._server.options.ping_timeout, self._ping_timed_out
+        )
+
+    def _ping_timed_out(self) -> None:
+        self._timer = None
+        if self.ws.state is State.OPEN:
+            self.ws.fail(1011, "keepalive ping timeout")
+            self._flush()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # the connection's task
+
+    async def _serve(self, request: Request) -> None:
+        server = self._server
+        try:
+            response = await self._answer(request)
+            self._cancel_timer()  # the handshake's
+            if self.ws.state is not State.CONNECTING or self._lost.done():  # type: ignore[union-attr]
+                return  # gone while the request was decided
+            self.ws.send_response(response)
+            self._flush()
+            if response.status_code != 101:
+                return
+            self._timer = asyncio.get_running_loop().call_later(
+                server.options.ping_interval, self._ping
+            )
+            await server.handler(self)
+        except Exception:  # the handler's own failures are its to log; this one is a bug
+            log.exception("connection handler failed")
+            if self.ws.state is State.OPEN:
+                self.ws.fail(1011, "internal error")
+                self._flush()
+        finally:
+            server.tasks.discard(self._task)
+
+    async def _answer(self, request: Request) -> Response:
+        server = self._server
+        if not server.closing:
+            try:
+                refused = await server.process_request(self, request)
+            except Exception:
+                log.exception("upgrade request failed")
+                return self.ws.reject(500, "Internal server error.\n")
+            if refused is not None:
+                return refused
+            if not server.closing:
+                return self.ws.accept(request)
+        return self.ws.reject(503, "Server is shutting down.\n")
+
+    def reject(self, status: int, text: str) -> Response:
+        """An HTTP answer refusing the upgrade."""
+        return self.ws.reject(status, text)
+
+
+class WsServer:
+    """Listens, upgrades each request it accepts, and runs `handler` for each WebSocket."""
+
+    def __init__(self, handler: Handler, process_request: ProcessRequest, options: Options) -> None:
+        self.handler = handler
+        self.process_request = process_request
+        self.options = options
+        self.sockets: set[Socket] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.closing = False
+        self._server: asyncio.AbstractServer | None = None
+
+    async def listen(
+        self,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None,
+        reuse_port: bool,
+        backlog: int,
+    ) -> None:
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: Socket(self),
+            host,
+            port,
+            ssl=ssl_context,
+            reuse_port=reuse_port or None,
+            backlog=backlog,
+        )
+
+    @property
+    def listening(self) -> list[Any]:
+        assert self._server is not None
+        return list(self._server.sockets)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        """Stop accepting; connections in their handshake are refused with 503."""
+        self.closing = True
+        if self._server is not None:
+            self._server.close()
+
+    async def wait_closed(self) -> None:
+        """Until every connection's task has ended."""
+        while self.tasks:
+            await asyncio.wait(list(self.tasks))

@@ -1,0 +1,346 @@
+"""The csms's WebSocket server on real sockets: upgrade, messages whole and in order, keep-alive,
+closing, and a peer that reads or writes too slowly or sends what RFC 6455 forbids."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Close, Frame, Opcode
+from websockets.http11 import Request, Response
+
+from csms.transport import Closed, Options, Socket, WsServer
+
+OPTIONS = Options(
+    subprotocols=["ocpp1.6"],
+    max_size=1024,
+    ping_interval=30.0,
+    ping_timeout=30.0,
+    close_timeout=0.5,
+    open_timeout=0.5,
+)
+
+
+async def _accept(sock: Socket, request: Request) -> Response | None:
+    return None
+
+
+async def _echo(sock: Socket) -> None:
+    try:
+        while True:
+            message = await sock.recv()
+            await sock.send(message if isinstance(message, str) else message.decode())
+    except Closed:
+        pass
+
+
+Serve = Callable[..., Awaitable[WsServer]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    servers: list[WsServer] = []
+
+    async def start(
+        handler: Callable[[Socket], Awaitable[None]] = _echo,
+        process_request: Callable[[Socket, Request], Awaitable[Response | None]] = _accept,
+        **options: Any,
+    ) -> WsServer:
+        server = WsServer(handler, process_request, replace(OPTIONS, **options))
+        await server.listen("127.0.0.1", 0, ssl_context=None, reuse_port=False, backlog=16)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+        for sock in list(server.sockets):
+            await sock.close(1001)
+        await asyncio.wait_for(server.wait_closed(), 5)
+
+
+def _url(server: WsServer) -> str:
+    return f"ws://127.0.0.1:{server.listening[0].getsockname()[1]}/ocpp/T"
+
+
+async def _raw(server: WsServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A TCP client that completes the upgrade and then does only what the test says."""
+    port = server.listening[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /ocpp/T HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+        ).encode()
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    return reader, writer
+
+
+def _frame(opcode: Opcode, data: bytes, fin: bool = True) -> bytes:
+    return Frame(opcode, data, fin).serialize(mask=True, extensions=[])
+
+
+async def _read_close(reader: asyncio.StreamReader) -> int:
+    """Skips frames up to the server's close frame and returns its code."""
+    while True:
+        head = await reader.readexactly(2)
+        opcode, size = head[0] & 0x0F, head[1] & 0x7F
+        if size == 126:
+            size = int.from_bytes(await reader.readexactly(2), "big")
+        elif size == 127:
+            size = int.from_bytes(await reader.readexactly(8), "big")
+        data = await reader.readexactly(size)
+        if opcode == Opcode.CLOSE.value:
+            return Close.parse(data).code
+
+
+async def test_messages_come_back_whole_and_in_order(serve: Serve) -> None:
+    server = await serve()
+    async with connect(_url(server), subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol == "ocpp1.6"
+        for i in range(50):
+            await ws.send(f"m{i}")
+        assert [await ws.recv() for _ in range(50)] == [f"m{i}" for i in range(50)]
+
+
+async def test_a_fragmented_message_is_read_as_one(serve: Serve) -> None:
+    server = await serve()
+    async with connect(_url(server), subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+        await ws.send(["[2, ", '"f1", ', '"Heartbeat", {}]'])
+        assert await ws.recv() == '[2, "f1", "Heartbeat", {}]'
+
+
+async def test_a_binary_message_is_handed_on_as_bytes(serve: Serve) -> None:
+    got: list[str | bytes] = []
+
+    async def keep(sock: Socket) -> None:
+        got.append(await sock.recv())
+        await sock.send("ok")
+
+    server = await serve(keep)
+    async with connect(_url(server), subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+        await ws.send(b"\x00\x01")
+        assert await ws.recv() == "ok"
+    assert got == [b"\x00\x01"]
+
+
+async def test_invalid_utf8_in_a_text_message_closes_with_1007(serve: Serve) -> None:
+    server = await serve()
+    reader, writer = await _raw(server)
+    writer.write(_frame(Opcode.TEXT, b"ok \xff\xfe"))
+    assert await _read_close(reader) == 1007
+    assert await reader.read() == b""  # and the server ends the TCP connection
+    writer.close()
+
+
+async def test_a_message_over_the_limit_closes_with_1009(serve: Serve) -> None:
+    server = await serve()
+    async with connect(_url(server), subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+        await ws.send(["x" * 600, "x" * 600])  # each fragment fits, the message does not
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+        assert ws.close_code == 1009
+
+
+async def test_a_request_that_is_not_an_upgrade_is_refused(serve: Serve) -> None:
+    server = await serve()
+    port = server.listening[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /ocpp/T HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    answer = await reader.read()  # the whole answer, then the server closes
+    assert answer.startswith(b"HTTP/1.1 426")
+    writer.close()
+
+
+async def test_the_request_handler_may_refuse_with_its_own_answer(serve: Serve) -> None:
+    async def refuse(sock: Socket, request: Request) -> Response:
+        return sock.reject(403, "not you\n")
+
+    server = await serve(process_request=refuse)
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(_url(server), subprotocols=["ocpp1.6"])  # type: ignore[list-item]
+    assert refused.value.response.status_code == 403
+    assert refused.value.response.body == b"not you\n"
+
+
+async def test_a_failing_request_handler_answers_500(serve: Serve) -> None:
+    async def broken(sock: Socket, request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    server = await serve(process_request=broken)
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(_url(server), subprotocols=["ocpp1.6"])  # type: ignore[list-item]
+    assert refused.value.response.status_code == 500
+    assert b"a bug" not in refused.value.response.body
+
+
+async def test_a_request_never_finished_is_dropped_after_the_open_timeout(serve: Serve) -> None:
+    server = await serve()
+    port = server.listening[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /ocpp/T HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and nothing more
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    assert not server.sockets
+    writer.close()
+
+
+async def test_a_peer_that_answers_pings_stays_connected(serve: Serve) -> None:
+    server = await serve(ping_interval=0.05, ping_timeout=2.0)
+    async with connect(
+        _url(server),
+        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        ping_interval=None,  # only the server pings
+    ) as ws:
+        await asyncio.sleep(0.5)  # ten pings' worth: the test is what did not happen
+        await ws.send("still here")
+        assert await ws.recv() == "still here"
+
+
+async def test_a_peer_that_does_not_answer_pings_is_closed_with_1011(serve: Serve) -> None:
+    ended = asyncio.Event()
+
+    async def until_closed(sock: Socket) -> None:
+        await _echo(sock)
+        ended.set()
+
+    server = await serve(until_closed, ping_interval=0.05, ping_timeout=0.1)
+    reader, writer = await _raw(server)  # reads, but never answers a ping
+    assert await asyncio.wait_for(_read_close(reader), 5) == 1011
+    await asyncio.wait_for(ended.wait(), 5)
+    writer.close()
+
+
+async def test_a_ping_from_the_peer_is_answered(serve: Serve) -> None:
+    server = await serve()
+    async with connect(_url(server), subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+        pong = await ws.ping(b"are you there")
+        await asyncio.wait_for(pong, 5)
+
+
+async def test_the_server_closes_with_a_handshake_and_waits_for_tcp(serve: Serve) -> None:
+    opened: list[Socket] = []
+
+    async def hold(sock: Socket) -> None:
+        opened.append(sock)
+        await _echo(sock)
+
+    server = await serve(hold)
+    async with connect(_url(server), subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+        await ws.send("hello")
+        await ws.recv()
+        await opened[0].close(1001, "going away")
+        assert opened[0].close_code == 1001
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+        assert ws.close_code == 1001 and ws.close_reason == "going away"
+
+
+async def test_a_peer_that_ignores_the_close_is_cut_off(serve: Serve) -> None:
+    opened: list[Socket] = []
+
+    async def hold(sock: Socket) -> None:
+        opened.append(sock)
+        await _echo(sock)
+
+    server = await serve(hold)  # close_timeout 0.5 s
+    reader, writer = await _raw(server)
+    await asyncio.wait_for(_until(lambda: bool(opened)), 5)
+    await asyncio.wait_for(opened[0].close(1001), 5)  # returns: aborted, not left waiting
+    assert await _read_close(reader) == 1001
+    writer.close()
+
+
+async def test_a_peer_that_closes_gets_its_close_echoed(serve: Serve) -> None:
+    server = await serve()
+    reader, writer = await _raw(server)
+    writer.write(_frame(Opcode.CLOSE, Close(1000, "bye").serialize()))
+    assert await _read_close(reader) == 1000
+    assert await reader.read() == b""
+    writer.close()
+
+
+async def test_writes_wait_while_the_peer_does_not_read(serve: Serve) -> None:
+    chunk = "y" * 60_000
+    sent = asyncio.Event()
+
+    async def flood(sock: Socket) -> None:
+        for _ in range(200):  # 12 MB: far more than the socket buffers take
+            await sock.send(chunk)
+        sent.set()
+
+    server = await serve(flood)
+    reader, writer = await _raw(server)
+    await _until(lambda: bool(server.sockets) and not next(iter(server.sockets)).writing)
+    assert not sent.is_set()
+    (sock,) = server.sockets
+    assert sock.transport.get_write_buffer_size() < 1_000_000
+    total = 0
+    while total < 200 * len(chunk):
+        head = await reader.readexactly(2)
+        assert head[1] & 0x7F == 126 or head[1] & 0x7F == 127
+        size = int.from_bytes(await reader.readexactly(2 if head[1] & 0x7F == 126 else 8), "big")
+        total += len(await reader.readexactly(size))
+    await asyncio.wait_for(sent.wait(), 5)
+    writer.close()
+
+
+async def test_reading_pauses_while_the_handler_is_behind_and_loses_nothing(
+    serve: Serve,
+) -> None:
+    go = asyncio.Event()
+    got: list[str | bytes] = []
+
+    async def slow(sock: Socket) -> None:
+        await go.wait()
+        while len(got) < 500:
+            got.append(await sock.recv())
+
+    server = await serve(slow)
+    _, writer = await _raw(server)
+    writer.write(b"".join(_frame(Opcode.TEXT, f"m{i}".encode()) for i in range(500)))
+    await writer.drain()
+    await _until(lambda: bool(server.sockets) and not next(iter(server.sockets)).reading)
+    go.set()
+    await asyncio.wait_for(_until(lambda: len(got) == 500), 5)
+    assert got == [f"m{i}" for i in range(500)]
+    writer.close()
+
+
+async def test_a_handshake_while_the_server_closes_gets_503(serve: Serve) -> None:
+    server = await serve()
+    async with connect(_url(server), subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+        server.closing = True  # what close() sets, without closing the listening socket
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(_url(server), subprotocols=["ocpp1.6"])  # type: ignore[list-item]
+        assert refused.value.response.status_code == 503
+        await ws.send("open ones carry on")
+        assert await ws.recv() == "open ones carry on"
+
+
+async def test_a_failing_handler_closes_with_1011(serve: Serve) -> None:
+    async def broken(sock: Socket) -> None:
+        await sock.recv()
+        raise RuntimeError("a bug")
+
+    server = await serve(broken)
+    async with connect(_url(server), subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+        await ws.send("hello")
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+        assert ws.close_code == 1011
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    while not check():  # noqa: ASYNC110 - the server has no hook to wait on
+        await asyncio.sleep(0.01)

@@ -1,9 +1,8 @@
-"""The ceiling: a bare WebSocket server on the same stack as csms that echoes every frame.
+"""The ceiling: a bare WebSocket server that echoes every frame, on the csms's own transport.
 
-`python -m bench.echo PORT [websockets|sansio]`: the csms's own stack (websockets' asyncio
-server on uvloop), or the same library's Sans-I/O protocol on a bare asyncio.Protocol, without
-the asyncio layer's task, message queue and send lock per connection (what a faster transport
-for the csms would start from)."""
+`python -m bench.echo PORT [csms|websockets]`: the csms's transport (csms/transport.py:
+websockets' Sans-I/O protocol on a bare asyncio.Protocol, uvloop) with an echo handler, or
+websockets' asyncio server, which the csms ran on before."""
 
 from __future__ import annotations
 
@@ -11,9 +10,9 @@ import asyncio
 import sys
 
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
-from websockets.server import ServerProtocol
+from websockets.http11 import Request, Response
+
+from csms.transport import Closed, Options, Socket, WsServer
 
 SUBPROTOCOLS = ["ocpp1.6", "ocpp2.0.1"]
 MAX_SIZE = 65536
@@ -24,38 +23,32 @@ async def _echo(ws: ServerConnection) -> None:
         await ws.send(message)
 
 
-class SansIoEcho(asyncio.Protocol):
-    """Each frame echoed from data_received: no task is woken per message."""
-
-    def __init__(self) -> None:
-        self._protocol = ServerProtocol(subprotocols=SUBPROTOCOLS, max_size=MAX_SIZE)  # type: ignore[arg-type]
-        self._transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
-
-    def data_received(self, data: bytes) -> None:
-        protocol = self._protocol
-        protocol.receive_data(data)
-        for event in protocol.events_received():
-            if isinstance(event, Request):
-                protocol.send_response(protocol.accept(event))
-            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
-                protocol.send_text(event.data)
-        out = protocol.data_to_send()
-        if out and self._transport is not None:
-            if out[-1] == b"":  # the closing handshake is done: end the TCP connection
-                self._transport.write(b"".join(out[:-1]))
-                self._transport.close()
-            else:
-                self._transport.write(b"".join(out))
+async def _accept(sock: Socket, request: Request) -> Response | None:
+    return None
 
 
-async def main(port: int, impl: str = "websockets") -> None:
-    if impl == "sansio":
-        server = await asyncio.get_running_loop().create_server(SansIoEcho, "127.0.0.1", port)
-        async with server:
+async def _echo_on_transport(sock: Socket) -> None:
+    """What ChargerConnection.serve does, with an echo for the csms's work."""
+    recv = sock.recv
+    try:
+        while True:
+            message = await recv()
+            text = message if isinstance(message, str) else message.decode()
+            if not sock.send_now(text):
+                await sock.send(text)
+    except Closed:
+        pass
+
+
+async def main(port: int, impl: str = "csms") -> None:
+    if impl == "csms":
+        options = Options(SUBPROTOCOLS, MAX_SIZE, 30.0, 30.0, close_timeout=5.0)
+        server = WsServer(_echo_on_transport, _accept, options)
+        await server.listen("127.0.0.1", port, ssl_context=None, reuse_port=False, backlog=4096)
+        try:
             await asyncio.Future()
+        finally:
+            server.close()
         return
     async with serve(
         _echo,

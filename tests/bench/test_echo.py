@@ -1,5 +1,5 @@
 """The echo ceilings' servers (bench.echo) answer a WebSocket client frame for frame, on the
-csms's stack and on the Sans-I/O protocol alone."""
+csms's transport and on websockets' asyncio server."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bench import echo
 from shared.ports import free_port
 
 
-@pytest.mark.parametrize("impl", ["websockets", "sansio"])
+@pytest.mark.parametrize("impl", ["csms", "websockets"])
 async def test_an_echo_server_sends_each_frame_back_and_closes_cleanly(impl: str) -> None:
     port = free_port()
     server = asyncio.ensure_future(echo.main(port, impl))

@@ -201,6 +201,7 @@ class ChargerConnection:
         message_id = uuid.uuid4().hex
         fut: asyncio.Future[CallResult | CallError] = asyncio.get_running_loop().create_future()
         self._pending[message_id] = fut
+        self.ws.answers = self._answered
         try:
             try:
                 await self.ws.send(framing.call(message_id, action, payload))
@@ -209,6 +210,23 @@ class ChargerConnection:
             return await fut
         finally:
             self._pending.pop(message_id, None)
+            if not self._pending:
+                self.ws.answers = None
+
+    def _answered(self, data: str | bytes) -> bool:
+        """The answer to a CALL of ours, taken as it is read rather than behind the charger's
+        queued messages: a command waits for no telemetry. Anything else is left in order."""
+        head = data[:12].lstrip(b"[ \t\r\n" if isinstance(data, bytes) else "[ \t\r\n")  # type: ignore[arg-type]
+        if head[:1] not in (b"3", b"4", "3", "4"):
+            return False
+        action = self.protocol.receive(data, time.time())
+        if not isinstance(action, Settle):
+            return False
+        fut = self._pending.get(action.answer.id)
+        if fut is None or fut.done():
+            return False
+        fut.set_result(action.answer)
+        return True
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self.ws.close(code, reason)

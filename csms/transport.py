@@ -66,6 +66,7 @@ class Socket(asyncio.Protocol):
         "_timer",
         "_waiter",
         "_writing",
+        "answers",
         "remote_address",
         "request",
         "transport",
@@ -82,6 +83,8 @@ class Socket(asyncio.Protocol):
         self.transport: Any = None  # uvloop's transports are not asyncio.Transport subclasses
         self.request: Request | None = None
         self.remote_address: Any = None
+        # Offered each message before it is queued, while set; True takes it out of the queue.
+        self.answers: Callable[[str | bytes], bool] | None = None
         self._frames: deque[str | bytes] = deque()
         self._fragments: list[bytes] | None = None
         self._text = False  # whether the fragmented message is text
@@ -176,6 +179,8 @@ class Socket(asyncio.Protocol):
                 return
         else:
             message = data
+        if self.answers is not None and self.answers(message):
+            return
         frames = self._frames
         frames.append(message)
         self._wake()

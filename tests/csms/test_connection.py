@@ -1,0 +1,89 @@
+"""A charger's connection on real sockets: its messages answered in order once stored, and the
+answer to a command taken ahead of the messages still waiting for the store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.http11 import Request, Response
+
+from csms.connection import ChargerConnection
+from csms.transport import Options, Socket, WsServer
+from shared.events import Event
+from shared.framing import OCPP16, CallResult
+from tests.csms.test_protocol import STATUS_16, frame, protocol
+
+
+class Held:
+    """A csms connection whose store waits until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.stored: list[list[Event]] = []
+        self.conn: asyncio.Future[ChargerConnection] = asyncio.get_running_loop().create_future()
+
+    async def store(self, charger_id: str, fields: dict[str, str] | None, evs: list[Event]) -> None:
+        await self.gate.wait()
+        self.stored.append(evs)
+
+    async def handle(self, sock: Socket) -> None:
+        conn = ChargerConnection(sock, protocol(OCPP16), self.store, lambda: True)
+        self.conn.set_result(conn)
+        await conn.serve()
+
+
+async def _accept(sock: Socket, request: Request) -> Response | None:
+    return None
+
+
+@pytest.fixture
+async def held() -> AsyncIterator[tuple[Held, ClientConnection]]:
+    h = Held()
+    options = Options([OCPP16], 65536, 30.0, 30.0, close_timeout=1.0)
+    server = WsServer(h.handle, _accept, options)
+    await server.listen("127.0.0.1", 0, ssl_context=None, reuse_port=False, backlog=16)
+    port = server.listening[0].getsockname()[1]
+    ws = await connect(f"ws://127.0.0.1:{port}/ocpp/CP-1", subprotocols=[OCPP16])  # type: ignore[list-item]
+    yield h, ws
+    h.gate.set()
+    await ws.close()
+    server.close()
+    await asyncio.wait_for(server.wait_closed(), 5)
+
+
+async def test_a_commands_answer_is_taken_ahead_of_messages_waiting_for_the_store(
+    held: tuple[Held, ClientConnection],
+) -> None:
+    h, ws = held
+    await ws.send(frame("s1", "StatusNotification", STATUS_16))  # its store waits at the gate
+    conn = await h.conn
+    command = asyncio.create_task(conn.call("ClearCache", {}, 5))
+    call = orjson.loads(await ws.recv())
+    assert call[2] == "ClearCache"
+    await ws.send(frame("h1", "Heartbeat", {}))  # queued behind the status
+    await ws.send(orjson.dumps([3, call[1], {"status": "Accepted"}]))
+
+    answer = await asyncio.wait_for(command, 5)  # while the status is still not stored
+    assert isinstance(answer, CallResult) and answer.payload == {"status": "Accepted"}
+    assert not h.gate.is_set() and not h.stored
+
+    h.gate.set()  # the charger's own messages are then answered in the order sent
+    assert [orjson.loads(await ws.recv())[1] for _ in range(2)] == ["s1", "h1"]
+    assert h.stored[0][0]["type"] == "status"
+
+
+async def test_without_a_command_in_flight_an_answer_like_frame_waits_its_turn(
+    held: tuple[Held, ClientConnection],
+) -> None:
+    h, ws = held
+    await ws.send(frame("s1", "StatusNotification", STATUS_16))
+    conn = await h.conn
+    await ws.send(orjson.dumps([3, "nobody-asked", {}]))
+    await ws.send(frame("h1", "Heartbeat", {}))
+    assert conn.ws.answers is None
+    h.gate.set()
+    assert [orjson.loads(await ws.recv())[1] for _ in range(2)] == ["s1", "h1"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -175,3 +177,22 @@ async def until(check: Callable[[], Awaitable[object]], timeout: float = 5.0) ->
     async with asyncio.timeout(timeout):
         while not await check():  # noqa: ASYNC110 - polling keeps the csms free of test hooks
             await asyncio.sleep(0.02)
+
+
+async def open_upgraded(
+    port: int, path: str, protocol: str = "ocpp1.6"
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A bare TCP client that completes the WebSocket upgrade, then does only what the test
+    says: no pongs, no closing handshake, no reading unless asked."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Protocol: {protocol}\r\n\r\n"
+        ).encode()
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return reader, writer

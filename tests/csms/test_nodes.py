@@ -4,8 +4,6 @@ wins wherever it lands, no command is lost in between, and a node shuts down gra
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 from collections.abc import Awaitable
 
 import pytest
@@ -15,7 +13,7 @@ from websockets.asyncio.client import connect
 from csms.server import CsmsApp
 from shared.bus import Action, Outcome
 from shared.redis_keys import F, Keys
-from tests.csms.conftest import Command, StartCsms, open_raw, until
+from tests.csms.conftest import Command, StartCsms, open_raw, open_upgraded, until
 
 
 async def test_a_peer_that_stops_answering_pings_is_closed_and_leaves_the_registry(
@@ -24,17 +22,7 @@ async def test_a_peer_that_stops_answering_pings_is_closed_and_leaves_the_regist
     app = await start_csms(node_id=f"ping-{uid}", ping_interval=0.2, ping_timeout=0.2)
     cp = f"MUTE-{uid}"
     # A bare TCP client that completes the upgrade, then never reads nor answers a ping.
-    reader, writer = await asyncio.open_connection("127.0.0.1", app.port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET /ocpp/{cp} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
-        ).encode()
-    )
-    head = await reader.readuntil(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 101")
+    _, writer = await open_upgraded(app.port, f"/ocpp/{cp}")
 
     async def online() -> str | None:
         value: str | None = await rds.hget(keys.charger(cp), F.ONLINE)

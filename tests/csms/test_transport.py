@@ -4,8 +4,6 @@ closing, and a peer that reads or writes too slowly or sends what RFC 6455 forbi
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -17,6 +15,7 @@ from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Request, Response
 
 from csms.transport import Closed, Options, Socket, WsServer
+from tests.csms.conftest import open_upgraded
 
 OPTIONS = Options(
     subprotocols=["ocpp1.6"],
@@ -71,20 +70,7 @@ def _url(server: WsServer) -> str:
 
 
 async def _raw(server: WsServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A TCP client that completes the upgrade and then does only what the test says."""
-    port = server.listening[0].getsockname()[1]
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET /ocpp/T HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
-        ).encode()
-    )
-    head = await reader.readuntil(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 101")
-    return reader, writer
+    return await open_upgraded(server.listening[0].getsockname()[1], "/ocpp/T")
 
 
 def _frame(opcode: Opcode, data: bytes, fin: bool = True) -> bytes:

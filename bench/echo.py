@@ -12,7 +12,7 @@ import sys
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from csms.transport import Closed, Options, Socket, WsServer
+from csms.transport import Options, Socket, WsServer
 
 SUBPROTOCOLS = ["ocpp1.6", "ocpp2.0.1"]
 MAX_SIZE = 65536
@@ -29,15 +29,14 @@ async def _accept(sock: Socket, request: Request) -> Response | None:
 
 async def _echo_on_transport(sock: Socket) -> None:
     """What ChargerConnection.serve does, with an echo for the csms's work."""
-    recv = sock.recv
-    try:
-        while True:
-            message = await recv()
-            text = message if isinstance(message, str) else message.decode()
-            if not sock.send_now(text):
-                await sock.send(text)
-    except Closed:
-        pass
+
+    def echo(message: str | bytes) -> None:
+        text = message if isinstance(message, str) else message.decode()
+        if not sock.send_now(text) and sock.open:
+            asyncio.get_running_loop().create_task(sock.send(text))
+
+    sock.listen(echo)
+    await sock.wait_closed()
 
 
 async def main(port: int, impl: str = "csms") -> None:

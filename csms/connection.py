@@ -1,5 +1,10 @@
 """One charger's WebSocket: frames in and out, the store written before an answer, and CALLs
-from the central system. What to answer is decided in csms/protocol.py."""
+from the central system. What to answer is decided in csms/protocol.py.
+
+Messages are handled one at a time and in order, from the transport's read itself: a message
+that needs only the store is answered from the store's completion, with no task per message.
+A token lookup, a token's transaction record, or an answer the charger is not reading yet
+runs in a task of its own; messages read meanwhile wait their turn."""
 
 from __future__ import annotations
 
@@ -7,12 +12,14 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections import deque
+from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any, Protocol
 
 from csms import metrics
 from csms.authorization import RunningChange, TokenState
-from csms.protocol import ChargerProtocol, Lookup, Send, Settle, Store
+from csms.protocol import Action, ChargerProtocol, Lookup, Send, Settle, Store
 from csms.session import Session
 from csms.transport import Closed, Socket
 from shared import framing
@@ -25,8 +32,14 @@ log = logging.getLogger(__name__)
 # A charger has this long to answer a CALL its own message called for.
 FOLLOW_UP_TIMEOUT = 30.0
 
-# Writes a charger's hash fields and events; returns once they are in, raises if they are not.
-StoreFn = Callable[[str, dict[str, str] | None, list[Event]], Awaitable[None]]
+# Messages read while one is being handled, past which the socket stops reading (what
+# websockets calls max_queue); reading resumes once all but a few are handled.
+BACKLOG_HIGH = 16
+BACKLOG_LOW = 4
+
+# Writes a charger's hash fields and events: a future done once they are in (failed if they
+# are not), or None when there is nothing to write.
+SubmitFn = Callable[[str, dict[str, str] | None, list[Event]], "asyncio.Future[None] | None"]
 
 
 class Tokens(Protocol):
@@ -53,7 +66,7 @@ class ChargerConnection:
         self,
         ws: Socket,
         protocol: ChargerProtocol,
-        store: StoreFn,
+        store: SubmitFn,
         taking_calls: Callable[[], bool],
         tokens: Tokens | None = None,
         spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None,
@@ -65,6 +78,9 @@ class ChargerConnection:
         self._tokens = tokens
         self._spawn = spawn
         self.closed = False
+        self._busy = False  # a message is being handled; those read meanwhile wait in order
+        self._backlog: deque[str | bytes] | None = None  # made when needed: ~0.6 KiB each
+        self._task: asyncio.Task[None] | None = None  # the slow path's, while it runs
         self._pending: dict[str, asyncio.Future[CallResult | CallError]] = {}
         self._call_lock = asyncio.Lock()
         self.queued = 0  # commands waiting for the one outstanding CALL to be answered
@@ -80,35 +96,121 @@ class ChargerConnection:
         return self.protocol.session.charger_id
 
     async def serve(self) -> None:
-        """Handle frames, one at a time and in order, until the connection closes."""
-        recv = self.ws.recv
+        """Handle messages until the connection closes and those read before are handled."""
+        ws = self.ws
+        ws.listen(self._receive)
         try:
-            while True:
-                await self._on_frame(await recv())
-        except Closed:
-            pass
+            await ws.wait_closed()
+            # what the charger sent before it left is still handled (stored, not answered)
+            while self._busy or self._backlog:
+                await self.idle.wait()
         finally:
             self.closed = True
             for fut in self._pending.values():
                 if not fut.done():
                     fut.set_exception(ChargerOffline(sent=True))
 
-    async def _on_frame(self, data: str | bytes) -> None:
+    def _receive(self, data: str | bytes) -> None:
+        """A message as the transport reads it."""
+        if self._pending and self._answered(data):
+            return
+        if self._busy:
+            backlog = self._backlog
+            if backlog is None:
+                backlog = self._backlog = deque()
+            backlog.append(data)
+            if len(backlog) >= BACKLOG_HIGH:
+                self.ws.pause_reading()
+            return
+        self._handle(data)
+
+    def _handle(self, data: str | bytes) -> None:
         action = self.protocol.receive(data, time.time(), self._taking_calls())
-        if isinstance(action, Lookup):
-            self.idle.clear()
-            try:
+        kind = type(action)
+        if kind is Store:
+            store: Store = action  # type: ignore[assignment]
+            if store.running is None and store.then is None:
+                done = self._store(self.charger_id, store.fields, store.events)
+                if done is None:  # nothing to write
+                    metrics.count_message(self.session.protocol, store.call.action)
+                    self._write(self.protocol.stored(store))
+                else:
+                    self._hold()
+                    done.add_done_callback(partial(self._stored, store))
+                return
+        elif kind is Send:
+            self._write(action.frame)  # type: ignore[union-attr]
+            return
+        elif kind is Settle:
+            self._settle(action)  # type: ignore[arg-type]
+            return
+        if action is not None:  # a token lookup, or a store with more to do after it
+            self._hold()
+            self._task = asyncio.get_running_loop().create_task(self._slowly(action))
+
+    def _hold(self) -> None:
+        self._busy = True
+        self.idle.clear()
+
+    def _release(self) -> None:
+        """The message in hand is done: on to those read meanwhile."""
+        self._busy = False
+        self.idle.set()
+        backlog = self._backlog
+        if backlog is None:
+            return
+        while backlog and not self._busy:
+            self._handle(backlog.popleft())
+        if not backlog:
+            self._backlog = None
+        if len(backlog) <= BACKLOG_LOW:
+            self.ws.resume_reading()
+
+    def _stored(self, store: Store, done: asyncio.Future[None]) -> None:
+        self._busy = False
+        try:
+            if done.cancelled() or done.exception() is not None:
+                # Never acknowledge what is not stored: the charger keeps it and retries.
+                frame = self.protocol.not_stored(store)
+            else:
+                frame = self.protocol.stored(store)
+                metrics.count_message(self.session.protocol, store.call.action)
+            self._write(frame)
+        except Exception:  # a bug: this one goes unanswered, the connection carries on
+            log.exception("could not answer", extra={"charger_id": self.charger_id})
+        if not self._busy:  # else the answer waits for the charger to read, then goes on
+            self._release()
+
+    def _write(self, frame: str) -> None:
+        """Send an answer; one the socket cannot take now is sent before anything else."""
+        ws = self.ws
+        if ws.send_now(frame) or not ws.open:
+            return  # sent, or the charger has gone and the answer with it
+        self._hold()
+        self._task = asyncio.get_running_loop().create_task(self._slowly(Send(frame)))
+
+    def _settle(self, settle: Settle) -> None:
+        fut = self._pending.get(settle.answer.id)
+        if fut is not None and not fut.done():
+            fut.set_result(settle.answer)
+
+    async def _slowly(self, action: Action) -> None:
+        """A message that waits for more than the store, or an answer that waits for the
+        charger to read; what is read meanwhile waits its turn."""
+        try:
+            if isinstance(action, Lookup):
                 action = self.protocol.resume(action, await self._lookup(action), time.time())
-            finally:
-                self.idle.set()
-        if isinstance(action, Send):
-            await self._send(action.frame)
-        elif isinstance(action, Store):
-            await self._store_and_answer(action)
-        elif isinstance(action, Settle):
-            fut = self._pending.get(action.answer.id)
-            if fut is not None and not fut.done():
-                fut.set_result(action.answer)
+            if isinstance(action, Send):
+                await self._send(action.frame)
+            elif isinstance(action, Store):
+                await self._store_and_answer(action)
+            elif isinstance(action, Settle):
+                self._settle(action)
+        except Exception:
+            log.exception("message handling failed", extra={"charger_id": self.charger_id})
+        finally:
+            self._task = None
+            self._release()
 
     async def _lookup(self, lookup: Lookup) -> TokenState | None:
         """The token's state from the store; None if it could not be read."""
@@ -124,24 +226,22 @@ class ChargerConnection:
             return None
 
     async def _store_and_answer(self, store: Store) -> None:
-        self.idle.clear()
         try:
-            try:
-                await self._store(self.charger_id, store.fields, store.events)
-            except Exception:
-                # Never acknowledge what is not stored: the charger keeps it and retries.
-                frame = self.protocol.not_stored(store)
-            else:
-                frame = self.protocol.stored(store)
-                metrics.count_message(self.session.protocol, store.call.action)
-                if store.running is not None:
-                    await self._record(store.running)
-            await self._send(frame)
-            if store.then is not None and self._spawn is not None and frame is store.answer:
-                # in the background: its answer comes through this very loop
-                self._spawn(self._follow_up(*store.then))
-        finally:
-            self.idle.set()
+            done = self._store(self.charger_id, store.fields, store.events)
+            if done is not None:
+                await done
+        except Exception:
+            # Never acknowledge what is not stored: the charger keeps it and retries.
+            frame = self.protocol.not_stored(store)
+        else:
+            frame = self.protocol.stored(store)
+            metrics.count_message(self.session.protocol, store.call.action)
+            if store.running is not None:
+                await self._record(store.running)
+        await self._send(frame)
+        if store.then is not None and self._spawn is not None and frame is store.answer:
+            # in the background: its answer comes through this very loop
+            self._spawn(self._follow_up(*store.then))
 
     async def _record(self, change: RunningChange) -> None:
         """A registered token's transaction began or ended (for ConcurrentTx). The message is
@@ -201,7 +301,6 @@ class ChargerConnection:
         message_id = uuid.uuid4().hex
         fut: asyncio.Future[CallResult | CallError] = asyncio.get_running_loop().create_future()
         self._pending[message_id] = fut
-        self.ws.answers = self._answered
         try:
             try:
                 await self.ws.send(framing.call(message_id, action, payload))
@@ -210,8 +309,6 @@ class ChargerConnection:
             return await fut
         finally:
             self._pending.pop(message_id, None)
-            if not self._pending:
-                self.ws.answers = None
 
     def _answered(self, data: str | bytes) -> bool:
         """The answer to a CALL of ours, taken as it is read rather than behind the charger's

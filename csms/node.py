@@ -112,7 +112,7 @@ class Node:
             self.policy,
         )
         return ChargerConnection(
-            ws, protocol, self.writer.write, lambda: not self.closing, self.tokens, self._spawn
+            ws, protocol, self.writer.submit, lambda: not self.closing, self.tokens, self._spawn
         )
 
     def _spawn(self, coro: Any) -> None:

@@ -102,12 +102,21 @@ class StateWriter:
     ) -> None:
         """Return once the events (and, unless it can wait, the fields) are in Redis; raise if
         they could not be written."""
+        done = self.submit(charger_id, fields, events)
+        if done is not None:
+            await done
+
+    def submit(
+        self, charger_id: str, fields: dict[str, str] | None, events: list[ev.Event]
+    ) -> asyncio.Future[None] | None:
+        """What write() waits for: a future done once they are in Redis (failed if they could
+        not be written), or None when there is nothing to write."""
         if not fields and not events:
-            return
+            return None
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append(_Write(charger_id, fields, events, fut))
         self._kick()
-        await fut
+        return fut
 
     def _kick(self) -> None:
         if self._inflight < self._max_inflight:

@@ -1,9 +1,9 @@
 """The csms's WebSocket server: websockets' Sans-I/O protocol on a bare asyncio.Protocol.
 
-Frames are parsed where they are read and queued for the connection's one task; an answer is
-written from that task without a lock or a drain while the socket takes writes. This is the
-asyncio layer of websockets without its per-message futures, send lock and keep-alive task,
-about half of its CPU per message (bench/echo.py measures both)."""
+Messages are parsed where they are read and handed to the connection's listener in the same
+call, with no task woken per message; an answer is written at once, without a lock or a
+drain, while the socket takes writes. This is the asyncio layer of websockets without its
+per-message futures, send lock and keep-alive task (bench/echo.py measures both)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,8 @@ from websockets.server import ServerProtocol
 
 log = logging.getLogger(__name__)
 
-# Frames read ahead of the connection's task before the socket stops reading (what websockets
-# calls max_queue); reading resumes once the task has taken all but a few.
-READ_HIGH = 16
-READ_LOW = 4
+# Messages read before the handler listens, past which the socket stops reading until it does.
+EARLY_LIMIT = 16
 
 ProcessRequest = Callable[["Socket", Request], Awaitable[Response | None]]
 Handler = Callable[["Socket"], Awaitable[None]]
@@ -55,8 +53,9 @@ class Socket(asyncio.Protocol):
         "__weakref__",
         "_closing",
         "_drain",
+        "_early",
         "_fragments",
-        "_frames",
+        "_listener",
         "_lost",
         "_pinged",
         "_reading",
@@ -64,9 +63,7 @@ class Socket(asyncio.Protocol):
         "_task",
         "_text",
         "_timer",
-        "_waiter",
         "_writing",
-        "answers",
         "remote_address",
         "request",
         "transport",
@@ -83,12 +80,10 @@ class Socket(asyncio.Protocol):
         self.transport: Any = None  # uvloop's transports are not asyncio.Transport subclasses
         self.request: Request | None = None
         self.remote_address: Any = None
-        # Offered each message before it is queued, while set; True takes it out of the queue.
-        self.answers: Callable[[str | bytes], bool] | None = None
-        self._frames: deque[str | bytes] = deque()
+        self._listener: Callable[[str | bytes], None] | None = None
+        self._early: deque[str | bytes] | None = None
         self._fragments: list[bytes] | None = None
         self._text = False  # whether the fragmented message is text
-        self._waiter: asyncio.Future[None] | None = None  # the task waiting for a frame
         self._drain: asyncio.Future[None] | None = None  # writers waiting for the socket
         self._lost: asyncio.Future[None] | None = None
         self._reading = True
@@ -131,7 +126,6 @@ class Socket(asyncio.Protocol):
         self._cancel_timer()
         assert self._lost is not None
         self._lost.set_result(None)
-        self._wake()
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
         self._server.sockets.discard(self)
@@ -179,35 +173,44 @@ class Socket(asyncio.Protocol):
                 return
         else:
             message = data
-        if self.answers is not None and self.answers(message):
+        listener = self._listener
+        if listener is None:  # upgraded, but its handler is not listening yet
+            if self._early is None:
+                self._early = deque()
+            self._early.append(message)
+            if len(self._early) >= EARLY_LIMIT:
+                self.pause_reading()
             return
-        frames = self._frames
-        frames.append(message)
-        self._wake()
-        if len(frames) >= READ_HIGH and self._reading:
+        try:
+            listener(message)
+        except Exception:  # a bug in the listener: this connection ends, the server carries on
+            log.exception("message listener failed")
+            self.ws.fail(1011, "internal error")
+
+    def listen(self, listener: Callable[[str | bytes], None]) -> None:
+        """Hand each message to `listener` as it is read, starting with any read already."""
+        self._listener = listener
+        early, self._early = self._early, None
+        if early:
+            self.resume_reading()
+            for message in early:
+                listener(message)
+
+    def pause_reading(self) -> None:
+        """Stop reading from the socket (the listener is behind); the peer's writes then wait."""
+        if self._reading and not self._lost.done():  # type: ignore[union-attr]
             self._reading = False
             self.transport.pause_reading()
 
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def recv(self) -> str | bytes:
-        """The next message; raises Closed once the connection is closed and all are read."""
-        frames = self._frames
-        while not frames:
-            assert self._lost is not None
-            if self._lost.done() or self.ws.state is not State.OPEN:
-                raise Closed
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
-            await waiter
-        if not self._reading and len(frames) <= READ_LOW and not self._lost.done():  # type: ignore[union-attr]
+    def resume_reading(self) -> None:
+        if not self._reading and not self._lost.done():  # type: ignore[union-attr]
             self._reading = True
             self.transport.resume_reading()
-        return frames.popleft()
+
+    def wait_closed(self) -> asyncio.Future[None]:
+        """Done once the TCP connection is closed."""
+        assert self._lost is not None
+        return asyncio.shield(self._lost)
 
     # frames out
 
@@ -217,7 +220,7 @@ class Socket(asyncio.Protocol):
 
     @property
     def reading(self) -> bool:
-        """False while frames wait for the connection's task and the socket is not read."""
+        """False while the socket is not read (pause_reading)."""
         return self._reading
 
     @property
@@ -251,8 +254,7 @@ class Socket(asyncio.Protocol):
             self._flush()
         elif self.ws.state is State.CONNECTING and self.transport is not None:
             self.transport.close()
-        assert self._lost is not None
-        await asyncio.shield(self._lost)
+        await self.wait_closed()
 
     @property
     def close_code(self) -> int | None:

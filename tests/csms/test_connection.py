@@ -1,5 +1,6 @@
-"""A charger's connection on real sockets: its messages answered in order once stored, and the
-answer to a command taken ahead of the messages still waiting for the store."""
+"""A charger's connection on real sockets: its messages answered in order once stored, the
+socket read no further while the store is far behind, and the answer to a command taken
+ahead of the messages still waiting for the store."""
 
 from __future__ import annotations
 
@@ -24,11 +25,21 @@ class Held:
     def __init__(self) -> None:
         self.gate = asyncio.Event()
         self.stored: list[list[Event]] = []
+        self._writes: set[asyncio.Future[None]] = set()
         self.conn: asyncio.Future[ChargerConnection] = asyncio.get_running_loop().create_future()
 
-    async def store(self, charger_id: str, fields: dict[str, str] | None, evs: list[Event]) -> None:
-        await self.gate.wait()
-        self.stored.append(evs)
+    def store(
+        self, charger_id: str, fields: dict[str, str] | None, evs: list[Event]
+    ) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def through_the_gate() -> None:
+            await self.gate.wait()
+            self.stored.append(evs)
+            done.set_result(None)
+
+        self._writes.add(asyncio.ensure_future(through_the_gate()))
+        return done
 
     async def handle(self, sock: Socket) -> None:
         conn = ChargerConnection(sock, protocol(OCPP16), self.store, lambda: True)
@@ -81,9 +92,23 @@ async def test_without_a_command_in_flight_an_answer_like_frame_waits_its_turn(
 ) -> None:
     h, ws = held
     await ws.send(frame("s1", "StatusNotification", STATUS_16))
-    conn = await h.conn
+    await h.conn
     await ws.send(orjson.dumps([3, "nobody-asked", {}]))
     await ws.send(frame("h1", "Heartbeat", {}))
-    assert conn.ws.answers is None
     h.gate.set()
     assert [orjson.loads(await ws.recv())[1] for _ in range(2)] == ["s1", "h1"]
+
+
+async def test_a_charger_far_ahead_of_the_store_is_read_no_further_and_loses_nothing(
+    held: tuple[Held, ClientConnection],
+) -> None:
+    h, ws = held
+    for i in range(100):
+        await ws.send(frame(f"s{i}", "StatusNotification", STATUS_16))
+    conn = await h.conn
+    async with asyncio.timeout(5):
+        while conn.ws.reading:  # noqa: ASYNC110 - the socket has no hook to wait on
+            await asyncio.sleep(0.01)
+    h.gate.set()
+    assert [orjson.loads(await ws.recv())[1] for _ in range(100)] == [f"s{i}" for i in range(100)]
+    assert conn.ws.reading

@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Request, Response
 
-from csms.transport import Closed, Options, Socket, WsServer
+from csms.transport import Options, Socket, WsServer
 from tests.csms.conftest import open_upgraded
 
 OPTIONS = Options(
@@ -32,12 +32,15 @@ async def _accept(sock: Socket, request: Request) -> Response | None:
 
 
 async def _echo(sock: Socket) -> None:
-    try:
-        while True:
-            message = await sock.recv()
-            await sock.send(message if isinstance(message, str) else message.decode())
-    except Closed:
-        pass
+    """Each message sent back from the read itself, as the csms answers."""
+
+    def echo(message: str | bytes) -> None:
+        text = message if isinstance(message, str) else message.decode()
+        if not sock.send_now(text):
+            asyncio.get_running_loop().create_task(sock.send(text))
+
+    sock.listen(echo)
+    await sock.wait_closed()
 
 
 Serve = Callable[..., Awaitable[WsServer]]
@@ -111,8 +114,12 @@ async def test_a_binary_message_is_handed_on_as_bytes(serve: Serve) -> None:
     got: list[str | bytes] = []
 
     async def keep(sock: Socket) -> None:
-        got.append(await sock.recv())
-        await sock.send("ok")
+        def hold(message: str | bytes) -> None:
+            got.append(message)
+            sock.send_now("ok")
+
+        sock.listen(hold)
+        await sock.wait_closed()
 
     server = await serve(keep)
     async with connect(_url(server), subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
@@ -281,25 +288,53 @@ async def test_writes_wait_while_the_peer_does_not_read(serve: Serve) -> None:
     writer.close()
 
 
-async def test_reading_pauses_while_the_handler_is_behind_and_loses_nothing(
+async def test_a_paused_socket_is_read_no_further_and_resumes_losing_nothing(
     serve: Serve,
 ) -> None:
+    got: list[str | bytes] = []
+
+    async def pausing(sock: Socket) -> None:
+        def take(message: str | bytes) -> None:
+            got.append(message)
+            if len(got) == 10:
+                sock.pause_reading()
+
+        sock.listen(take)
+        await sock.wait_closed()
+
+    server = await serve(pausing)
+    _, writer = await _raw(server)
+    writer.write(b"".join(_frame(Opcode.TEXT, f"m{i}".encode()) for i in range(10)))
+    await asyncio.wait_for(_until(lambda: len(got) == 10), 5)
+    (sock,) = server.sockets
+    assert not sock.reading
+    writer.write(b"".join(_frame(Opcode.TEXT, f"m{i}".encode()) for i in range(10, 500)))
+    await writer.drain()
+    await asyncio.sleep(0.1)  # what must not happen: a read while paused
+    assert len(got) == 10
+    sock.resume_reading()
+    await asyncio.wait_for(_until(lambda: len(got) == 500), 5)
+    assert got == [f"m{i}" for i in range(500)]
+    writer.close()
+
+
+async def test_messages_read_before_the_handler_listens_are_kept_for_it(serve: Serve) -> None:
     go = asyncio.Event()
     got: list[str | bytes] = []
 
-    async def slow(sock: Socket) -> None:
+    async def late(sock: Socket) -> None:
         await go.wait()
-        while len(got) < 500:
-            got.append(await sock.recv())
+        sock.listen(got.append)
+        await sock.wait_closed()
 
-    server = await serve(slow)
+    server = await serve(late)
     _, writer = await _raw(server)
-    writer.write(b"".join(_frame(Opcode.TEXT, f"m{i}".encode()) for i in range(500)))
+    writer.write(b"".join(_frame(Opcode.TEXT, f"m{i}".encode()) for i in range(100)))
     await writer.drain()
     await _until(lambda: bool(server.sockets) and not next(iter(server.sockets)).reading)
     go.set()
-    await asyncio.wait_for(_until(lambda: len(got) == 500), 5)
-    assert got == [f"m{i}" for i in range(500)]
+    await asyncio.wait_for(_until(lambda: len(got) == 100), 5)
+    assert got == [f"m{i}" for i in range(100)]
     writer.close()
 
 
@@ -314,10 +349,13 @@ async def test_a_handshake_while_the_server_closes_gets_503(serve: Serve) -> Non
         assert await ws.recv() == "open ones carry on"
 
 
-async def test_a_failing_handler_closes_with_1011(serve: Serve) -> None:
+async def test_a_failing_listener_closes_with_1011(serve: Serve) -> None:
     async def broken(sock: Socket) -> None:
-        await sock.recv()
-        raise RuntimeError("a bug")
+        def fail(message: str | bytes) -> None:
+            raise RuntimeError("a bug")
+
+        sock.listen(fail)
+        await sock.wait_closed()
 
     server = await serve(broken)
     async with connect(_url(server), subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]

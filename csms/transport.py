@@ -31,7 +31,7 @@ Handler = Callable[["Socket"], Awaitable[None]]
 
 
 class Closed(Exception):
-    """The connection is closed: nothing more to read, nothing can be sent."""
+    """The connection is closed: nothing can be sent on it."""
 
 
 @dataclass(frozen=True, slots=True)

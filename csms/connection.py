@@ -132,8 +132,7 @@ class ChargerConnection:
             if store.running is None and store.then is None:
                 done = self._store(self.charger_id, store.fields, store.events)
                 if done is None:  # nothing to write
-                    metrics.count_message(self.session.protocol, store.call.action)
-                    self._write(self.protocol.stored(store))
+                    self._write(self._outcome(store, True))
                 else:
                     self._hold()
                     done.add_done_callback(partial(self._stored, store))
@@ -169,17 +168,19 @@ class ChargerConnection:
     def _stored(self, store: Store, done: asyncio.Future[None]) -> None:
         self._busy = False
         try:
-            if done.cancelled() or done.exception() is not None:
-                # Never acknowledge what is not stored: the charger keeps it and retries.
-                frame = self.protocol.not_stored(store)
-            else:
-                frame = self.protocol.stored(store)
-                metrics.count_message(self.session.protocol, store.call.action)
-            self._write(frame)
+            self._write(self._outcome(store, not done.cancelled() and done.exception() is None))
         except Exception:  # a bug: this one goes unanswered, the connection carries on
             log.exception("could not answer", extra={"charger_id": self.charger_id})
         if not self._busy:  # else the answer waits for the charger to read, then goes on
             self._release()
+
+    def _outcome(self, store: Store, stored: bool) -> str:
+        """The answer to a message once its store is done, counted if it was stored."""
+        if not stored:
+            # Never acknowledge what is not stored: the charger keeps it and retries.
+            return self.protocol.not_stored(store)
+        metrics.count_message(self.session.protocol, store.call.action)
+        return self.protocol.stored(store)
 
     def _write(self, frame: str) -> None:
         """Send an answer; one the socket cannot take now is sent before anything else."""
@@ -189,10 +190,13 @@ class ChargerConnection:
         self._hold()
         self._task = asyncio.get_running_loop().create_task(self._slowly(Send(frame)))
 
-    def _settle(self, settle: Settle) -> None:
+    def _settle(self, settle: Settle) -> bool:
+        """Hand an answer to the CALL waiting for it; False if none is."""
         fut = self._pending.get(settle.answer.id)
-        if fut is not None and not fut.done():
-            fut.set_result(settle.answer)
+        if fut is None or fut.done():
+            return False
+        fut.set_result(settle.answer)
+        return True
 
     async def _slowly(self, action: Action) -> None:
         """A message that waits for more than the store, or an answer that waits for the
@@ -231,11 +235,9 @@ class ChargerConnection:
             if done is not None:
                 await done
         except Exception:
-            # Never acknowledge what is not stored: the charger keeps it and retries.
-            frame = self.protocol.not_stored(store)
+            frame = self._outcome(store, False)
         else:
-            frame = self.protocol.stored(store)
-            metrics.count_message(self.session.protocol, store.call.action)
+            frame = self._outcome(store, True)
             if store.running is not None:
                 await self._record(store.running)
         await self._send(frame)
@@ -317,13 +319,7 @@ class ChargerConnection:
         if head[:1] not in (b"3", b"4", "3", "4"):
             return False
         action = self.protocol.receive(data, time.time())
-        if not isinstance(action, Settle):
-            return False
-        fut = self._pending.get(action.answer.id)
-        if fut is None or fut.done():
-            return False
-        fut.set_result(action.answer)
-        return True
+        return isinstance(action, Settle) and self._settle(action)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self.ws.close(code, reason)

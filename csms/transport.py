@@ -55,6 +55,7 @@ class Socket(asyncio.Protocol):
         "_drain",
         "_early",
         "_fragments",
+        "_heard",
         "_listener",
         "_lost",
         "_pinged",
@@ -89,6 +90,7 @@ class Socket(asyncio.Protocol):
         self._reading = True
         self._writing = True
         self._pinged = False  # and the pong is awaited
+        self._heard = False  # a frame came in since the ping timer was set
         self._timer: asyncio.TimerHandle | None = None  # handshake, ping, pong or close
         self._closing = False  # the timer aborts the TCP connection
         self._task: asyncio.Task[None] | None = None
@@ -142,6 +144,7 @@ class Socket(asyncio.Protocol):
     # frames in
 
     def _on_frame(self, frame: Frame) -> None:
+        self._heard = True
         opcode = frame.opcode
         data: bytes = frame.data  # type: ignore[assignment]  # the parser makes bytes
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
@@ -162,6 +165,7 @@ class Socket(asyncio.Protocol):
             self._timer = asyncio.get_running_loop().call_later(
                 self._server.options.ping_interval, self._ping
             )
+            self._heard = False
         # pings are answered and closes echoed by the protocol itself
 
     def _push(self, data: bytes, text: bool) -> None:
@@ -297,8 +301,16 @@ class Socket(asyncio.Protocol):
     # keep-alive
 
     def _ping(self) -> None:
+        """Ping a peer that sent nothing for a whole interval: one that spoke is alive, and a
+        charger on duty speaks more often than that, so most connections are never pinged."""
         self._timer = None
         if self.ws.state is not State.OPEN or self._closing:
+            return
+        if self._heard:
+            self._heard = False
+            self._timer = asyncio.get_running_loop().call_later(
+                self._server.options.ping_interval, self._ping
+            )
             return
         self.ws.send_ping(os.urandom(4))
         self._flush()

@@ -69,7 +69,8 @@ class Settings(BaseSettings):
     command_timeout: float = Field(10.0, gt=0)
     # Pending/Rejected boots are told to retry after this many seconds.
     boot_retry_interval: int = Field(300, ge=1)
-    # WebSocket pings find dead peers: no pong within ping_timeout closes the connection.
+    # WebSocket pings find dead peers: a connection silent for ping_interval is pinged, and no
+    # pong within ping_timeout closes it.
     ping_interval: float = Field(30.0, gt=0)
     ping_timeout: float = Field(30.0, gt=0)
     # OCPP security profile: 1 ws + Basic, 2 wss + Basic, 3 wss + client certificate (mTLS).

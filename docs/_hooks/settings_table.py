@@ -69,7 +69,8 @@ NOTES = {
     "recorder_batch": "Most stream entries a recorder reads and writes in one COPY batch.",
     "recorder_claim_idle_ms": "A stream entry pending this long with a dead recorder is claimed"
     " by another.",
-    "ping_interval": "Seconds between WebSocket pings to each charger; they find dead peers.",
+    "ping_interval": "Seconds a charger's WebSocket may stay silent before it is pinged; pings"
+    " find dead peers.",
     "ping_timeout": "Seconds without a pong after which the connection is closed (and the"
     " charger shown offline).",
     "tls_key_file": "The server certificate's private key (PEM), profiles 2 and 3.",

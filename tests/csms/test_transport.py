@@ -80,17 +80,22 @@ def _frame(opcode: Opcode, data: bytes, fin: bool = True) -> bytes:
     return Frame(opcode, data, fin).serialize(mask=True, extensions=[])
 
 
+async def _read_frame(reader: asyncio.StreamReader) -> tuple[Opcode, bytes]:
+    """The server's next frame (unmasked, as a server sends it)."""
+    head = await reader.readexactly(2)
+    opcode, size = head[0] & 0x0F, head[1] & 0x7F
+    if size == 126:
+        size = int.from_bytes(await reader.readexactly(2), "big")
+    elif size == 127:
+        size = int.from_bytes(await reader.readexactly(8), "big")
+    return Opcode(opcode), await reader.readexactly(size)
+
+
 async def _read_close(reader: asyncio.StreamReader) -> int:
     """Skips frames up to the server's close frame and returns its code."""
     while True:
-        head = await reader.readexactly(2)
-        opcode, size = head[0] & 0x0F, head[1] & 0x7F
-        if size == 126:
-            size = int.from_bytes(await reader.readexactly(2), "big")
-        elif size == 127:
-            size = int.from_bytes(await reader.readexactly(8), "big")
-        data = await reader.readexactly(size)
-        if opcode == Opcode.CLOSE.value:
+        opcode, data = await _read_frame(reader)
+        if opcode is Opcode.CLOSE:
             return Close.parse(data).code
 
 
@@ -198,6 +203,38 @@ async def test_a_peer_that_answers_pings_stays_connected(serve: Serve) -> None:
         await asyncio.sleep(0.5)  # ten pings' worth: the test is what did not happen
         await ws.send("still here")
         assert await ws.recv() == "still here"
+
+
+async def test_a_silent_peer_is_pinged_every_interval(serve: Serve) -> None:
+    server = await serve(ping_interval=0.05, ping_timeout=2.0)
+    reader, writer = await _raw(server)
+    pings = 0
+    while pings < 3:  # each pong answered, then silence again: pinged again
+        opcode, data = await asyncio.wait_for(_read_frame(reader), 5)
+        if opcode is Opcode.PING:
+            pings += 1
+            writer.write(_frame(Opcode.PONG, data))
+    writer.close()
+
+
+async def test_a_peer_that_keeps_talking_is_not_pinged(serve: Serve) -> None:
+    """Its messages show it is alive: a fleet on duty costs no pings. (A ping here would go
+    unanswered and end the connection after ping_timeout.)"""
+    server = await serve(ping_interval=0.8, ping_timeout=0.3)
+    reader, writer = await _raw(server)
+    seen: list[Opcode] = []
+    until = asyncio.get_running_loop().time() + 2.5  # three intervals
+    while asyncio.get_running_loop().time() < until:
+        writer.write(_frame(Opcode.TEXT, b'[2,"1","Heartbeat",{}]'))
+        while True:
+            opcode, _ = await asyncio.wait_for(_read_frame(reader), 5)
+            seen.append(opcode)
+            if opcode is Opcode.TEXT:
+                break
+        await asyncio.sleep(0.05)
+    assert Opcode.PING not in seen
+    assert Opcode.CLOSE not in seen
+    writer.close()
 
 
 async def test_a_peer_that_does_not_answer_pings_is_closed_with_1011(serve: Serve) -> None:

@@ -3,7 +3,12 @@
 Messages are parsed where they are read and handed to the connection's listener in the same
 call, with no task woken per message; an answer is written at once, without a lock or a
 drain, while the socket takes writes. This is the asyncio layer of websockets without its
-per-message futures, send lock and keep-alive task (bench/echo.py measures both)."""
+per-message futures, send lock and keep-alive task (bench/echo.py measures both).
+
+What nearly every frame is, a whole unfragmented text or binary message, is read and written
+here; the protocol reads everything else (control frames, fragments, a frame split across
+reads, anything invalid), and is handed exactly the bytes of those frames, so it stays where
+a frame begins."""
 
 from __future__ import annotations
 
@@ -20,6 +25,11 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - the wheels ship the C speedup
+    from websockets.utils import apply_mask
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +61,16 @@ class Socket(asyncio.Protocol):
 
     __slots__ = (
         "__weakref__",
+        "_carry",
         "_closing",
         "_drain",
         "_early",
         "_fragments",
+        "_framing",
         "_heard",
         "_listener",
         "_lost",
+        "_owed",
         "_pinged",
         "_reading",
         "_server",
@@ -91,6 +104,11 @@ class Socket(asyncio.Protocol):
         self._writing = True
         self._pinged = False  # and the pong is awaited
         self._heard = False  # a frame came in since the ping timer was set
+        # Frames read here rather than by the protocol: only once the upgrade request was the
+        # whole of the first read, so that the protocol's parser starts at a frame's first byte.
+        self._framing = False
+        self._carry = b""  # the start of a frame header that the last read cut
+        self._owed = 0  # bytes of a frame the protocol has begun to read and needs the rest of
         self._timer: asyncio.TimerHandle | None = None  # handshake, ping, pong or close
         self._closing = False  # the timer aborts the TCP connection
         self._task: asyncio.Task[None] | None = None
@@ -106,6 +124,15 @@ class Socket(asyncio.Protocol):
         self._server.sockets.add(self)
 
     def data_received(self, data: bytes) -> None:
+        self._heard = True
+        if self._framing:
+            self._read_frames(data)
+        else:
+            self._parse(data)
+        self._flush()
+
+    def _parse(self, data: bytes) -> None:
+        """The protocol's own parser: the upgrade request, and the frames left to it."""
         ws = self.ws
         ws.receive_data(data)
         for event in ws.events_received():
@@ -115,7 +142,57 @@ class Socket(asyncio.Protocol):
                 self.request = event
                 self._task = asyncio.get_running_loop().create_task(self._serve(event))
                 self._server.tasks.add(self._task)
-        self._flush()
+                # The request ends at its first blank line. If a read holds the whole request
+                # and ends there, no byte of a frame has reached the protocol's parser yet.
+                self._framing = data.startswith(b"GET ") and data.find(b"\r\n\r\n") == len(data) - 4
+
+    def _read_frames(self, data: bytes) -> None:
+        """Whole unfragmented data frames, unmasked here; other frames to the protocol."""
+        ws = self.ws
+        if self._owed:
+            n = min(self._owed, len(data))
+            self._owed -= n
+            self._parse(data[:n])
+            data = data[n:]
+        if self._carry:
+            data, self._carry = self._carry + data, b""
+        size, at = len(data), 0
+        limit = self._server.options.max_size
+        while at < size:
+            if ws.state is not State.OPEN:  # closing: the protocol discards what follows
+                self._framing = False
+                self._parse(data[at:])
+                return
+            if size - at < 2:
+                self._carry = data[at:]
+                return
+            first, second = data[at], data[at + 1]
+            n = second & 0x7F
+            head = (2 if n < 126 else 4 if n == 126 else 10) + (4 if second & 0x80 else 0)
+            if size - at < head:
+                self._carry = data[at:]
+                return
+            if n == 126:
+                n = int.from_bytes(data[at + 2 : at + 4], "big")
+            elif n == 127:
+                n = int.from_bytes(data[at + 2 : at + 10], "big")
+            end = at + head + n
+            # FIN, no reserved bit, text (1) or binary (2), masked, within the limit, whole
+            if (
+                (first == 0x81 or first == 0x82)
+                and second & 0x80
+                and n <= limit
+                and end <= size
+                and ws.current_size is None
+            ):
+                payload = apply_mask(data[at + head : end], data[at + head - 4 : at + head])
+                at = end
+                self._on_message(payload, first == 0x81)
+                continue
+            taken = min(end, size)
+            self._owed = end - taken
+            self._parse(data[at:taken])
+            at = taken
 
     def eof_received(self) -> bool:
         self.ws.receive_eof()
@@ -144,7 +221,6 @@ class Socket(asyncio.Protocol):
     # frames in
 
     def _on_frame(self, frame: Frame) -> None:
-        self._heard = True
         opcode = frame.opcode
         data: bytes = frame.data  # type: ignore[assignment]  # the parser makes bytes
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
@@ -152,13 +228,13 @@ class Socket(asyncio.Protocol):
                 self._fragments = [data]
                 self._text = opcode is Opcode.TEXT
                 return
-            self._push(data, opcode is Opcode.TEXT)
+            self._on_message(data, opcode is Opcode.TEXT)
         elif opcode is Opcode.CONT:
             assert self._fragments is not None  # the protocol refuses a stray continuation
             self._fragments.append(data)
             if frame.fin:
                 data, self._fragments = b"".join(self._fragments), None
-                self._push(data, self._text)
+                self._on_message(data, self._text)
         elif opcode is Opcode.PONG and self._pinged and not self._closing:
             self._pinged = False
             self._cancel_timer()
@@ -168,7 +244,7 @@ class Socket(asyncio.Protocol):
             self._heard = False
         # pings are answered and closes echoed by the protocol itself
 
-    def _push(self, data: bytes, text: bool) -> None:
+    def _on_message(self, data: bytes, text: bool) -> None:
         if text:
             try:
                 message: str | bytes = data.decode()
@@ -236,8 +312,7 @@ class Socket(asyncio.Protocol):
         """Write a text frame at once if the socket takes writes; False if it must wait."""
         if self.ws.state is not State.OPEN or not self._writing:
             return False
-        self.ws.send_text(message.encode())
-        self._flush()
+        self._write_text(message)
         return True
 
     async def send(self, message: str) -> None:
@@ -248,8 +323,22 @@ class Socket(asyncio.Protocol):
             await asyncio.shield(self._drain)
         if self.ws.state is not State.OPEN:
             raise Closed
-        self.ws.send_text(message.encode())
-        self._flush()
+        self._write_text(message)
+
+    def _write_text(self, message: str) -> None:
+        """A server's text frame (unmasked, unfragmented, no extension was negotiated), after
+        anything the protocol has queued."""
+        if self.ws.writes:
+            self._flush()
+        payload = message.encode()
+        n = len(payload)
+        if n < 126:
+            head = bytes((0x81, n))
+        elif n < 65536:
+            head = b"\x81\x7e" + n.to_bytes(2, "big")
+        else:
+            head = b"\x81\x7f" + n.to_bytes(8, "big")
+        self.transport.write(head + payload)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """The closing handshake, bounded by the close timeout; returns once TCP is closed."""
@@ -346,6 +435,7 @@ class Socket(asyncio.Protocol):
             self._timer = asyncio.get_running_loop().call_later(
                 server.options.ping_interval, self._ping
             )
+            self._heard = False  # the upgrade request does not count
             await server.handler(self)
         except Exception:  # the handler's own failures are its to log; this one is a bug
             log.exception("connection handler failed")

@@ -108,6 +108,20 @@ async def test_messages_come_back_whole_and_in_order(serve: Serve) -> None:
         assert [await ws.recv() for _ in range(50)] == [f"m{i}" for i in range(50)]
 
 
+async def test_answers_of_every_length_form_are_valid_frames(serve: Serve) -> None:
+    """7-bit, 16-bit and 64-bit payload lengths, checked by a strict client."""
+    server = await serve(max_size=100_000)
+    async with connect(
+        _url(server),
+        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        max_size=None,
+    ) as ws:
+        for n in (0, 125, 126, 65535, 65536, 70_000):
+            message = "é" * (n // 2) + "x" * (n % 2)  # UTF-8: the length is in bytes
+            await ws.send(message)
+            assert await ws.recv() == message
+
+
 async def test_a_fragmented_message_is_read_as_one(serve: Serve) -> None:
     server = await serve()
     async with connect(_url(server), subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]

@@ -48,14 +48,18 @@ class Policy:
     concurrent_tx: bool = False  # ConcurrentTx for a token with a transaction running
 
 
-@dataclass(frozen=True, slots=True)
+# What receive() decides, one per frame: plain slotted dataclasses, as a frozen one costs
+# several times as much to make (each field set through object.__setattr__).
+
+
+@dataclass(slots=True)
 class Send:
     """Send this frame now."""
 
     frame: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Store:
     """Write the fields and events, then send `stored()`'s frame, or `not_stored()`'s if the
     write failed: a charger is never told "accepted" about what is not stored."""
@@ -70,7 +74,7 @@ class Store:
     then: tuple[str, dict[str, Any]] | None = None  # once answered: a CALL to the charger
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Lookup:
     """Read what the token store says about `token` (csms/authorization.py), then `resume()`."""
 
@@ -79,7 +83,7 @@ class Lookup:
     token: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Settle:
     """The charger's answer to a CALL we sent."""
 

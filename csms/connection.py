@@ -21,6 +21,7 @@ from csms import metrics
 from csms.authorization import RunningChange, TokenState
 from csms.protocol import Action, ChargerProtocol, Lookup, Send, Settle, Store
 from csms.session import Session
+from csms.store import Then, settle
 from csms.transport import Closed, Socket
 from shared import framing
 from shared.events import Event
@@ -37,9 +38,9 @@ FOLLOW_UP_TIMEOUT = 30.0
 BACKLOG_HIGH = 16
 BACKLOG_LOW = 4
 
-# Writes a charger's hash fields and events: a future done once they are in (failed if they
-# are not), or None when there is nothing to write.
-SubmitFn = Callable[[str, dict[str, str] | None, list[Event]], "asyncio.Future[None] | None"]
+# Writes a charger's hash fields and events (csms.store.StateWriter.submit): calls back once
+# they are in or not; False, with no call back, when there is nothing to write.
+SubmitFn = Callable[[str, dict[str, str] | None, list[Event], Then], bool]
 
 
 class Tokens(Protocol):
@@ -130,12 +131,11 @@ class ChargerConnection:
         if kind is Store:
             store: Store = action  # type: ignore[assignment]
             if store.running is None and store.then is None:
-                done = self._store(self.charger_id, store.fields, store.events)
-                if done is None:  # nothing to write
+                then = partial(self._stored, store)
+                if self._store(self.charger_id, store.fields, store.events, then):
+                    self._hold()  # until then() is called, always later
+                else:  # nothing to write
                     self._write(self._outcome(store, True))
-                else:
-                    self._hold()
-                    done.add_done_callback(partial(self._stored, store))
                 return
         elif kind is Send:
             self._write(action.frame)  # type: ignore[union-attr]
@@ -165,10 +165,10 @@ class ChargerConnection:
         if len(backlog) <= BACKLOG_LOW:
             self.ws.resume_reading()
 
-    def _stored(self, store: Store, done: asyncio.Future[None]) -> None:
+    def _stored(self, store: Store, failed: BaseException | None) -> None:
         self._busy = False
         try:
-            self._write(self._outcome(store, not done.cancelled() and done.exception() is None))
+            self._write(self._outcome(store, failed is None))
         except Exception:  # a bug: this one goes unanswered, the connection carries on
             log.exception("could not answer", extra={"charger_id": self.charger_id})
         if not self._busy:  # else the answer waits for the charger to read, then goes on
@@ -231,8 +231,8 @@ class ChargerConnection:
 
     async def _store_and_answer(self, store: Store) -> None:
         try:
-            done = self._store(self.charger_id, store.fields, store.events)
-            if done is not None:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if self._store(self.charger_id, store.fields, store.events, partial(settle, done)):
                 await done
         except Exception:
             frame = self._outcome(store, False)

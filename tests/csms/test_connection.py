@@ -13,6 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.http11 import Request, Response
 
 from csms.connection import ChargerConnection
+from csms.store import Then
 from csms.transport import Options, Socket, WsServer
 from shared.events import Event
 from shared.framing import OCPP16, CallResult
@@ -29,17 +30,15 @@ class Held:
         self.conn: asyncio.Future[ChargerConnection] = asyncio.get_running_loop().create_future()
 
     def store(
-        self, charger_id: str, fields: dict[str, str] | None, evs: list[Event]
-    ) -> asyncio.Future[None]:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
+        self, charger_id: str, fields: dict[str, str] | None, evs: list[Event], then: Then
+    ) -> bool:
         async def through_the_gate() -> None:
             await self.gate.wait()
             self.stored.append(evs)
-            done.set_result(None)
+            then(None)
 
         self._writes.add(asyncio.ensure_future(through_the_gate()))
-        return done
+        return True
 
     async def handle(self, sock: Socket) -> None:
         conn = ChargerConnection(sock, protocol(OCPP16), self.store, lambda: True)

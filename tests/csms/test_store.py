@@ -77,6 +77,31 @@ async def test_a_write_that_fails_fails_alone(
     assert await r.hget(keys.charger(good), "status") == "y"
 
 
+async def test_each_submitted_write_is_called_back_later_even_when_another_callback_fails(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    settings, r = backend
+    heard: list[tuple[str, BaseException | None]] = []
+    batch_done = asyncio.Event()
+
+    def then(cp: str, failed: BaseException | None) -> None:
+        heard.append((cp, failed))
+        if cp.endswith("-0"):
+            raise RuntimeError("a bug in the first caller")
+        if len(heard) == 3:
+            batch_done.set()
+
+    async with _writer(r, Keys.of(settings)) as writer:
+        for i in range(3):
+            cp = f"{uid}-{i}"
+            online = [ev.connection(cp, 1.0, online=True, node="n")]
+            assert writer.submit(cp, None, online, lambda f, cp=cp: then(cp, f))
+        assert heard == []  # never from within submit()
+        assert not writer.submit(f"{uid}-nothing", None, [], lambda f: then("nothing", f))
+        await asyncio.wait_for(batch_done.wait(), 10)
+    assert heard == [(f"{uid}-{i}", None) for i in range(3)]
+
+
 @pytest.mark.timeout(30)
 async def test_a_lost_server_fails_every_waiting_write(settings: Settings, uid: str) -> None:
     # nothing listens there; "standalone" skips asking it whether it is a cluster

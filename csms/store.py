@@ -201,6 +201,9 @@ class StateWriter:
                 self._fail(command, exc)
                 continue
             groups.setdefault(id(client), (client, []))[1].append(command)
+        if len(groups) == 1:  # one server: no task per batch for gather() to wrap it in
+            [(client, group)] = groups.values()
+            return await self._send_to(client, group)
         again = await asyncio.gather(*(self._send_to(c, group) for c, group in groups.values()))
         return list(chain.from_iterable(again))
 

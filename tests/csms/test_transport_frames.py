@@ -13,16 +13,9 @@ import pytest
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
-from csms.transport import Options, Socket, WsServer
+from csms.transport import Socket, WsServer
+from tests.csms.test_transport import OPTIONS  # max_size 1024
 
-OPTIONS = Options(
-    subprotocols=["ocpp1.6"],
-    max_size=1024,
-    ping_interval=30.0,
-    ping_timeout=30.0,
-    close_timeout=0.5,
-    open_timeout=5.0,
-)
 REQUEST = (
     b"GET /ocpp/T HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"

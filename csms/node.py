@@ -128,7 +128,7 @@ class Node:
         conns = list(self.connections.values())
         try:
             async with asyncio.timeout(drain):
-                await asyncio.gather(*(c.idle.wait() for c in conns))
+                await asyncio.gather(*(c.until_idle() for c in conns))
         except TimeoutError:
             log.warning("closing with CALLs still being answered")
         await asyncio.gather(

@@ -140,7 +140,7 @@ class Socket(asyncio.Protocol):
                 self._on_frame(event)
             elif type(event) is Request and self._task is None:
                 self.request = event
-                self._task = asyncio.get_running_loop().create_task(self._serve(event))
+                self._task = asyncio.get_running_loop().create_task(self._serve())
                 self._server.tasks.add(self._task)
                 # The request ends at its first blank line. If a read holds the whole request
                 # and ends there, no byte of a frame has reached the protocol's parser yet.
@@ -421,16 +421,12 @@ class Socket(asyncio.Protocol):
 
     # the connection's task
 
-    async def _serve(self, request: Request) -> None:
+    async def _serve(self) -> None:
+        """The upgrade, then the handler. The request stays only in `self.request`, which the
+        handler drops once read: its headers are ~2.7 KiB a connection."""
         server = self._server
         try:
-            response = await self._answer(request)
-            self._cancel_timer()  # the handshake's
-            if self.ws.state is not State.CONNECTING or self._lost.done():  # type: ignore[union-attr]
-                return  # gone while the request was decided
-            self.ws.send_response(response)
-            self._flush()
-            if response.status_code != 101:
+            if not await self._upgrade():
                 return
             self._timer = asyncio.get_running_loop().call_later(
                 server.options.ping_interval, self._ping
@@ -444,6 +440,24 @@ class Socket(asyncio.Protocol):
                 self._flush()
         finally:
             server.tasks.discard(self._task)
+
+    async def _upgrade(self) -> bool:
+        """Answer the upgrade request; True once the WebSocket is open."""
+        assert self.request is not None
+        response = await self._answer(self.request)
+        self._cancel_timer()  # the handshake's
+        if self.ws.state is not State.CONNECTING or self._lost.done():  # type: ignore[union-attr]
+            return False  # gone while the request was decided
+        self.ws.send_response(response)
+        self._flush()
+        if response.status_code != 101:
+            return False
+        if self._framing and not self.ws.reader.buffer:
+            # Nothing came after the request: a new parser starts where the old one stands,
+            # at a frame's first byte, without the request that the old one's frame keeps.
+            self.ws.parser = self.ws.parse()
+            next(self.ws.parser)
+        return True
 
     async def _answer(self, request: Request) -> Response:
         server = self._server

@@ -5,8 +5,10 @@ it one frame at a time: the same messages, the same answers, the first broken ru
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import struct
+import weakref
 from typing import Any
 
 import pytest
@@ -185,3 +187,28 @@ async def test_an_upgrade_request_cut_in_two_reads_is_served_by_the_protocol_alo
         [_frame(0x1, b"hello")], fast=True, upgrade=(REQUEST[:40], REQUEST[40:])
     )
     assert got == ["hello"] and state is State.OPEN
+
+
+async def test_the_upgrade_request_is_not_kept_once_the_connection_is_open() -> None:
+    """Its headers are ~2.7 KiB a connection; the handler takes what it needs and drops it."""
+    requests: list[weakref.ref[Request]] = []
+    opened = asyncio.Event()
+
+    async def handler(sock: Socket) -> None:
+        assert sock.request is not None
+        requests.append(weakref.ref(sock.request))
+        sock.request = None
+        opened.set()
+        await sock.wait_closed()
+
+    server = WsServer(handler, _accept, OPTIONS)
+    sock = Socket(server)
+    sock.connection_made(_Wire())
+    sock.data_received(REQUEST)
+    await asyncio.wait_for(opened.wait(), 5)
+    gc.collect()
+    assert requests[0]() is None
+    sock.data_received(_frame(0x1, b"[]"))  # and the protocol's new parser is where it was
+    assert sock.ws.state is State.OPEN
+    sock.connection_lost(None)
+    await asyncio.wait_for(server.wait_closed(), 5)

@@ -159,7 +159,9 @@ class Socket(asyncio.Protocol):
         size, at = len(data), 0
         limit = self._server.options.max_size
         while at < size:
-            if ws.state is not State.OPEN:  # closing: the protocol discards what follows
+            # Closing (the protocol discards what follows), or frames sent before the upgrade
+            # was answered: the protocol reads the rest of this connection.
+            if ws.state is not State.OPEN:
                 self._framing = False
                 self._parse(data[at:])
                 return

@@ -240,10 +240,7 @@ class Socket(asyncio.Protocol):
         elif opcode is Opcode.PONG and self._pinged and not self._closing:
             self._pinged = False
             self._cancel_timer()
-            self._timer = asyncio.get_running_loop().call_later(
-                self._server.options.ping_interval, self._ping
-            )
-            self._heard = False
+            self._await_silence()
         # pings are answered and closes echoed by the protocol itself
 
     def _on_message(self, data: bytes, text: bool) -> None:
@@ -398,16 +395,20 @@ class Socket(asyncio.Protocol):
         if self.ws.state is not State.OPEN or self._closing:
             return
         if self._heard:
-            self._heard = False
-            self._timer = asyncio.get_running_loop().call_later(
-                self._server.options.ping_interval, self._ping
-            )
+            self._await_silence()
             return
         self.ws.send_ping(os.urandom(4))
         self._flush()
         self._pinged = True
         self._timer = asyncio.get_running_loop().call_later(
             self._server.options.ping_timeout, self._ping_timed_out
+        )
+
+    def _await_silence(self) -> None:
+        """Ping once a whole interval from now has passed without a frame."""
+        self._heard = False
+        self._timer = asyncio.get_running_loop().call_later(
+            self._server.options.ping_interval, self._ping
         )
 
     def _ping_timed_out(self) -> None:
@@ -430,10 +431,7 @@ class Socket(asyncio.Protocol):
         try:
             if not await self._upgrade():
                 return
-            self._timer = asyncio.get_running_loop().call_later(
-                server.options.ping_interval, self._ping
-            )
-            self._heard = False  # the upgrade request does not count
+            self._await_silence()  # the upgrade request does not count
             await server.handler(self)
         except Exception:  # the handler's own failures are its to log; this one is a bug
             log.exception("connection handler failed")

@@ -21,10 +21,9 @@ from csms import metrics
 from csms.authorization import RunningChange, TokenState
 from csms.protocol import Action, ChargerProtocol, Lookup, Send, Settle, Store
 from csms.session import Session
-from csms.store import Then, settle
+from csms.store import Submit, written
 from csms.transport import Closed, Socket
 from shared import framing
-from shared.events import Event
 from shared.framing import CallError, CallResult
 from shared.ids import token_uid
 
@@ -37,10 +36,6 @@ FOLLOW_UP_TIMEOUT = 30.0
 # websockets calls max_queue); reading resumes once all but a few are handled.
 BACKLOG_HIGH = 16
 BACKLOG_LOW = 4
-
-# Writes a charger's hash fields and events (csms.store.StateWriter.submit): calls back once
-# they are in or not; False, with no call back, when there is nothing to write.
-SubmitFn = Callable[[str, dict[str, str] | None, list[Event], Then], bool]
 
 
 class Tokens(Protocol):
@@ -67,7 +62,7 @@ class ChargerConnection:
         self,
         ws: Socket,
         protocol: ChargerProtocol,
-        store: SubmitFn,
+        store: Submit,
         taking_calls: Callable[[], bool],
         tokens: Tokens | None = None,
         spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None,
@@ -239,9 +234,7 @@ class ChargerConnection:
 
     async def _store_and_answer(self, store: Store) -> None:
         try:
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            if self._store(self.charger_id, store.fields, store.events, partial(settle, done)):
-                await done
+            await written(self._store, self.charger_id, store.fields, store.events)
         except Exception:
             frame = self._outcome(store, False)
         else:

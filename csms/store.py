@@ -46,7 +46,12 @@ RETRY_FIELDS_AFTER = 0.5
 Then = Callable[[BaseException | None], None]
 
 
-def settle(fut: asyncio.Future[None], failed: BaseException | None) -> None:
+# StateWriter.submit: queue a charger's hash fields and events, call back once they are in or
+# not; False, with no call back, when there is nothing to write.
+Submit = Callable[[str, dict[str, str] | None, list[ev.Event], Then], bool]
+
+
+def _settle(fut: asyncio.Future[None], failed: BaseException | None) -> None:
     """A `Then` that ends a future (left alone if its waiter went away)."""
     if fut.done():
         return
@@ -54,6 +59,15 @@ def settle(fut: asyncio.Future[None], failed: BaseException | None) -> None:
         fut.set_result(None)
     else:
         fut.set_exception(failed)
+
+
+async def written(
+    submit: Submit, charger_id: str, fields: dict[str, str] | None, events: list[ev.Event]
+) -> None:
+    """Submit and wait: return once they are in, raise what kept them out."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    if submit(charger_id, fields, events, partial(_settle, done)):
+        await done
 
 
 @dataclass(slots=True)
@@ -117,9 +131,7 @@ class StateWriter:
     ) -> None:
         """Return once the events (and, unless it can wait, the fields) are in Redis; raise if
         they could not be written."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.submit(charger_id, fields, events, partial(settle, done)):
-            await done
+        await written(self.submit, charger_id, fields, events)
 
     def submit(
         self, charger_id: str, fields: dict[str, str] | None, events: list[ev.Event], then: Then

@@ -4,6 +4,7 @@ closed-loop (as fast as answers come) or paced (a fixed rate per connection)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,10 @@ class Spec:
     # > 0: realistic traffic instead of pre-built frames: every CALL a MeterValues with this
     # many sampled values, a fresh message id and the current time, as a real charger sends
     fresh_samples: int = 0
+    # > 0: the worker lowers its CPU priority by this much (os.nice), for background load
+    # whose own latencies are not measured: it takes the CPU the servers leave, as a fleet on
+    # machines of its own would, instead of competing with the servers for it
+    nice: int = 0
 
 
 @dataclass
@@ -180,6 +185,8 @@ class Conn:
 
 
 async def _run(spec: Spec) -> Result:
+    if spec.nice:
+        os.nice(spec.nice)
     result = Result()
     boot, status, meter = _frames()
     conns = [

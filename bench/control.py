@@ -23,10 +23,10 @@ CHARGERS = 10
 # slowest rather than the fifth (with 480 it moved by several ms from run to run).
 MEASURED = 6
 # The telemetry load stands in for chargers on machines of their own: at the lowest priority it
-# still offers its rate (the servers leave it most of a core) but no longer delays the
-# gateway, csms, Redis and PostgreSQL whose round trip is measured. At equal priority, two
-# interleaved pairs at a fixed 6,500 msg/s on a slow day read p99 58.5 and 41.6 ms against
-# 31.5 and 29.7 ms.
+# still offers its rate (the servers leave it most of a core) and delays the gateway, csms,
+# Redis and PostgreSQL whose round trip is measured less. Seven interleaved pairs at a fixed
+# 6,500 msg/s on a slow day: p50 and p95 lower in every pair (by ~1.5 and ~6 ms), p99 in six of
+# seven, but p99 spreads 2x from run to run either way.
 BACKGROUND_NICE = 19
 
 

@@ -56,6 +56,23 @@ class Options:
     open_timeout: float = 10.0
 
 
+def _may_be_whole(start: bytes, limit: int) -> bool:
+    """Whether a frame that begins with `start`, less than its header, may yet be a whole masked
+    text or binary frame of at most `limit` bytes, which the transport reads itself."""
+    if start[0] != 0x81 and start[0] != 0x82:
+        return False
+    if len(start) < 2:
+        return True
+    second = start[1]
+    n = second & 0x7F
+    width = 2 if n == 126 else 8 if n == 127 else 0
+    if not second & 0x80 or (width == 0 and n > limit):
+        return False
+    if width == 0 or len(start) < 2 + width:
+        return True
+    return int.from_bytes(start[2 : 2 + width], "big") <= limit
+
+
 class Socket(asyncio.Protocol):
     """One charger's WebSocket, from the upgrade request to the TCP close."""
 
@@ -65,6 +82,8 @@ class Socket(asyncio.Protocol):
         "_closing",
         "_drain",
         "_early",
+        "_failed",
+        "_fed",
         "_fragments",
         "_framing",
         "_heard",
@@ -97,6 +116,7 @@ class Socket(asyncio.Protocol):
         self._listener: Callable[[str | bytes], None] | None = None
         self._early: deque[str | bytes] | None = None
         self._fragments: list[bytes] | None = None
+        self._failed = False  # this side failed the connection: nothing read after is handed on
         self._text = False  # whether the fragmented message is text
         self._drain: asyncio.Future[None] | None = None  # writers waiting for the socket
         self._lost: asyncio.Future[None] | None = None
@@ -108,6 +128,7 @@ class Socket(asyncio.Protocol):
         # whole of the first read, so that the protocol's parser starts at a frame's first byte.
         self._framing = False
         self._carry = b""  # the start of a frame header that the last read cut
+        self._fed = False  # and the protocol has read it: the frame is not read here
         self._owed = 0  # bytes of a frame the protocol has begun to read and needs the rest of
         self._timer: asyncio.TimerHandle | None = None  # handshake, ping, pong or close
         self._closing = False  # the timer aborts the TCP connection
@@ -137,6 +158,8 @@ class Socket(asyncio.Protocol):
         ws.receive_data(data)
         for event in ws.events_received():
             if type(event) is Frame:
+                if self._failed:  # frames parsed in the same read as the one that failed it
+                    return
                 self._on_frame(event)
             elif type(event) is Request and self._task is None:
                 self.request = event
@@ -154,8 +177,10 @@ class Socket(asyncio.Protocol):
             self._owed -= n
             self._parse(data[:n])
             data = data[n:]
+        fed = 0  # bytes at the start of `data` that the protocol has read already
         if self._carry:
-            data, self._carry = self._carry + data, b""
+            fed = len(self._carry) if self._fed else 0
+            data, self._carry, self._fed = self._carry + data, b"", False
         size, at = len(data), 0
         limit = self._server.options.max_size
         while at < size:
@@ -163,16 +188,16 @@ class Socket(asyncio.Protocol):
             # was answered: the protocol reads the rest of this connection.
             if ws.state is not State.OPEN:
                 self._framing = False
-                self._parse(data[at:])
+                self._parse(data[at + fed :])
                 return
             if size - at < 2:
-                self._carry = data[at:]
+                self._cut_header(data[at:], fed)
                 return
             first, second = data[at], data[at + 1]
             n = second & 0x7F
             head = (2 if n < 126 else 4 if n == 126 else 10) + (4 if second & 0x80 else 0)
             if size - at < head:
-                self._carry = data[at:]
+                self._cut_header(data[at:], fed)
                 return
             if n == 126:
                 n = int.from_bytes(data[at + 2 : at + 4], "big")
@@ -186,6 +211,7 @@ class Socket(asyncio.Protocol):
                 and n <= limit
                 and end <= size
                 and ws.current_size is None
+                and not fed
             ):
                 payload = apply_mask(data[at + head : end], data[at + head - 4 : at + head])
                 at = end
@@ -193,8 +219,18 @@ class Socket(asyncio.Protocol):
                 continue
             taken = min(end, size)
             self._owed = end - taken
-            self._parse(data[at:taken])
-            at = taken
+            self._parse(data[at + fed : taken])
+            at, fed = taken, 0
+
+    def _cut_header(self, start: bytes, fed: int) -> None:
+        """A read ended inside a frame's header: the next read completes it. A frame that cannot
+        be read here goes to the protocol at once (less what it has), which may refuse it
+        before the rest of its header comes, as it would have without this reading."""
+        if self.ws.current_size is None and _may_be_whole(start, self._server.options.max_size):
+            self._carry = start
+        else:
+            self._parse(start[fed:])
+            self._carry, self._fed = start, True
 
     def eof_received(self) -> bool:
         self.ws.receive_eof()
@@ -248,7 +284,7 @@ class Socket(asyncio.Protocol):
             try:
                 message: str | bytes = data.decode()
             except UnicodeDecodeError as exc:
-                self.ws.fail(1007, f"{exc.reason} at position {exc.start}")
+                self._fail(1007, f"{exc.reason} at position {exc.start}")
                 return
         else:
             message = data
@@ -264,7 +300,12 @@ class Socket(asyncio.Protocol):
             listener(message)
         except Exception:  # a bug in the listener: this connection ends, the server carries on
             log.exception("message listener failed")
-            self.ws.fail(1011, "internal error")
+            self._fail(1011, "internal error")
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Close with `code` at once; what the peer sent after is not read."""
+        self._failed = True
+        self.ws.fail(code, reason)
 
     def listen(self, listener: Callable[[str | bytes], None]) -> None:
         """Hand each message to `listener` as it is read, starting with any read already."""
@@ -414,7 +455,7 @@ class Socket(asyncio.Protocol):
     def _ping_timed_out(self) -> None:
         self._timer = None
         if self.ws.state is State.OPEN:
-            self.ws.fail(1011, "keepalive ping timeout")
+            self._fail(1011, "keepalive ping timeout")
             self._flush()
 
     def _cancel_timer(self) -> None:
@@ -436,7 +477,7 @@ class Socket(asyncio.Protocol):
         except Exception:  # the handler's own failures are its to log; this one is a bug
             log.exception("connection handler failed")
             if self.ws.state is State.OPEN:
-                self.ws.fail(1011, "internal error")
+                self._fail(1011, "internal error")
                 self._flush()
         finally:
             server.tasks.discard(self._task)

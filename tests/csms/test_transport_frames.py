@@ -104,6 +104,12 @@ def _frame(
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
+def _close_sent(written: bytes) -> int:
+    """The code of the close frame the socket wrote, when that is all it wrote."""
+    assert written[0] == 0x88, written
+    return int.from_bytes(written[2:4], "big")
+
+
 def _text(rng: random.Random, n: int) -> bytes:
     return bytes(rng.choice(b'[]{}",:0123456789abcdefXYZ ') for _ in range(n))
 
@@ -163,6 +169,8 @@ async def test_any_stream_cut_anywhere_is_read_as_the_protocol_reads_it_frame_by
     rng = random.Random(seed)
     for _ in range(40):
         frames = _stream(rng)
+        if rng.random() < 0.3:  # the peer stops partway through its last frame
+            frames[-1] = frames[-1][: rng.randrange(1, len(frames[-1]) + 1)]
         expected = await _read(frames, fast=False)  # a read per frame, all by the protocol
         assert await _read(_cut(rng, b"".join(frames)), fast=True) == expected
 
@@ -172,6 +180,35 @@ async def test_whole_messages_in_one_read_are_read_by_the_transport() -> None:
     got, written, state, _ = await _read([b"".join(frames)], fast=True)
     assert got == ['[2,"1","Heartbeat",{}]', b"\x00\x01"]
     assert written == b"" and state is State.OPEN
+
+
+@pytest.mark.parametrize(
+    ("start", "code"),
+    [
+        (b"\x83\x80", 1002),  # an unknown opcode, its mask not sent yet
+        (b"\x81\x05", 1002),  # an unmasked frame
+        (b"\x81\xfe\xff\xff", 1009),  # a length over the limit
+        (b"\x81\xff" + struct.pack("!Q", 1 << 63), 1009),  # a 64-bit length, top bit set
+    ],
+)
+async def test_a_header_that_breaks_a_rule_ends_the_connection_before_it_is_whole(
+    start: bytes, code: int
+) -> None:
+    """The peer is not left waiting for a refusal until the rest of the header comes."""
+    got, written, state, _ = await _read([_frame(0x1, b"hi") + start], fast=True)
+    assert got == ["hi"] and state is State.CLOSING
+    assert _close_sent(written) == code
+
+
+@pytest.mark.parametrize("fast", [True, False])
+async def test_nothing_read_after_a_message_that_failed_the_connection_is_handed_on(
+    fast: bool,
+) -> None:
+    """A message behind invalid UTF-8 in the same read is neither handled nor answered."""
+    read = _frame(0x1, b"\xff") + _frame(0x1, b'[2,"2","Heartbeat",{}]')
+    got, written, state, _ = await _read([read], fast=fast)
+    assert got == [] and state is State.CLOSING
+    assert _close_sent(written) == 1007
 
 
 async def test_frames_sent_before_the_upgrade_answer_are_left_to_the_protocol() -> None:

@@ -77,6 +77,7 @@ class _Write:
     events: list[ev.Event]
     then: Then | None  # None: a hash rewrite nobody waits for
     failed: BaseException | None = None
+    newer: dict[str, str] | None = None  # a rewrite's: fields the charger's later writes set
 
 
 @dataclass(slots=True)
@@ -121,6 +122,7 @@ class StateWriter:
         self._replication = _Replication(wait_replicas, wait_timeout_ms)
         # charger -> hash fields whose write failed after the message's events went in
         self._unwritten: dict[str, dict[str, str]] = {}
+        self._rewriting: dict[str, _Write] = {}  # charger -> its rewrite in flight
         self._retry_timer: asyncio.TimerHandle | None = None
         self._retry_due = False
         self.batches = 0
@@ -141,6 +143,10 @@ class StateWriter:
         rather than a future: a future's callback costs the loop a handle per message."""
         if not fields and not events:
             return False
+        if self._rewriting and fields:
+            rewrite = self._rewriting.get(charger_id)
+            if rewrite is not None:
+                rewrite.newer = {**(rewrite.newer or {}), **fields}
         self._pending.append(_Write(charger_id, fields, events, then))
         self._kick()
         return True
@@ -175,7 +181,9 @@ class StateWriter:
                 w.fields = {**older, **w.fields}
             elif older is not None:
                 w.fields = older
-        batch.extend(_Write(cp, fields, [], None) for cp, fields in unwritten.items())
+        for cp, fields in unwritten.items():
+            rewrite = self._rewriting[cp] = _Write(cp, fields, [], None)
+            batch.append(rewrite)
         return batch
 
     async def _execute(self, batch: list[_Write]) -> None:
@@ -271,9 +279,20 @@ class StateWriter:
             self._keep(w.charger_id, w.fields)
 
     def _keep(self, charger_id: str, fields: dict[str, str]) -> None:
-        """Hold hash fields whose write failed for the next batch. A charger's messages are
-        answered one at a time, so what failed now is the newest we have for it."""
+        """Hold hash fields for the next batch: newer than any held for the charger."""
         self._unwritten[charger_id] = {**self._unwritten.get(charger_id, {}), **fields}
+
+    def _rewritten(self, rewrite: _Write) -> None:
+        """A rewrite ended. What the charger's messages set meanwhile is newer: a failed
+        rewrite keeps only the other fields, and those newer ones are written again, as they
+        may have landed first (a cluster's pipelines keep no order between batches)."""
+        if self._rewriting.get(rewrite.charger_id) is rewrite:
+            del self._rewriting[rewrite.charger_id]
+        newer = rewrite.newer or {}
+        kept = {} if rewrite.failed is None else dict(rewrite.fields or {})
+        kept.update(newer)
+        if kept:
+            self._keep(rewrite.charger_id, kept)
 
     def _settle(self, batch: list[_Write]) -> None:
         failures = [w for w in batch if w.failed is not None]
@@ -289,8 +308,7 @@ class StateWriter:
             REDIS_ERRORS.inc()
         for w in batch:
             if w.then is None:
-                if w.failed is not None and w.fields:  # a hash rewrite: keep it for later
-                    self._keep(w.charger_id, w.fields)
+                self._rewritten(w)
                 continue
             try:
                 w.then(w.failed)

@@ -5,19 +5,21 @@ that fails fails alone."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import redis.asyncio as redis
 
+from csms import store
 from csms.store import StateWriter
 from shared import events as ev
 from shared.redis_client import UNAVAILABLE, connect
 from shared.redis_keys import Keys
 from shared.redis_lane import Lane
 from shared.settings import Settings
+from tests.csms.conftest import until
 
 
 @asynccontextmanager
@@ -122,3 +124,57 @@ async def test_a_lost_server_fails_every_waiting_write(settings: Settings, uid: 
     finally:
         await unreachable.aclose()
     assert all(isinstance(e, UNAVAILABLE) for e in results), results
+
+
+class _HeldOnce:
+    """The server's lane, except for the first batch `pick` chooses: held before it is sent (as
+    a cluster's pipelines may overtake each other), or its reply held after (a slow network),
+    until let go."""
+
+    def __init__(
+        self, lane: Lane, pick: Callable[[Sequence[tuple[Any, ...]]], bool], before: bool
+    ) -> None:
+        self._lane, self._pick, self._before = lane, pick, before
+        self.holding, self.go = asyncio.Event(), asyncio.Event()
+
+    async def execute(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        held = not self.holding.is_set() and self._pick(commands)
+        if held and self._before:
+            self.holding.set()
+            await self.go.wait()
+        replies = await self._lane.execute(commands)
+        if held and not self._before:
+            self.holding.set()
+            await self.go.wait()
+        return replies
+
+
+@pytest.mark.parametrize("held", ["before it is sent", "after it is sent"])
+async def test_a_rewrite_of_older_fields_never_leaves_them_over_a_newer_write(
+    settings: Settings, rds: redis.Redis, uid: str, monkeypatch: pytest.MonkeyPatch, held: str
+) -> None:
+    """A hash write that failed after its message's events went in is written again later.
+    A newer message of the charger's written meanwhile keeps the last word."""
+    monkeypatch.setattr(store, "RETRY_FIELDS_AFTER", 0.01)
+    keys = Keys.of(settings)
+    key = keys.charger(uid)
+    lane = Lane.of(rds)
+    assert lane is not None
+    slow = _HeldOnce(lane, lambda batch: [c[:2] for c in batch] == [("HSET", key)], held[0] == "b")
+    writer = StateWriter(rds, keys, lane=slow)  # type: ignore[arg-type]
+    online = [ev.connection(uid, 1.0, online=True, node="n")]
+    try:
+        await rds.set(key, "not a hash")  # its HSET answers WRONGTYPE; the event goes in
+        await writer.write(uid, {"status": "Available"}, online)
+        await asyncio.wait_for(slow.holding.wait(), 10)  # "Available" written again, held
+        await rds.delete(key)
+        await writer.write(uid, {"status": "Charging"}, online)  # the newer message
+        slow.go.set()
+
+        async def quiet() -> bool:  # nothing in flight, nothing held for later
+            return not (writer._inflight or writer._unwritten or writer._retry_timer)
+
+        await until(quiet, 10)
+        assert await rds.hget(key, "status") == "Charging"
+    finally:
+        await lane.aclose()

@@ -122,7 +122,7 @@ class StateWriter:
         self._replication = _Replication(wait_replicas, wait_timeout_ms)
         # charger -> hash fields whose write failed after the message's events went in
         self._unwritten: dict[str, dict[str, str]] = {}
-        self._rewriting: dict[str, _Write] = {}  # charger -> its rewrite in flight
+        self._rewriting: dict[str, list[_Write]] = {}  # charger -> its rewrites in flight
         self._retry_timer: asyncio.TimerHandle | None = None
         self._retry_due = False
         self.batches = 0
@@ -144,8 +144,7 @@ class StateWriter:
         if not fields and not events:
             return False
         if self._rewriting and fields:
-            rewrite = self._rewriting.get(charger_id)
-            if rewrite is not None:
+            for rewrite in self._rewriting.get(charger_id, ()):
                 rewrite.newer = {**(rewrite.newer or {}), **fields}
         self._pending.append(_Write(charger_id, fields, events, then))
         self._kick()
@@ -182,7 +181,8 @@ class StateWriter:
             elif older is not None:
                 w.fields = older
         for cp, fields in unwritten.items():
-            rewrite = self._rewriting[cp] = _Write(cp, fields, [], None)
+            rewrite = _Write(cp, fields, [], None)
+            self._rewriting.setdefault(cp, []).append(rewrite)
             batch.append(rewrite)
         return batch
 
@@ -286,7 +286,9 @@ class StateWriter:
         """A rewrite ended. What the charger's messages set meanwhile is newer: a failed
         rewrite keeps only the other fields, and those newer ones are written again, as they
         may have landed first (a cluster's pipelines keep no order between batches)."""
-        if self._rewriting.get(rewrite.charger_id) is rewrite:
+        in_flight = self._rewriting[rewrite.charger_id]
+        in_flight.remove(rewrite)
+        if not in_flight:
             del self._rewriting[rewrite.charger_id]
         newer = rewrite.newer or {}
         kept = {} if rewrite.failed is None else dict(rewrite.fields or {})

@@ -183,6 +183,7 @@ class _Listener(asyncio.Protocol):
         self.ended: asyncio.Future[None] = loop.create_future()
         self._transport: asyncio.Transport | None = None
         self._heard = loop.time()
+        self._pinged: float | None = None  # when the ping nothing has been heard since went
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -192,6 +193,7 @@ class _Listener(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._heard = self._loop.time()
+        self._pinged = None
         self._reader.feed(data)
         while True:
             try:
@@ -221,14 +223,21 @@ class _Listener(asyncio.Protocol):
         # "pong": an idle connection's ping answered; being heard is all it says
 
     def _check(self) -> None:
-        """Ping a connection quiet for IDLE_SECONDS; give it up if that goes unanswered."""
-        quiet = self._loop.time() - self._heard
-        if quiet >= IDLE_SECONDS + SOCKET_TIMEOUT:
-            self._end(redis.TimeoutError("no answer to a ping on the subscription"))
-            return
-        if quiet >= IDLE_SECONDS and self._transport is not None:
+        """Ping a connection quiet for IDLE_SECONDS; give it up once a ping has gone
+        unanswered for SOCKET_TIMEOUT, and only then."""
+        now = self._loop.time()
+        if self._pinged is not None:
+            if now - self._pinged >= SOCKET_TIMEOUT:
+                self._end(redis.TimeoutError("no answer to a ping on the subscription"))
+                return
+            wait = self._pinged + SOCKET_TIMEOUT - now
+        elif now - self._heard >= IDLE_SECONDS and self._transport is not None:
             self._transport.write(hiredis.pack_command(("PING",)))
-        self._timer = self._loop.call_later(min(IDLE_SECONDS, SOCKET_TIMEOUT), self._check)
+            self._pinged = now
+            wait = SOCKET_TIMEOUT
+        else:
+            wait = self._heard + IDLE_SECONDS - now
+        self._timer = self._loop.call_later(wait, self._check)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._end(redis.ConnectionError(f"Redis closed the connection: {exc or 'EOF'}"))

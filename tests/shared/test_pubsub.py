@@ -6,6 +6,7 @@ and a server that stops answering given up as a dropped connection is."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -139,6 +140,44 @@ async def test_an_idle_subscription_is_pinged_and_stays(
         assert gaps == []
     finally:
         await subscription.stop()
+
+
+async def test_a_quiet_subscription_is_given_up_only_after_an_unanswered_ping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Quiet is not silence. Here the confirmation comes 50 ms after the connection, so the
+    first check finds the connection not quite idle; a busy loop then runs the next check late.
+    The server, which answers every ping, must be pinged rather than given up."""
+    monkeypatch.setattr(pubsub, "IDLE_SECONDS", 0.3)
+    monkeypatch.setattr(pubsub, "SOCKET_TIMEOUT", 0.5)
+    subscribes = 0
+
+    async def answers_every_ping(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        nonlocal subscribes
+        await reader.readuntil(b"SUBSCRIBE\r\n")
+        subscribes += 1
+        await asyncio.sleep(0.05)
+        writer.write(b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
+        while await reader.readuntil(b"PING\r\n"):
+            writer.write(b"*2\r\n$4\r\npong\r\n$0\r\n\r\n")
+
+    server = await asyncio.start_server(answers_every_ping, "127.0.0.1", 0)
+    client = redis.Redis(host="127.0.0.1", port=server.sockets[0].getsockname()[1])
+    gaps: list[int] = []
+    subscription = Subscription(client, "ch", print, on_gap=lambda: gaps.append(1))
+    loop = asyncio.get_running_loop()
+    try:
+        await subscription.start()  # ~50 ms after the connection was made
+        # busy from before the second check until idle + timeout after the confirmation
+        loop.call_later(0.5, time.sleep, 0.35)
+        await asyncio.sleep(1.2)  # the absence of a gap is the point: no condition to wait on
+        assert (subscribes, gaps) == (1, [])
+    finally:
+        await subscription.stop()
+        await client.aclose()
+        server.close()
 
 
 async def test_a_server_that_stops_answering_is_given_up_with_a_gap(

@@ -134,10 +134,12 @@ class _Connection(asyncio.Protocol):
         if self.lost is not None:
             fut.set_exception(self.lost)
             return fut
-        shapes = []
-        for command in commands:
-            self.out.append(hiredis.pack_command(command))
-            shapes.append(_SHAPES.get(command[0]))
+        # all packed before any is queued: a command that cannot be (an argument of a type
+        # Redis has no form for) raises here and sends nothing, or its reply would go to the
+        # next caller
+        packed = [hiredis.pack_command(command) for command in commands]
+        self.out += packed
+        shapes = [_SHAPES.get(command[0]) for command in commands]
         self.waiting.append(_Waiter(fut, len(commands), shapes, loop.time()))
         if self.eager:
             self._flush()
@@ -158,7 +160,9 @@ class _Connection(asyncio.Protocol):
         while True:
             try:
                 reply = reader.gets()
-            except Exception as exc:  # not RESP, or text that is not UTF-8: the stream is lost
+            except UnicodeDecodeError as exc:  # hiredis has read the whole reply: it alone fails
+                reply = redis.DataError(f"a reply that is not UTF-8: {exc}")
+            except Exception as exc:  # not RESP: the stream is lost
                 self.fail(redis.ConnectionError(f"unreadable reply from Redis: {exc!r}"))
                 return
             if reply is False:
@@ -169,7 +173,7 @@ class _Connection(asyncio.Protocol):
             waiter = waiting[0]
             if isinstance(reply, ResponseError):
                 reply = BaseParser.parse_error(str(reply))
-            else:
+            elif not isinstance(reply, redis.DataError):
                 shape = waiter.shapes[len(waiter.replies)]
                 if shape is not None:
                     reply = shape(reply)

@@ -144,6 +144,40 @@ async def test_concurrent_callers_share_writes_and_keep_their_order(
         await rds.delete(*keys)
 
 
+async def test_a_command_that_cannot_be_sent_sends_nothing_and_takes_no_reply(
+    rds: redis.Redis, uid: str
+) -> None:
+    """An argument Redis has no form for fails its caller's call whole; the next caller still
+    gets its own reply."""
+    lane = Lane.of(rds)
+    assert lane is not None
+    await rds.set(f"{uid}:x", "x's value")
+    try:
+        with pytest.raises((TypeError, redis.DataError)):
+            await lane.execute([("SET", f"{uid}:a", "1"), ("SET", f"{uid}:b", None)])
+        assert await lane.execute([("GET", f"{uid}:x")]) == ["x's value"]
+        assert await rds.exists(f"{uid}:a", f"{uid}:b") == 0
+    finally:
+        await lane.aclose()
+
+
+async def test_a_reply_that_is_not_utf8_fails_alone(rds: redis.Redis, uid: str) -> None:
+    """Its caller's other replies, and other callers', still arrive: the connection stays."""
+    lane = Lane.of(rds)
+    assert lane is not None
+    await rds.set(f"{uid}:bad", b"\xff\xfe")  # bytes go as they are
+    try:
+        (bad, counted), (other,) = await asyncio.gather(
+            lane.execute([("GET", f"{uid}:bad"), ("INCR", f"{uid}:n")]),
+            lane.execute([("INCR", f"{uid}:n")]),
+        )
+        assert isinstance(bad, redis.DataError) and "UTF-8" in str(bad)
+        assert (counted, other) == (1, 2)
+        assert await lane.execute([("GET", f"{uid}:n")]) == ["2"]
+    finally:
+        await lane.aclose()
+
+
 async def test_a_lane_selects_its_database(rds: redis.Redis, uid: str) -> None:
     lane = _lane(rds, db=3)
     try:

@@ -16,6 +16,7 @@ from itertools import chain
 from typing import Any, Protocol
 
 from redis.exceptions import AskError, NoScriptError, TryAgainError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shared.redis_client import UNAVAILABLE
 
@@ -104,7 +105,13 @@ class Coalescer:
             await asyncio.sleep(0)  # let the callers of this loop iteration join the batch
             while self._pending:
                 batch, self._pending = self._pending, []
-                await self._send(batch)
+                try:
+                    await self._send(batch)
+                except BaseException as exc:  # cancelled (the process stops), or a bug
+                    lost = RedisConnectionError(f"the batch was not sent: {exc!r}")
+                    for call in batch:  # no caller is left waiting for ever
+                        _settle(call, lost)
+                    raise
                 self.batches += 1
         finally:
             self._inflight -= 1

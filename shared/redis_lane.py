@@ -303,6 +303,12 @@ class Lane:
         try:
             # a caller that goes away does not take the connection attempt with it
             conn = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and not (current and current.cancelling()):
+                # aclose() ended the attempt: for this caller, the lane is closed
+                raise redis.ConnectionError("the lane is closed") from None
+            raise
         finally:
             if task.done() and self._connecting is task:
                 self._connecting = None

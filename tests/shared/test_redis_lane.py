@@ -13,6 +13,7 @@ import uvloop
 from redis.exceptions import NoScriptError, ResponseError
 
 from gateway.ratelimit import _SCRIPT, RateLimiter
+from shared.redis_batch import Coalescer
 from shared.redis_client import UNAVAILABLE
 from shared.redis_keys import Keys
 from shared.redis_lane import CoalescedPath, Lane, _Connection, hot_path
@@ -176,6 +177,29 @@ async def test_a_reply_that_is_not_utf8_fails_alone(rds: redis.Redis, uid: str) 
         assert await lane.execute([("GET", f"{uid}:n")]) == ["2"]
     finally:
         await lane.aclose()
+
+
+async def test_closing_a_lane_while_it_connects_fails_its_callers_rather_than_cancel_them() -> None:
+    """Its own callers and a coalescer's get a ConnectionError; none is left waiting."""
+
+    async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    server = await asyncio.start_server(never_answers, "127.0.0.1", 0)
+    lane = Lane(host="127.0.0.1", port=server.sockets[0].getsockname()[1], password="pw")
+    coalescer = Coalescer(object(), lane=lane)
+    try:
+        direct = asyncio.ensure_future(lane.execute([("GET", "k")]))
+        batched = asyncio.ensure_future(coalescer.execute("k", "GET", "k"))
+        async with asyncio.timeout(10):
+            while lane._connecting is None:  # noqa: ASYNC110 - the lane's own state
+                await asyncio.sleep(0.01)
+        await lane.aclose()
+        for caller in (direct, batched):
+            with pytest.raises(redis.ConnectionError, match="closed"):
+                await asyncio.wait_for(caller, 5)
+    finally:
+        server.close()
 
 
 async def test_a_lane_selects_its_database(rds: redis.Redis, uid: str) -> None:

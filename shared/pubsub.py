@@ -83,16 +83,24 @@ class Subscription:
                     "pub/sub connection lost; subscribing again",
                     extra={"channel": self._name, "error": repr(exc)},
                 )
-                if self._on_gap is not None:
-                    self._on_gap()
+                self._gap()
                 await asyncio.sleep(RETRY_DELAY)
                 await self._refresh()
 
     def _subscribed(self, ready: asyncio.Future[None]) -> None:
         if not ready.done():
             ready.set_result(None)
-        elif self._on_gap is not None:  # subscribed again: what came meanwhile is lost
+        else:  # subscribed again: what came meanwhile is lost
+            self._gap()
+
+    def _gap(self) -> None:
+        """Tell the owner messages may have been missed; its handler failing ends nothing."""
+        if self._on_gap is None:
+            return
+        try:
             self._on_gap()
+        except Exception:
+            log.exception("pub/sub gap handler failed", extra={"channel": self._name})
 
     async def _follow_directly(self, lane: Lane, ready: asyncio.Future[None]) -> None:
         """Until the connection drops or the server ends the subscription."""

@@ -55,6 +55,29 @@ async def test_a_subscription_comes_back_after_its_connection_is_killed(
         await subscription.stop()
 
 
+async def test_a_failing_gap_handler_leaves_the_subscription_in_place(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    _, rds = backend
+    channel = f"t:{uid}:ch"
+    got: list[str] = []
+    gaps: list[int] = []
+
+    def broken_gap_handler() -> None:
+        gaps.append(1)
+        raise RuntimeError("a bug in the owner's handler")
+
+    subscription = Subscription(rds, channel, got.append, on_gap=broken_gap_handler)
+    await subscription.start()
+    try:
+        await rds.node_client(channel).client_kill_filter(_type="pubsub")
+        await _until(lambda: len(gaps) >= 2)  # at the loss, and once subscribed again
+        assert await rds.post(channel, "after") == 1
+        await _until(lambda: got == ["after"])
+    finally:
+        await subscription.stop()
+
+
 def _client(rds: redis.Redis, **kw: object) -> redis.Redis:
     at = rds.connection_pool.connection_kwargs
     return redis.Redis(host=at["host"], port=at["port"], decode_responses=True, **kw)  # type: ignore[arg-type]

@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     # timeout passed: 0 loses what a failover catches in flight, 1 costs a replica round
     # trip per batch (docs/reliability.md).
     redis_wait_replicas: int = Field(0, ge=0, le=8)
-    redis_wait_timeout_ms: int = Field(100, ge=1, le=10_000)
+    # At most half of a Redis call's own timeout (10 s), which counts from when the batch was
+    # queued: a WAIT longer than that would fail writes that went in.
+    redis_wait_timeout_ms: int = Field(100, ge=1, le=5_000)
     # Acknowledged entries stay this long so the live feed can resume from Last-Event-ID.
     stream_retention_seconds: int = Field(600, ge=0)
     # The embedded Redis's fsync policy: "always" loses nothing on a machine crash, at a

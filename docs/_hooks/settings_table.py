@@ -24,8 +24,8 @@ NOTES = {
     " `cluster` skip the question.",
     "redis_wait_replicas": "Answer a charger only once this many replicas hold its message"
     " (WAIT), or `redis_wait_timeout_ms` passed; 0: don't wait (see Reliability).",
-    "redis_wait_timeout_ms": "Longest wait for the replicas; after it the charger is answered"
-    " anyway and `evcs_csms_unreplicated_writes_total` counts it.",
+    "redis_wait_timeout_ms": "Longest wait for the replicas (at most 5,000); after it the"
+    " charger is answered anyway and `evcs_csms_unreplicated_writes_total` counts it.",
     "history_retention_days": "Daily history partitions older than this many days are dropped"
     " by the recorders; 0 keeps everything.",
     "data_dir": "Folder of the embedded servers' data and `evcs dev`'s `dev.env` and logs.",

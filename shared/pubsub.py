@@ -233,13 +233,15 @@ class _Listener(asyncio.Protocol):
     def _check(self) -> None:
         """Ping a connection quiet for IDLE_SECONDS; give it up once a ping has gone
         unanswered for SOCKET_TIMEOUT, and only then."""
+        if self._transport is None:  # closed
+            return
         now = self._loop.time()
         if self._pinged is not None:
             if now - self._pinged >= SOCKET_TIMEOUT:
                 self._end(redis.TimeoutError("no answer to a ping on the subscription"))
                 return
             wait = self._pinged + SOCKET_TIMEOUT - now
-        elif now - self._heard >= IDLE_SECONDS and self._transport is not None:
+        elif now - self._heard >= IDLE_SECONDS:
             self._transport.write(hiredis.pack_command(("PING",)))
             self._pinged = now
             wait = SOCKET_TIMEOUT

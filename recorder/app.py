@@ -35,9 +35,20 @@ PENDING = Gauge(
     "evcs_recorder_pending_entries", "Entries delivered to the group but not yet acknowledged"
 )
 
-# What a batch write retries on: PostgreSQL unavailable, and any server error (a batch that
-# keeps failing stays in the stream, where it is safe, until someone looks).
+REFUSED = Counter(
+    "evcs_recorder_refused_entries_total",
+    "Entries PostgreSQL refused (a NUL character, a date out of range), set aside in Redis",
+)
+
+# What a batch write retries on: PostgreSQL unavailable, and any server error but those below
+# (a batch that keeps failing stays in the stream, where it is safe, until someone looks).
 _PG_DOWN = (*db.UNAVAILABLE, asyncpg.PostgresError)
+# What PostgreSQL refuses in the data itself, however often it is asked (SQLSTATE classes 22
+# and 23): the batch is written in halves down to the entry at fault, which is set aside, so
+# that one charger's odd message cannot hold up every entry behind it.
+_REFUSED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+# Entries set aside per shard, at most (the oldest go first).
+REFUSED_KEPT = 10_000
 
 Entries = list[tuple[str, str | None]]  # (entry id, its event's JSON) of one stream
 PARTITIONS_EVERY = 3600.0
@@ -58,6 +69,7 @@ class Recorder:
         self.tags = {
             stream: shard_tag(i, self.keys.shards) for i, stream in enumerate(self.streams)
         }
+        self.refused = {stream: self.keys.refused(i) for i, stream in enumerate(self.streams)}
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self._stopping = asyncio.Event()
         self._pending: dict[str, int] = {}
@@ -254,6 +266,9 @@ class Recorder:
             try:
                 await writer.write(self.pool, batch)
                 break
+            except _REFUSED as exc:
+                await self._store_apart(stream, entries, exc)
+                return
             except _PG_DOWN as exc:
                 WRITE_ERRORS.inc()
                 log.warning(
@@ -268,6 +283,42 @@ class Recorder:
         ENTRIES.inc(len(entries))
         self.recorded += len(entries)
         LAG.set(max(0.0, time.time() - rows.received_at(entries[-1][0]).timestamp()))
+
+    async def _store_apart(self, stream: str, entries: Entries, refused: Exception) -> None:
+        """PostgreSQL refuses something in these entries: write their halves apart, down to the
+        entry it refuses, which is set aside."""
+        if len(entries) == 1:
+            await self._set_aside(stream, entries[0], refused)
+            return
+        half = len(entries) // 2
+        for part in (entries[:half], entries[half:]):
+            await self._store(stream, part, self._batch(stream, part))
+
+    async def _set_aside(
+        self, stream: str, entry: tuple[str, str | None], refused: Exception
+    ) -> None:
+        """Keep an entry PostgreSQL refuses beside its shard, with why, and acknowledge it."""
+        entry_id, payload = entry
+        REFUSED.inc()
+        log.error(
+            "stream entry refused by PostgreSQL; set aside",
+            extra={"entry_id": entry_id, "kept_in": self.refused[stream], "error": repr(refused)},
+        )
+        client = self._on(stream)
+        await client.xadd(
+            self.refused[stream],
+            {
+                "stream": stream,
+                "entry_id": entry_id,
+                "error": repr(refused),
+                ev.FIELD: payload or "",
+            },
+            maxlen=REFUSED_KEPT,
+            approximate=True,
+        )
+        await client.xack(stream, RECORDER_GROUP, entry_id)
+        ENTRIES.inc()
+        self.recorded += 1
 
     async def _trim(self, stream: str) -> None:
         """Trim below the oldest entry a group still needs: pending, or not yet delivered."""

@@ -111,6 +111,10 @@ class Keys:
     def streams(self) -> list[str]:
         return [self.stream(i) for i in range(self.shards)]
 
+    def refused(self, shard: int) -> str:
+        """A shard's entries PostgreSQL refused, set aside for an operator (beside the shard)."""
+        return f"{self.prefix}:events-refused:{{{shard_tag(shard, self.shards)}}}"
+
     def shard_of(self, charger_id: str) -> int:
         # crc32 is stable across processes, unlike hash(); one charger always lands in one shard
         return zlib.crc32(charger_id.encode()) % self.shards if self.shards > 1 else 0

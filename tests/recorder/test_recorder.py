@@ -193,6 +193,49 @@ async def test_a_malformed_entry_is_skipped_and_the_rest_land(
     assert (await rds.xpending(recorder.keys.stream(0), RECORDER_GROUP))["pending"] == 0
 
 
+# What a charger may send that PostgreSQL refuses, as the csms puts it on the stream.
+_REFUSED_BY_POSTGRES = {
+    "a NUL character in a token": lambda cp: ev.tx_start(
+        cp,
+        time.time(),
+        connector=1,
+        transaction_id="1",
+        id_tag="AB\x00CD",
+        meter_start_wh=0.0,
+        ts="2026-01-01T00:00:00Z",
+    ),
+    "a NUL character in a report": lambda cp: ev.report(
+        cp, time.time(), "SecurityEventNotification", {"type": "X", "techInfo": "a\x00b"}
+    ),
+    "a date out of range": lambda cp: ev.tx_stop(
+        cp,
+        time.time(),
+        connector=1,
+        transaction_id="1",
+        meter_stop_wh=1.0,
+        reason="Local",
+        ts="9999-12-31T23:59:59-01:00",
+    ),
+}
+
+
+@pytest.mark.parametrize("refused", list(_REFUSED_BY_POSTGRES))
+async def test_an_entry_postgres_refuses_is_set_aside_and_the_rest_land(
+    recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str, refused: str
+) -> None:
+    """Retrying would refuse it for ever, and every entry behind it would wait."""
+    cp = f"REFUSED-{uid}"
+    stream = recorder.streams[0]
+    await _append(rds, recorder.keys, _events(cp, 3))
+    await _append(rds, recorder.keys, [_REFUSED_BY_POSTGRES[refused](cp)])
+    await _append(rds, recorder.keys, _events(cp, 4))
+    await recorder._drain(stream, await recorder._read(stream))
+    assert (await _counts(pool, cp))[:2] == (7, 14)
+    assert (await rds.xpending(stream, RECORDER_GROUP))["pending"] == 0
+    [(_, kept)] = await rds.xrange(recorder.keys.refused(0))
+    assert ev.decode(kept)["cp"] == cp and kept["stream"] == stream
+
+
 async def test_equal_entry_ids_in_two_shards_are_two_rows(
     stream_settings: Settings, rds: redis.Redis, pool: asyncpg.Pool, uid: str
 ) -> None:

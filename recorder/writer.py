@@ -83,8 +83,15 @@ async def _write(conn: asyncpg.Connection, batch: Batch, copy: Copy) -> None:
             " ON CONFLICT (charger_id, transaction_id) DO UPDATE SET"
             " connector_id = COALESCE(transactions.connector_id, EXCLUDED.connector_id),"
             " id_tag = COALESCE(transactions.id_tag, EXCLUDED.id_tag),"
-            " started_at = COALESCE(transactions.started_at, EXCLUDED.started_at),"
-            " meter_start_wh = COALESCE(transactions.meter_start_wh, EXCLUDED.meter_start_wh),"
+            # the earliest start sets them, whichever is written first: a 2.0.1 transaction
+            # reports its start again when a token or a first reading comes, and a re-claimed
+            # batch may be written after the entries that followed it
+            " started_at = CASE WHEN EXCLUDED.started_at < transactions.started_at"
+            " THEN EXCLUDED.started_at"
+            " ELSE COALESCE(transactions.started_at, EXCLUDED.started_at) END,"
+            " meter_start_wh = CASE WHEN EXCLUDED.started_at < transactions.started_at"
+            " THEN COALESCE(EXCLUDED.meter_start_wh, transactions.meter_start_wh)"
+            " ELSE COALESCE(transactions.meter_start_wh, EXCLUDED.meter_start_wh) END,"
             " auth_status = COALESCE(transactions.auth_status, EXCLUDED.auth_status),"
             " token_partner_id = COALESCE(transactions.token_partner_id,"
             " EXCLUDED.token_partner_id)",

@@ -193,6 +193,31 @@ async def test_a_malformed_entry_is_skipped_and_the_rest_land(
     assert (await rds.xpending(recorder.keys.stream(0), RECORDER_GROUP))["pending"] == 0
 
 
+async def test_the_earliest_start_of_a_transaction_sets_it_whichever_is_written_first(
+    recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str
+) -> None:
+    """A 2.0.1 charger reports a start again (Updated, with its token); after a recorder crash
+    the later report may be written before the first."""
+    cp, stream = f"START-{uid}", recorder.streams[0]
+
+    def start(ts: str, wh: float, token: str | None) -> dict[str, Any]:
+        return ev.tx_start(
+            cp, time.time(), connector=1, transaction_id="T1", id_tag=token,
+            meter_start_wh=wh, ts=ts,
+        )  # fmt: skip
+
+    await _append(rds, recorder.keys, [start("2026-01-01T10:05:00Z", 1500.0, "TAG")])
+    await recorder._drain(stream, await recorder._read(stream))
+    await _append(rds, recorder.keys, [start("2026-01-01T10:00:00Z", 1000.0, None)])
+    await recorder._drain(stream, await recorder._read(stream))
+    tx = await pool.fetchrow("SELECT * FROM transactions WHERE charger_id = $1", cp)
+    assert (tx["started_at"].isoformat(), tx["meter_start_wh"], tx["id_tag"]) == (
+        "2026-01-01T10:00:00+00:00",
+        1000.0,
+        "TAG",
+    )
+
+
 # What a charger may send that PostgreSQL refuses, as the csms puts it on the stream.
 _REFUSED_BY_POSTGRES = {
     "a NUL character in a token": lambda cp: ev.tx_start(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -56,6 +57,11 @@ class Dispatcher:
     @property
     def deadline(self) -> timedelta:
         return timedelta(seconds=self._settings.command_timeout + REPLY_MARGIN)
+
+    def longest(self, commands: int) -> float:
+        """Seconds `run` may take for this many commands: a deadline per round of sends."""
+        rounds = max(1, math.ceil(commands / BATCH_CONCURRENCY))
+        return rounds * self.deadline.total_seconds()
 
     async def take(
         self,

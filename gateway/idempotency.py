@@ -108,14 +108,19 @@ async def once(
     key: str | None,
     fingerprint_: str,
     run: Callable[[], Awaitable[web.Response]],
+    takes: float | None = None,
 ) -> web.Response:
-    """Run the request, or, under a key already used, answer as the key says."""
+    """Run the request, or, under a key already used, answer as the key says; `takes`, the
+    longest `run` may take in seconds (one command's deadline if None)."""
     if key is None:
         return await run()
     app = request.app
     r = app[REDIS]
     rkey = app[KEYS].idempotency(partner_id(request), key)
-    running_ttl = math.ceil(app[SETTINGS].command_timeout + REPLY_MARGIN + 5)
+    # held while it runs, and then some: a retry after the hold would run it again
+    if takes is None:
+        takes = app[SETTINGS].command_timeout + REPLY_MARGIN
+    running_ttl = math.ceil(takes + 5)
     reserved = Stored(fingerprint_, done=False).encode()
     for _ in range(3):
         if await r.set(rkey, reserved, nx=True, ex=running_ttl):

@@ -92,8 +92,10 @@ async def batch_control(request: web.Request) -> web.Response:
     fingerprint = idempotency.fingerprint(
         request.method, request.path, body.model_dump_json(), mode(is_async)
     )
+    # a synchronous batch sends in rounds, each up to a charger's deadline
+    takes = None if is_async else request.app[DISPATCH].longest(len(body.ids))
     return await idempotency.once(
-        request, key, fingerprint, lambda: _batch(request, body, is_async)
+        request, key, fingerprint, lambda: _batch(request, body, is_async), takes
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import redis.asyncio as redis
 
 from gateway import idempotency
+from gateway.commands import REPLY_MARGIN
 from shared.bus import CommandReply, CommandRequest, Outcome
 from shared.redis_keys import Keys
 from tests.gateway.support import (
@@ -134,6 +135,37 @@ async def test_same_key_while_the_first_runs_is_409_then_replays(
     resp = await gw.client.post(path, json={"action": "on"}, headers=_headers(partner, "slow"))
     assert resp.status == 200 and resp.headers["Idempotent-Replayed"] == "true"
     assert len(node.received) == 1
+
+
+async def test_a_long_synchronous_batch_holds_its_key_until_it_is_done(
+    make_gateway: MakeGateway,
+    partner: Partner,
+    charger: MakeCharger,
+    fake_node: StartNode,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+) -> None:
+    """450 silent chargers take three rounds of 200 sends, each up to a charger's deadline
+    (3 s here): longer than one command's. A repeat before the end is 409, never a rerun."""
+    gw = await make_gateway(command_timeout=1.0)
+    node = await fake_node(f"silent-{uid}", lambda request: None)
+    await mark_alive(rds, keys, node.node_id, [gw])
+    ids = [await charger(partner, **online_state(node.node_id)) for _ in range(450)]
+    path, body = "/api/v1/chargers/batch/control", {"ids": ids, "action": "on"}
+    headers = _headers(partner, f"k-{uid}")
+    first = asyncio.create_task(gw.client.post(path, json=body, headers=headers))
+    key = keys.idempotency(partner.id, f"k-{uid}")
+
+    async def reserved() -> bool:
+        return bool(await rds.exists(key))
+
+    await eventually(reserved)
+    assert await rds.ttl(key) >= 3 * (1.0 + REPLY_MARGIN)  # held while all three rounds run
+    repeat = await gw.client.post(path, json=body, headers=headers)
+    assert repeat.status == 409
+    assert (await first).status == 200
+    assert sorted(r.charger_id for r in node.received) == sorted(ids)  # each once
 
 
 async def test_concurrent_repeats_on_two_gateways_send_one_command(

@@ -101,10 +101,18 @@ class ChargerConnection:
             while self._busy or self._backlog:
                 await self.until_idle()
         finally:
-            self.closed = True
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(ChargerOffline(sent=True))
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Serve no more: commands' CALLs still awaiting an answer end with ChargerOffline."""
+        self.closed = True
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ChargerOffline(sent=True))
+
+    def awaiting(self) -> list[asyncio.Future[CallResult | CallError]]:
+        """The answers our CALLs (commands) wait for."""
+        return list(self._pending.values())
 
     def _receive(self, data: str | bytes) -> None:
         """A message as the transport reads it."""

@@ -121,14 +121,18 @@ class Node:
         task.add_done_callback(self._tasks.discard)
 
     async def shutdown(self, timeout: float = 10.0, drain: float = 1.0) -> None:
-        """Answer the charger CALLs in hand, then close every charger with 1001 so it reconnects
-        elsewhere; commands still running end with an error reply (or go to the charger's new
-        node) before this returns."""
+        """Answer the charger CALLs in hand and hear the answers to commands sent, then close
+        every charger with 1001 so it reconnects elsewhere; commands still running end with an
+        error reply (or go to the charger's new node) before this returns."""
         self.closing = True
         conns = list(self.connections.values())
         try:
             async with asyncio.timeout(drain):
                 await asyncio.gather(*(c.until_idle() for c in conns))
+                # a charger that got a command (a reset) acts on it: its answer says how
+                sent = [fut for c in conns for fut in c.awaiting()]
+                if sent:
+                    await asyncio.wait(sent)
         except TimeoutError:
             log.warning("closing with CALLs still being answered")
         await asyncio.gather(

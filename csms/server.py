@@ -120,17 +120,22 @@ class CsmsServer:
         session = self._session(charger_id, str(protocol), fields)
         conn = self.node.connection(ws, session)
         presence = self.node.presence
+        # A command may have reached the connection while it attached: each way out before
+        # serving tells it so at once, rather than at its timeout.
         try:
             await presence.attach(conn)
         except Superseded:
+            conn.abandon()
             await ws.close(1000, "replaced by a newer connection")
             return
         except Exception:
+            conn.abandon()
             log.warning("could not register connection", extra={"charger_id": charger_id})
             await ws.close(1011, "central system storage unavailable")
             await presence.detach(conn, attached=False)
             return
         if self.node.closing:  # attached after the node's shutdown took its list of chargers
+            conn.abandon()
             await ws.close(1001, "central system going away")
             await presence.detach(conn)
             return

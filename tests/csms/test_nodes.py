@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -124,3 +125,62 @@ async def test_graceful_shutdown(
     with pytest.raises(OSError):
         await connect(f"ws://127.0.0.1:{port}/ocpp/{cp}", subprotocols=["ocpp2.0.1"])  # type: ignore[list-item]
     assert await rds.zscore(keys.nodes, app.node.node_id) is None
+
+
+async def test_a_command_answered_while_the_node_stops_keeps_its_outcome(
+    start_csms: StartCsms, command: Command, uid: str
+) -> None:
+    """The charger got the reset and acts on it: its answer, within the drain, is the outcome
+    (cut off, a partner would retry a reset the charger already took)."""
+    app: CsmsApp = await start_csms(node_id=f"drain-{uid}")
+    cp = f"DRAIN-{uid}"
+    c = await open_raw(app, cp)
+    await c.call("Heartbeat", {})
+    running = asyncio.create_task(command(app.node.node_id, cp, Action.RESET, {"type": "Soft"}))
+    _, message_id, *_ = await asyncio.wait_for(c.recv_call(), 5)
+    stopping = asyncio.create_task(app.stop())
+    await until(lambda: _true(app.node.closing))
+    await c.answer(message_id, {"status": "Accepted"})
+    reply = await asyncio.wait_for(running, 10)
+    await stopping
+    assert reply.outcome is Outcome.ACCEPTED
+
+
+async def test_a_command_on_a_connection_that_loses_its_attach_ends_at_once(
+    start_csms: StartCsms,
+    command: Command,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A command can reach a connection whose attach has not answered yet. If a newer
+    connection on another node wins meanwhile, the command hears so at once, not at its
+    timeout."""
+    a: CsmsApp = await start_csms(node_id=f"att-a-{uid}")
+    b: CsmsApp = await start_csms(node_id=f"att-b-{uid}")
+    cp = f"ATT-{uid}"
+    presence, answer = a.node.presence, asyncio.Event()
+    script = presence._batch.script
+
+    async def attach_answered_late(run: Any, on: list[str], args: list[Any]) -> Any:
+        result = await script(run, on, args)  # the registry names node A now
+        if run is presence._attach:
+            await answer.wait()
+        return result
+
+    monkeypatch.setattr(presence._batch, "script", attach_answered_late)
+    old = await open_raw(a, cp)
+
+    async def named_a() -> bool:
+        return await rds.hget(keys.charger(cp), F.NODE) == a.node.node_id
+
+    await until(named_a)
+    running = asyncio.create_task(command(a.node.node_id, cp, Action.CLEAR_CACHE, timeout=30))
+    await asyncio.wait_for(old.recv_call(), 5)  # sent on the connection still attaching
+    new = await open_raw(b, cp)
+    await new.call("Heartbeat", {})  # B holds the charger, and told A to let go
+    answer.set()  # A's attach answers: superseded
+    reply = await asyncio.wait_for(running, 10)
+    assert reply.outcome is Outcome.EVSE_OFFLINE
+    await new.ws.close()

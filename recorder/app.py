@@ -112,9 +112,11 @@ class Recorder:
                 if recover:
                     await self._recover(stream)
                     recover = False
-                if now - last_claim > idle_s:
+                if now - last_claim > idle_s and not self._stopping.is_set():
                     await self._drain(stream, await self._claim(stream))
                     last_claim = now
+                if self._stopping.is_set():  # a batch given up on, PostgreSQL down: take no more
+                    break
                 await self._drain(stream, await self._read(stream))
                 if now - last_trim > TRIM_EVERY:
                     await self._trim(stream)

@@ -365,6 +365,36 @@ async def test_the_loop_writes_every_batch_it_read_before_it_stops(
     assert await _counts(pool, cp) == (40, 80, 1)
 
 
+async def test_a_recorder_stopped_while_postgres_is_down_takes_no_more_entries(
+    stream_settings: Settings,
+    rds: redis.Redis,
+    pool: asyncpg.Pool,
+    uid: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What it holds waits for another recorder; what it never took, any recorder reads."""
+    settings = stream_settings.model_copy(update={"recorder_batch": 5})
+    rec = Recorder(settings, rds, pool)
+    await rec.ensure_groups()
+    stream = rec.streams[0]
+    await _append(rds, rec.keys, _events(f"DOWN-{uid}", 15))
+    await rec._read(stream)  # 5 entries it took before a restart: it writes them first
+    retrying = asyncio.Event()
+
+    async def postgres_down(pool: asyncpg.Pool, batch: Any) -> None:
+        retrying.set()
+        raise ConnectionRefusedError("PostgreSQL is down")
+
+    monkeypatch.setattr(writer, "write", postgres_down)
+    task = asyncio.create_task(rec.run())
+    try:
+        await asyncio.wait_for(retrying.wait(), 10)
+    finally:
+        rec.stop()
+        await task
+    assert (await rds.xpending(stream, RECORDER_GROUP))["pending"] == 5
+
+
 async def test_a_batch_whose_acknowledgement_failed_lands_once_and_is_acknowledged(
     recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str
 ) -> None:

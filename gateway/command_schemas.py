@@ -136,7 +136,10 @@ class BatchItemJson(TypedDict):
     commandId: Annotated[str | None, Field(description="Null for a charger not found")]
     state: Annotated[
         CommandState | Literal["NOT_FOUND"],
-        Field(description=STATE_DESCRIPTION + "; NOT_FOUND: unknown or not the partner's"),
+        Field(
+            description=STATE_DESCRIPTION
+            + "; NOT_FOUND: unknown, not the partner's, or decommissioned"
+        ),
     ]
     httpStatus: Annotated[
         int, Field(description="The status this outcome has as a single command", examples=[200])

@@ -46,31 +46,38 @@ def charger_hash(request: web.Request) -> str | None:
     return request.app[KEYS].charger(charger_id) if valid_charger_id(charger_id) else None
 
 
-_OWNED = (F.OWNER, F.REGISTERED, F.NODE, F.ONLINE)
+def commandable(fields: Mapping[str, str], partner: str) -> bool:
+    """The partner's, and not decommissioned: its connection may still be open until it
+    drops, but it takes no more commands."""
+    return owns(fields, partner) and fields.get(F.REMOVED) != "1"
+
+
+_OWNED = (F.OWNER, F.REGISTERED, F.REMOVED, F.NODE, F.ONLINE)
 
 
 async def require_owned(request: web.Request, charger_id: str) -> Mapping[str, str]:
-    """The charger's ownership and whereabouts if it is the partner's, else 404; read beside
-    the rate limit when the route prefetches its hash, so no round trip of its own."""
+    """The charger's ownership and whereabouts if it is the partner's to command, else 404;
+    read beside the rate limit when the route prefetches its hash, so no round trip of its
+    own."""
     key = request.app[KEYS].charger(charger_id)
     fields = prefetched(request, key)
     if fields is None:
         values = await request.app[REDIS].hmget(key, _OWNED)
         fields = {name: value for name, value in zip(_OWNED, values, strict=True) if value}
-    if not owns(fields, partner_id(request)):
+    if not commandable(fields, partner_id(request)):
         raise not_found()
     return fields
 
 
 async def owned_ids(request: web.Request, ids: Sequence[str]) -> set[str]:
-    """Which of the ids are the calling partner's chargers, in one round trip."""
+    """Which of the ids are the calling partner's chargers to command, in one round trip."""
     keys = request.app[KEYS]
     pipe = request.app[REDIS].pipeline(transaction=False)
     for charger_id in ids:
-        pipe.hmget(keys.charger(charger_id), [F.OWNER, F.REGISTERED])
+        pipe.hmget(keys.charger(charger_id), [F.OWNER, F.REGISTERED, F.REMOVED])
     partner = partner_id(request)
     return {
         charger_id
-        for charger_id, (owner, registered) in zip(ids, await pipe.execute(), strict=True)
-        if owner == partner and registered == "1"
+        for charger_id, (owner, registered, removed) in zip(ids, await pipe.execute(), strict=True)
+        if owner == partner and registered == "1" and removed != "1"
     }

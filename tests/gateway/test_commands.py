@@ -19,6 +19,7 @@ from tests.gateway.support import (
     MakePartner,
     Partner,
     StartNode,
+    admin_headers,
     assert_error_body,
     mark_alive,
     online_state,
@@ -291,3 +292,31 @@ async def test_a_real_csms_node_answers_offline_for_a_charger_it_does_not_hold(
     finally:
         await listener.stop()
         await node.shutdown()
+
+
+async def test_a_decommissioned_charger_takes_no_more_commands(
+    gw: Gateway,
+    partner: Partner,
+    charger: MakeCharger,
+    fake_node: StartNode,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+) -> None:
+    """Its connection may stay open until it drops; the partner can read its REMOVED status,
+    but neither a command nor a batch reaches it."""
+    node = await fake_node(f"n-{uid}", answer(Outcome.ACCEPTED, response={"status": "Accepted"}))
+    cp = await _online_charger(gw, partner, charger, rds, keys, node.node_id)
+    gone = await gw.client.delete(f"/api/v1/admin/chargers/{cp}", headers=admin_headers())
+    assert gone.status < 300
+    path = f"/api/v1/chargers/{cp}/reset"
+    reset = await gw.client.post(path, json={"type": "Hard"}, headers=partner.headers)
+    assert reset.status == 404
+    assert_error_body(await reset.json(), 404, "Not Found", path)
+    batch = await gw.client.post(
+        "/api/v1/chargers/batch/control",
+        json={"ids": [cp], "action": "on"},
+        headers=partner.headers,
+    )
+    assert [r["state"] for r in (await batch.json())["results"]] == ["NOT_FOUND"]
+    assert node.received == []

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -17,7 +18,7 @@ from gateway.feed_events import KINDS, EntryId, FeedEvent, format_position
 from gateway.feed_events import parse_position as parse_last_event_id
 from gateway.routes.paths import API
 from gateway.schemas import ISO_EXAMPLE
-from gateway.state import FEED, SETTINGS, SLOTS, partner_id
+from gateway.state import FEED, PARTNER, SETTINGS, SLOTS, partner_id
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +148,25 @@ async def events(request: web.Request) -> web.StreamResponse:
             # a closed stream frees its slot by its next keep-alive at the latest
             headers={"Retry-After": str(int(HEARTBEAT_SECONDS))},
         )
+    listener = await feed.listen(pid, kinds)
+    expiry = _closed_at_expiry(listener, request[PARTNER].expires_at)
     try:
-        return await serve(request, feed, await feed.listen(pid, kinds), position)
+        return await serve(request, feed, listener, position)
     finally:
+        if expiry is not None:
+            expiry.cancel()
         await slots.release(pid, lease)
+
+
+def _closed_at_expiry(
+    listener: Listener, expires_at: datetime | None
+) -> asyncio.TimerHandle | None:
+    """A stream ends when the key that opened it expires (or is rotated out), as any request
+    with the key is refused from then on; revocation ends it through the feed."""
+    if expires_at is None:
+        return None
+    delay = max(0.0, (expires_at - datetime.now(UTC)).total_seconds())
+    return asyncio.get_running_loop().call_later(delay, listener.close)
 
 
 async def serve(

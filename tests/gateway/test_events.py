@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ import redis.asyncio as redis
 from gateway import feed, feed_events, stream_slots
 from gateway.stream_slots import StreamSlots
 from shared import events as ev
+from shared import registry
 from shared.bus import CommandReply, CommandRequest, Outcome
 from shared.redis_client import BLOCK_MS, SOCKET_TIMEOUT
 from shared.redis_keys import Keys
@@ -324,6 +326,25 @@ async def test_revoking_the_partners_key_ends_its_stream(
         with pytest.raises(EOFError):
             await sse.next()
     resp = await gw.client.get("/api/v1/events", headers=partner.headers)
+    assert resp.status == 401
+
+
+async def test_a_stream_ends_when_the_key_that_opened_it_expires(
+    gw: Gateway, make_partner: MakePartner, pool: Any
+) -> None:
+    """Expiry is a moment, not an announcement: the stream is timed to end with its key."""
+    partner = await make_partner()
+    _, key = await registry.issue_api_key(
+        pool, partner.id, expires_at=datetime.now(UTC) + timedelta(seconds=1)
+    )
+    resp = await gw.client.get("/api/v1/events", headers={"x-api-key": key})
+    assert resp.status == 200
+    try:
+        with pytest.raises(EOFError):
+            await SseReader(resp).next(timeout=10)
+    finally:
+        resp.close()
+    resp = await gw.client.get("/api/v1/events", headers={"x-api-key": key})
     assert resp.status == 401
 
 

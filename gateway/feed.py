@@ -41,15 +41,20 @@ READ_COUNT = 1000
 # ownership --------------------------------------------------------------------------------
 
 
+# the owning partner ("" for none) and since when it owns the charger, epoch ms
+Owner = tuple[str, int]
+_NOBODY: Owner = ("", 0)
+
+
 class OwnerCache:
-    """charger id -> owning partner ("" for none), from the charger's hash, for a short while."""
+    """charger id -> its Owner, from the charger's hash, for a short while."""
 
     def __init__(self, r: redis.Redis, keys: Keys, ttl: float = 60.0, size: int = 200_000):
         self._redis = r
         self._keys = keys
         self._ttl = ttl
         self._size = size
-        self._owners: dict[str, tuple[float, str]] = {}
+        self._owners: dict[str, tuple[float, Owner]] = {}
 
     def invalidate(self, charger_id: str | None) -> None:
         if charger_id is None:
@@ -57,9 +62,9 @@ class OwnerCache:
         else:
             self._owners.pop(charger_id, None)
 
-    async def owners(self, charger_ids: Iterable[str]) -> dict[str, str]:
+    async def owners(self, charger_ids: Iterable[str]) -> dict[str, Owner]:
         now = time.monotonic()
-        found: dict[str, str] = {}
+        found: dict[str, Owner] = {}
         missing: list[str] = []
         for cp in set(charger_ids):
             cached = self._owners.get(cp)
@@ -70,11 +75,12 @@ class OwnerCache:
         if missing:
             pipe = self._redis.pipeline(transaction=False)
             for cp in missing:
-                pipe.hmget(self._keys.charger(cp), [F.OWNER, F.REGISTERED])
+                pipe.hmget(self._keys.charger(cp), [F.OWNER, F.REGISTERED, F.OWNER_SINCE])
             if len(self._owners) + len(missing) > self._size:
                 self._owners.clear()
-            for cp, (owner, registered) in zip(missing, await pipe.execute(), strict=True):
-                who = owner if owner and registered == "1" else ""
+            for cp, (owner, registered, since) in zip(missing, await pipe.execute(), strict=True):
+                # a hash projected before OWNER_SINCE was: owned since ever, as it was read then
+                who = (owner, int(since or 0)) if owner and registered == "1" else _NOBODY
                 found[cp] = who
                 self._owners[cp] = (now + self._ttl, who)
         return found
@@ -89,10 +95,16 @@ async def _for_listener(
     if listener.partner_id is None:
         return events
     of = await owners.owners(e.charger_id for e in events if e.partner_id is None)
+    mine = listener.partner_id
     return [
         e
         for e in events
-        if (e.partner_id if e.kind == "command" else of.get(e.charger_id)) == listener.partner_id
+        if (
+            e.partner_id == mine
+            if e.kind == "command"
+            # a charger's events from before it became the partner's are its former owner's
+            else of.get(e.charger_id, _NOBODY)[0] == mine and e.entry[0] >= of[e.charger_id][1]
+        )
     ]
 
 
@@ -265,7 +277,7 @@ class EventFeed:
     async def _hand_out(self, events: list[FeedEvent]) -> None:
         partners = {listener.partner_id for listener in self._listeners}
         operators = None in partners  # they take every event: owners do not matter to them
-        of: dict[str, str] = {}
+        of: dict[str, Owner] = {}
         try:
             if partners - {None}:
                 of = await self.owners.owners(e.charger_id for e in events if e.partner_id is None)
@@ -277,7 +289,11 @@ class EventFeed:
                 listener.wake.set()
             return
         for event in events:
-            owner = event.partner_id if event.kind == "command" else of.get(event.charger_id)
+            owner = (
+                event.partner_id
+                if event.kind == "command"
+                else of.get(event.charger_id, _NOBODY)[0]
+            )
             if owner not in partners and not operators:
                 continue
             for listener in self._listeners:

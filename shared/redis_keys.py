@@ -32,6 +32,7 @@ def shard_tag(shard: int, shards: int) -> str:
 # Fields of the per-charger hash (Keys.charger). Connector fields are suffixed with ":<n>".
 class F:
     OWNER = "owner"  # partner id, set by admin assignment
+    OWNER_SINCE = "osince"  # epoch ms since when OWNER has the charger ("" for no owner)
     REGISTERED = "reg"  # "1" when registered by an admin
     PASSWORD = "pw"  # salted hash of the charge point password
     REMOVED = "removed"  # "1" once decommissioned

@@ -23,9 +23,12 @@ log = logging.getLogger("shared.registry")
 
 def _projected_fields(row: asyncpg.Record | dict[str, Any]) -> dict[str, str]:
     """The fields of a charger's hash that its registry row decides."""
+    since = row["assigned_at"] or row["registered_at"]
     return {
         F.REGISTERED: "1",
         F.OWNER: row["partner_id"] or "",
+        # what happened before is not the owner's to replay (as in the history it reads)
+        F.OWNER_SINCE: str(int(since.timestamp() * 1000)) if row["partner_id"] else "",
         F.PASSWORD: row["password_hash"] or "",
         F.REMOVED: "1" if row["removed_at"] is not None else "0",
     }

@@ -243,6 +243,29 @@ async def test_reconnecting_with_last_event_id_misses_nothing(
     assert len(set(ids)) == len(ids)
 
 
+async def test_a_charger_moved_to_another_partner_replays_none_of_its_former_owners_events(
+    gw: Gateway,
+    make_partner: MakePartner,
+    charger: MakeCharger,
+    rds: redis.Redis,
+    keys: Keys,
+    settings: Settings,
+) -> None:
+    """As its history does: the new owner's stream starts where the charger became its."""
+    former, new = await make_partner(), await make_partner()
+    cp = await charger(former)
+    await add_status(rds, keys, settings, cp, "CHARGING")  # the former owner's driver
+    moved = await gw.client.put(
+        f"/api/v1/admin/chargers/{cp}/partner", json={"partnerId": new.id}, headers=admin_headers()
+    )
+    assert moved.status == 200
+    since = await add_status(rds, keys, settings, cp, "AVAILABLE")
+    start = ",".join(["0-0"] * settings.stream_shards)  # everything the stream still holds
+    async with stream(gw, new, last_event_id=start) as sse:
+        first = await sse.next()
+    assert (first.id, first.json()["status"]) == (since, "AVAILABLE")
+
+
 async def test_a_slow_listener_catches_up_from_the_stream(
     gw: Gateway,
     partner: Partner,

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 import redis.asyncio as redis
@@ -165,6 +166,27 @@ async def test_an_idle_subscription_is_pinged_and_stays(
         await subscription.stop()
 
 
+# A fake server's answer to SUBSCRIBE ch.
+_SUBSCRIBED = b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def _subscribed_to(serve: Serve) -> AsyncIterator[list[int]]:
+    """A subscription to channel ch on a fake server that speaks as `serve` says; its gaps."""
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    client = redis.Redis(host="127.0.0.1", port=server.sockets[0].getsockname()[1])
+    gaps: list[int] = []
+    subscription = Subscription(client, "ch", print, on_gap=lambda: gaps.append(1))
+    try:
+        await subscription.start()
+        yield gaps
+    finally:
+        await subscription.stop()
+        await client.aclose()
+        server.close()
+
+
 async def test_a_quiet_subscription_is_given_up_only_after_an_unanswered_ping(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -182,25 +204,15 @@ async def test_a_quiet_subscription_is_given_up_only_after_an_unanswered_ping(
         await reader.readuntil(b"SUBSCRIBE\r\n")
         subscribes += 1
         await asyncio.sleep(0.05)
-        writer.write(b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
+        writer.write(_SUBSCRIBED)
         while await reader.readuntil(b"PING\r\n"):
             writer.write(b"*2\r\n$4\r\npong\r\n$0\r\n\r\n")
 
-    server = await asyncio.start_server(answers_every_ping, "127.0.0.1", 0)
-    client = redis.Redis(host="127.0.0.1", port=server.sockets[0].getsockname()[1])
-    gaps: list[int] = []
-    subscription = Subscription(client, "ch", print, on_gap=lambda: gaps.append(1))
-    loop = asyncio.get_running_loop()
-    try:
-        await subscription.start()  # ~50 ms after the connection was made
+    async with _subscribed_to(answers_every_ping) as gaps:  # ~50 ms after the connection
         # busy from before the second check until idle + timeout after the confirmation
-        loop.call_later(0.5, time.sleep, 0.35)
+        asyncio.get_running_loop().call_later(0.5, time.sleep, 0.35)
         await asyncio.sleep(1.2)  # the absence of a gap is the point: no condition to wait on
         assert (subscribes, gaps) == (1, [])
-    finally:
-        await subscription.stop()
-        await client.aclose()
-        server.close()
 
 
 async def test_a_server_that_stops_answering_is_given_up_with_a_gap(
@@ -217,17 +229,8 @@ async def test_a_server_that_stops_answering_is_given_up_with_a_gap(
         nonlocal subscribes
         await reader.readuntil(b"SUBSCRIBE\r\n")
         subscribes += 1
-        writer.write(b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
+        writer.write(_SUBSCRIBED)
         await reader.read()  # pings go unanswered until the client gives up
 
-    server = await asyncio.start_server(confirms_then_goes_silent, "127.0.0.1", 0)
-    client = redis.Redis(host="127.0.0.1", port=server.sockets[0].getsockname()[1])
-    gaps: list[int] = []
-    subscription = Subscription(client, "ch", print, on_gap=lambda: gaps.append(1))
-    try:
-        await subscription.start()
+    async with _subscribed_to(confirms_then_goes_silent) as gaps:
         await _until(lambda: subscribes >= 2 and len(gaps) >= 2)  # lost, then subscribed again
-    finally:
-        await subscription.stop()
-        await client.aclose()
-        server.close()

@@ -165,7 +165,14 @@ class StateWriter:
             while self._pending or self._retry_due:
                 self._retry_due = False
                 batch, self._pending = self._pending, []
-                await self._execute(self._with_unwritten(batch))
+                batch = self._with_unwritten(batch)
+                try:
+                    await self._execute(batch)
+                except Exception as exc:  # a bug: its writes fail, and every caller hears
+                    log.exception("state write failed")
+                    for w in batch:
+                        w.failed = w.failed or exc
+                    self._settle(batch)
         finally:
             self._inflight -= 1
 
@@ -190,14 +197,20 @@ class StateWriter:
         keys = self._keys
         todo: list[_Command] = []
         for w in batch:
+            try:
+                encoded = [orjson.dumps(event) for event in w.events]
+            except orjson.JSONEncodeError as exc:
+                # what orjson read it cannot always write (nesting past 254 levels, in a
+                # charger's customData): that message is not stored, the batch goes on
+                w.failed = exc
+                continue
             if w.fields:
                 key = keys.charger(w.charger_id)
                 todo.append(_Command(w, key, ("HSET", key, *chain(*w.fields.items())), False))
-            if w.events:
+            if encoded:
                 stream = keys.stream_for(w.charger_id)
-                for event in w.events:
-                    args = ("XADD", stream, "*", ev.FIELD, orjson.dumps(event))
-                    todo.append(_Command(w, stream, args, True))
+                for data in encoded:
+                    todo.append(_Command(w, stream, ("XADD", stream, "*", ev.FIELD, data), True))
         for round_ in range(MAX_REDIRECTS):
             todo = await self._send(todo)
             if not todo:

@@ -40,6 +40,7 @@ def id_out_of_range(
         value: Any = payload
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
-        if isinstance(value, int) and not lowest <= value <= highest:
+        # JSON's 1.0 or 1e23 is a float the schema's "integer" takes: no id either way
+        if isinstance(value, float) or (isinstance(value, int) and not lowest <= value <= highest):
             return f"{'.'.join(path)} {value} is out of range ({lowest} to {highest})"
     return None

@@ -50,12 +50,24 @@ def _unit(sampled: dict[str, Any], protocol: str) -> str | None:
     return f"{unit}*10^{multiplier}" if multiplier else str(unit)
 
 
+# Powers of ten a reading's multiplier may take (OCPP's are single digits): a charger's
+# 10^3000000 would be computed as an exact integer, holding the event loop for seconds.
+MAX_POWER = 30
+
+
 def _normalise(value: float, unit: str | None) -> tuple[float, str | None]:
+    """The value in the unit's base (Wh, W); NaN for a multiplier past MAX_POWER or unreadable."""
     if unit is None:
         return value, None
     if "*10^" in unit:
-        base, exp = unit.split("*10^")
-        value, unit = value * 10 ** int(exp), base
+        base, exp = unit.rsplit("*10^", 1)
+        try:
+            power = int(exp)
+        except ValueError:  # a 2.0.1 unit that spells its own power, badly
+            return math.nan, base
+        if not -MAX_POWER <= power <= MAX_POWER:
+            return math.nan, base
+        value, unit = value * 10.0**power, base
     factor = _TO_BASE.get(unit)
     if factor is None:
         return value, unit
@@ -80,7 +92,7 @@ def samples(meter_values: list[dict[str, Any]], protocol: str) -> tuple[list[Sam
                 continue  # "NaN" and "Infinity" parse as floats but are no readings
             norm, unit = _normalise(value, _unit(sv, protocol))
             if not math.isfinite(norm):
-                continue  # "1e308" kWh overflows to infinity in Wh
+                continue  # "1e308" kWh overflows to infinity in Wh; an absurd multiplier
             out.append((sv.get("measurand", ENERGY), sv.get("phase"), norm, unit))
     return out, ts
 

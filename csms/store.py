@@ -165,14 +165,7 @@ class StateWriter:
             while self._pending or self._retry_due:
                 self._retry_due = False
                 batch, self._pending = self._pending, []
-                batch = self._with_unwritten(batch)
-                try:
-                    await self._execute(batch)
-                except Exception as exc:  # a bug: its writes fail, and every caller hears
-                    log.exception("state write failed")
-                    for w in batch:
-                        w.failed = w.failed or exc
-                    self._settle(batch)
+                await self._execute(self._with_unwritten(batch))
         finally:
             self._inflight -= 1
 
@@ -194,6 +187,15 @@ class StateWriter:
         return batch
 
     async def _execute(self, batch: list[_Write]) -> None:
+        try:
+            await self._write(batch)
+        except Exception as exc:  # a bug: the batch's writes fail, and every caller hears
+            log.exception("state write failed")
+            for w in batch:
+                w.failed = w.failed or exc
+        self._settle(batch)
+
+    async def _write(self, batch: list[_Write]) -> None:
         keys = self._keys
         todo: list[_Command] = []
         for w in batch:
@@ -219,7 +221,6 @@ class StateWriter:
                 await asyncio.sleep(REDIRECT_PAUSE * 2**round_)
         for command in todo:  # still redirected after every round
             self._fail(command, TryAgainError("the slot kept moving"))
-        self._settle(batch)
 
     async def _send(self, commands: list[_Command]) -> list[_Command]:
         """Send the commands, one pipeline per primary; return those to send again."""

@@ -1139,7 +1139,7 @@ export interface components {
             commandId: string | null;
             /**
              * State
-             * @description OCPI CommandResult vocabulary: ACCEPTED / REJECTED (the charger's answer), TIMEOUT (no answer in time), EVSE_OFFLINE (not connected), FAILED (the charger answered with an error, or its csms node was unreachable: see `message`), NOT_SUPPORTED (the command does not apply to the charger's state, e.g. off with no session running), PENDING (not yet known); NOT_FOUND: unknown or not the partner's
+             * @description OCPI CommandResult vocabulary: ACCEPTED / REJECTED (the charger's answer), TIMEOUT (no answer in time), EVSE_OFFLINE (not connected), FAILED (the charger answered with an error, or its csms node was unreachable: see `message`), NOT_SUPPORTED (the command does not apply to the charger's state, e.g. off with no session running), PENDING (not yet known); NOT_FOUND: unknown, not the partner's, or decommissioned
              */
             state: ("PENDING" | "ACCEPTED" | "REJECTED" | "TIMEOUT" | "EVSE_OFFLINE" | "FAILED" | "NOT_SUPPORTED") | "NOT_FOUND";
             /**

@@ -125,14 +125,21 @@ def start_transaction(ids: TransactionIds) -> Handler:
 def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
     s = ctx.session
     tx = str(p["transactionId"])
+    response: dict[str, Any] = {}
+    if "idTag" in p:
+        status, state = verdict(ctx, p["idTag"], tx, starting=False)
+        response["idTagInfo"] = id_tag_info(status, state.token)
+    if tx in s.ended:
+        return Outcome(response)  # a repeat: the first stop was stored and is the one kept
     connector = s.connector_of(tx)
-    fields: dict[str, str] = {}
+    fields = s.end(tx)
     events: list[ev.Event] = []
     running = None
     if connector is not None:
         del s.transactions[connector]
         if "transactionData" in p:
-            fields, events = meter_outcome(ctx, connector, tx, p["transactionData"])
+            meter_fields, events = meter_outcome(ctx, connector, tx, p["transactionData"])
+            fields |= meter_fields
         fields[f"{F.TRANSACTION}{connector}"] = ""
         uid = s.tx_tokens.pop(connector, None)
         if uid is not None:
@@ -151,10 +158,6 @@ def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
             ts=p["timestamp"],
         )
     )
-    response: dict[str, Any] = {}
-    if "idTag" in p:
-        status, state = verdict(ctx, p["idTag"], tx, starting=False)
-        response["idTagInfo"] = id_tag_info(status, state.token)
     return Outcome(response, fields, events, running)
 
 

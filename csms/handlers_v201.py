@@ -66,8 +66,10 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
     events: list[ev.Event] = []
     if "meterValue" in p:
         fields, events = meter_outcome(ctx, evse, tx, p["meterValue"])
-    meter_wh = _energy_wh(events)
     id_token = (p.get("idToken") or {}).get("idToken")
+    if tx in s.ended:
+        return _after_end(ctx, tx, id_token, fields, events)
+    meter_wh = _energy_wh(events)
     status: str | None = None  # the token store's answer, when the event carries a token
     token: Token | None = None
     running: RunningChange | None = None
@@ -114,6 +116,7 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
             meter_wh = s.last_wh.get(tx)
         s.last_wh.pop(tx, None)
         s.meter_start_unknown.discard(tx)
+        fields |= s.end(tx)
         if s.transactions.get(evse) in (tx, None):  # not another transaction's EVSE
             s.transactions.pop(evse, None)
             s.charging_state.pop(evse, None)
@@ -157,6 +160,18 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
     if status is not None:
         response["idTokenInfo"] = id_token_info(status, token)
     return Outcome(response, fields, events, running)
+
+
+def _after_end(
+    ctx: Context, tx: str, id_token: str | None, fields: dict[str, str], events: list[ev.Event]
+) -> Outcome:
+    """A report on a transaction that already ended: a repeat, or one sent out of order. Its
+    readings are kept; it neither runs again nor ends twice."""
+    response: dict[str, Any] = {}
+    if id_token is not None:
+        status, state = verdict(ctx, id_token, tx, starting=False)
+        response["idTokenInfo"] = id_token_info(status, state.token)
+    return Outcome(response, fields, events)
 
 
 def _energy_wh(events: list[ev.Event]) -> float | None:

@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from websockets.http11 import Request, Response
 
 from csms import auth, metrics, tls
@@ -169,7 +170,7 @@ class CsmsServer:
             boot_accepted=known or node.settings.boot_unknown == "Accepted",
             known=known,
         )
-        # Carry on from the last connection: statuses and running transactions.
+        # Carry on from the last connection: statuses, running and ended transactions.
         if fields.get(F.PROTOCOL) == protocol:
             for name, value in fields.items():
                 if not value:
@@ -183,7 +184,9 @@ class CsmsServer:
                         session.transactions[int(name[len(F.TRANSACTION) :])] = value
                     elif name.startswith(F.TX_TOKEN):
                         session.tx_tokens[int(name[len(F.TX_TOKEN) :])] = value
-                except ValueError:
+                    elif name == F.ENDED:
+                        session.ended = tuple(map(str, orjson.loads(value)))
+                except (ValueError, TypeError):
                     continue  # a field this version did not write
         return session
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from csms.authorization import (
     RunningChange,
     TokenState,
@@ -21,6 +23,10 @@ from shared.redis_keys import F
 from shared.status import PartnerStatus, connector_status
 
 log = logging.getLogger(__name__)
+
+# How many ended transactions a charger's state remembers: enough for a stop on each EVSE of
+# a large charger to be repeated.
+ENDED_KEPT = 8
 
 
 @dataclass(slots=True)
@@ -44,12 +50,20 @@ class Session:
     last_wh: dict[str, float] = field(default_factory=dict)
     # connector/EVSE -> the registered token (canonical id) its transaction runs for
     tx_tokens: dict[int, str] = field(default_factory=dict)
+    # The latest transactions that ended, latest last. A charger that repeats a stop (its answer
+    # was lost with its connection) or reports on a transaction after its end changes nothing.
+    ended: tuple[str, ...] = ()
 
     def partner_status(self, connector: int) -> PartnerStatus:
         raw = self.raw_status.get(connector)
         if raw is None:
             return PartnerStatus.UNKNOWN
         return connector_status(self.protocol, raw, self.charging_state.get(connector))
+
+    def end(self, transaction_id: str) -> dict[str, str]:
+        """Remember that `transaction_id` ended; the hash field that carries it over reconnects."""
+        self.ended = (*self.ended[1 - ENDED_KEPT :], transaction_id)
+        return {F.ENDED: orjson.dumps(self.ended).decode()}
 
     def connector_of(self, transaction_id: str) -> int | None:
         for connector, tx in self.transactions.items():

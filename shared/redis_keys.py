@@ -51,6 +51,7 @@ class F:
     CHARGING_STATE = "cs:"  # OCPP 2.0.1 transaction charging state, per EVSE
     TRANSACTION = "tx:"  # running transaction id, per connector
     TX_TOKEN = "tk:"  # the registered token (canonical id) its transaction runs for, per connector
+    ENDED = "ended"  # JSON list of the latest transaction ids that ended, latest last
 
 
 # Fields of a token's hash (Keys.token): its registry row, as csms reads it on every Authorize.

@@ -80,6 +80,60 @@ async def test_ocpp16_energy_from_meter_start_stop_and_kwh_samples(
     assert await rds.hget(keys.charger(cp), F.KWH) == "15.5"
 
 
+async def test_ocpp16_a_stop_repeated_after_a_reconnect_is_answered_and_ends_nothing_twice(
+    charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    # A charger whose answer was lost with its connection sends its stop again on the next.
+    cp = f"RS16-{uid}"
+    c = await charger(cp)
+    start = await c.call(
+        "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 100, "timestamp": TS}
+    )
+    tx = start[2]["transactionId"]
+    stop = {"transactionId": tx, "meterStop": 900, "timestamp": TS, "idTag": "T"}
+    first = await c.call("StopTransaction", stop)
+    again = await charger(cp)
+    repeat = await again.call("StopTransaction", {**stop, "meterStop": 950})
+    assert repeat[0] == 3 and repeat[2] == first[2]  # the same answer, with its idTagInfo
+    await again.call("StopTransaction", {**stop, "meterStop": 990})  # and on the same one
+    stops = await _events(rds, keys, cp, "tx_stop")
+    assert [e["meter_stop_wh"] for e in stops] == [900]
+    # a transaction it never started is still recorded, once
+    await again.call("StopTransaction", {**stop, "transactionId": 424242})
+    await again.call("StopTransaction", {**stop, "transactionId": 424242})
+    stops = await _events(rds, keys, cp, "tx_stop")
+    assert [e["transaction_id"] for e in stops] == [str(tx), "424242"]
+
+
+async def test_ocpp201_a_report_after_the_end_neither_runs_nor_ends_the_transaction_again(
+    charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    cp = f"AE201-{uid}"
+    c = await charger(cp, "ocpp2.0.1")
+    await c.call("TransactionEvent", _tx201("Started", 0, {"value": 1000}))
+    await c.call("TransactionEvent", _tx201("Ended", 1, {"value": 2000}))
+    late = {
+        **_tx201("Updated", 2, {"value": 3000}),
+        "idToken": {"idToken": "T", "type": "ISO14443"},
+    }
+    answer = await c.call("TransactionEvent", late)
+    assert answer[0] == 3 and "idTokenInfo" in answer[2]
+    state = await rds.hgetall(keys.charger(cp))
+    assert state[f"{F.TRANSACTION}1"] == "" and state[f"{F.CHARGING_STATE}1"] == ""
+    assert state.get(f"{F.TX_TOKEN}1", "") == ""
+    again = await charger(cp, "ocpp2.0.1")
+    await again.call("TransactionEvent", _tx201("Ended", 3, {"value": 4000}))
+    assert [e["meter_stop_wh"] for e in await _events(rds, keys, cp, "tx_stop")] == [2_000]
+    assert len(await _events(rds, keys, cp, "tx_start")) == 1
+    # the late readings are still the charger's readings
+    assert [e["samples"][0][2] for e in await _events(rds, keys, cp, "meter")] == [
+        1_000,
+        2_000,
+        3_000,
+        4_000,
+    ]
+
+
 def _tx201(kind: str, seq: int, reading: dict[str, Any] | None = None) -> dict[str, Any]:
     event: dict[str, Any] = {
         "eventType": kind,

@@ -53,10 +53,10 @@ class Spec:
     # > 0: realistic traffic instead of pre-built frames: every CALL a MeterValues with this
     # many sampled values, a fresh message id and the current time, as a real charger sends
     fresh_samples: int = 0
-    # > 0: the worker lowers its CPU priority by this much (os.nice), for background load
-    # whose own latencies are not measured: it takes the CPU the servers leave, as a fleet on
-    # machines of its own would, instead of competing with the servers for it
-    nice: int = 0
+    # True: the worker runs at idle priority, for background load whose own latencies are not
+    # measured: it takes the CPU the servers leave, as a fleet on machines of its own would,
+    # instead of competing with the servers for it
+    background: bool = False
 
 
 @dataclass
@@ -184,9 +184,19 @@ class Conn:
         self.proto.transport.write(frame)
 
 
+def idle_priority() -> None:
+    """Run this process only on CPU time no other process wants. SCHED_IDLE (Linux): a waking
+    server preempts it at once, where at nice 19 it may still finish its time slice. Elsewhere
+    the lowest nice."""
+    if hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    else:
+        os.nice(19)
+
+
 async def _run(spec: Spec) -> Result:
-    if spec.nice:
-        os.nice(spec.nice)
+    if spec.background:
+        idle_priority()
     result = Result()
     boot, status, meter = _frames()
     conns = [

@@ -22,12 +22,6 @@ CHARGERS = 10
 # Run length in units of ctx.seconds: ~1,000 commands a run, so that its p99 is the tenth
 # slowest rather than the fifth (with 480 it moved by several ms from run to run).
 MEASURED = 6
-# The telemetry load stands in for chargers on machines of their own: at idle priority it still
-# offers its rate (the servers leave it most of a core; "telemetry answered while measured"
-# shows it held) and delays the gateway, csms, Redis and PostgreSQL whose round trip is
-# measured as little as a separate machine would.
-
-
 # In a running system the recorder trims the event stream of what it has recorded, seconds
 # behind. Here a thread trims it instead: left to grow by the whole load, the stream had Redis
 # fork every 5-10 s to rewrite an ever larger append-only file (6-12 ms a fork, then a core
@@ -162,6 +156,10 @@ def run(ctx: Ctx, scenario: str = "control", where: str = "", top: float | None 
                 [f"CL{n}-{i}" for i in range(conns)],
                 duration=MEASURED * ctx.seconds + 2,
                 rate_per_conn=0.5 * top / conns,
+                # Chargers on machines of their own: at idle priority the load still offers its
+                # rate (the servers leave it most of a core; "telemetry answered while measured"
+                # shows it held) and delays the servers whose round trip is measured as little
+                # as a separate machine would.
                 background=True,
             )
             background = threading.Thread(

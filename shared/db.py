@@ -13,6 +13,10 @@ log = logging.getLogger(__name__)
 _MIGRATION_LOCK = 0x65766373  # "evcs": one migrator at a time across processes
 # History partitions exist this many days ahead (recorders keep it so every hour).
 PARTITION_DAYS_AHEAD = 2
+# Seconds a pooled statement may take. A link to PostgreSQL that went silent (a host gone
+# without a reset) otherwise holds a recorder, or a request, until TCP gives up, ~15 min;
+# past this the statement fails with TimeoutError, which callers take as PostgreSQL down.
+STATEMENT_TIMEOUT = 60.0
 
 # PostgreSQL cannot serve now: down, shutting down or starting up, failing over, or the
 # connection lost mid-query (asyncpg then reports a client state it cannot leave). Callers
@@ -47,9 +51,16 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     that every pooled query waits for before it returns."""
 
 
-async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    url: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float = STATEMENT_TIMEOUT
+) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=command_timeout,
+        init=_init_connection,
+        reset=_keep_session,
     )
     assert pool is not None
     return pool

@@ -16,7 +16,8 @@ CHUNK = 65_536
 
 
 class LinkProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int = 0) -> None:
+        """A target host that starts with "/" is a Unix socket's path (the port unused)."""
         self.target = (target_host, target_port)
         self._flowing = asyncio.Event()
         self._flowing.set()
@@ -59,7 +60,10 @@ class LinkProxy:
             _reset(writer)
             return
         try:
-            u_reader, u_writer = await asyncio.open_connection(*self.target)
+            if self.target[0].startswith("/"):
+                u_reader, u_writer = await asyncio.open_unix_connection(self.target[0])
+            else:
+                u_reader, u_writer = await asyncio.open_connection(*self.target)
         except OSError:
             _reset(writer)
             return

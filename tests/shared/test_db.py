@@ -1,13 +1,16 @@
 """The PostgreSQL pool (shared.db): a connection goes back without a reset round trip, so
-nothing may leave session state behind; an open transaction is still rolled back."""
+nothing may leave session state behind; an open transaction is still rolled back; a statement
+on a link gone silent fails within the pool's timeout, and the pool serves again after."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
+from evcs.chaos.proxy import LinkProxy
 from shared import db
 from shared.settings import Settings
 
@@ -36,3 +39,37 @@ async def test_an_open_transaction_is_rolled_back_on_release(pool: asyncpg.Pool)
     async with pool.acquire() as conn:
         assert not conn.is_in_transaction()
         assert await conn.fetchval("SELECT to_regclass('pg_temp.gone')") is None
+
+
+def _proxied(url: str) -> tuple[LinkProxy, str]:
+    """A proxy to the database `url` names (over TCP or its Unix socket), and the URL through
+    it."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    host = query.get("host", [parts.hostname or "127.0.0.1"])[0]
+    port = int(query.get("port", [parts.port or 5432])[0])
+    proxy = LinkProxy(f"{host}/.s.PGSQL.{port}") if host.startswith("/") else LinkProxy(host, port)
+    user = parts.netloc.rpartition("@")[0]
+    return proxy, urlunsplit((parts.scheme, f"{user}@127.0.0.1:{{port}}", parts.path, "", ""))
+
+
+async def test_a_statement_on_a_silent_link_times_out_and_the_pool_serves_again(
+    settings: Settings,
+) -> None:
+    assert settings.database_url
+    proxy, via = _proxied(settings.database_url)
+    await proxy.start()
+    pool = await db.create_pool(
+        via.format(port=proxy.port), min_size=1, max_size=1, command_timeout=0.5
+    )
+    try:
+        assert await pool.fetchval("SELECT 1") == 1
+        proxy.cut("drop")  # nothing passes, nothing is reset: the host is gone
+        with pytest.raises(TimeoutError):
+            await pool.fetchval("SELECT 2")
+        proxy.restore()
+        assert await pool.fetchval("SELECT 3") == 3
+    finally:
+        proxy.restore()
+        await pool.close()
+        await proxy.stop()

@@ -52,7 +52,8 @@ def commandable(fields: Mapping[str, str], partner: str) -> bool:
     return owns(fields, partner) and fields.get(F.REMOVED) != "1"
 
 
-_OWNED = (F.OWNER, F.REGISTERED, F.REMOVED, F.NODE, F.ONLINE)
+_COMMANDABLE = (F.OWNER, F.REGISTERED, F.REMOVED)  # what commandable() reads
+_OWNED = (*_COMMANDABLE, F.NODE, F.ONLINE)
 
 
 async def require_owned(request: web.Request, charger_id: str) -> Mapping[str, str]:
@@ -62,8 +63,7 @@ async def require_owned(request: web.Request, charger_id: str) -> Mapping[str, s
     key = request.app[KEYS].charger(charger_id)
     fields = prefetched(request, key)
     if fields is None:
-        values = await request.app[REDIS].hmget(key, _OWNED)
-        fields = {name: value for name, value in zip(_OWNED, values, strict=True) if value}
+        fields = _present(_OWNED, await request.app[REDIS].hmget(key, _OWNED))
     if not commandable(fields, partner_id(request)):
         raise not_found()
     return fields
@@ -74,10 +74,15 @@ async def owned_ids(request: web.Request, ids: Sequence[str]) -> set[str]:
     keys = request.app[KEYS]
     pipe = request.app[REDIS].pipeline(transaction=False)
     for charger_id in ids:
-        pipe.hmget(keys.charger(charger_id), [F.OWNER, F.REGISTERED, F.REMOVED])
+        pipe.hmget(keys.charger(charger_id), _COMMANDABLE)
     partner = partner_id(request)
     return {
         charger_id
-        for charger_id, (owner, registered, removed) in zip(ids, await pipe.execute(), strict=True)
-        if owner == partner and registered == "1" and removed != "1"
+        for charger_id, values in zip(ids, await pipe.execute(), strict=True)
+        if commandable(_present(_COMMANDABLE, values), partner)
     }
+
+
+def _present(names: Sequence[str], values: Sequence[str | None]) -> dict[str, str]:
+    """An HMGET's answer as the fields the hash has."""
+    return {name: value for name, value in zip(names, values, strict=True) if value}

@@ -84,6 +84,8 @@ def samples(meter_values: list[dict[str, Any]], protocol: str) -> tuple[list[Sam
             if sv.get("format") == "SignedData":
                 continue  # 1.6: an encoded reading, which may look like a number but is not one
             raw = sv.get("value")
+            if type(raw) is str and ("_" in raw or not raw.isascii()):
+                continue  # float() reads "1_000" and other scripts' digits: no OCPP decimal
             try:
                 value = float(raw)
             except (TypeError, ValueError):

@@ -188,6 +188,8 @@ async def test_ocpp201_offline_events_are_recorded_as_such(
         ("ocpp1.6", {"value": "2", "unit": "kWh"}, 2000.0),
         ("ocpp1.6", {"value": "2000"}, 2000.0),  # the unit defaults to Wh
         ("ocpp1.6", {"value": "NaN"}, None),
+        ("ocpp1.6", {"value": "2_000"}, None),  # Python's literal syntax, not a decimal
+        ("ocpp1.6", {"value": "\uff12\uff10\uff10\uff10"}, None),  # full-width digits
         ("ocpp1.6", {"value": "1", "phase": "L1"}, None),  # a phase is not the whole register
         ("ocpp2.0.1", {"value": 2.5, "unitOfMeasure": {"unit": "kWh"}}, 2500.0),
         ("ocpp2.0.1", {"value": 2.5, "unitOfMeasure": {"multiplier": 3}}, 2500.0),

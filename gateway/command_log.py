@@ -122,13 +122,19 @@ async def record_outcomes(pool: asyncpg.Pool, settled: Sequence[Settled]) -> Non
     )
 
 
+def _own(outcome: str | None, recorded: str | None) -> bool:
+    """Whether the gateway's outcome stands: a TIMEOUT (no reply in time, perhaps a reply lost
+    with a subscription) yields to what the node recorded the charger answered."""
+    return outcome is not None and (outcome != "TIMEOUT" or recorded in (None, "TIMEOUT"))
+
+
 def state_of(
     outcome: str | None, recorded: str | None, deadline: datetime, now: datetime
 ) -> CommandState:
     """The command's state: the outcome this gateway saw, else the one a node recorded, else
     PENDING until well past its deadline, when TIMEOUT is all that can be said."""
     # the strings were Outcome values when they were written
-    if outcome is not None:
+    if _own(outcome, recorded):
         return cast(CommandState, outcome)
     if recorded is not None:
         return cast(CommandState, recorded)
@@ -145,7 +151,7 @@ _SELECT = (
 
 
 def _command_json(row: asyncpg.Record, now: datetime) -> CommandJson:
-    own = row["outcome"] is not None
+    own = _own(row["outcome"], row["r_outcome"])
     return {
         "commandId": row["id"],
         "chargerId": row["charger_id"],

@@ -118,6 +118,11 @@ async def _write(conn: asyncpg.Connection, batch: Batch, copy: Copy) -> None:
         await conn.executemany(
             "INSERT INTO commands (id, partner_id, charger_id, action, ocpp_action, request,"
             " outcome, response, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (id) DO NOTHING",
+            # a gateway's TIMEOUT (no reply in time) yields to the node's outcome, written
+            # later when the node was slow; any other outcome, and every replay, stands
+            " ON CONFLICT (id) DO UPDATE SET ocpp_action = EXCLUDED.ocpp_action,"
+            " outcome = EXCLUDED.outcome, response = EXCLUDED.response,"
+            " completed_at = EXCLUDED.completed_at"
+            " WHERE commands.outcome = 'TIMEOUT' AND EXCLUDED.outcome <> 'TIMEOUT'",
             batch.commands,
         )

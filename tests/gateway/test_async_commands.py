@@ -10,6 +10,7 @@ import redis.asyncio as redis
 
 from gateway.command_log import state_of
 from shared.bus import CommandReply, CommandRequest, Outcome
+from shared.ids import new_id
 from shared.redis_keys import Keys
 from tests.gateway.support import (
     Gateway,
@@ -189,3 +190,41 @@ async def test_a_command_whose_gateway_died_ends_as_recorded_or_timeout(
     status, body = await _command(gw, partner, command_id)
     assert status == 200
     assert body["state"] == "REJECTED" and body["chargerResponse"] == {"status": "Rejected"}
+
+
+async def test_a_timeout_the_gateway_concluded_yields_to_the_nodes_late_outcome(
+    gw: Gateway, partner: Partner, pool: asyncpg.Pool
+) -> None:
+    """The partner was told 504 and to look again: the node's record of the charger's answer
+    (its reply lost or late) is what the command shows."""
+    now = datetime.now(UTC)
+    assert state_of("TIMEOUT", "ACCEPTED", now, now) == "ACCEPTED"
+    assert state_of("TIMEOUT", "TIMEOUT", now, now) == "TIMEOUT"
+    assert state_of("REJECTED", "ACCEPTED", now, now) == "REJECTED"
+
+    command_id = new_id("cmd")
+    await pool.execute(
+        "INSERT INTO partner_commands (id, partner_id, charger_id, action, request, mode,"
+        " deadline, outcome, message, completed_at) VALUES ($1, $2, 'CP-X', 'on', '{}',"
+        " 'sync', now(), 'TIMEOUT', 'no answer from the charger''s csms node in time', now())",
+        command_id,
+        partner.id,
+    )
+    status, body = await _command(gw, partner, command_id)
+    assert (status, body["state"], body["message"]) == (
+        200,
+        "TIMEOUT",
+        "no answer from the charger's csms node in time",
+    )
+    await pool.execute(
+        "INSERT INTO commands (id, partner_id, charger_id, action, ocpp_action, outcome,"
+        " response, completed_at) VALUES ($1, $2, 'CP-X', 'start',"
+        " 'RemoteStartTransaction', 'ACCEPTED', $3, now())",
+        command_id,
+        partner.id,
+        {"status": "Accepted"},
+    )
+    status, body = await _command(gw, partner, command_id)
+    assert status == 200
+    assert body["state"] == "ACCEPTED" and body["chargerResponse"] == {"status": "Accepted"}
+    assert body["ocppAction"] == "RemoteStartTransaction" and body["message"] is None

@@ -434,3 +434,34 @@ async def test_a_batch_whose_acknowledgement_failed_lands_once_and_is_acknowledg
         cp,
     )
     assert rows == 0
+
+
+@pytest.mark.parametrize("node_first", [False, True], ids=["gateway-first", "node-first"])
+async def test_a_nodes_outcome_replaces_a_gateways_timeout_and_nothing_else(
+    recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str, node_first: bool
+) -> None:
+    """A gateway that saw no reply in time puts TIMEOUT on the stream; the node's outcome,
+    however late, is what the charger answered."""
+    cp, stream = f"LATE-{uid}", recorder.streams[0]
+
+    def outcome(name: str, origin: str | None) -> dict[str, Any]:
+        return dict(
+            ev.command(
+                cp, time.time(), command_id=f"cmd-{uid}", partner_id=None, action="start",
+                params={}, ocpp_action=None if origin else "RemoteStartTransaction",
+                outcome=name, response=None if origin else {"status": "Accepted"},
+                message=None, origin=origin,
+            )
+        )  # fmt: skip
+
+    gateway, node = outcome("TIMEOUT", "gateway"), outcome("ACCEPTED", None)
+    ordered = [node, gateway] if node_first else [gateway, node]
+    for event in [*ordered, gateway]:  # and a replay of the TIMEOUT
+        await _append(rds, recorder.keys, [event])
+        await recorder._drain(stream, await recorder._read(stream))
+    row = await pool.fetchrow("SELECT * FROM commands WHERE id = $1", f"cmd-{uid}")
+    assert (row["outcome"], row["ocpp_action"], row["response"]) == (
+        "ACCEPTED",
+        "RemoteStartTransaction",
+        {"status": "Accepted"},
+    )

@@ -21,7 +21,7 @@ from shared import events as ev
 from shared.db import PARTITION_DAYS_AHEAD, create_pool
 from shared.process import Service
 from shared.redis_client import connect
-from shared.redis_keys import RECORDER_GROUP, Keys, shard_tag
+from shared.redis_keys import RECORDER_GROUP, Keys, tag_of
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,15 @@ Entries = list[tuple[str, str | None]]  # (entry id, its event's JSON) of one st
 PARTITIONS_EVERY = 3600.0
 REDIRECT_PAUSE = 0.05
 TRIM_EVERY = 5.0
+# How often to look for shards an earlier EVCS_STREAM_SHARDS named (a SCAN of each primary).
+LEFTOVERS_EVERY = 300.0
+
+# What Redis answers about a stream deleted (by another recorder, once empty) under a reader.
+_GONE = ("NOGROUP", "requires the key to exist", "no longer exists")
+# Deletes a stream once it holds nothing, atomically: a csms writing to it meanwhile keeps it.
+_DELETE_IF_EMPTY = (
+    "if redis.call('XLEN', KEYS[1]) == 0 then return redis.call('DEL', KEYS[1]) end return 0"
+)
 
 
 class Recorder:
@@ -66,10 +75,8 @@ class Recorder:
         self.pool = pool
         self.keys = Keys.of(settings)
         self.streams = self.keys.streams()
-        self.tags = {
-            stream: shard_tag(i, self.keys.shards) for i, stream in enumerate(self.streams)
-        }
-        self.refused = {stream: self.keys.refused(i) for i, stream in enumerate(self.streams)}
+        # row ids carry the shard's tag, so a leftover shard's rows are those it would have had
+        self.tags = {stream: tag_of(stream) for stream in self.streams}
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self._stopping = asyncio.Event()
         self._pending: dict[str, int] = {}
@@ -79,10 +86,10 @@ class Recorder:
         for stream in self.streams:
             await self._ensure_group(stream)
 
-    async def _ensure_group(self, stream: str) -> None:
+    async def _ensure_group(self, stream: str, create: bool = True) -> None:
         try:
             # From the stream's start: what csms appended before any recorder ran counts too.
-            await self.redis.xgroup_create(stream, RECORDER_GROUP, id="0", mkstream=True)
+            await self.redis.xgroup_create(stream, RECORDER_GROUP, id="0", mkstream=create)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -94,10 +101,41 @@ class Recorder:
                 break
             except Exception as exc:  # Redis not serving yet: starting, loading its data
                 await self._redis_failed(exc)
-        loops = [self._keep_partitions()] + [self._follow(stream) for stream in self.streams]
-        await asyncio.gather(*loops)
+        loops = [self._keep_partitions(), self._keep_leftovers()]
+        await asyncio.gather(*loops, *(self._follow(stream) for stream in self.streams))
 
-    async def _follow(self, stream: str) -> None:
+    async def _keep_leftovers(self) -> None:
+        """Follow the shards an earlier EVCS_STREAM_SHARDS named, which no csms of this count
+        writes: what chargers were answered for there is recorded too, then the shard goes."""
+        following: dict[str, asyncio.Task[None]] = {}
+        while not self._stopping.is_set():
+            for stream in await self._leftovers():
+                if stream not in following or following[stream].done():
+                    log.warning(
+                        "recording a shard of another EVCS_STREAM_SHARDS until it is empty",
+                        extra={"stream": stream},
+                    )
+                    self.tags[stream] = tag_of(stream)
+                    following[stream] = asyncio.create_task(self._follow(stream, leftover=True))
+            await self._pause(LEFTOVERS_EVERY)
+        await asyncio.gather(*following.values())
+
+    async def _leftovers(self) -> list[str]:
+        """Stream shards of this prefix that this recorder's shard count does not name."""
+        ours, found = set(self.streams), []
+        try:
+            for client in self.redis.primary_clients():
+                async for key in client.scan_iter(
+                    match=self.keys.streams_pattern, count=10_000, _type="stream"
+                ):
+                    if key not in ours:
+                        found.append(key)
+        except Exception as exc:  # Redis unavailable: the next look finds them
+            REDIS_ERRORS.inc()
+            log.warning("cannot look for leftover shards", extra={"error": repr(exc)})
+        return found
+
+    async def _follow(self, stream: str, leftover: bool = False) -> None:
         idle_s = self.settings.recorder_claim_idle_ms / 1000
         last_claim = float("-inf")
         last_trim = time.monotonic()
@@ -109,6 +147,8 @@ class Recorder:
         while not self._stopping.is_set():
             now = time.monotonic()
             try:
+                if leftover and recover:
+                    await self._ensure_group(stream, create=False)
                 if recover:
                     await self._recover(stream)
                     recover = False
@@ -119,10 +159,15 @@ class Recorder:
                     break
                 await self._drain(stream, await self._read(stream))
                 if now - last_trim > TRIM_EVERY:
-                    await self._trim(stream)
+                    await self._trim(stream, emptying=leftover)
                     last_trim = now
+                    if leftover and await self._on(stream).eval(_DELETE_IF_EMPTY, 1, stream):
+                        log.info("leftover shard recorded and emptied", extra={"stream": stream})
+                        return
             except ResponseError as exc:
                 recover = True
+                if leftover and any(m in str(exc) for m in _GONE):
+                    return  # emptied and deleted by another recorder; a later look finds it again
                 if "NOGROUP" in str(exc):
                     # Redis came back without its data (no append-only file): a new group.
                     log.warning("consumer group missing; creating it again")
@@ -304,11 +349,15 @@ class Recorder:
         REFUSED.inc()
         log.error(
             "stream entry refused by PostgreSQL; set aside",
-            extra={"entry_id": entry_id, "kept_in": self.refused[stream], "error": repr(refused)},
+            extra={
+                "entry_id": entry_id,
+                "kept_in": self.keys.refused(stream),
+                "error": repr(refused),
+            },
         )
         client = self._on(stream)
         await client.xadd(
-            self.refused[stream],
+            self.keys.refused(stream),
             {
                 "stream": stream,
                 "entry_id": entry_id,
@@ -322,8 +371,9 @@ class Recorder:
         ENTRIES.inc()
         self.recorded += 1
 
-    async def _trim(self, stream: str) -> None:
-        """Trim below the oldest entry a group still needs: pending, or not yet delivered."""
+    async def _trim(self, stream: str, emptying: bool = False) -> None:
+        """Trim below the oldest entry a group still needs: pending, or not yet delivered
+        (`emptying`: a leftover shard, whose last delivered entry goes too)."""
         client = self._on(stream)
         try:
             groups = await client.xinfo_groups(stream)
@@ -335,6 +385,8 @@ class Recorder:
             if group["name"] == RECORDER_GROUP:
                 self._pending[stream] = pending["pending"]
             needed = pending["min"] if pending["pending"] else group["last-delivered-id"]
+            if emptying and not pending["pending"] and needed:
+                needed = _next_id(needed)
             if needed and (floor is None or _id_lt(needed, floor)):
                 floor = needed
         keep_from = f"{int((time.time() - self.settings.stream_retention_seconds) * 1000)}-0"
@@ -354,6 +406,11 @@ def _event_of(fields: list[str] | None) -> str | None:
         if fields[i] == ev.FIELD:
             return fields[i + 1]
     return None
+
+
+def _next_id(entry_id: str) -> str:
+    ms, _, seq = entry_id.partition("-")
+    return f"{ms}-{int(seq or 0) + 1}"
 
 
 def _id_lt(a: str, b: str) -> bool:

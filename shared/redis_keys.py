@@ -5,6 +5,7 @@ its own (with more shards than primaries, they spread as evenly as the ranges al
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 from functools import cache
@@ -27,6 +28,19 @@ def shard_tag(shard: int, shards: int) -> str:
     while not low <= key_slot(str(candidate).encode()) < high:
         candidate += 1
     return str(candidate)
+
+
+def tag_of(stream: str) -> str:
+    """A stream shard's tag: what the braces its key ends with hold."""
+    return stream[stream.rindex("{") + 1 : -1]
+
+
+_GLOB_SPECIAL = re.compile(r"[*?\[\]\\]")
+
+
+def _glob_literal(text: str) -> str:
+    """The text as a SCAN pattern that matches only itself."""
+    return _GLOB_SPECIAL.sub(lambda m: "\\" + m[0], text)
 
 
 # Fields of the per-charger hash (Keys.charger). Connector fields are suffixed with ":<n>".
@@ -113,9 +127,14 @@ class Keys:
     def streams(self) -> list[str]:
         return [self.stream(i) for i in range(self.shards)]
 
-    def refused(self, shard: int) -> str:
+    @property
+    def streams_pattern(self) -> str:
+        """A SCAN pattern for every stream shard of this prefix, whatever shard count named it."""
+        return f"{_glob_literal(self.prefix)}:events:{{*}}"
+
+    def refused(self, stream: str) -> str:
         """A shard's entries PostgreSQL refused, set aside for an operator (beside the shard)."""
-        return f"{self.prefix}:events-refused:{{{shard_tag(shard, self.shards)}}}"
+        return f"{self.prefix}:events-refused:{{{tag_of(stream)}}}"
 
     def shard_of(self, charger_id: str) -> int:
         # crc32 is stable across processes, unlike hash(); one charger always lands in one shard

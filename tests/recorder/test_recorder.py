@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 import redis.asyncio as redis
 
-from recorder import writer
+from recorder import app, writer
 from recorder.app import Recorder
 from shared import embedded
 from shared import events as ev
@@ -258,7 +258,7 @@ async def test_an_entry_postgres_refuses_is_set_aside_and_the_rest_land(
     await recorder._drain(stream, await recorder._read(stream))
     assert (await _counts(pool, cp))[:2] == (7, 14)
     assert (await rds.xpending(stream, RECORDER_GROUP))["pending"] == 0
-    [(_, kept)] = await rds.xrange(recorder.keys.refused(0))
+    [(_, kept)] = await rds.xrange(recorder.keys.refused(recorder.streams[0]))
     assert ev.decode(kept)["cp"] == cp and kept["stream"] == stream
 
 
@@ -465,3 +465,58 @@ async def test_a_nodes_outcome_replaces_a_gateways_timeout_and_nothing_else(
         "RemoteStartTransaction",
         {"status": "Accepted"},
     )
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not await condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize(("before", "after"), [(4, 2), (2, 3), (3, 1)])
+async def test_shards_of_an_earlier_count_are_recorded_then_removed(
+    stream_settings: Settings,
+    rds: redis.Redis,
+    pool: asyncpg.Pool,
+    uid: str,
+    before: int,
+    after: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """EVCS_STREAM_SHARDS changed with entries still unrecorded (PostgreSQL was down, say): the
+    shards the new count does not name are recorded all the same, then deleted once empty."""
+    monkeypatch.setattr(app, "TRIM_EVERY", 0.05)
+    old = Keys(stream_settings.redis_prefix, before)
+    chargers = [f"SHARDS{n}-{uid}" for n in range(16)]
+    for cp in chargers:
+        await rds.xadd(old.stream_for(cp), ev.encode(_events(cp, 1)[0]))  # type: ignore[arg-type]
+    # an earlier recorder took one shard's entries and died: pending to a consumer gone
+    gone = old.stream(before - 1)
+    await rds.xgroup_create(gone, RECORDER_GROUP, id="0")
+    await rds.xreadgroup(RECORDER_GROUP, "gone", {gone: ">"})
+
+    settings = stream_settings.model_copy(
+        update={"stream_shards": after, "stream_retention_seconds": 0}
+    )
+    recorder = Recorder(settings, rds, pool)
+    leftovers = set(old.streams()) - set(recorder.streams)
+    assert leftovers  # else the case tests nothing
+    task = asyncio.create_task(recorder.run())
+    try:
+
+        async def recorded() -> bool:
+            count = await pool.fetchval(
+                "SELECT count(*) FROM status_events WHERE charger_id = ANY($1)", chargers
+            )
+            return bool(count == len(chargers))
+
+        async def removed() -> bool:
+            return await rds.exists(*leftovers) == 0
+
+        await _until(recorded)
+        await _until(removed)
+    finally:
+        recorder.stop()
+        await task
+    assert await rds.exists(*recorder.streams) == after  # its own shards stay, even empty

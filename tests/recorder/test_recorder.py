@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from shared import events as ev
 from shared.redis_client import connect
 from shared.redis_keys import RECORDER_GROUP, Keys
 from shared.settings import Settings
+from tests.gateway.support import eventually
 
 
 @pytest.fixture
@@ -467,13 +468,6 @@ async def test_a_nodes_outcome_replaces_a_gateways_timeout_and_nothing_else(
     )
 
 
-async def _until(condition: Callable[[], Awaitable[bool]], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not await condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 @pytest.mark.parametrize(("before", "after"), [(4, 2), (2, 3), (3, 1)])
 async def test_shards_of_an_earlier_count_are_recorded_then_removed(
     stream_settings: Settings,
@@ -514,8 +508,8 @@ async def test_shards_of_an_earlier_count_are_recorded_then_removed(
         async def removed() -> bool:
             return await rds.exists(*leftovers) == 0
 
-        await _until(recorded)
-        await _until(removed)
+        await eventually(recorded, timeout=20)
+        await eventually(removed, timeout=20)
     finally:
         recorder.stop()
         await task

@@ -55,8 +55,13 @@ class OwnerCache:
         self._ttl = ttl
         self._size = size
         self._owners: dict[str, tuple[float, Owner]] = {}
+        # Counts invalidations. A read that one overtook (Redis answered it before the new
+        # owner was written, the announcement came first) is not kept: it would serve the
+        # former owner for a whole ttl.
+        self._generation = 0
 
     def invalidate(self, charger_id: str | None) -> None:
+        self._generation += 1
         if charger_id is None:
             self._owners.clear()
         else:
@@ -76,14 +81,28 @@ class OwnerCache:
             pipe = self._redis.pipeline(transaction=False)
             for cp in missing:
                 pipe.hmget(self._keys.charger(cp), [F.OWNER, F.REGISTERED, F.OWNER_SINCE])
-            if len(self._owners) + len(missing) > self._size:
+            generation = self._generation
+            read = await pipe.execute()
+            # still right for the events in hand, which were read from the stream before it
+            keep = generation == self._generation
+            if keep and len(self._owners) + len(missing) > self._size:
                 self._owners.clear()
-            for cp, (owner, registered, since) in zip(missing, await pipe.execute(), strict=True):
+            for cp, (owner, registered, since) in zip(missing, read, strict=True):
                 # a hash projected before OWNER_SINCE was: owned since ever, as it was read then
                 who = (owner, int(since or 0)) if owner and registered == "1" else _NOBODY
                 found[cp] = who
-                self._owners[cp] = (now + self._ttl, who)
+                if keep:
+                    self._owners[cp] = (now + self._ttl, who)
         return found
+
+
+def owner_of(event: FeedEvent, of: dict[str, Owner]) -> str:
+    """The partner an event belongs to ("" for none): a charger's events from before it
+    became its owner's are its former owner's, which the feed no longer knows."""
+    if event.kind == "command":
+        return event.partner_id or ""
+    owner, since = of.get(event.charger_id, _NOBODY)
+    return owner if event.entry[0] >= since else ""
 
 
 async def _for_listener(
@@ -95,17 +114,7 @@ async def _for_listener(
     if listener.partner_id is None:
         return events
     of = await owners.owners(e.charger_id for e in events if e.partner_id is None)
-    mine = listener.partner_id
-    return [
-        e
-        for e in events
-        if (
-            e.partner_id == mine
-            if e.kind == "command"
-            # a charger's events from before it became the partner's are its former owner's
-            else of.get(e.charger_id, _NOBODY)[0] == mine and e.entry[0] >= of[e.charger_id][1]
-        )
-    ]
+    return [e for e in events if owner_of(e, of) == listener.partner_id]
 
 
 # the feed ---------------------------------------------------------------------------------
@@ -289,11 +298,7 @@ class EventFeed:
                 listener.wake.set()
             return
         for event in events:
-            owner = (
-                event.partner_id
-                if event.kind == "command"
-                else of.get(event.charger_id, _NOBODY)[0]
-            )
+            owner = owner_of(event, of)
             if owner not in partners and not operators:
                 continue
             for listener in self._listeners:

@@ -19,7 +19,7 @@ from shared import events as ev
 from shared import registry
 from shared.bus import CommandReply, CommandRequest, Outcome
 from shared.redis_client import BLOCK_MS, SOCKET_TIMEOUT
-from shared.redis_keys import Keys
+from shared.redis_keys import F, Keys
 from shared.settings import Settings
 from tests.gateway.support import (
     Gateway,
@@ -264,6 +264,51 @@ async def test_a_charger_moved_to_another_partner_replays_none_of_its_former_own
     async with stream(gw, new, last_event_id=start) as sse:
         first = await sse.next()
     assert (first.id, first.json()["status"]) == (since, "AVAILABLE")
+
+
+async def test_an_owner_read_overtaken_by_a_move_is_not_kept(
+    make_partner: MakePartner,
+    charger: MakeCharger,
+    rds: redis.Redis,
+    keys: Keys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis answered the read before the new owner was written, but the move's announcement
+    was handled first: kept, the former owner would get the charger's events for a minute."""
+    former, new = await make_partner(), await make_partner()
+    cp = await charger(former)
+    owners = feed.OwnerCache(rds, keys)
+    pipeline = rds.pipeline
+
+    def overtaken(*args: Any, **kwargs: Any) -> Any:
+        pipe = pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        async def read_then_moved() -> Any:
+            read = await execute()
+            await rds.hset(keys.charger(cp), F.OWNER, new.id)
+            owners.invalidate(cp)  # the announcement, handled before the read's answer
+            return read
+
+        pipe.execute = read_then_moved
+        return pipe
+
+    monkeypatch.setattr(rds, "pipeline", overtaken)
+    assert (await owners.owners([cp]))[cp][0] == former.id  # right for the events in hand
+    monkeypatch.setattr(rds, "pipeline", pipeline)
+    assert (await owners.owners([cp]))[cp][0] == new.id
+
+
+def test_a_chargers_events_from_before_its_owner_had_it_are_nobodys() -> None:
+    def event(kind: str, ms: int, partner_id: str | None = None) -> feed_events.FeedEvent:
+        return feed_events.FeedEvent(0, (ms, 0), kind, b"{}", "CP", partner_id)
+
+    of = {"CP": ("new", 1_000)}
+    assert feed.owner_of(event("status", 999), of) == ""
+    assert feed.owner_of(event("status", 1_000), of) == "new"
+    assert feed.owner_of(event("status", 5, None), {}) == ""
+    assert feed.owner_of(event("command", 5, "p1"), of) == "p1"  # a command is its sender's
+    assert feed.owner_of(event("command", 5, None), of) == ""  # an operator's
 
 
 async def test_a_slow_listener_catches_up_from_the_stream(

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import orjson
@@ -30,6 +31,29 @@ log = logging.getLogger(__name__)
 
 # A command is handed on at most this often when its charger moves between nodes.
 MAX_HOPS = 2
+# A command delivered again within this time runs once. A cluster client retries a publish
+# whose reply a lost connection took (a failover), though Redis may have delivered it.
+REPEATS_WITHIN = 60.0
+
+
+class Repeats:
+    """Keys seen within the last `window` seconds."""
+
+    def __init__(self, window: float) -> None:
+        self._window = window
+        self._seen: set[Hashable] = set()
+        self._order: deque[tuple[float, Hashable]] = deque()
+
+    def again(self, key: Hashable, now: float) -> bool:
+        """Whether the key came within the window; remembered from now if not."""
+        order, seen = self._order, self._seen
+        while order and now - order[0][0] >= self._window:
+            seen.discard(order.popleft()[1])
+        if key in seen:
+            return True
+        seen.add(key)
+        order.append((now, key))
+        return False
 
 
 class CommandRunner:
@@ -54,6 +78,7 @@ class CommandRunner:
         self._spawn = spawn
         self._closing = closing
         self._tokens = tokens
+        self._repeats = Repeats(REPEATS_WITHIN)
 
     def channel(self) -> Subscription:
         """This node's command channel, to start before the node takes chargers."""
@@ -72,6 +97,10 @@ class CommandRunner:
             request = CommandRequest.model_validate(raw)
         except (orjson.JSONDecodeError, ValidationError):
             log.warning("malformed command envelope dropped")
+            return
+        # a hand-on (hops + 1) may come back to a node the charger returned to: a new delivery
+        if self._repeats.again((request.id, request.hops), time.monotonic()):
+            log.warning("a command delivered twice ran once", extra={"command_id": request.id})
             return
         self._spawn(self._run(request))
 

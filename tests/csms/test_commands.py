@@ -7,6 +7,7 @@ import asyncio
 import pytest
 import redis.asyncio as redis
 
+from csms.command_runner import Repeats
 from csms.server import CsmsApp
 from shared import events as ev
 from shared.bus import Action, CommandRequest, Outcome
@@ -121,6 +122,47 @@ async def test_silent_charger_times_out_and_commands_queue_one_at_a_time(
         await asyncio.wait_for(c.recv_call(), 0.3)
     outcomes = {(r := await asyncio.wait_for(queue.get(), 5)).id: r.outcome for _ in range(2)}
     assert outcomes == {f"t1-{uid}": Outcome.TIMEOUT, f"t2-{uid}": Outcome.TIMEOUT}
+
+
+async def test_a_command_delivered_twice_reaches_the_charger_once(
+    csms: CsmsApp, charger: Connect, rds: redis.Redis, keys: Keys, uid: str, replies
+) -> None:  # type: ignore[no-untyped-def]
+    """A cluster client's retry may publish a command again: one remote start, not two."""
+    channel, queue = replies
+    cp = f"TWICE-{uid}"
+    c = await charger(cp)
+    await c.call("Heartbeat", {})
+
+    def start(command_id: str) -> CommandRequest:
+        return CommandRequest(
+            id=command_id, reply_to=channel, charger_id=cp, action=Action.START,
+            params={"connectorId": 1, "idTag": "TAG1"},
+        )  # fmt: skip
+
+    for request in (start(f"a-{uid}"), start(f"a-{uid}"), start(f"b-{uid}")):
+        await _send(rds, keys, csms, request)
+    for _ in range(2):
+        frame = await asyncio.wait_for(c.recv_call(), 5)
+        assert frame[2] == "RemoteStartTransaction"
+        await c.answer(frame[1], {"status": "Accepted"})
+    replies_got = {(await asyncio.wait_for(queue.get(), 5)).id for _ in range(2)}
+    assert replies_got == {f"a-{uid}", f"b-{uid}"}
+    # a repeat's CALL would have been queued long before this one
+    later = CommandRequest(
+        id=f"c-{uid}", reply_to=channel, charger_id=cp, action=Action.AVAILABILITY,
+        params={"operative": False},
+    )  # fmt: skip
+    await _send(rds, keys, csms, later)
+    frame = await asyncio.wait_for(c.recv_call(), 5)
+    assert frame[2] == "ChangeAvailability"
+
+
+def test_repeats_are_known_within_their_window_only() -> None:
+    repeats = Repeats(10.0)
+    assert not repeats.again(("c1", 0), 100.0)
+    assert repeats.again(("c1", 0), 109.9)
+    assert not repeats.again(("c1", 1), 109.9)  # handed on: another delivery
+    assert not repeats.again(("c1", 0), 110.0)  # the first sighting has expired
 
 
 async def test_command_for_a_charger_not_here_says_offline(

@@ -5,7 +5,8 @@ one pipeline per primary. A reconnection storm is thousands of handshakes, each 
 charger's hash and running the attach script: one round trip per batch instead of one per
 charger, and no queue of callers waiting for a pooled connection. A redirected command
 (MOVED, ASK, TRYAGAIN while a slot moves) is sent again on its own through the cluster
-client, which follows redirects itself.
+client, which follows redirects itself; never twice, as a command may have run though its
+reply was lost.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class Coalescer:
         try:
             return await self.execute(keys[0], "EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:  # flushed again meanwhile, or the slot moved: the slow way
-            return await script(keys=keys, args=args)
+            return await self._redis.once(keys[0], "EVAL", script.script, len(keys), *keys, *args)
 
     async def post(self, channel: str, message: str | bytes) -> int:
         """Publish with the next batch (SPUBLISH on a cluster: only the channel's shard hears
@@ -136,7 +137,7 @@ class Coalescer:
         again = await asyncio.gather(*(self._send_to(c, calls) for c, calls in groups.values()))
         for call in chain.from_iterable(again):
             try:
-                _settle(call, await self._redis.execute_command(*call.args))
+                _settle(call, await self._redis.once(call.key, *call.args))
             except Exception as exc:
                 _settle(call, exc)
 

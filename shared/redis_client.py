@@ -147,6 +147,10 @@ class StandaloneRedis(redis.Redis):  # type: ignore[misc]
         """Publish; the number of subscribers that got it."""
         return int(await self.publish(channel, message))
 
+    async def once(self, key: str, *args: Any) -> Any:
+        """A command sent once (this client never retries one)."""
+        return await self.execute_command(*args)
+
 
 class ClusterRedis(RedisCluster):  # type: ignore[misc]
     """A Redis Cluster. Commands wait for a free connection instead of failing when many run
@@ -228,6 +232,13 @@ class ClusterRedis(RedisCluster):  # type: ignore[misc]
 
     async def post(self, channel: str, message: str | bytes) -> int:
         return int(await self.spublish(channel, message))
+
+    async def once(self, key: str, *args: Any) -> Any:
+        """A command on the key's primary, following MOVED and ASK, but not sent again after a
+        lost connection, as the cluster client otherwise does: it may have run there (a
+        publish, a script)."""
+        node = self.nodes_manager.get_node_from_slot(key_slot(key.encode()))
+        return await self.execute_command(*args, target_nodes=node)
 
     async def aclose(self) -> None:
         # redis-py calls this itself on CLUSTERDOWN, while other tasks use and add node

@@ -164,3 +164,18 @@ async def test_on_a_lane_replies_errors_and_missing_scripts_are_each_callers_own
     assert isinstance(bad, ResponseError) and "WRONGTYPE" in str(bad)
     assert sorted(n for n, _ in ran) == list(range(1, 51))  # each ran once
     assert batcher.batches < 10
+
+
+async def test_a_call_sent_to_a_primary_that_lost_its_slot_follows_the_redirect(
+    cluster_rds: redis.Redis, uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slot map read before the slot moved: the primary answers MOVED, the call goes on."""
+    key = f"{{{uid}}}:moved"
+    await cluster_rds.hset(key, mapping={"n": "7"})
+    owner = cluster_rds.get_node_from_key(key)
+    [elsewhere, *_] = [n for n in cluster_rds.get_primaries() if n.name != owner.name]
+    stale = cluster_rds.client_at(elsewhere.host, elsewhere.port)
+    monkeypatch.setattr(cluster_rds, "node_client", lambda _key: stale)
+    batcher = Coalescer(cluster_rds)
+    assert await batcher.execute(key, "HGET", key, "n") == "7"
+    assert await batcher.post(f"{{{uid}}}:channel", "nobody listens") == 0

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -142,6 +143,37 @@ async def test_a_connection_closed_under_a_cluster_command_is_unavailable_not_a_
         monkeypatch.setattr(RedisCluster, "execute_command", closed_writer)
         with pytest.raises(UNAVAILABLE):
             await client.get("k")
+    finally:
+        monkeypatch.undo()
+        await client.aclose()
+
+
+async def test_once_never_sends_a_cluster_command_again_after_its_reply_was_lost(
+    cluster_url: str, monkeypatch: pytest.MonkeyPatch, uid: str
+) -> None:
+    """The cluster client sends a command again after a lost connection, though it may have
+    run: a publish delivered twice, a script run twice. `once` does not."""
+    from redis.asyncio.cluster import ClusterNode
+
+    real = ClusterNode.execute_command
+
+    async def reply_lost(self: ClusterNode, *args: Any, **kwargs: Any) -> Any:
+        result = await real(self, *args, **kwargs)
+        if args[0] == "INCR":
+            raise redis.ConnectionError("Connection closed by server.")
+        return result
+
+    client = await connect(cluster_url)
+    retried, sent_once = f"retried-{uid}", f"once-{uid}"
+    try:
+        monkeypatch.setattr(ClusterNode, "execute_command", reply_lost)
+        with pytest.raises(redis.ConnectionError):
+            await client.execute_command("INCR", retried)
+        with pytest.raises(redis.ConnectionError):
+            await client.once(sent_once, "INCR", sent_once)
+        monkeypatch.undo()
+        assert int(await client.get(retried)) > 1  # what `once` is for
+        assert await client.get(sent_once) == "1"
     finally:
         monkeypatch.undo()
         await client.aclose()

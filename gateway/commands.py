@@ -14,6 +14,7 @@ from gateway.nodes import AliveNodes
 from shared.bus import Action, CommandReply, CommandRequest, Outcome
 from shared.ids import new_id
 from shared.pubsub import Subscription
+from shared.redis_client import UNAVAILABLE
 from shared.redis_keys import F, Keys
 from shared.redis_lane import hot_path
 
@@ -148,9 +149,15 @@ class CommandBus:
         future: asyncio.Future[CommandReply] = asyncio.get_running_loop().create_future()
         self._pending[request.id] = future
         try:
-            receivers = await self._path.post(
-                self._keys.node_channel(str(node)), request.model_dump_json()
-            )
+            try:
+                receivers = await self._path.post(
+                    self._keys.node_channel(str(node)), request.model_dump_json()
+                )
+            except UNAVAILABLE:
+                # The connection was lost, perhaps with the publish delivered: it may run, so
+                # its reply is awaited as if it went; no answer is a TIMEOUT, never "retry".
+                log.warning("command publish's answer lost", extra={"command_id": command_id})
+                receivers = None
             if receivers == 0:
                 settled = _concluded(
                     command_id,

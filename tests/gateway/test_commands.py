@@ -9,6 +9,7 @@ import pytest
 import redis.asyncio as redis
 
 from csms.node import Node
+from gateway.state import BUS
 from shared.bus import Action, CommandReply, CommandRequest, Outcome
 from shared.redis_keys import F, Keys
 from shared.settings import Settings
@@ -320,3 +321,61 @@ async def test_a_decommissioned_charger_takes_no_more_commands(
     )
     assert [r["state"] for r in (await batch.json())["results"]] == ["NOT_FOUND"]
     assert node.received == []
+
+
+def _publish_then_lose_the_answer(gw: Gateway, monkeypatch: pytest.MonkeyPatch, sent: bool) -> None:
+    """The connection to Redis dies with the command's publish in flight, delivered or not."""
+    path = gw.app[BUS]._path
+    post = path.post
+
+    async def lost(channel: str, message: str | bytes) -> int:
+        if sent:
+            await post(channel, message)
+        raise redis.ConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(path, "post", lost)
+
+
+async def test_a_command_whose_publish_lost_its_answer_still_gets_the_nodes_reply(
+    gw: Gateway,
+    partner: Partner,
+    charger: MakeCharger,
+    fake_node: StartNode,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    node = await fake_node(f"n1-{uid}", answer(Outcome.ACCEPTED, response={"status": "Accepted"}))
+    cp = await _online_charger(gw, partner, charger, rds, keys, node.node_id)
+    _publish_then_lose_the_answer(gw, monkeypatch, sent=True)
+    resp = await gw.client.post(
+        f"/api/v1/chargers/{cp}/control", json={"action": "on"}, headers=partner.headers
+    )
+    assert resp.status == 200 and (await resp.json())["outcome"] == "ACCEPTED"
+
+
+async def test_a_command_whose_publish_may_not_have_gone_is_a_timeout_not_a_retry(
+    make_gateway: MakeGateway,
+    partner: Partner,
+    charger: MakeCharger,
+    fake_node: StartNode,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """503 tells a partner to retry, and its Idempotency-Key would not hold a retry back: a
+    command that may have reached its node must not be sent again that way."""
+    gw = await make_gateway(command_timeout=0.1)
+    node = await fake_node(f"n1-{uid}", lambda request: None)
+    cp = await _online_charger(gw, partner, charger, rds, keys, node.node_id)
+    _publish_then_lose_the_answer(gw, monkeypatch, sent=False)
+    headers = {**partner.headers, "Idempotency-Key": f"k-{uid}"}
+    path = f"/api/v1/chargers/{cp}/control"
+    first = await gw.client.post(path, json={"action": "on"}, headers=headers)
+    assert first.status == 504 and (await first.json())["outcome"] == "TIMEOUT"
+    monkeypatch.undo()
+    again = await gw.client.post(path, json={"action": "on"}, headers=headers)
+    assert again.status == 504 and again.headers["Idempotent-Replayed"] == "true"
+    assert node.received == []  # nothing went out, and the retry sent nothing either

@@ -20,11 +20,16 @@ KINDS = ("status", "connection", "session", "command")
 EntryId = tuple[int, int]
 
 
+# Each part of a Redis stream entry id is an unsigned 64-bit number.
+_ENTRY_PART_MAX = 2**64 - 1
+
+
 def parse_entry_id(text: str) -> EntryId | None:
     ms, sep, seq = text.partition("-")
     if not sep or not ms.isdigit() or not seq.isdigit() or len(ms) > 20 or len(seq) > 20:
         return None
-    return int(ms), int(seq)
+    entry = int(ms), int(seq)
+    return entry if max(entry) <= _ENTRY_PART_MAX else None
 
 
 def format_entry_id(entry: EntryId) -> str:

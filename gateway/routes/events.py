@@ -148,9 +148,10 @@ async def events(request: web.Request) -> web.StreamResponse:
             # a closed stream frees its slot by its next keep-alive at the latest
             headers={"Retry-After": str(int(HEARTBEAT_SECONDS))},
         )
-    listener = await feed.listen(pid, kinds)
-    expiry = _closed_at_expiry(listener, request[PARTNER].expires_at)
-    try:
+    expiry = None
+    try:  # the slot goes back however the stream ends, even if it never opened
+        listener = await feed.listen(pid, kinds)
+        expiry = _closed_at_expiry(listener, request[PARTNER].expires_at)
         return await serve(request, feed, listener, position)
     finally:
         if expiry is not None:

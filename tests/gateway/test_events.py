@@ -359,6 +359,7 @@ async def test_bad_last_event_id_and_types_are_400(gw: Gateway, partner: Partner
     for headers, params in (
         ({"Last-Event-ID": "yesterday"}, {}),
         ({"Last-Event-ID": "1-1,2-2"}, {}),  # one shard here
+        ({"Last-Event-ID": "99999999999999999999-0"}, {}),  # past Redis's 64 bits
         ({}, {"types": "status,gossip"}),
     ):
         resp = await gw.client.get(
@@ -366,6 +367,25 @@ async def test_bad_last_event_id_and_types_are_400(gw: Gateway, partner: Partner
         )
         assert resp.status == 400
         assert_error_body(await resp.json(), 400, "Bad Request", "/api/v1/events")
+
+
+async def test_a_stream_that_could_not_open_gives_its_slot_back(
+    make_gateway: MakeGateway, partner: Partner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis unreachable while the feed starts: 503, and no slot held for a stream never open."""
+    gw = await make_gateway(max_streams_per_partner=1)
+    tails = feed.EventFeed.tails
+
+    async def unreachable(self: feed.EventFeed) -> Any:
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(feed.EventFeed, "tails", unreachable)
+    for _ in range(2):
+        resp = await gw.client.get("/api/v1/events", headers=partner.headers)
+        assert resp.status == 503
+    monkeypatch.setattr(feed.EventFeed, "tails", tails)
+    async with stream(gw, partner):
+        pass
 
 
 async def test_a_position_older_than_the_retention_gets_a_gap_event(
@@ -420,7 +440,8 @@ def test_positions_parse_and_print() -> None:
     assert feed_events.parse_position("1-2", 1) == [(1, 2)]
     assert feed_events.parse_position("1-2, 3-4", 2) == [(1, 2), (3, 4)]
     assert feed_events.format_position([(1, 2), (3, 4)]) == "1-2,3-4"
-    for bad in ("", "1", "1-", "-1", "a-b", "1-2,3-4"):
+    assert feed_events.parse_position(f"{2**64 - 1}-{2**64 - 1}", 1) == [(2**64 - 1,) * 2]
+    for bad in ("", "1", "1-", "-1", "a-b", "1-2,3-4", f"{2**64}-0", f"0-{2**64}"):
         assert feed_events.parse_position(bad, 1) is None
     assert feed_events.present({"type": ev.METER, "cp": "A"}) is None
 

@@ -104,7 +104,16 @@ class Dispatcher:
         settled = list(await asyncio.gather(*(one(o) for o in orders)))
         for order, s in zip(orders, settled, strict=True):
             COMMANDS.labels(order.action.value, s.reply.outcome.value).inc()
-        await self._finish(partner_id, orders, settled)
+        try:
+            await self._finish(partner_id, orders, settled)
+        except Exception:
+            # The commands ran: their outcomes are the answer, and an error instead would
+            # free the Idempotency-Key for a retry that runs them again. A node's outcome is
+            # on the stream all the same; one only the gateway knew ends as TIMEOUT.
+            log.exception(
+                "command outcomes not recorded",
+                extra={"command_ids": [o.command_id for o in orders]},
+            )
         return settled
 
     async def _finish(

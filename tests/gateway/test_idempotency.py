@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 import redis.asyncio as redis
 
-from gateway import idempotency
+from gateway import command_log, idempotency
 from gateway.commands import REPLY_MARGIN
 from shared.bus import CommandReply, CommandRequest, Outcome
 from shared.redis_keys import Keys
@@ -72,6 +73,34 @@ async def test_a_repeat_replays_the_first_answer_without_sending_again(
     # another key is another request
     other = await gw.client.post(path, json={"action": "on"}, headers=_headers(partner, "k-2"))
     assert other.status == 200 and len(node.received) == 2
+
+
+async def test_a_command_whose_outcome_could_not_be_recorded_is_answered_and_kept(
+    gw: Gateway,
+    partner: Partner,
+    charger: MakeCharger,
+    fake_node: StartNode,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL failed after the charger answered: an error would free the key for a retry
+    that sends the command again (a second hard reset)."""
+    node = await fake_node(f"n-{uid}", accept)
+    cp = await _setup(gw, partner, charger, rds, keys, node.node_id)
+
+    async def postgres_gone(*args: Any) -> None:
+        raise ConnectionRefusedError("PostgreSQL is down")
+
+    monkeypatch.setattr(command_log, "record_outcomes", postgres_gone)
+    path = f"/api/v1/chargers/{cp}/control"
+    first = await gw.client.post(path, json={"action": "on"}, headers=_headers(partner, "k-pg"))
+    assert first.status == 200 and (await first.json())["outcome"] == "ACCEPTED"
+    monkeypatch.undo()
+    again = await gw.client.post(path, json={"action": "on"}, headers=_headers(partner, "k-pg"))
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(node.received) == 1
 
 
 async def test_same_key_with_another_body_is_422_and_sends_nothing(

@@ -14,7 +14,7 @@ from typing import Any
 
 from csms import limits
 from csms.authorization import RunningChange, TokenState, token_of
-from csms.session import Context, Handler, Session
+from csms.session import Context, Handler, Saved, Session
 from shared import framing, ocpp_schemas
 from shared.events import Event
 from shared.framing import CODES, Call, CallError, CallResult
@@ -59,6 +59,10 @@ class Send:
     frame: str
 
 
+# The actions whose handlers change a transaction's state in the session.
+TRANSACTIONAL = frozenset({"StartTransaction", "StopTransaction", "TransactionEvent"})
+
+
 @dataclass(slots=True)
 class Store:
     """Write the fields and events, then send `stored()`'s frame, or `not_stored()`'s if the
@@ -72,6 +76,8 @@ class Store:
     # once stored: the token's transaction to record or clear (csms/authorization.py)
     running: RunningChange | None = None
     then: tuple[str, dict[str, Any]] | None = None  # once answered: a CALL to the charger
+    # a transaction's message: the session as it was, put back if the write fails
+    before: Saved | None = None
 
 
 @dataclass(slots=True)
@@ -210,11 +216,26 @@ class ChargerProtocol:
             authorize_unknown=policy.authorize_unknown,
             concurrent_tx=policy.concurrent_tx,
         )
-        outcome = self._handlers[call.action](ctx, call.payload)
+        # The charger sends a message again when its write failed: the handler must then find
+        # the session as it was, or a stop would be taken for a repeat of itself and dropped.
+        before = self.session.saved() if call.action in TRANSACTIONAL else None
+        try:
+            outcome = self._handlers[call.action](ctx, call.payload)
+        except Exception:
+            if before is not None:
+                self.session.restore(before)
+            raise
         outcome.fields[F.SEEN] = repr(now)
         answer = framing.call_result(call.id, outcome.response)
         return Store(
-            call, data, outcome.fields, outcome.events, answer, outcome.running, outcome.then
+            call,
+            data,
+            outcome.fields,
+            outcome.events,
+            answer,
+            outcome.running,
+            outcome.then,
+            before,
         )
 
     def stored(self, store: Store) -> str:
@@ -224,6 +245,8 @@ class ChargerProtocol:
 
     def not_stored(self, store: Store) -> str:
         """The answer to a CALL whose write failed: the charger keeps it and sends it again."""
+        if store.before is not None:
+            self.session.restore(store.before)
         return framing.call_error(
             store.call.id, self.codes.internal, "could not store the message; retry"
         )

@@ -29,6 +29,19 @@ log = logging.getLogger(__name__)
 ENDED_KEPT = 8
 
 
+# Session.saved(): raw_status, charging_state, transactions, meter_start_unknown, last_wh,
+# tx_tokens, ended.
+Saved = tuple[
+    dict[int, str],
+    dict[int, str],
+    dict[int, str],
+    set[str],
+    dict[str, float],
+    dict[int, str],
+    tuple[str, ...],
+]
+
+
 @dataclass(slots=True)
 class Session:
     """What the node remembers about one charger while its connection is open."""
@@ -53,6 +66,30 @@ class Session:
     # The latest transactions that ended, latest last. A charger that repeats a stop (its answer
     # was lost with its connection) or reports on a transaction after its end changes nothing.
     ended: tuple[str, ...] = ()
+
+    def saved(self) -> Saved:
+        """What a transaction's messages change, to put back with `restore`."""
+        return (
+            dict(self.raw_status),
+            dict(self.charging_state),
+            dict(self.transactions),
+            set(self.meter_start_unknown),
+            dict(self.last_wh),
+            dict(self.tx_tokens),
+            self.ended,
+        )
+
+    def restore(self, saved: Saved) -> None:
+        """Back to what `saved` kept (handlers hold the session's dicts only while they run)."""
+        (
+            self.raw_status,
+            self.charging_state,
+            self.transactions,
+            self.meter_start_unknown,
+            self.last_wh,
+            self.tx_tokens,
+            self.ended,
+        ) = saved
 
     def partner_status(self, connector: int) -> PartnerStatus:
         raw = self.raw_status.get(connector)

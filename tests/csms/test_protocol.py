@@ -47,6 +47,7 @@ def answer(action: object) -> list[Any]:
     return decoded
 
 
+TS_16 = "2026-01-01T00:00:00Z"
 STATUS_16 = {"connectorId": 1, "errorCode": "NoError", "status": "Charging"}
 
 
@@ -204,6 +205,35 @@ def test_transaction_event_tracks_the_transaction_and_ends_it_at_its_last_readin
     assert tx_stop["meter_stop_wh"] == 250  # no reading at the end: the latest one
     assert p.session.transactions == {}
     assert ended.fields["tx:1"] == ""
+
+
+def _stored_or_resumed(p: ChargerProtocol, action: Action) -> Store:
+    if isinstance(action, Lookup):
+        action = unknown_token(p, action)
+    assert isinstance(action, Store), action
+    return action
+
+
+@pytest.mark.parametrize("version", [OCPP16, OCPP201])
+def test_a_stop_whose_write_failed_ends_the_transaction_when_sent_again(version: str) -> None:
+    """The charger is told InternalError and sends the stop again: it is a stop, not a repeat
+    of an ended transaction's report, answered and dropped."""
+    p = protocol(version)
+    if version == OCPP16:
+        start = {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": TS_16}
+        stop = {"transactionId": 1, "meterStop": 500, "timestamp": TS_16}
+        messages = [("StartTransaction", start), ("StopTransaction", stop)]
+    else:
+        start = _tx_event("Started", 0, evse={"id": 1}, meterValue=_energy(100))
+        messages = [("TransactionEvent", start), ("TransactionEvent", _tx_event("Ended", 1))]
+    [(start_action, start_payload), (stop_action, stop_payload)] = messages
+    p.stored(_stored_or_resumed(p, p.receive(frame("1", start_action, start_payload), NOW)))
+    failed = _stored_or_resumed(p, p.receive(frame("2", stop_action, stop_payload), NOW))
+    p.not_stored(failed)
+    assert p.session.transactions == {1: "1" if version == OCPP16 else "tx-1"}
+    again = _stored_or_resumed(p, p.receive(frame("3", stop_action, stop_payload), NOW))
+    assert [e["type"] for e in again.events if e["type"] == "tx_stop"] == ["tx_stop"]
+    assert again.fields["tx:1"] == "" and p.session.transactions == {}
 
 
 @pytest.mark.parametrize("connector", [-1, 17, 1_000_000_000])

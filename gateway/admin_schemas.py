@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
@@ -19,6 +19,7 @@ from gateway.schemas import (
     WHOLE,
     ChargerId,
     Cursor,
+    Instant,
     Status,
     Timestamp,
     no_default,
@@ -103,7 +104,7 @@ class KeyIssue(_Body):
         description="A label",
         examples=["production"],
     )
-    expires_at: AwareDatetime | None = Field(
+    expires_at: Instant | None = Field(
         None,
         alias="expiresAt",
         description="When the key stops working; default never",
@@ -122,7 +123,7 @@ class KeyRotate(_Body):
         ),
         WHOLE,
     ] = Field(86_400, alias="overlapSeconds")
-    expires_at: AwareDatetime | None = Field(
+    expires_at: Instant | None = Field(
         None, alias="expiresAt", description="Expiry of the new key; default never"
     )
 
@@ -214,8 +215,8 @@ class AuditQuery(_Query):
     target: str | None = Field(
         None, pattern=CHARGER_ID_PATTERN, description="A partner or charger id", examples=["acme"]
     )
-    from_: AwareDatetime | None = Field(None, alias="from", description="Since (inclusive)")
-    to: AwareDatetime | None = Field(None, description="Until (exclusive)")
+    from_: Instant | None = Field(None, alias="from", description="Since (inclusive)")
+    to: Instant | None = Field(None, description="Until (exclusive)")
     limit: int = Field(100, ge=1, le=1000, description="Page size (1-1000)")
     cursor: Cursor | None = None
 

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import ApiError
+from gateway.schemas import representable
 
 
 def encode(*key: Any) -> str:
@@ -39,7 +40,7 @@ def time_of(value: object) -> datetime:
         ts = datetime.fromisoformat(value)
     except ValueError:
         raise bad() from None
-    if ts.tzinfo is None:
+    if ts.tzinfo is None or not representable(ts):
         raise bad()
     return ts
 
@@ -55,7 +56,13 @@ def time_and_id(cursor: str | None) -> tuple[datetime, str] | None:
 
 
 def _unsafe(value: Any) -> bool:
-    # only what encode() puts in: short strings without NUL (which PostgreSQL refuses), ints
+    # only what encode() puts in: short strings without NUL (which PostgreSQL refuses), and
+    # ints of the int columns they were read from
     if isinstance(value, str):
         return "\x00" in value or len(value) > 256
-    return not isinstance(value, int) or isinstance(value, bool)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return True
+    return not _INT_MIN <= value <= _INT_MAX
+
+
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1

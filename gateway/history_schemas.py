@@ -5,21 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from typing_extensions import TypedDict
 
-from gateway.schemas import ASCII_PRINTABLE, Cursor, QueryModel
+from gateway.schemas import ASCII_PRINTABLE, Cursor, Instant, QueryModel
 
 
 class HistoryQuery(QueryModel):
-    from_: AwareDatetime | None = Field(
+    from_: Instant | None = Field(
         None,
         alias="from",
         description="Start of the window (inclusive, ISO 8601 with offset);"
         " default 24 h before `to`",
         examples=["2026-03-01T00:00:00Z"],
     )
-    to: AwareDatetime | None = Field(
+    to: Instant | None = Field(
         None,
         description="End of the window (exclusive, ISO 8601 with offset); default now",
         examples=["2026-03-02T00:00:00Z"],

@@ -4,9 +4,10 @@ their own module: charger_schemas, command_schemas, history_schemas, event_schem
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from typing_extensions import TypedDict
 
 from shared.ids import CHARGER_ID_RE, valid_charger_id
@@ -31,6 +32,30 @@ class QueryModel(BaseModel):
     # lax about types, unlike bodies (query parameters arrive as strings); an unknown one is
     # a 400 naming it, so a misspelt filter is not silently ignored
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+# A day inside Python's years, so that a window's default start (a day before its end) and
+# the move to UTC that PostgreSQL makes stay representable.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def representable(ts: datetime) -> bool:
+    """Whether an aware time lies within EARLIEST and LATEST."""
+    try:
+        return EARLIEST <= ts <= LATEST
+    except OverflowError:  # 0001-01-01T00:00+14:00 has no UTC time
+        return False
+
+
+def _representable(ts: datetime) -> datetime:
+    if not representable(ts):
+        raise ValueError("must lie between 0001-01-02 and 9999-12-30 (UTC)")
+    return ts
+
+
+# A time with its offset, as bodies and query parameters take one.
+Instant = Annotated[AwareDatetime, AfterValidator(_representable)]
 
 
 def _charger_id(value: str) -> str:

@@ -6,12 +6,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
 from gateway.command_log import iso
-from gateway.schemas import ISO_EXAMPLE, BodyModel, Cursor, QueryModel, Timestamp, no_default
+from gateway.schemas import (
+    ISO_EXAMPLE,
+    BodyModel,
+    Cursor,
+    Instant,
+    QueryModel,
+    Timestamp,
+    no_default,
+)
 from shared import registry
 from shared.ids import PARTNER_ID_RE, TOKEN_ID_RE
 
@@ -58,9 +66,7 @@ class TokenCreate(BodyModel):
     id: TokenIdField
     status: TokenStatus = Field(description=_STATUS_DESCRIPTION)
     type: TokenType | None = Field(None, description=_TYPE_DESCRIPTION)
-    expires_at: AwareDatetime | None = Field(
-        None, alias="expiresAt", description=_EXPIRY_DESCRIPTION
-    )
+    expires_at: Instant | None = Field(None, alias="expiresAt", description=_EXPIRY_DESCRIPTION)
     group_id: TokenIdField | None = Field(None, alias="groupId", description=_GROUP_DESCRIPTION)
     partner_id: Annotated[str, Field(pattern=PARTNER_ID_RE.pattern, examples=["acme"])] | None = (
         Field(None, alias="partnerId", description="The partner whose driver holds it")
@@ -83,9 +89,7 @@ class PartnerTokenUpdate(_Changes):
     type: TokenType | SkipJsonSchema[None] = Field(
         None, description=_TYPE_DESCRIPTION, json_schema_extra=no_default
     )
-    expires_at: AwareDatetime | None = Field(
-        None, alias="expiresAt", description=_EXPIRY_DESCRIPTION
-    )
+    expires_at: Instant | None = Field(None, alias="expiresAt", description=_EXPIRY_DESCRIPTION)
     group_id: TokenIdField | None = Field(None, alias="groupId", description=_GROUP_DESCRIPTION)
 
 
@@ -104,9 +108,7 @@ class PartnerTokenPut(BodyModel):
 
     status: TokenStatus = Field(description=_STATUS_DESCRIPTION)
     type: TokenType | None = Field(None, description=_TYPE_DESCRIPTION)
-    expires_at: AwareDatetime | None = Field(
-        None, alias="expiresAt", description=_EXPIRY_DESCRIPTION
-    )
+    expires_at: Instant | None = Field(None, alias="expiresAt", description=_EXPIRY_DESCRIPTION)
     group_id: TokenIdField | None = Field(None, alias="groupId", description=_GROUP_DESCRIPTION)
 
 

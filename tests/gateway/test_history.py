@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import redis.asyncio as redis
 
+from gateway import cursors
 from shared import registry
 from shared.redis_keys import Keys
 from tests.gateway.support import Gateway, MakeCharger, MakePartner, Partner, assert_error_body
@@ -88,6 +89,13 @@ async def test_meter_values_in_a_window_page_by_page(
         {"limit": "1001"},
         {"cursor": "garbage!"},
         {"cursor": "WzFd"},  # valid base64 JSON, wrong shape
+        # times no window can be drawn around, or that have no UTC time
+        {"to": "0001-01-01T00:00:00Z"},
+        {"from": "0001-01-01T00:00:00+14:00"},
+        {"to": "9999-12-31T23:59:59-14:00"},
+        # cursors this API never hands out: a seq past its int column, a time with no UTC time
+        {"cursor": cursors.encode("2026-03-01T10:00:00+00:00", "1-0", 3_000_000_000)},
+        {"cursor": cursors.encode("0001-01-01T00:00:00+14:00", "1-0", 1)},
     ):
         resp = await gw.client.get(path, params=params, headers=partner.headers)
         assert resp.status == 400, params

@@ -116,6 +116,7 @@ async def test_bad_payloads_are_refused_and_change_nothing(
         {"id": "has space", "status": "Accepted"},
         {"id": "x" * 37, "status": "Accepted"},
         {"id": tag, "status": "Accepted", "expiresAt": "2027-01-01T00:00:00"},  # no zone
+        {"id": tag, "status": "Accepted", "expiresAt": "9999-12-31T23:59:59-14:00"},  # no UTC
         {"id": tag, "status": "Accepted", "colour": "blue"},
         {"id": tag, "status": "Accepted", "groupId": "a/b"},
         {"id": 42, "status": "Accepted"},
@@ -141,6 +142,7 @@ async def test_bad_payloads_are_refused_and_change_nothing(
         {"status": "Maybe"},
         {"type": None},
         {"expiresAt": "tomorrow"},
+        {"expiresAt": "9999-12-31T23:59:59-14:00"},
         {"partnerId": "Not A Partner"},
         {"colour": "blue"},
     ):

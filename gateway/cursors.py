@@ -21,13 +21,14 @@ def bad() -> ApiError:
     return ApiError(400, "cursor: not a cursor this API returned")
 
 
-def decode(cursor: str, arity: int) -> list[Any]:
-    """The sort key a cursor holds; any cursor this API did not hand out is a 400."""
+def decode(cursor: str, *arities: int) -> list[Any]:
+    """The sort key a cursor holds, of one of these lengths; any cursor this API did not hand
+    out is a 400."""
     try:
         key = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
         key = None
-    if not isinstance(key, list) or len(key) != arity or any(_unsafe(k) for k in key):
+    if not isinstance(key, list) or len(key) not in arities or any(_unsafe(k) for k in key):
         raise bad()
     return key
 
@@ -53,6 +54,20 @@ def time_and_id(cursor: str | None) -> tuple[datetime, str] | None:
     if not isinstance(key, str):
         raise bad()
     return time_of(at), key
+
+
+def session_key(cursor: str | None) -> tuple[datetime, str, str] | None:
+    """Where a previous page of sessions ended: (start, transaction id, charger id); None for
+    the first page. Transaction ids are the charger's own, so only the three are one session.
+    A cursor handed out before it held the charger stops before every charger's session of
+    that time and id, as it did then."""
+    if cursor is None:
+        return None
+    at, transaction_id, *charger = decode(cursor, 3, 2)
+    charger_id = charger[0] if charger else ""
+    if not isinstance(transaction_id, str) or not isinstance(charger_id, str):
+        raise bad()
+    return time_of(at), transaction_id, charger_id
 
 
 def _unsafe(value: Any) -> bool:

@@ -191,13 +191,26 @@ def session_json(r: Record) -> SessionJson:
     }
 
 
+# Sessions newest first. A transaction id is only its charger's: two chargers' sessions can
+# share a start and an id, so the charger is part of the order a page continues from.
+SESSIONS_ORDER = "started_at DESC, transaction_id DESC, charger_id DESC"
+SESSIONS_BEFORE = (
+    "({at}::timestamptz IS NULL"
+    " OR (started_at, transaction_id, charger_id) < ({at}, {tx}::text, {cp}::text))"
+)
+
+
 def session_page(rows: list[Record], limit: int) -> SessionPage:
     """A page of transactions rows (one more than `limit` fetched: there is a next page)."""
     page = rows[:limit]
     return {
         "sessions": [session_json(r) for r in page],
         "nextCursor": (
-            cursors.encode(page[-1]["started_at"].isoformat(), page[-1]["transaction_id"])
+            cursors.encode(
+                page[-1]["started_at"].isoformat(),
+                page[-1]["transaction_id"],
+                page[-1]["charger_id"],
+            )
             if len(rows) > limit
             else None
         ),
@@ -213,17 +226,16 @@ async def charger_sessions(
     limit: int,
 ) -> SessionPage:
     """The sessions that started in [start, to), newest first."""
-    before = cursors.time_and_id(cursor)
+    before = cursors.session_key(cursor)
     rows = await pool.fetch(
         "SELECT * FROM transactions"
         " WHERE charger_id = $1 AND started_at >= $2 AND started_at < $3"
-        " AND ($4::timestamptz IS NULL OR (started_at, transaction_id) < ($4, $5::text))"
-        " ORDER BY started_at DESC, transaction_id DESC LIMIT $6",
+        f" AND {SESSIONS_BEFORE.format(at='$4', tx='$5', cp='$6')}"
+        f" ORDER BY {SESSIONS_ORDER} LIMIT $7",
         charger_id,
         start,
         to,
-        before[0] if before else None,
-        before[1] if before else None,
+        *(before or (None, None, None)),
         limit + 1,
     )
     return session_page(rows, limit)

@@ -11,7 +11,7 @@ from aiohttp import web
 from gateway import cursors
 from gateway.api import Endpoint, Reply
 from gateway.errors import ApiError
-from gateway.history import session_page, window
+from gateway.history import SESSIONS_BEFORE, SESSIONS_ORDER, session_page, window
 from gateway.history_schemas import HistoryQuery, SessionPage
 from gateway.jsonio import json_response
 from gateway.ownership import token_id_of
@@ -181,19 +181,18 @@ async def token_sessions(request: web.Request) -> web.Response:
     partner = partner_id(request)
     await registry.get_token(request.app[POOL], token_id, owner=partner)
     start, to = window(query, datetime.now(UTC))
-    before = cursors.time_and_id(query.cursor)
+    before = cursors.session_key(query.cursor)
     rows = await request.app[POOL].fetch(
         "SELECT * FROM transactions"
         " WHERE token_partner_id = $1 AND upper(id_tag) = $2"
         " AND started_at >= $3 AND started_at < $4"
-        " AND ($5::timestamptz IS NULL OR (started_at, transaction_id) < ($5, $6::text))"
-        " ORDER BY started_at DESC, transaction_id DESC LIMIT $7",
+        f" AND {SESSIONS_BEFORE.format(at='$5', tx='$6', cp='$7')}"
+        f" ORDER BY {SESSIONS_ORDER} LIMIT $8",
         partner,
         token_uid(token_id),
         start,
         to,
-        before[0] if before else None,
-        before[1] if before else None,
+        *(before or (None, None, None)),
         query.limit + 1,
     )
     return json_response(session_page(rows, query.limit))

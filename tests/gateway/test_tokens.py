@@ -15,6 +15,7 @@ import redis.asyncio as redis
 from websockets.asyncio.client import connect
 
 from csms.server import CsmsApp
+from gateway import cursors
 from shared import registry
 from shared.redis_keys import TF, Keys
 from shared.settings import Settings
@@ -225,6 +226,33 @@ async def test_a_partner_manages_its_own_tokens(
     ]
     resp = await gw.client.get(f"{path}/sessions", headers=other.headers)
     assert resp.status == 404
+
+    # two chargers' sessions with the same start and the same (charger-chosen) id: a page at
+    # a time, neither is skipped
+    same = now - timedelta(minutes=3)
+    await pool.executemany(
+        "INSERT INTO transactions (charger_id, transaction_id, connector_id, id_tag, started_at,"
+        " auth_status, token_partner_id) VALUES ($1, 'T', 1, $2, $3, 'Accepted', $4)",
+        [(f"TWIN{n}-{uid}", tag, same, me.id) for n in (1, 2)],
+    )
+    paged, cursor = [], None
+    while True:
+        params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+        resp = await gw.client.get(f"{path}/sessions", headers=me.headers, params=params)
+        page = await resp.json()
+        paged += [(s["chargerId"], s["transactionId"]) for s in page["sessions"]]
+        if (cursor := page["nextCursor"]) is None:
+            break
+    assert paged == [
+        (f"ANY-{uid}", "2"),
+        (f"ANY-{uid}", "1"),
+        (f"TWIN2-{uid}", "T"),
+        (f"TWIN1-{uid}", "T"),
+    ]
+    # a cursor handed out before cursors held the charger still pages
+    old = cursors.encode(now.isoformat(), "9")
+    resp = await gw.client.get(f"{path}/sessions", headers=me.headers, params={"cursor": old})
+    assert resp.status == 200 and len((await resp.json())["sessions"]) == 4
 
 
 async def test_a_change_through_one_gateway_is_enforced_on_another_node_within_a_second(

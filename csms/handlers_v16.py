@@ -84,16 +84,34 @@ def authorize(ctx: Context, p: dict[str, Any]) -> Outcome:
     return Outcome({"idTagInfo": id_tag_info(status, state.token)})
 
 
+def start_said(p: dict[str, Any]) -> str:
+    """What a StartTransaction says, to know it again: its time, meter and token."""
+    return f"{p['timestamp']} {p['meterStart']} {p['idTag']}"
+
+
 def start_transaction(ids: TransactionIds) -> Handler:
     def handle(ctx: Context, p: dict[str, Any]) -> Outcome:
         s = ctx.session
-        tx_id = str(ids())
         connector = p["connectorId"]
+        said = start_said(p)
+        running_tx = s.transactions.get(connector)
+        if running_tx is not None and s.tx_starts.get(connector) == said:
+            # Sent again on a new connection, its answer lost with the old one: the charger
+            # has no transaction id yet, and gets the one it was given.
+            status, state = verdict(ctx, p["idTag"], running_tx)
+            info = id_tag_info(status, state.token)
+            return Outcome({"idTagInfo": info, "transactionId": int(running_tx)})
+        tx_id = str(ids())
         status, state = verdict(ctx, p["idTag"], tx_id)
         # Refused or not, the charger has the transaction (and stops it): it is tracked and
         # recorded, with the refusal.
         s.transactions[connector] = tx_id
-        fields = {f"{F.TRANSACTION}{connector}": tx_id, f"{F.TX_TOKEN}{connector}": ""}
+        s.tx_starts[connector] = said
+        fields = {
+            f"{F.TRANSACTION}{connector}": tx_id,
+            f"{F.TX_TOKEN}{connector}": "",
+            f"{F.TX_START}{connector}": said,
+        }
         running = None
         if status == ACCEPTED and state.token is not None:
             s.tx_tokens[connector] = state.uid
@@ -137,6 +155,8 @@ def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
     running = None
     if connector is not None:
         del s.transactions[connector]
+        s.tx_starts.pop(connector, None)
+        fields[f"{F.TX_START}{connector}"] = ""
         if "transactionData" in p:
             meter_fields, events = meter_outcome(ctx, connector, tx, p["transactionData"])
             fields |= meter_fields

@@ -184,6 +184,8 @@ class CsmsServer:
                         session.transactions[int(name[len(F.TRANSACTION) :])] = value
                     elif name.startswith(F.TX_TOKEN):
                         session.tx_tokens[int(name[len(F.TX_TOKEN) :])] = value
+                    elif name.startswith(F.TX_START):
+                        session.tx_starts[int(name[len(F.TX_START) :])] = value
                     elif name == F.ENDED:
                         session.ended = tuple(map(str, orjson.loads(value)))
                 except (ValueError, TypeError):

@@ -30,13 +30,14 @@ ENDED_KEPT = 8
 
 
 # Session.saved(): raw_status, charging_state, transactions, meter_start_unknown, last_wh,
-# tx_tokens, ended.
+# tx_tokens, tx_starts, ended.
 Saved = tuple[
     dict[int, str],
     dict[int, str],
     dict[int, str],
     set[str],
     dict[str, float],
+    dict[int, str],
     dict[int, str],
     tuple[str, ...],
 ]
@@ -63,6 +64,9 @@ class Session:
     last_wh: dict[str, float] = field(default_factory=dict)
     # connector/EVSE -> the registered token (canonical id) its transaction runs for
     tx_tokens: dict[int, str] = field(default_factory=dict)
+    # 1.6: connector -> its running transaction's StartTransaction, as start_said() puts it; the
+    # same start sent again (its answer lost with the connection) is that transaction
+    tx_starts: dict[int, str] = field(default_factory=dict)
     # The latest transactions that ended, latest last. A charger that repeats a stop (its answer
     # was lost with its connection) or reports on a transaction after its end changes nothing.
     ended: tuple[str, ...] = ()
@@ -76,6 +80,7 @@ class Session:
             set(self.meter_start_unknown),
             dict(self.last_wh),
             dict(self.tx_tokens),
+            dict(self.tx_starts),
             self.ended,
         )
 
@@ -88,6 +93,7 @@ class Session:
             self.meter_start_unknown,
             self.last_wh,
             self.tx_tokens,
+            self.tx_starts,
             self.ended,
         ) = saved
 

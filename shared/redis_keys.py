@@ -65,6 +65,7 @@ class F:
     CHARGING_STATE = "cs:"  # OCPP 2.0.1 transaction charging state, per EVSE
     TRANSACTION = "tx:"  # running transaction id, per connector
     TX_TOKEN = "tk:"  # the registered token (canonical id) its transaction runs for, per connector
+    TX_START = "txs:"  # 1.6: what the running transaction's StartTransaction said, per connector
     ENDED = "ended"  # JSON list of the latest transaction ids that ended, latest last
 
 

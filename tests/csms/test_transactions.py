@@ -105,6 +105,30 @@ async def test_ocpp16_a_stop_repeated_after_a_reconnect_is_answered_and_ends_not
     assert [e["transaction_id"] for e in stops] == [str(tx), "424242"]
 
 
+async def test_ocpp16_a_start_sent_again_after_a_reconnect_is_the_same_transaction(
+    charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    """Its answer was lost with the connection, so the charger has no id: it gets the first,
+    and no second transaction is left running for ever."""
+    cp = f"RST16-{uid}"
+    start = {"connectorId": 1, "idTag": "T", "meterStart": 100, "timestamp": TS}
+    first = await (await charger(cp)).call("StartTransaction", start)
+    again = await charger(cp)
+    repeat = await again.call("StartTransaction", start)
+    assert repeat[0] == 3 and repeat[2] == first[2]
+    # another start on the connector (a later time) is another transaction
+    later = await again.call("StartTransaction", {**start, "timestamp": "2026-01-01T01:00:00Z"})
+    assert later[2]["transactionId"] != first[2]["transactionId"]
+    starts = await _events(rds, keys, cp, "tx_start")
+    assert [e["transaction_id"] for e in starts] == [
+        str(first[2]["transactionId"]),
+        str(later[2]["transactionId"]),
+    ]
+    stop = {"transactionId": later[2]["transactionId"], "meterStop": 900, "timestamp": TS}
+    await again.call("StopTransaction", stop)
+    assert await rds.hget(keys.charger(cp), f"{F.TX_START}1") == ""
+
+
 async def test_ocpp201_a_report_after_the_end_neither_runs_nor_ends_the_transaction_again(
     charger: Connect, rds: redis.Redis, keys: Keys, uid: str
 ) -> None:

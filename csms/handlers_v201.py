@@ -12,6 +12,7 @@ from csms.session import (
     Context,
     Handler,
     Outcome,
+    Session,
     accept,
     boot,
     heartbeat,
@@ -47,6 +48,7 @@ def meter_values(ctx: Context, p: dict[str, Any]) -> Outcome:
     wh = _energy_wh(events)
     if tx is not None and wh is not None:
         ctx.session.last_wh[tx] = wh
+        fields[f"{F.TX_METER}{evse}"] = ctx.session.meter_state(tx)
     return Outcome({}, fields, events)
 
 
@@ -117,14 +119,12 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
         s.last_wh.pop(tx, None)
         s.meter_start_unknown.discard(tx)
         fields |= s.end(tx)
-        if s.transactions.get(evse) in (tx, None):  # not another transaction's EVSE
-            s.transactions.pop(evse, None)
-            s.charging_state.pop(evse, None)
-            fields[f"{F.TRANSACTION}{evse}"] = ""
-            fields[f"{F.CHARGING_STATE}{evse}"] = ""
-            uid = s.tx_tokens.pop(evse, None)
+        # where it ran, and the EVSE the end names unless another transaction runs there
+        for place in {evse, s.connector_of(tx)}:
+            if place is None or s.transactions.get(place) not in (tx, None):
+                continue
+            uid = _forget(s, place, fields)
             if uid is not None:
-                fields[f"{F.TX_TOKEN}{evse}"] = ""
                 running = RunningChange(uid, s.charger_id, tx, False)
         events.append(
             ev.tx_stop(
@@ -139,6 +139,14 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
             )
         )
     else:
+        tracked = s.connector_of(tx)
+        if tracked is not None and tracked != evse:
+            # Started before its EVSE was known (on EVSE 0, as a charger may before the cable
+            # is in): the transaction is this EVSE's now, and its token with it.
+            uid = _forget(s, tracked, fields)
+            if uid is not None and evse not in s.tx_tokens:
+                s.tx_tokens[evse] = uid
+                fields[f"{F.TX_TOKEN}{evse}"] = uid
         previous = s.transactions.get(evse)
         if previous is not None and previous != tx:
             # a transaction the charger never ended: forget it, so state stays one per EVSE
@@ -154,6 +162,7 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
         if "chargingState" in info:
             s.charging_state[evse] = info["chargingState"]
             fields[f"{F.CHARGING_STATE}{evse}"] = info["chargingState"]
+        fields[f"{F.TX_METER}{evse}"] = s.meter_state(tx)
     if s.partner_status(evse) != before and evse in s.raw_status:
         events.append(status_event(ctx, evse, before, p["timestamp"]))
     response: dict[str, Any] = {}
@@ -172,6 +181,19 @@ def _after_end(
         status, state = verdict(ctx, id_token, tx, starting=False)
         response["idTokenInfo"] = id_token_info(status, state.token)
     return Outcome(response, fields, events)
+
+
+def _forget(s: Session, evse: int, fields: dict[str, str]) -> str | None:
+    """Clear an EVSE's transaction, in the session and the hash; the token it ran for."""
+    s.transactions.pop(evse, None)
+    s.charging_state.pop(evse, None)
+    fields[f"{F.TRANSACTION}{evse}"] = ""
+    fields[f"{F.CHARGING_STATE}{evse}"] = ""
+    fields[f"{F.TX_METER}{evse}"] = ""
+    uid = s.tx_tokens.pop(evse, None)
+    if uid is not None:
+        fields[f"{F.TX_TOKEN}{evse}"] = ""
+    return uid
 
 
 def _energy_wh(events: list[ev.Event]) -> float | None:

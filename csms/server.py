@@ -172,6 +172,7 @@ class CsmsServer:
         )
         # Carry on from the last connection: statuses, running and ended transactions.
         if fields.get(F.PROTOCOL) == protocol:
+            meters: dict[int, str] = {}
             for name, value in fields.items():
                 if not value:
                     continue
@@ -186,10 +187,17 @@ class CsmsServer:
                         session.tx_tokens[int(name[len(F.TX_TOKEN) :])] = value
                     elif name.startswith(F.TX_START):
                         session.tx_starts[int(name[len(F.TX_START) :])] = value
+                    elif name.startswith(F.TX_METER):
+                        meters[int(name[len(F.TX_METER) :])] = value
                     elif name == F.ENDED:
                         session.ended = tuple(map(str, orjson.loads(value)))
                 except (ValueError, TypeError):
                     continue  # a field this version did not write
+            for evse, state in meters.items():
+                try:
+                    session.restore_meter(evse, state)
+                except ValueError:
+                    continue
         return session
 
     async def start(self, host: str, port: int) -> WsServer:

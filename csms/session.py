@@ -97,6 +97,23 @@ class Session:
             self.ended,
         ) = saved
 
+    def meter_state(self, transaction_id: str) -> str:
+        """A running transaction's F.TX_METER field: what a reconnect needs to end it right."""
+        wh = self.last_wh.get(transaction_id)
+        unknown = "?" if transaction_id in self.meter_start_unknown else ""
+        return unknown if wh is None else f"{unknown}{wh!r}"
+
+    def restore_meter(self, evse: int, state: str) -> None:
+        """Read a transaction's F.TX_METER field back (its transaction read first)."""
+        tx = self.transactions.get(evse)
+        if tx is None:
+            return
+        if state.startswith("?"):
+            self.meter_start_unknown.add(tx)
+            state = state[1:]
+        if state:
+            self.last_wh[tx] = float(state)
+
     def partner_status(self, connector: int) -> PartnerStatus:
         raw = self.raw_status.get(connector)
         if raw is None:

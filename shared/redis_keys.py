@@ -65,6 +65,9 @@ class F:
     CHARGING_STATE = "cs:"  # OCPP 2.0.1 transaction charging state, per EVSE
     TRANSACTION = "tx:"  # running transaction id, per connector
     TX_TOKEN = "tk:"  # the registered token (canonical id) its transaction runs for, per connector
+    # 2.0.1: the running transaction's latest energy reading in Wh, per EVSE, after a "?" while
+    # its start reading is still to come (Session.meter_state)
+    TX_METER = "wh:"
     TX_START = "txs:"  # 1.6: what the running transaction's StartTransaction said, per connector
     ENDED = "ended"  # JSON list of the latest transaction ids that ended, latest last
 

@@ -129,6 +129,62 @@ async def test_ocpp16_a_start_sent_again_after_a_reconnect_is_the_same_transacti
     assert await rds.hget(keys.charger(cp), f"{F.TX_START}1") == ""
 
 
+def _tx201_on(kind: str, seq: int, evse: int | None, **extra: Any) -> dict[str, Any]:
+    """A TransactionEvent of transaction "tx-energy", on an EVSE or (None) naming none."""
+    event = {**_tx201(kind, seq), **extra}
+    if evse is None:
+        del event["evse"]
+    else:
+        event["evse"] = {"id": evse}
+    return event
+
+
+@pytest.mark.parametrize("end_names_the_evse", [False, True])
+async def test_ocpp201_a_transaction_started_before_its_evse_was_known_ends_on_it(
+    csms: CsmsApp,
+    charger: Connect,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+    end_names_the_evse: bool,
+) -> None:
+    """A Started may leave out its EVSE (the cable not yet in); a later event names it. The
+    transaction is that EVSE's from then on, and its end leaves nothing running anywhere."""
+    cp = f"EV0-{uid}"
+    c = await charger(cp, "ocpp2.0.1")
+    await c.call("TransactionEvent", _tx201_on("Started", 0, None))
+    session = csms.node.connections[cp].session
+    assert session.transactions == {0: "tx-energy"}
+    await c.call("TransactionEvent", _tx201_on("Updated", 1, 1))
+    assert session.transactions == {1: "tx-energy"}
+    assert (await rds.hget(keys.charger(cp), f"{F.TRANSACTION}0")) == ""
+    ended = _tx201_on("Ended", 2, 1 if end_names_the_evse else None)
+    ended["transactionInfo"] = {"transactionId": "tx-energy", "chargingState": "Idle"}
+    await c.call("TransactionEvent", ended)
+    assert session.transactions == {} and session.charging_state == {}
+    state = await rds.hgetall(keys.charger(cp))
+    assert not any(state.get(f"{F.TRANSACTION}{n}") for n in (0, 1))
+    assert not any(state.get(f"{F.CHARGING_STATE}{n}") for n in (0, 1))
+
+
+async def test_ocpp201_a_reconnect_mid_transaction_keeps_what_its_end_needs(
+    charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    """The latest reading is the stop of an end that carries none, and the first reading the
+    start of a Started that carried none, across a new connection too."""
+    cp = f"RC201-{uid}"
+    await (await charger(cp, "ocpp2.0.1")).call("TransactionEvent", _tx201("Started", 0))
+    c = await charger(cp, "ocpp2.0.1")
+    await c.call("TransactionEvent", _tx201("Updated", 1, {"value": 1500}))
+    [first, filled] = await _events(rds, keys, cp, "tx_start")
+    assert (first["meter_start_wh"], filled["meter_start_wh"]) == (None, 1500)
+    await c.call("TransactionEvent", _tx201("Updated", 2, {"value": 5000}))
+    c = await charger(cp, "ocpp2.0.1")
+    await c.call("TransactionEvent", _tx201("Ended", 3))
+    [end] = await _events(rds, keys, cp, "tx_stop")
+    assert end["meter_stop_wh"] == 5000
+
+
 async def test_ocpp201_a_report_after_the_end_neither_runs_nor_ends_the_transaction_again(
     charger: Connect, rds: redis.Redis, keys: Keys, uid: str
 ) -> None:

@@ -29,16 +29,34 @@ def boot_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
     return boot(ctx, station["vendorName"], station["model"], station.get("firmwareVersion"))
 
 
+# An EVSE delivers through one connector at a time: while one is Occupied the others report
+# Unavailable. The EVSE is what its most telling connector is.
+_EVSE_PRECEDENCE = {"Occupied": 0, "Reserved": 1, "Available": 2, "Faulted": 3, "Unavailable": 4}
+
+
 def status_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
     # Partner connectors are EVSEs in 2.0.1: the unit a partner starts a session on.
     s = ctx.session
     evse = p["evseId"]
     before = s.partner_status(evse)
-    s.raw_status[evse] = p["connectorStatus"]
+    raw = p["connectorStatus"]
+    if p["connectorId"] != 1 or s.connector_raw is not None:
+        raw = _evse_status(s, evse, p["connectorId"], raw)
+    s.raw_status[evse] = raw
     event = status_event(ctx, evse, before, p["timestamp"])
-    return Outcome(
-        {}, {f"{F.RAW}{evse}": p["connectorStatus"], F.STATUS_TS: p["timestamp"]}, [event]
-    )
+    return Outcome({}, {f"{F.RAW}{evse}": raw, F.STATUS_TS: p["timestamp"]}, [event])
+
+
+def _evse_status(s: Session, evse: int, connector: int, raw: str) -> str:
+    """The EVSE's status once one of its connectors reported `raw`."""
+    if s.connector_raw is None:
+        s.connector_raw = {}
+    known = s.connector_raw
+    if evse in s.raw_status and not any(e == evse for e, _ in known):
+        known[evse, 1] = s.raw_status[evse]  # what connector 1 alone reported so far
+    known[evse, connector] = raw
+    mine = [status for (e, _), status in known.items() if e == evse]
+    return min(mine, key=lambda status: _EVSE_PRECEDENCE.get(status, len(_EVSE_PRECEDENCE)))
 
 
 def meter_values(ctx: Context, p: dict[str, Any]) -> Outcome:

@@ -64,6 +64,9 @@ class Session:
     last_wh: dict[str, float] = field(default_factory=dict)
     # connector/EVSE -> the registered token (canonical id) its transaction runs for
     tx_tokens: dict[int, str] = field(default_factory=dict)
+    # 2.0.1: (EVSE, connector) -> raw status, once an EVSE reports a connector other than 1;
+    # most have one connector, and keep only raw_status
+    connector_raw: dict[tuple[int, int], str] | None = None
     # 1.6: connector -> its running transaction's StartTransaction, as start_said() puts it; the
     # same start sent again (its answer lost with the connection) is that transaction
     tx_starts: dict[int, str] = field(default_factory=dict)

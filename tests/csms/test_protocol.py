@@ -261,3 +261,28 @@ def test_a_negative_meter_start_leaves_the_energy_unknown() -> None:
     assert isinstance(action, Store)
     assert action.events[0]["type"] == "tx_start"
     assert action.events[0]["meter_start_wh"] is None
+
+
+def test_a_2_0_1_evse_is_what_its_most_telling_connector_is() -> None:
+    """A dual-connector EVSE reports the sibling of an occupied connector Unavailable: the EVSE
+    is still in use, not out of order."""
+    p = protocol(OCPP201)
+
+    def report(message_id: str, connector: int, status: str) -> str:
+        payload = {
+            "timestamp": "2026-01-01T00:00:00Z",
+            "connectorStatus": status,
+            "evseId": 1,
+            "connectorId": connector,
+        }
+        store = p.receive(frame(message_id, "StatusNotification", payload), NOW)
+        assert isinstance(store, Store)
+        p.stored(store)
+        return store.fields["st:1"]
+
+    assert report("1", 1, "Occupied") == "Occupied"
+    assert report("2", 2, "Unavailable") == "Occupied"
+    assert report("3", 1, "Available") == "Available"
+    assert report("4", 2, "Faulted") == "Available"
+    assert report("5", 1, "Unavailable") == "Faulted"  # no connector can deliver
+    assert p.session.partner_status(1) == "INOPERATIVE"

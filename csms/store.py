@@ -29,7 +29,7 @@ from csms.metrics import REDIS_ERRORS, UNREPLICATED
 from shared import events as ev
 from shared.redis_batch import Pipelined
 from shared.redis_client import UNAVAILABLE
-from shared.redis_keys import Keys
+from shared.redis_keys import F, Keys
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ class _Write:
     then: Then | None  # None: a hash rewrite nobody waits for
     failed: BaseException | None = None
     newer: dict[str, str] | None = None  # a rewrite's: fields the charger's later writes set
+    hash_failed: bool = False  # a message's hash write failed: written again if its events are in
 
 
 @dataclass(slots=True)
@@ -170,21 +171,21 @@ class StateWriter:
             self._inflight -= 1
 
     def _with_unwritten(self, batch: list[_Write]) -> list[_Write]:
-        """Fold hash fields that failed before under the batch's newer ones."""
+        """Hash fields that failed before, written again ahead of the batch's newer ones: as
+        writes of their own, so that a message of the batch that fails cannot take them along."""
         if not self._unwritten:
             return batch
         unwritten, self._unwritten = self._unwritten, {}
+        newer: dict[str, dict[str, str]] = {}
         for w in batch:
-            older = unwritten.pop(w.charger_id, None)
-            if older is not None and w.fields:
-                w.fields = {**older, **w.fields}
-            elif older is not None:
-                w.fields = older
+            if w.fields and w.charger_id in unwritten:
+                newer[w.charger_id] = {**newer.get(w.charger_id, {}), **w.fields}
+        rewrites = []
         for cp, fields in unwritten.items():
-            rewrite = _Write(cp, fields, [], None)
+            rewrite = _Write(cp, fields, [], None, newer=newer.get(cp))
             self._rewriting.setdefault(cp, []).append(rewrite)
-            batch.append(rewrite)
-        return batch
+            rewrites.append(rewrite)
+        return rewrites + batch  # one key's commands keep their order in a pipeline
 
     async def _execute(self, batch: list[_Write]) -> None:
         try:
@@ -198,6 +199,9 @@ class StateWriter:
     async def _write(self, batch: list[_Write]) -> None:
         keys = self._keys
         todo: list[_Command] = []
+        # On a cluster the hash and the stream live on different primaries: the hash of a
+        # message that marks what a resend would repeat goes only once its events are in.
+        after_events: list[_Write] = []
         for w in batch:
             try:
                 encoded = [orjson.dumps(event) for event in w.events]
@@ -207,12 +211,25 @@ class StateWriter:
                 w.failed = exc
                 continue
             if w.fields:
-                key = keys.charger(w.charger_id)
-                todo.append(_Command(w, key, ("HSET", key, *chain(*w.fields.items())), False))
+                if encoded and self._redis.sharded and _marks_repeats(w.fields):
+                    after_events.append(w)
+                else:
+                    todo.append(self._hset(w))
             if encoded:
                 stream = keys.stream_for(w.charger_id)
                 for data in encoded:
                     todo.append(_Command(w, stream, ("XADD", stream, "*", ev.FIELD, data), True))
+        await self._rounds(todo)
+        if after_events:
+            await self._rounds([self._hset(w) for w in after_events if w.failed is None])
+
+    def _hset(self, w: _Write) -> _Command:
+        key = self._keys.charger(w.charger_id)
+        assert w.fields
+        return _Command(w, key, ("HSET", key, *chain(*w.fields.items())), False)
+
+    async def _rounds(self, todo: list[_Command]) -> None:
+        """Send the commands, following redirects for up to MAX_REDIRECTS rounds."""
         for round_ in range(MAX_REDIRECTS):
             todo = await self._send(todo)
             if not todo:
@@ -289,8 +306,8 @@ class StateWriter:
         w = command.write
         if command.is_event or not w.events or w.then is None:
             w.failed = w.failed or exc
-        elif w.fields:  # only the hash failed: it is written again, the message stands
-            self._keep(w.charger_id, w.fields)
+        else:  # the hash: written again if the events went in, the message then stands
+            w.hash_failed = True
 
     def _keep(self, charger_id: str, fields: dict[str, str]) -> None:
         """Hold hash fields for the next batch: newer than any held for the charger."""
@@ -326,6 +343,11 @@ class StateWriter:
             if w.then is None:
                 self._rewritten(w)
                 continue
+            if w.hash_failed and w.failed is None and w.fields:
+                # Its events are in: the message stands, its hash is written again. Had they
+                # failed too, the charger sends it again, and a hash that said it was done
+                # (a stop's "ended") would have it taken for a repeat and dropped.
+                self._keep(w.charger_id, w.fields)
             try:
                 w.then(w.failed)
             except Exception:  # a bug in one caller: the rest of the batch still hears
@@ -356,6 +378,11 @@ class StateWriter:
             await self._redis.refresh_topology()
         except Exception as exc:  # the next failing batch asks again
             log.warning("could not read the cluster's slot map", extra={"error": repr(exc)})
+
+
+def _marks_repeats(fields: dict[str, str]) -> bool:
+    """Whether the fields are what a resend of the message would be judged a repeat by."""
+    return F.ENDED in fields or any(name.startswith(F.TX_START) for name in fields)
 
 
 def _without_asking(commands: list[_Command], results: list[Any]) -> list[Any]:

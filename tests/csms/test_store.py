@@ -16,7 +16,7 @@ from csms import store
 from csms.store import StateWriter
 from shared import events as ev
 from shared.redis_client import UNAVAILABLE, connect
-from shared.redis_keys import Keys
+from shared.redis_keys import F, Keys
 from shared.redis_lane import Lane
 from shared.settings import Settings
 from tests.csms.conftest import until
@@ -178,3 +178,115 @@ async def test_a_rewrite_of_older_fields_never_leaves_them_over_a_newer_write(
         assert await rds.hget(key, "status") == "Charging"
     finally:
         await lane.aclose()
+
+
+TS = "2026-01-01T00:00:00Z"
+
+
+def _stop(cp: str) -> ev.TxStopEvent:
+    return ev.tx_stop(
+        cp, 1.0, connector=1, transaction_id="1", meter_stop_wh=9.0, reason="Local", ts=TS
+    )
+
+
+class _Failing:
+    """The server's lane, except that while `armed` a batch is lost before any of it runs."""
+
+    def __init__(self, lane: Lane) -> None:
+        self._lane = lane
+        self.armed = False
+
+    async def execute(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        if self.armed:
+            self.armed = False
+            raise redis.ConnectionError("Connection closed by server.")
+        return await self._lane.execute(commands)
+
+
+async def _quiet(writer: StateWriter) -> None:
+    async def quiet() -> bool:  # nothing in flight, nothing held for later
+        return not (writer._inflight or writer._unwritten or writer._retry_timer)
+
+    await until(quiet, 10)
+
+
+@pytest.fixture
+async def lane(rds: redis.Redis) -> AsyncIterator[_Failing]:
+    real = Lane.of(rds)
+    assert real is not None
+    yield _Failing(real)
+    await real.aclose()
+
+
+async def test_the_hash_of_a_message_that_failed_whole_is_not_written_later(
+    settings: Settings, rds: redis.Redis, lane: _Failing, uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop whose batch was lost is sent again by the charger: a hash written meanwhile
+    saying it ended would have the resend taken for a repeat, and the stop never stored."""
+    monkeypatch.setattr(store, "RETRY_FIELDS_AFTER", 0.01)
+    keys = Keys.of(settings)
+    writer = StateWriter(rds, keys, lane=lane)  # type: ignore[arg-type]
+    stop = _stop(uid)
+    lane.armed = True
+    with pytest.raises(redis.ConnectionError):
+        await writer.write(uid, {F.ENDED: '["1"]', f"{F.TRANSACTION}1": ""}, [stop])
+    await writer.write(uid, {F.SEEN: "2.0"}, [])  # the next message goes through
+    await _quiet(writer)
+    assert await rds.hget(keys.charger(uid), F.ENDED) is None
+
+
+async def test_fields_written_again_survive_a_later_message_that_fails(
+    settings: Settings, rds: redis.Redis, lane: _Failing, uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start's events went in but its hash did not: the hash is written again, and a later
+    message (a Heartbeat) whose batch is lost does not take those fields down with it."""
+    monkeypatch.setattr(store, "RETRY_FIELDS_AFTER", 0.01)
+    keys = Keys.of(settings)
+    key = keys.charger(uid)
+    writer = StateWriter(rds, keys, lane=lane)  # type: ignore[arg-type]
+    start = ev.tx_start(
+        uid, 1.0, connector=1, transaction_id="1", id_tag="T", meter_start_wh=0.0, ts=TS
+    )
+    await rds.set(key, "not a hash")  # its HSET answers WRONGTYPE; the event goes in
+    await writer.write(uid, {f"{F.TRANSACTION}1": "1"}, [start])  # answered: the event is in
+    await rds.delete(key)
+    lane.armed = True
+    with pytest.raises(redis.ConnectionError):
+        await writer.write(uid, {F.SEEN: "2.0"}, [])
+    await _quiet(writer)
+    assert await rds.hget(key, f"{F.TRANSACTION}1") == "1"
+
+
+async def test_on_a_cluster_a_stops_hash_waits_for_its_events(
+    cluster_settings: Settings,
+    cluster_rds: redis.Redis,
+    uid: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stream's primary is lost while the hash's answers: the stop fails, and its hash
+    must not say it ended."""
+    keys = Keys.of(cluster_settings)
+    writer = StateWriter(cluster_rds, keys)
+
+    def primary(key: str) -> str:
+        return str(cluster_rds.get_node_from_key(key).name)
+
+    cp = next(
+        cp
+        for cp in (f"{uid}-{n}" for n in range(100))
+        if primary(keys.charger(cp)) != primary(keys.stream_for(cp))
+    )
+    stream = keys.stream_for(cp)
+    send_to = writer._send_to
+
+    async def stream_primary_lost(client: Any, commands: list[Any]) -> list[Any]:
+        if any(command.key == stream for command in commands):
+            for command in commands:
+                writer._fail(command, redis.ConnectionError("Connection refused"))
+            return []
+        return await send_to(client, commands)
+
+    monkeypatch.setattr(writer, "_send_to", stream_primary_lost)
+    with pytest.raises(redis.ConnectionError):
+        await writer.write(cp, {F.ENDED: '["1"]', f"{F.TRANSACTION}1": ""}, [_stop(cp)])
+    assert await cluster_rds.hget(keys.charger(cp), F.ENDED) is None

@@ -298,12 +298,9 @@ class Recorder:
                 # ValueError; JSON that is not an object: TypeError at its first field
                 add(batch, entry_id, orjson.loads(payload), tag)  # type: ignore[arg-type]
             except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
-                # One malformed entry must not stall every entry behind it: note it, move on.
-                batch.skipped += 1
-                log.warning(
-                    "malformed stream entry skipped",
-                    extra={"entry_id": entry_id, "error": repr(exc)},
-                )
+                # One malformed entry must not stall every entry behind it, nor be lost: it is
+                # set aside with the batch (a NUL in a unit, say, which PostgreSQL refuses).
+                batch.aside.append((entry_id, payload, exc))
         return batch
 
     async def _store(self, stream: str, entries: Entries, batch: rows.Batch) -> None:
@@ -325,6 +322,8 @@ class Recorder:
                     return  # unacknowledged: another recorder claims these entries
                 await self._pause(delay)
                 delay = min(delay * 2, 5)
+        for entry_id, payload, why in batch.aside:
+            await self._put_aside(stream, (entry_id, payload), why)
         await self._on(stream).xack(stream, RECORDER_GROUP, *(entry_id for entry_id, _ in entries))
         ROWS.inc(batch.rows)
         ENTRIES.inc(len(entries))
@@ -345,18 +344,26 @@ class Recorder:
         self, stream: str, entry: tuple[str, str | None], refused: Exception
     ) -> None:
         """Keep an entry PostgreSQL refuses beside its shard, with why, and acknowledge it."""
+        await self._put_aside(stream, entry, refused)
+        await self._on(stream).xack(stream, RECORDER_GROUP, entry[0])
+        ENTRIES.inc()
+        self.recorded += 1
+
+    async def _put_aside(
+        self, stream: str, entry: tuple[str, str | None], refused: BaseException
+    ) -> None:
+        """Keep an entry that cannot become rows beside its shard, with why."""
         entry_id, payload = entry
         REFUSED.inc()
         log.error(
-            "stream entry refused by PostgreSQL; set aside",
+            "stream entry cannot be recorded; set aside",
             extra={
                 "entry_id": entry_id,
                 "kept_in": self.keys.refused(stream),
                 "error": repr(refused),
             },
         )
-        client = self._on(stream)
-        await client.xadd(
+        await self._on(stream).xadd(
             self.keys.refused(stream),
             {
                 "stream": stream,
@@ -367,9 +374,6 @@ class Recorder:
             maxlen=REFUSED_KEPT,
             approximate=True,
         )
-        await client.xack(stream, RECORDER_GROUP, entry_id)
-        ENTRIES.inc()
-        self.recorded += 1
 
     async def _trim(self, stream: str, emptying: bool = False) -> None:
         """Trim below the oldest entry a group still needs: pending, or not yet delivered

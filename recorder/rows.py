@@ -67,11 +67,28 @@ def row_id(shard_tag: str, entry_id: str) -> str:
 def parse_ts(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
+    ts: datetime | None
     try:
         ts = datetime.fromisoformat(value)
     except ValueError:
+        ts = _rfc3339_rest(value)
+    if ts is None:
         return None
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _rfc3339_rest(value: str) -> datetime | None:
+    """What RFC 3339 (and the schemas' date-time rule) allows but fromisoformat refuses: a
+    lower-case t or z, and a leap second (taken as the next second's start)."""
+    text = value.upper()
+    leap = text[16:19] == ":60"
+    if leap:
+        text = f"{text[:17]}59{text[19:]}"
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return ts + timedelta(seconds=1) if leap else ts
 
 
 @dataclass(slots=True)
@@ -83,7 +100,8 @@ class Batch:
     tx_stops: list[tuple[Any, ...]] = field(default_factory=list)
     commands: list[tuple[Any, ...]] = field(default_factory=list)
     reports: list[tuple[Any, ...]] = field(default_factory=list)
-    skipped: int = 0
+    skipped: int = 0  # entries that make no row (connection events)
+    aside: list[tuple[str, str | None, BaseException]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:

@@ -181,7 +181,7 @@ async def test_trimming_keeps_every_entry_not_yet_acknowledged(
     assert len(left) == len(pending) + 6
 
 
-async def test_a_malformed_entry_is_skipped_and_the_rest_land(
+async def test_a_malformed_entry_is_set_aside_and_the_rest_land(
     recorder: Recorder, rds: redis.Redis, pool: asyncpg.Pool, uid: str
 ) -> None:
     cp = f"BADENTRY-{uid}"
@@ -193,6 +193,8 @@ async def test_a_malformed_entry_is_skipped_and_the_rest_land(
     await recorder._drain(recorder.streams[0], await recorder._read(recorder.streams[0]))
     assert await _counts(pool, cp) == (3, 6, 1)
     assert (await rds.xpending(recorder.keys.stream(0), RECORDER_GROUP))["pending"] == 0
+    aside = await rds.xrange(recorder.keys.refused(recorder.streams[0]))
+    assert [fields[ev.FIELD][:9] for _, fields in aside] == ["{not json", '{"type":"']
 
 
 async def test_the_earliest_start_of_a_transaction_sets_it_whichever_is_written_first(

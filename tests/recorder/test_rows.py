@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 import redis.asyncio as redis
 
@@ -28,6 +29,10 @@ TIMESTAMPS: list[tuple[Any, datetime | None]] = [
     ("2026-03-04T05:06:07", datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)),  # no offset: UTC
     ("1999-12-31T23:59:59.999999-11:30", datetime(2000, 1, 1, 11, 29, 59, 999_999, tzinfo=UTC)),
     ("9999-12-31T23:59:59.999999Z", INFINITY),  # Python's last instant: infinity, as before
+    # what RFC 3339 allows and fromisoformat does not: lower case, a leap second
+    ("2026-01-01t00:00:00z", datetime(2026, 1, 1, tzinfo=UTC)),
+    ("2016-12-31T23:59:60Z", datetime(2017, 1, 1, tzinfo=UTC)),
+    ("2016-12-31T23:59:60.5+00:00", datetime(2017, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC)),
     ("not a time", None),
     (17, None),
     ([1, 2], None),
@@ -165,7 +170,7 @@ def test_a_status_event_with_a_field_of_the_wrong_type_adds_no_row(
     assert batch.rows == 0
 
 
-async def test_entries_of_the_wrong_types_are_skipped_and_the_rest_of_the_batch_lands(
+async def test_entries_of_the_wrong_types_are_set_aside_and_the_rest_of_the_batch_lands(
     settings: Settings, rds: redis.Redis, pool: asyncpg.Pool, uid: str
 ) -> None:
     s = settings.model_copy(update={"redis_prefix": f"{settings.redis_prefix}w{uid}"})
@@ -186,11 +191,19 @@ async def test_entries_of_the_wrong_types_are_skipped_and_the_rest_of_the_batch_
     }
     await rds.xadd(stream, ev.encode(bad_connector))  # type: ignore[arg-type]
     await rds.xadd(stream, ev.encode({**good, "samples": [["SoC", None, 3, "%"]]}))  # type: ignore[arg-type]
+    # a unit with a NUL character, as a 2.0.1 charger's free-text unitOfMeasure may carry
+    nul_unit = {**good, "samples": [["Energy.Active.Import.Register", None, 4, "Wh\x00"]]}
+    await rds.xadd(stream, ev.encode(nul_unit))  # type: ignore[arg-type]
     await recorder._drain(stream, await recorder._read(stream))
     found = await _stored(pool, "meter_values", cp)
     assert [r["value"] for r in found] == [1.0, 3.0]
     assert await _stored(pool, "status_events", cp) == []
     assert (await rds.xpending(stream, RECORDER_GROUP))["pending"] == 0
+    # acknowledged to a charger, so kept for an operator rather than dropped
+    aside = [ev.decode(fields) for _, fields in await rds.xrange(recorder.keys.refused(stream))]
+    assert aside == [
+        orjson.loads(ev.encode(e)[ev.FIELD]) for e in (bad_sample, bad_connector, nul_unit)
+    ]  # type: ignore[arg-type]
 
 
 async def test_encodings_stay_right_when_the_caches_start_again(

@@ -45,17 +45,23 @@ def status_notification(ctx: Context, p: dict[str, Any]) -> Outcome:
 def meter_outcome(
     ctx: Context, connector: int, tx: str | None, values: list[dict[str, Any]]
 ) -> tuple[dict[str, str], list[ev.Event]]:
-    found, ts = meter.samples(values, ctx.session.protocol)
-    if not found:
-        return {}, []
+    """The hash fields and meter events of a message's readings: an event per time they were
+    taken (an offline backlog, a transaction's begin and end), each at its own time."""
     fields: dict[str, str] = {}
-    wh = meter.energy_wh(found)
-    if wh is not None:
-        fields[F.KWH] = repr(wh / 1000)
-        fields[F.KWH_TS] = ts or ctx.now_iso
-    cp = ctx.session.charger_id
-    event = ev.meter(cp, ctx.now, connector=connector, transaction_id=tx, ts=ts, samples=found)
-    return fields, [event]
+    events: list[ev.Event] = []
+    cp, protocol = ctx.session.charger_id, ctx.session.protocol
+    for value in values:
+        found, ts = meter.samples([value], protocol)
+        if not found:
+            continue
+        wh = meter.energy_wh(found)
+        if wh is not None:
+            fields[F.KWH] = repr(wh / 1000)
+            fields[F.KWH_TS] = ts or ctx.now_iso
+        events.append(
+            ev.meter(cp, ctx.now, connector=connector, transaction_id=tx, ts=ts, samples=found)
+        )
+    return fields, events
 
 
 def register_wh(ctx: Context, name: str, value: int) -> float | None:

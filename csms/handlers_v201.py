@@ -215,10 +215,13 @@ def _forget(s: Session, evse: int, fields: dict[str, str]) -> str | None:
 
 
 def _energy_wh(events: list[ev.Event]) -> float | None:
+    """The latest sane energy register reading of the message's meter events."""
+    found = None
     for event in events:
         if event["type"] == "meter":
-            return energy_wh(event["samples"])
-    return None
+            wh = energy_wh(event["samples"])
+            found = found if wh is None else wh
+    return found
 
 
 def handlers() -> dict[str, Handler]:

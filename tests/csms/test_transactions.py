@@ -296,3 +296,23 @@ async def test_transactions_a_charger_never_ends_leave_no_state_behind(
     session = csms.node.connections[cp].session
     assert session.transactions == {1: "t19"}
     assert session.meter_start_unknown == {"t19"} and len(session.last_wh) <= 1
+
+
+async def test_readings_taken_at_several_times_are_recorded_each_at_its_own(
+    charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    """An offline backlog in one MeterValues: each reading keeps the time it was taken."""
+    cp = f"TS16-{uid}"
+    c = await charger(cp)
+    readings = [
+        {"timestamp": f"2026-01-01T0{hour}:00:00Z", "sampledValue": [_sv16(wh, None)]}
+        for hour, wh in ((8, "0"), (9, "1000"))
+    ]
+    await c.call("MeterValues", {"connectorId": 1, "meterValue": readings})
+    meters = await _events(rds, keys, cp, "meter")
+    assert [(m["ts"], m["samples"][0][2]) for m in meters] == [
+        ("2026-01-01T08:00:00Z", 0.0),
+        ("2026-01-01T09:00:00Z", 1000.0),
+    ]
+    state = await rds.hgetall(keys.charger(cp))
+    assert (state[F.KWH], state[F.KWH_TS]) == ("1.0", "2026-01-01T09:00:00Z")

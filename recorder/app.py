@@ -293,10 +293,13 @@ class Recorder:
         tag = self.tags[stream]
         add = rows.add
         for entry_id, payload in entries:
+            if payload is None:  # deleted from the stream while pending: nothing to keep
+                batch.skipped += 1
+                continue
             try:
-                # a payload that is not JSON (or a deleted entry's None): JSONDecodeError, a
-                # ValueError; JSON that is not an object: TypeError at its first field
-                add(batch, entry_id, orjson.loads(payload), tag)  # type: ignore[arg-type]
+                # a payload that is not JSON: JSONDecodeError, a ValueError; JSON that is not
+                # an object: TypeError at its first field
+                add(batch, entry_id, orjson.loads(payload), tag)
             except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
                 # One malformed entry must not stall every entry behind it, nor be lost: it is
                 # set aside with the batch (a NUL in a unit, say, which PostgreSQL refuses).

@@ -179,8 +179,6 @@ class CommandRunner:
                 )
             break
         result, why = commands.settle(conn.session.protocol, built.action, answer)
-        if built.action == "TriggerMessage" and result is Outcome.ACCEPTED:
-            conn.protocol.accepted_trigger(built.payload)
         if isinstance(answer, CallError):
             response = {"errorCode": answer.code, "description": answer.description}
         else:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from csms import metrics
 from csms.authorization import RunningChange, TokenState
-from csms.protocol import Action, ChargerProtocol, Lookup, Send, Settle, Store
+from csms.protocol import TRANSACTIONAL, Action, ChargerProtocol, Lookup, Send, Settle, Store
 from csms.session import Session
 from csms.store import Submit, written
 from csms.transport import Closed, Socket
@@ -78,6 +78,7 @@ class ChargerConnection:
         self._backlog: deque[str | bytes] | None = None  # made when needed: ~0.6 KiB each
         self._task: asyncio.Task[None] | None = None  # the slow path's, while it runs
         self._pending: dict[str, asyncio.Future[CallResult | CallError]] = {}
+        self._triggers: dict[str, dict[str, Any]] = {}  # pending TriggerMessage CALLs' payloads
         self._call_lock = asyncio.Lock()
         self.queued = 0  # commands waiting for the one outstanding CALL to be answered
         # what until_idle() waits on, made only then: an asyncio.Event costs ~0.9 KiB
@@ -99,7 +100,10 @@ class ChargerConnection:
             await ws.wait_closed()
             # what the charger sent before it left is still handled (stored, not answered)
             while self._busy or self._backlog:
-                await self.until_idle()
+                if self._busy:
+                    await self.until_idle()
+                else:
+                    self._release()  # read while one was in hand, left when it failed
         finally:
             self.abandon()
 
@@ -131,6 +135,8 @@ class ChargerConnection:
     def _handle(self, data: str | bytes) -> None:
         action = self.protocol.receive(data, time.time(), self._taking_calls())
         kind = type(action)
+        if (kind is Store or kind is Lookup) and self._left_before_answer(action):  # type: ignore[arg-type]
+            return
         if kind is Store:
             store: Store = action  # type: ignore[assignment]
             if store.running is None and store.then is None:
@@ -149,6 +155,16 @@ class ChargerConnection:
         if action is not None:  # a token lookup, or a store with more to do after it
             self._hold()
             self._task = asyncio.get_running_loop().create_task(self._slowly(action))
+
+    def _left_before_answer(self, action: Store | Lookup) -> bool:
+        """Whether the charger left with a transaction's message unanswered: it sends that
+        again on its next connection, which must find it not stored (else it would be taken
+        for a new one, or written over the newer connection's state)."""
+        if self.ws.open or action.call.action not in TRANSACTIONAL:
+            return False
+        if isinstance(action, Store):
+            self.protocol.not_stored(action)  # the session as the message found it
+        return True
 
     async def until_idle(self) -> None:
         """Until no CALL is being stored and answered."""
@@ -170,7 +186,11 @@ class ChargerConnection:
         if backlog is None:
             return
         while backlog and not self._busy:
-            self._handle(backlog.popleft())
+            data = backlog.popleft()
+            try:
+                self._handle(data)
+            except Exception:  # a bug: that message goes unanswered, the rest are handled
+                log.exception("message handling failed", extra={"charger_id": self.charger_id})
         if not backlog:
             self._backlog = None
         if len(backlog) <= BACKLOG_LOW:
@@ -203,10 +223,18 @@ class ChargerConnection:
 
     def _settle(self, settle: Settle) -> bool:
         """Hand an answer to the CALL waiting for it; False if none is."""
-        fut = self._pending.get(settle.answer.id)
+        answer = settle.answer
+        fut = self._pending.get(answer.id)
         if fut is None or fut.done():
             return False
-        fut.set_result(settle.answer)
+        asked = self._triggers.pop(answer.id, None)
+        if asked is not None and isinstance(answer, CallResult):
+            if answer.payload.get("status") == "Accepted":
+                # The charger sends what it was asked for right after this answer, maybe in
+                # the same read: a pending charger may send it from now on, not from when the
+                # command's task next runs.
+                self.protocol.accepted_trigger(asked)
+        fut.set_result(answer)
         return True
 
     async def _slowly(self, action: Action) -> None:
@@ -214,7 +242,10 @@ class ChargerConnection:
         charger to read; what is read meanwhile waits its turn."""
         try:
             if isinstance(action, Lookup):
-                action = self.protocol.resume(action, await self._lookup(action), time.time())
+                found = await self._lookup(action)
+                if self._left_before_answer(action):
+                    return
+                action = self.protocol.resume(action, found, time.time())
             if isinstance(action, Send):
                 await self._send(action.frame)
             elif isinstance(action, Store):
@@ -312,6 +343,8 @@ class ChargerConnection:
         message_id = uuid.uuid4().hex
         fut: asyncio.Future[CallResult | CallError] = asyncio.get_running_loop().create_future()
         self._pending[message_id] = fut
+        if action == "TriggerMessage":
+            self._triggers[message_id] = payload
         try:
             try:
                 await self.ws.send(framing.call(message_id, action, payload))
@@ -320,6 +353,7 @@ class ChargerConnection:
             return await fut
         finally:
             self._pending.pop(message_id, None)
+            self._triggers.pop(message_id, None)
 
     def _answered(self, data: str | bytes) -> bool:
         """The answer to a CALL of ours, taken as it is read rather than behind the charger's

@@ -249,9 +249,15 @@ class Socket(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._writing = False
+        # A peer that does not read is not read either: what it sends may call for answers
+        # (a pong for each ping) that would pile up in memory.
+        if self._reading and not self._lost.done():  # type: ignore[union-attr]
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         self._writing = True
+        if self._reading and not self._lost.done():  # type: ignore[union-attr]
+            self.transport.resume_reading()
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
         self._drain = None
@@ -325,7 +331,8 @@ class Socket(asyncio.Protocol):
     def resume_reading(self) -> None:
         if not self._reading and not self._lost.done():  # type: ignore[union-attr]
             self._reading = True
-            self.transport.resume_reading()
+            if self._writing:  # else once the peer reads again
+                self.transport.resume_reading()
 
     def wait_closed(self) -> asyncio.Future[None]:
         """Done once the TCP connection is closed."""

@@ -165,7 +165,10 @@ def parse(data: str | bytes, codes: Codes) -> Frame:
                 CALLERROR,
             )
         details = frame[4] if len(frame) > 4 and isinstance(frame[4], dict) else {}
-        return CallError(message_id, frame[2], str(frame[3]), details)
+        # OCPP's description is text; str() of anything else could be a deep structure's
+        # RecursionError
+        description = frame[3] if isinstance(frame[3], str) else ""
+        return CallError(message_id, frame[2], description, details)
     raise FrameError(codes.message_type, f"message type {kind!r} is not supported", message_id)
 
 

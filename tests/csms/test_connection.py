@@ -17,13 +17,15 @@ from csms.store import Then
 from csms.transport import Options, Socket, WsServer
 from shared.events import Event
 from shared.framing import OCPP16, CallResult
-from tests.csms.test_protocol import STATUS_16, frame, protocol
+from tests.csms.conftest import until
+from tests.csms.test_protocol import STATUS_16, TS_16, frame, protocol
 
 
 class Held:
     """A csms connection whose store waits until the test opens the gate."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: bool = True) -> None:
+        self.known = known  # False: a charger whose boot is still pending
         self.gate = asyncio.Event()
         self.stored: list[list[Event]] = []
         self._writes: set[asyncio.Future[None]] = set()
@@ -41,7 +43,7 @@ class Held:
         return True
 
     async def handle(self, sock: Socket) -> None:
-        conn = ChargerConnection(sock, protocol(OCPP16), self.store, lambda: True)
+        conn = ChargerConnection(sock, protocol(OCPP16, known=self.known), self.store, lambda: True)
         self.conn.set_result(conn)
         await conn.serve()
 
@@ -51,8 +53,8 @@ async def _accept(sock: Socket, request: Request) -> Response | None:
 
 
 @pytest.fixture
-async def held() -> AsyncIterator[tuple[Held, ClientConnection]]:
-    h = Held()
+async def held(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Held, ClientConnection]]:
+    h = Held(known=getattr(request, "param", True))
     options = Options([OCPP16], 65536, 30.0, 30.0, close_timeout=1.0)
     server = WsServer(h.handle, _accept, options)
     await server.listen("127.0.0.1", 0, ssl_context=None, reuse_port=False, backlog=16)
@@ -111,3 +113,65 @@ async def test_a_charger_far_ahead_of_the_store_is_read_no_further_and_loses_not
     h.gate.set()
     assert [orjson.loads(await ws.recv())[1] for _ in range(100)] == [f"s{i}" for i in range(100)]
     assert conn.ws.reading
+
+
+async def test_a_frame_too_deep_to_print_leaves_the_messages_behind_it_answered(
+    held: tuple[Held, ClientConnection],
+) -> None:
+    """A CALLERROR whose description nests a thousand lists: str() of it cannot be taken.
+    It waits behind a message being stored, and so does a Heartbeat after it."""
+    h, ws = held
+    deep = '[4,"x","GenericError",' + "[" * 1000 + "]" * 1000 + "]"
+    await ws.send(frame("s1", "StatusNotification", STATUS_16))
+    await h.conn
+    await ws.send(deep)
+    await ws.send(frame("h1", "Heartbeat", {}))
+    h.gate.set()
+    assert [orjson.loads(await ws.recv())[1] for _ in range(2)] == ["s1", "h1"]
+
+
+async def test_a_transaction_message_left_unanswered_is_not_stored_after_the_charger_left(
+    held: tuple[Held, ClientConnection],
+) -> None:
+    """The charger sends it again on its next connection, which must not find it stored: it
+    would be a second transaction, or written over the newer connection's state."""
+    h, ws = held
+    start = {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": TS_16}
+    await ws.send(frame("s1", "StatusNotification", STATUS_16))
+    conn = await h.conn
+    await ws.send(frame("t1", "StartTransaction", start))
+    await ws.send(frame("s2", "StatusNotification", STATUS_16))
+
+    async def queued() -> bool:
+        return len(conn._backlog or ()) == 2
+
+    await until(queued)
+    ws.transport.abort()  # gone before any answer
+    await conn.ws.wait_closed()
+    h.gate.set()
+    await conn.until_idle()
+    # the statuses are kept, as the charger may not send them again; the start is not
+    assert [[e["type"] for e in evs] for evs in h.stored] == [["status"], ["status"]]
+    assert conn.session.transactions == {}
+
+
+@pytest.mark.parametrize("held", [False], indirect=True, ids=["boot pending"])
+async def test_what_an_accepted_trigger_asked_for_is_taken_even_in_the_same_read(
+    held: tuple[Held, ClientConnection],
+) -> None:
+    """OCPP has the charger answer TriggerMessage, then send what was asked at once: both
+    may arrive in one read, before the command that triggered it runs again."""
+    h, ws = held
+    await ws.send(frame("b1", "Heartbeat", {}))  # refused: its boot is pending
+    assert orjson.loads(await ws.recv())[2] == "SecurityError"
+    conn = await h.conn
+    h.gate.set()
+    trigger = asyncio.create_task(
+        conn.call("TriggerMessage", {"requestedMessage": "StatusNotification"}, 5)
+    )
+    call = orjson.loads(await ws.recv())
+    ws.protocol.send_text(orjson.dumps([3, call[1], {"status": "Accepted"}]))
+    ws.protocol.send_text(frame("s1", "StatusNotification", STATUS_16))
+    ws.send_data()
+    assert orjson.loads(await ws.recv())[:2] == [3, "s1"]
+    assert isinstance(await trigger, CallResult)

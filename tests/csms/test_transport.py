@@ -4,6 +4,7 @@ closing, and a peer that reads or writes too slowly or sends what RFC 6455 forbi
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -15,7 +16,7 @@ from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Request, Response
 
 from csms.transport import Options, Socket, WsServer
-from tests.csms.conftest import open_upgraded
+from tests.csms.conftest import open_upgraded, until
 
 OPTIONS = Options(
     subprotocols=["ocpp1.6"],
@@ -419,3 +420,29 @@ async def test_a_failing_listener_closes_with_1011(serve: Serve) -> None:
 async def _until(check: Callable[[], bool]) -> None:
     while not check():  # noqa: ASYNC110 - the server has no hook to wait on
         await asyncio.sleep(0.01)
+
+
+async def test_a_peer_that_pings_but_never_reads_is_read_no_further(serve: Serve) -> None:
+    """Each ping calls for a pong: from a peer that does not read, they would pile up in the
+    server's memory. Once the socket takes no more writes, the server reads no more either."""
+    server = await serve()
+    _, writer = await _raw(server)  # never read
+    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    [sock] = server.sockets
+    pings = _frame(Opcode.PING, b"x" * 125) * 64
+
+    async def flood() -> None:
+        for _ in range(4000):  # 32 MB of pings, ~28 MB of pongs
+            writer.write(pings)
+            await writer.drain()
+
+    async def not_reading() -> bool:
+        return not sock.transport.is_reading()
+
+    flooding = asyncio.create_task(flood())
+    try:
+        await until(not_reading, 10)
+        assert sock.transport.get_write_buffer_size() < 1_000_000
+    finally:
+        flooding.cancel()
+        writer.transport.abort()

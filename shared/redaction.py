@@ -7,8 +7,9 @@ from typing import Any
 
 MASK = "***"
 
-# Configuration keys (1.6) and variables (2.0.1) whose value is a password.
-_SECRET_SETTINGS = frozenset({"AuthorizationKey", "BasicAuthPassword"})
+# Configuration keys (1.6) and variables (2.0.1) whose value is a password, case-folded:
+# OCPP compares their names without regard to case (1.6 CiString).
+_SECRET_SETTINGS = frozenset({"authorizationkey", "basicauthpassword"})
 
 
 def _setting_name(value: dict[str, Any]) -> Any:
@@ -27,7 +28,8 @@ def _masked(value: Any) -> Any:
         return [_masked(item) for item in value]
     if not isinstance(value, dict):
         return value
-    secret_setting = _setting_name(value) in _SECRET_SETTINGS
+    name = _setting_name(value)
+    secret_setting = isinstance(name, str) and name.casefold() in _SECRET_SETTINGS
     vpn = "server" in value and "key" in value  # 2.0.1 VPNType: its key is a shared secret
     out: dict[str, Any] = {}
     for field, item in value.items():

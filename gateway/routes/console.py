@@ -35,9 +35,14 @@ _ASSET = re.compile(r"[a-z0-9][a-z0-9-]*\.(js|css|svg)")
 
 
 @cache
+def _files() -> dict[str, bytes]:
+    """The folder's files, read once: a name asked for that is not one of them is a 404, and
+    nothing a request names is remembered or looked up on disk."""
+    return {path.name: path.read_bytes() for path in FOLDER.iterdir() if path.is_file()}
+
+
 def _file(name: str) -> bytes | None:
-    path = FOLDER / name
-    return path.read_bytes() if path.is_file() else None
+    return _files().get(name)
 
 
 def _answer(name: str) -> web.Response:

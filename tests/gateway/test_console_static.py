@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from gateway.routes import console as routes_console
 from gateway.routes.console import FOLDER
 from tests.gateway.support import Gateway
 
@@ -46,6 +47,8 @@ async def test_nothing_else_is_served(gw: Gateway) -> None:
         "/console/index.html",  # the page is /console itself
         "/console/missing.js",
         "/console/App.js",
+        "/console/" + "a" * 300 + ".js",  # past a file name's length: not a storage error
     ):
         resp = await gw.client.get(path)
         assert resp.status == 404, path
+    assert routes_console._files.cache_info().currsize == 1  # the folder, not what was asked

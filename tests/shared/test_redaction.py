@@ -19,6 +19,12 @@ def test_the_16_authorization_key_is_masked_but_other_keys_are_not() -> None:
     assert redacted(plain) == plain
 
 
+def test_a_secret_settings_name_is_known_in_any_case() -> None:
+    """A charger takes `authorizationkey` for AuthorizationKey (1.6 keys are CiString)."""
+    for key in ("authorizationkey", "AUTHORIZATIONKEY", "basicAuthPassword"):
+        assert redacted({"key": key, "value": "s3cret"}) == {"key": key, "value": MASK}
+
+
 def test_the_201_basic_auth_password_variable_is_masked() -> None:
     payload = {
         "setVariableData": [

@@ -173,15 +173,16 @@ async def assign_charger(
 ) -> ChargerRecord:
     """Assign the charger to a partner within its quota, or unassign it (partner_id None)."""
     async with pool.acquire() as conn, conn.transaction():
-        current = await conn.fetchrow(
-            "SELECT partner_id, removed_at FROM chargers WHERE id = $1 FOR UPDATE", charger_id
-        )
+        current = await conn.fetchrow("SELECT * FROM chargers WHERE id = $1 FOR UPDATE", charger_id)
         if current is None:
             raise NotFound(f"charger {charger_id} not found")
         if current["removed_at"] is not None:
             raise Conflict(f"charger {charger_id} is decommissioned")
         if current["partner_id"] == partner_id:
-            return await get_charger(pool, charger_id)
+            # nothing to change, but Redis is told again: the way to mend a projection that
+            # an earlier failure left behind
+            await project(r, keys, current)
+            return _charger(current)
         if partner_id is not None:
             await _check_quota(conn, partner_id)
         change = Change(

@@ -3,6 +3,7 @@ and announced so gateways drop the limits and status they cached."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import asyncpg
@@ -12,7 +13,7 @@ from shared.ids import PARTNER_ID_RE, new_id
 from shared.redis_keys import Keys
 from shared.registry.audit_log import Change, audit, update_audited
 from shared.registry.errors import Conflict, NotFound, RegistryError
-from shared.registry.projection import announce, project_all, project_token
+from shared.registry.projection import announce, project_all
 from shared.registry.records import Partner
 
 PARTNER_STATUSES = ("active", "suspended")
@@ -187,6 +188,8 @@ async def delete_partner(
         )
         if row is None:
             raise NotFound(f"partner {partner_id} not found")
+        # as PostgreSQL keeps them should this roll back
+        owned = await conn.fetch("SELECT * FROM chargers WHERE partner_id = $1", partner_id)
         revoked = await conn.fetchval(
             "WITH k AS (UPDATE api_keys SET revoked_at = now() WHERE partner_id = $1"
             " AND revoked_at IS NULL RETURNING 1) SELECT count(*) FROM k",
@@ -198,15 +201,20 @@ async def delete_partner(
             partner_id,
         )
         tokens = await conn.fetch(
-            "DELETE FROM tokens WHERE partner_id = $1 RETURNING id", partner_id
+            "DELETE FROM tokens WHERE partner_id = $1 RETURNING *", partner_id
         )
         result = {"keysRevoked": int(revoked), "chargersUnassigned": len(chargers)}
         await audit(
             conn, actor, "partner.delete", partner_id, {**result, "tokensDeleted": len(tokens)}
         )
-        await project_all(r, keys, chargers)
-        for token in tokens:
-            await project_token(r, keys, None, removed=token["id"])
+        try:
+            await project_all(r, keys, chargers, removed_tokens=[t["id"] for t in tokens])
+        except Exception:
+            # The transaction rolls back: what Redis took of the deletion goes back too, or
+            # the partner, still there, would find its chargers gone and its tokens refused.
+            with contextlib.suppress(Exception):
+                await project_all(r, keys, owned, tokens)
+            raise
     await announce(r, keys, partner=partner_id)
     for charger in chargers:
         await announce(r, keys, charger=charger["id"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,11 +40,22 @@ async def project(r: redis.Redis, keys: Keys, row: asyncpg.Record) -> None:
     await r.hset(keys.charger(row["id"]), mapping=_projected_fields(row))
 
 
-async def project_all(r: redis.Redis, keys: Keys, rows: list[asyncpg.Record]) -> None:
-    """Project several chargers in one round trip."""
+async def project_all(
+    r: redis.Redis,
+    keys: Keys,
+    rows: Sequence[asyncpg.Record],
+    tokens: Sequence[asyncpg.Record] = (),
+    removed_tokens: Sequence[str] = (),
+) -> None:
+    """Project several chargers and tokens, and delete removed tokens' hashes, in one round
+    trip."""
     pipe = r.pipeline(transaction=False)
     for row in rows:
         pipe.hset(keys.charger(row["id"]), mapping=_projected_fields(row))
+    for token in tokens:
+        pipe.hset(keys.token(token_uid(token["id"])), mapping=token_fields(token))
+    for token_id in removed_tokens:
+        pipe.delete(keys.token(token_uid(token_id)))
     await pipe.execute()
 
 

@@ -15,7 +15,7 @@ import redis.asyncio as redis
 
 from shared import apikeys, registry
 from shared.pubsub import Subscription
-from shared.redis_keys import F, Keys
+from shared.redis_keys import TF, F, Keys
 
 
 @pytest.fixture
@@ -155,6 +155,42 @@ async def test_deleting_a_partner_revokes_keys_and_frees_chargers(
         await registry.delete_partner(pool, rds, keys, partner.id)
     with pytest.raises(registry.Conflict):  # ids are not reused
         await registry.create_partner(pool, "D again", partner_id=partner.id)
+
+
+async def test_a_partner_deletion_redis_failed_midway_leaves_redis_as_postgresql_keeps_it(
+    pool: asyncpg.Pool,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis took the chargers and tokens and then failed: PostgreSQL rolls back, and Redis is
+    put back, else the partner would find its chargers gone and its drivers refused."""
+    partner = await registry.create_partner(pool, "R", partner_id=f"half-{uid}")
+    cp, tag = f"H-{uid}", f"HT{uid}".upper()
+    await registry.register_charger(pool, rds, keys, cp, partner_id=partner.id)
+    await registry.create_token(pool, rds, keys, tag, status="Accepted", partner_id=partner.id)
+    project_all = registry.partners.project_all
+    calls = 0
+
+    async def fails_after_writing(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        await project_all(*args, **kwargs)
+        if calls == 1:
+            raise redis.ConnectionError("Connection reset by peer")  # the reply is lost
+
+    monkeypatch.setattr(registry.partners, "project_all", fails_after_writing)
+    with pytest.raises(redis.ConnectionError):
+        await registry.delete_partner(pool, rds, keys, partner.id)
+    assert (await registry.get_partner(pool, partner.id)).id == partner.id
+    assert await rds.hget(keys.charger(cp), F.OWNER) == partner.id
+    assert await rds.hget(keys.token(tag), TF.PARTNER) == partner.id
+
+    # and an assignment that changes nothing still mends a projection left behind
+    await rds.hset(keys.charger(cp), F.OWNER, "")
+    await registry.assign_charger(pool, rds, keys, cp, partner.id)
+    assert await rds.hget(keys.charger(cp), F.OWNER) == partner.id
 
 
 async def test_bad_input_changes_nothing(

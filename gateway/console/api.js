@@ -96,9 +96,11 @@ export async function currentSession() {
 export async function signOut() {
   try {
     await call("DELETE", "/session");
-  } finally {
-    setCsrfToken(null);
+  } catch (error) {
+    // a session already over is signed out; any other failure leaves it valid, and raises
+    if (!(error instanceof ApiError && error.status === 401)) throw error;
   }
+  setCsrfToken(null);
 }
 
 /**

@@ -111,8 +111,10 @@ function enter(session) {
 document.getElementById("sign-out").addEventListener("click", async () => {
   try {
     await signOut();
-  } catch {
-    // signed out already, or the gateway is gone: the page forgets the session either way
+  } catch (error) {
+    // the gateway did not end the session, so it stays usable: say so, and stay signed in
+    announce(`Not signed out: ${error.message}. Try again.`);
+    return;
   }
   showSignIn("You have signed out.");
 });

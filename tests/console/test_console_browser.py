@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import redis.asyncio as redis
 
 from evcs import demo
 from gateway import sessions
@@ -303,6 +304,26 @@ async def test_a_new_api_key_is_shown_once(page: Page, console: Console) -> None
     # and the gateway kept only its hash
     row = await console.pool.fetchrow("SELECT * FROM api_keys WHERE partner_id = $1", partner_id)
     assert key not in repr(dict(row))
+
+
+async def test_a_sign_out_the_gateway_could_not_do_says_so_and_stays_signed_in(
+    page: Page, console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shared terminal: "signed out" shown over a session still valid would let the next
+    person reload into it."""
+    await sign_in(page, console, "carol")
+
+    async def redis_down(self: sessions.Sessions, session_id: str) -> bool:
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(sessions.Sessions, "end", redis_down)
+    await page.click("#sign-out")
+    await page.wait_for("document.getElementById('toast').textContent.includes('Not signed out')")
+    assert not await page.evaluate("!!document.querySelector('input[name=token]')")
+    monkeypatch.undo()
+    await page.click("#sign-out")
+    await page.wait_for_selector("input[name=token]")
+    assert "signed out" in await page.text("main")
 
 
 async def test_signing_out_ends_the_session(page: Page, console: Console) -> None:

@@ -149,16 +149,11 @@ def main(args: argparse.Namespace) -> int:
     data = base.data_dir
     (data / "logs").mkdir(parents=True, exist_ok=True)
     previous = demo.read_env(data / "dev.env")
-    try:
-        settings = _start_servers(base, data, args)
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     token = base.admin_token.get_secret_value() if base.admin_token else None
     run = Run(
         args,
         base,
-        settings,
+        base,  # until the servers it runs on are up
         data,
         token or previous.get("EVCS_ADMIN_TOKEN") or secrets.token_urlsafe(24),
     )
@@ -166,9 +161,14 @@ def main(args: argparse.Namespace) -> int:
     def on_signal(signum: int, frame: object) -> None:
         run.stopping = True
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # From before anything starts, and a closed terminal too: whatever was started is
+    # stopped below, however the command ends.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     try:
+        settings = run.settings = _start_servers(base, data, args)
+        if run.stopping:
+            return 0
         api_key = asyncio.run(demo.seed(settings, previous))
         layout = plan(settings, args.csms_nodes, args.gateways)
         _spawn_system(run, layout)

@@ -13,14 +13,17 @@ import aiohttp
 
 from evcs import demo
 from shared import embedded
+from shared.ports import port_free
 from shared.redis_client import parse_url
 from shared.settings import Settings
 from tests.e2e.test_fault_harness import free_port
 
 
-async def _dev(env: dict[str, str], data: Path, *args: str) -> dict[str, str]:
-    """Run `evcs dev ARGS` until a demo charger took a command, then SIGTERM it; returns the
-    values it wrote to dev.env (and asserts it stopped cleanly)."""
+async def _dev(
+    env: dict[str, str], data: Path, *args: str, stop: signal.Signals = signal.SIGTERM
+) -> dict[str, str]:
+    """Run `evcs dev ARGS` until a demo charger took a command, then send it `stop`; returns
+    the values it wrote to dev.env (and asserts it stopped cleanly)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -64,7 +67,7 @@ async def _dev(env: dict[str, str], data: Path, *args: str) -> dict[str, str]:
                 async with http.post(f"{base}/chargers/{cp}/control", json={"action": "on"}) as r:
                     assert r.status == 200 and (await r.json())["status"] == "Accepted"
     finally:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         try:
             out, _ = await asyncio.wait_for(process.communicate(), 40)
         except TimeoutError:
@@ -107,3 +110,15 @@ async def test_dev_on_an_embedded_redis_cluster(
     assert len(hosts) == 3 and values["EVCS_STREAM_SHARDS"] == "3"
     # it stopped the cluster it started
     assert all(embedded.redis_state(port) == "down" for _, port in hosts)
+
+
+async def test_dev_stops_what_it_started_when_its_terminal_closes(
+    settings: Settings, tmp_path: Path, uid: str
+) -> None:
+    """SIGHUP: else csms, gateway and recorder live on, and the next `make dev` finds its
+    ports taken."""
+    data = tmp_path / ".evcs"
+    env = _env(settings, uid, data, EVCS_REDIS_URL=str(settings.redis_url))
+    await _dev(env, data, stop=signal.SIGHUP)
+    for port in (env["EVCS_CSMS_PORT"], env["EVCS_GATEWAY_PORT"]):
+        assert port_free("127.0.0.1", int(port))

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.fn(args)
-    except (RedisUnavailable, services.NotRunning) as exc:
+    except (RedisUnavailable, db.PostgresUnavailable, services.NotRunning) as exc:
         # no servers, a misconfigured URL, a cluster with unserved slots: one line, no traceback
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import orjson
@@ -51,17 +52,41 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     that every pooled query waits for before it returns."""
 
 
+class PostgresUnavailable(RuntimeError):
+    """PostgreSQL cannot be used as configured; the message is one line for the operator, and
+    never holds the URL's password (as shared.redis_client.RedisUnavailable)."""
+
+
+# What the first connection can fail with besides PostgreSQL being down: the configuration.
+_REFUSED_AT_CONNECT = (
+    asyncpg.InvalidAuthorizationSpecificationError,  # a wrong user or password
+    asyncpg.InvalidCatalogNameError,  # no such database
+)
+
+
+def _unavailable(url: str, exc: BaseException) -> PostgresUnavailable:
+    parts = urlsplit(url)
+    host = parts.hostname or parse_qs(parts.query).get("host", ["localhost"])[0]
+    where = f"{host}:{parts.port or 5432}"
+    if isinstance(exc, _REFUSED_AT_CONNECT):
+        return PostgresUnavailable(f"PostgreSQL at {where} refused the connection: {exc}")
+    return PostgresUnavailable(f"no PostgreSQL answers at {where}: {exc}")
+
+
 async def create_pool(
     url: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float = STATEMENT_TIMEOUT
 ) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
-        url,
-        min_size=min_size,
-        max_size=max_size,
-        command_timeout=command_timeout,
-        init=_init_connection,
-        reset=_keep_session,
-    )
+    try:
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            command_timeout=command_timeout,
+            init=_init_connection,
+            reset=_keep_session,
+        )
+    except (*UNAVAILABLE, *_REFUSED_AT_CONNECT) as exc:
+        raise _unavailable(url, exc) from exc
     assert pool is not None
     return pool
 
@@ -75,7 +100,10 @@ def migration_files() -> list[tuple[str, str]]:
 
 async def migrate(url: str) -> list[str]:
     """Apply every migration not yet applied; returns the versions applied now."""
-    conn = await asyncpg.connect(url)
+    try:
+        conn = await asyncpg.connect(url)
+    except (*UNAVAILABLE, *_REFUSED_AT_CONNECT) as exc:
+        raise _unavailable(url, exc) from exc
     applied_now: list[str] = []
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)

@@ -4,7 +4,11 @@ on a link gone silent fails within the pool's timeout, and the pool serves again
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
@@ -73,3 +77,28 @@ async def test_a_statement_on_a_silent_link_times_out_and_the_pool_serves_again(
         proxy.restore()
         await pool.close()
         await proxy.stop()
+
+
+async def test_nothing_listening_is_one_clear_error() -> None:
+    with pytest.raises(db.PostgresUnavailable, match=r"no PostgreSQL answers at 127\.0\.0\.1:1:"):
+        await db.create_pool("postgresql://someone:s3cret@127.0.0.1:1/x")
+    with pytest.raises(db.PostgresUnavailable) as refused:
+        await db.migrate("postgresql://someone:s3cret@127.0.0.1:1/x")
+    assert "s3cret" not in str(refused.value)
+
+
+def test_the_cli_says_so_in_one_line(settings: Settings, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVCS_")}
+    env["EVCS_DATABASE_URL"] = "postgresql://someone:s3cret@127.0.0.1:1/x"
+    env["EVCS_REDIS_URL"] = str(settings.redis_url)
+    done = subprocess.run(
+        [sys.executable, "-m", "evcs", "admin", "list-partners"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: no PostgreSQL answers at 127.0.0.1:1:")
+    assert "Traceback" not in done.stderr and "s3cret" not in done.stderr

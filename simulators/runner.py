@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import random
+import signal
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,9 +37,11 @@ async def run_chargers(
     *,
     ids: Sequence[str] | None = None,
     ramp_per_second: float = 50.0,
+    stop: asyncio.Event | None = None,
     **charger_kwargs: Any,
 ) -> list[SimCharger]:
-    """Run `count` chargers (or one per id in `ids`) until cancelled or `duration` seconds pass.
+    """Run `count` chargers (or one per id in `ids`) until cancelled, `stop` is set, or
+    `duration` seconds pass.
 
     Returns the chargers, already stopped.
     """
@@ -64,10 +68,8 @@ async def run_chargers(
     log.info("starting %d %s chargers against %s", len(chargers), protocol, url)
     launches = [asyncio.create_task(launch(i, c)) for i, c in enumerate(chargers)]
     try:
-        if duration is None:
-            await asyncio.Event().wait()  # until cancelled
-        else:
-            await asyncio.sleep(duration)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for((stop or asyncio.Event()).wait(), duration)
     finally:
         for task in launches:
             task.cancel()
@@ -79,28 +81,74 @@ async def run_chargers(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `evcs sim`."""
-    parser.add_argument("--url", default="ws://127.0.0.1:9000/ocpp", help="OCPP endpoint base")
-    parser.add_argument("--chargers", type=int, default=1, help="how many chargers to run")
+    parser.add_argument(
+        "--url",
+        type=_ws_url,
+        help="OCPP endpoint base (default: the csms of EVCS_CSMS_HOST and EVCS_CSMS_PORT)",
+    )
+    parser.add_argument(
+        "--chargers", type=_positive(int), default=1, help="how many chargers to run"
+    )
     parser.add_argument("--protocol", choices=sorted(CHARGER_CLASSES), default="ocpp1.6")
     parser.add_argument("--ids", type=_id_list, help="comma-separated charger ids")
     parser.add_argument("--prefix", default="SIM", help="charger ids are PREFIX-00000, ...")
     parser.add_argument(
         "--password", help="HTTP Basic password (default: $EVCS_SIM_PASSWORD, else none)"
     )
-    parser.add_argument("--duration", type=float, help="seconds to run (default: until ^C)")
-    parser.add_argument("--meter-interval", type=float, default=1.0, help="seconds")
+    parser.add_argument(
+        "--duration", type=_positive(float), help="seconds to run (default: until ^C)"
+    )
+    parser.add_argument("--meter-interval", type=_positive(float), default=1.0, help="seconds")
     parser.add_argument("--power-w", type=float, default=11000.0, help="charging power")
-    parser.add_argument("--connectors", type=int, default=1, help="connectors/EVSEs each")
-    parser.add_argument("--idle-report-interval", type=float, help="seconds (default: off)")
-    parser.add_argument("--ramp", type=float, default=50.0, help="chargers started per second")
+    parser.add_argument(
+        "--connectors", type=_positive(int), default=1, help="connectors/EVSEs each"
+    )
+    parser.add_argument(
+        "--idle-report-interval", type=_positive(float), help="seconds (default: off)"
+    )
+    parser.add_argument(
+        "--ramp", type=_positive(float), default=50.0, help="chargers started per second"
+    )
+
+
+def _ws_url(value: str) -> str:
+    if not value.startswith(("ws://", "wss://")):
+        raise argparse.ArgumentTypeError(f"expected a ws:// or wss:// URL, got {value!r}")
+    return value
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    def parse(value: str) -> int | float:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+        if number <= 0:
+            raise argparse.ArgumentTypeError(f"expected more than 0, got {value}")
+        return number
+
+    return parse
+
+
+def default_url() -> str:
+    """The csms this machine's settings name: what `evcs dev` and `evcs csms` listen on."""
+    from shared.settings import Settings
+
+    settings = Settings()
+    host = "127.0.0.1" if settings.csms_host in ("0.0.0.0", "::", "") else settings.csms_host
+    return f"ws://{host}:{settings.csms_port}/ocpp"
 
 
 async def main(args: argparse.Namespace) -> int:
     """Run `evcs sim` with parsed arguments; returns the exit code."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = asyncio.Event()  # ^C or SIGTERM: stop the chargers, then say how it went
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     chargers = await run_chargers(
-        args.url,
+        args.url or default_url(),
         args.chargers,
         args.protocol,
         prefix=args.prefix,
@@ -108,6 +156,7 @@ async def main(args: argparse.Namespace) -> int:
         duration=args.duration,
         ids=args.ids,
         ramp_per_second=args.ramp,
+        stop=stop,
         meter_interval=args.meter_interval,
         power_w=args.power_w,
         connectors=args.connectors,

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from simulators import SimCharger16, SimCharger201
-from simulators.runner import add_arguments, main, make_charger, run_chargers
+from simulators.runner import add_arguments, default_url, main, make_charger, run_chargers
 from tests.simulators.fake_central import FakeCentral, eventually
 
 
@@ -78,6 +83,53 @@ def test_cli_options() -> None:
     assert (args.prefix, args.password, args.duration, args.meter_interval) == ("X", "pw", 2, 0.5)
     defaults = parse()
     assert (defaults.protocol, defaults.prefix, defaults.duration) == ("ocpp1.6", "SIM", None)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("--url", "notaurl"),
+        ("--url", "http://127.0.0.1:9000/ocpp"),
+        ("--ramp", "0"),
+        ("--connectors", "0"),
+        ("--chargers", "-1"),
+        ("--meter-interval", "soon"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_runs(argv: tuple[str, ...]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        parse(*argv)
+    assert refused.value.code == 2
+
+
+def test_the_default_csms_is_the_one_the_settings_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`evcs dev` tells you to set EVCS_CSMS_PORT when 9000 is taken: the sim follows it."""
+    monkeypatch.setenv("EVCS_CSMS_PORT", "9123")
+    assert default_url() == "ws://127.0.0.1:9123/ocpp"
+
+
+def test_ctrl_c_stops_the_chargers_and_reports(tmp_path: Path) -> None:
+    """The documented way to end `evcs sim`: a summary and an exit code, no traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVCS_")}
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "evcs", "sim", "--url", "ws://127.0.0.1:1/ocpp"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sim.stderr is not None
+        for line in sim.stderr:  # started once it says so
+            if "starting 1" in line:
+                break
+        sim.send_signal(signal.SIGINT)
+        out, err = sim.communicate(timeout=30)
+    finally:
+        sim.kill()
+    assert sim.returncode == 1  # none of the chargers booted
+    assert "0/1 chargers booted" in out and "Traceback" not in err
     with pytest.raises(SystemExit):
         parse("--protocol", "ocpp9")
 

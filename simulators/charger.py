@@ -5,6 +5,7 @@ upload) and timers, over the connection of simulators/link.py."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -63,6 +64,9 @@ class Transaction:
     seq_no: int = 0
     reservation_id: int | None = None  # the reservation this session took up
     started_at: float = field(default_factory=time.time)
+    # Set once its start's report has its answer (or failed): its end is reported after it,
+    # with the 1.6 transaction id the answer gave.
+    reported: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class SimCharger(ChargerLink):
@@ -257,7 +261,8 @@ class SimCharger(ChargerLink):
 
     @asynccontextmanager
     async def _undo_on_failure(self, tx: Transaction) -> AsyncIterator[None]:
-        """Forget a session whose start could not be reported, so the connector is free again."""
+        """Forget a session whose start could not be reported, so the connector is free again;
+        either way its end may be reported from then on."""
         try:
             yield
         except (NotConnected, CallError, TimeoutError):
@@ -266,6 +271,14 @@ class SimCharger(ChargerLink):
                 self.connector_status[tx.connector] = self.idle_status(tx.connector)
                 self._ended(tx)
             raise
+        finally:
+            tx.reported.set()
+
+    async def _after_start(self, tx: Transaction) -> None:
+        """Until the session's start is reported: a stop that came meanwhile (a reset, a
+        remote stop) is reported after it, never before, and never left out."""
+        with contextlib.suppress(TimeoutError):  # a start never begun: no wait for ever
+            await asyncio.wait_for(tx.reported.wait(), 2 * self.call_timeout)  # its two calls
 
     def _remote_stop(self, transaction_id: object, reason: str) -> bool:
         """From a handler: end the transaction with this id after the reply; False if unknown."""

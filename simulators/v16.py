@@ -185,6 +185,7 @@ class SimCharger16(SimCharger):
     async def _end(self, tx: Transaction, reason: str) -> None:
         c = tx.connector
         try:
+            await self._after_start(tx)
             if isinstance(tx.id, int):
                 await self.call(
                     "StopTransaction",

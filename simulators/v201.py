@@ -290,6 +290,7 @@ class SimCharger201(SimCharger):
         evse = tx.connector
         trigger = _STOP_TRIGGER.get(reason, "AbnormalCondition")
         try:
+            await self._after_start(tx)
             # EVConnected: the session is over but the cable is still in until the status below.
             ended = self._event(tx, "Ended", trigger, "EVConnected", "Transaction.End", reason)
             await self.call("TransactionEvent", ended)

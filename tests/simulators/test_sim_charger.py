@@ -255,3 +255,39 @@ async def test_local_session_can_be_started_and_stopped(
     else:
         kinds = [e["eventType"] for e in central.session("CP-1").payloads("TransactionEvent")]
         assert kinds[0] == "Started" and kinds[-1] == "Ended"
+
+
+async def test_a_session_stopped_while_its_start_is_reported_is_ended_after_it(
+    central: FakeCentral, make: Make, protocol: str
+) -> None:
+    """A reset (or a remote stop) lands while the start waits for its answer: the central
+    system hears the start, then its end, and no session is left open there."""
+    charger = make("CP-1", meter_interval=5)
+    await charger.start()
+    central.reply_delay = 0.3  # the start's answer is slow
+    starting = asyncio.create_task(charger.start_transaction(1, "TAG"))
+    session = central.session("CP-1")
+    sent = len(session.calls)
+    # the Preparing/Occupied status that goes first: the start is not even built yet
+    await eventually(lambda: len(session.calls) > sent)
+    central.reply_delay = 0.0
+    reset = {"type": "Soft" if protocol == "ocpp1.6" else "Immediate"}
+    assert (await central.call("CP-1", "Reset", reset))[0] == 3
+    await starting
+
+    def reports() -> list[tuple[str, Any]]:
+        out = []
+        for action, payload in session.calls:
+            if action == "StartTransaction":
+                out.append(("start", None))
+            elif action == "StopTransaction":
+                out.append(("stop", payload["transactionId"]))
+            elif action == "TransactionEvent" and payload["eventType"] != "Updated":
+                out.append((payload["eventType"], payload["seqNo"]))
+        return out
+
+    expected = [("start", None), ("stop", 42)] if protocol == "ocpp1.6" else [
+        ("Started", 0),
+        ("Ended", 1),
+    ]  # fmt: skip
+    await eventually(lambda: reports() == expected)

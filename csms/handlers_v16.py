@@ -159,13 +159,16 @@ def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
     fields = s.end(tx)
     events: list[ev.Event] = []
     running = None
+    if "transactionData" in p:
+        # Acknowledged readings are kept even for a transaction this node does not know (its
+        # state lost): under connector 0, the charger as a whole, with their transaction id.
+        where = 0 if connector is None else connector
+        meter_fields, events = meter_outcome(ctx, where, tx, p["transactionData"])
+        fields |= meter_fields
     if connector is not None:
         del s.transactions[connector]
         s.tx_starts.pop(connector, None)
         fields[f"{F.TX_START}{connector}"] = ""
-        if "transactionData" in p:
-            meter_fields, events = meter_outcome(ctx, connector, tx, p["transactionData"])
-            fields |= meter_fields
         fields[f"{F.TRANSACTION}{connector}"] = ""
         uid = s.tx_tokens.pop(connector, None)
         if uid is not None:

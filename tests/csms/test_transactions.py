@@ -98,11 +98,15 @@ async def test_ocpp16_a_stop_repeated_after_a_reconnect_is_answered_and_ends_not
     await again.call("StopTransaction", {**stop, "meterStop": 990})  # and on the same one
     stops = await _events(rds, keys, cp, "tx_stop")
     assert [e["meter_stop_wh"] for e in stops] == [900]
-    # a transaction it never started is still recorded, once
-    await again.call("StopTransaction", {**stop, "transactionId": 424242})
-    await again.call("StopTransaction", {**stop, "transactionId": 424242})
+    # a transaction it never started is still recorded, once, and so are its readings
+    reading = {"timestamp": TS, "sampledValue": [_sv16("950", "Wh")]}
+    unknown = {**stop, "transactionId": 424242, "transactionData": [reading]}
+    await again.call("StopTransaction", unknown)
+    await again.call("StopTransaction", unknown)
     stops = await _events(rds, keys, cp, "tx_stop")
     assert [e["transaction_id"] for e in stops] == [str(tx), "424242"]
+    [meter] = [e for e in await _events(rds, keys, cp, "meter") if e["transaction_id"] == "424242"]
+    assert (meter["connector"], meter["samples"][0][2]) == (0, 950.0)
 
 
 async def test_ocpp16_a_start_sent_again_after_a_reconnect_is_the_same_transaction(

@@ -137,7 +137,8 @@ class Keys:
         return f"{_glob_literal(self.prefix)}:events:{{*}}"
 
     def refused(self, stream: str) -> str:
-        """A shard's entries PostgreSQL refused, set aside for an operator (beside the shard)."""
+        """A shard's entries that could not be recorded (PostgreSQL refused them, or they make
+        no rows), set aside for an operator beside the shard."""
         return f"{self.prefix}:events-refused:{{{tag_of(stream)}}}"
 
     def shard_of(self, charger_id: str) -> int:

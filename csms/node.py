@@ -22,7 +22,7 @@ from shared.framing import OCPP16, OCPP201
 from shared.ocpp_schemas import Validator
 from shared.redis_batch import Coalescer
 from shared.redis_keys import Keys
-from shared.redis_lane import Lane, hot_path
+from shared.redis_lane import Lanes, hot_path
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,16 +37,17 @@ class Node:
         self.connections: dict[str, ChargerConnection] = {}
         self.closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        # On one server the state writer's batches and the coalescer's calls each go down a
-        # lane of their own (None on a cluster and over TLS: redis-py pipelines per primary).
-        self._writer_lane = Lane.of(r)
-        self._coalescer_lane = Lane.of(r)
+        # The state writer's batches and the coalescer's calls each go down lanes of their
+        # own: to the one server, or on a cluster to each primary (over TLS: redis-py
+        # pipelines per primary).
+        self._writer_lanes = Lanes()
+        self._coalescer_lanes = Lanes()
         self.writer = StateWriter(
             r,
             self.keys,
             wait_replicas=settings.redis_wait_replicas,
             wait_timeout_ms=settings.redis_wait_timeout_ms,
-            lane=self._writer_lane,
+            lanes=self._writer_lanes,
         )
         self.transaction_ids = TransactionIds(r, self.keys.transaction_ids)
         self.handlers: dict[str, dict[str, Handler]] = {
@@ -77,7 +78,7 @@ class Node:
         self.command_path = hot_path(r, eager=True)
         self.tokens = TokenReader(self.keys, self.command_path)
         # the handshake's hash read and the attach/detach scripts, batched across chargers
-        self.coalescer = Coalescer(r, lane=self._coalescer_lane)
+        self.coalescer = Coalescer(r, lanes=self._coalescer_lanes)
         self.presence = Presence(
             r, self.keys, self.node_id, self.connections, self.writer, self._spawn, self.coalescer
         )
@@ -94,9 +95,8 @@ class Node:
 
     async def aclose(self) -> None:
         """Close the node's own connections to Redis, after its chargers' last writes."""
-        for lane in (self._writer_lane, self._coalescer_lane):
-            if lane is not None:
-                await lane.aclose()
+        for lanes in (self._writer_lanes, self._coalescer_lanes):
+            await lanes.aclose()
         await self.command_path.aclose()
 
     async def prepare(self) -> None:

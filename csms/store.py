@@ -1,9 +1,9 @@
 """Writes to Redis, coalesced across connections: every message's hash fields and stream
 events join the next batch, and the message is answered only once its events are in.
 
-A batch goes out as one plain pipeline per Redis primary, all at once; on a single server over
-TCP or a Unix socket it goes down a lane (shared.redis_lane), where hiredis packs the batch and
-parses its replies without redis-py's per-command pipeline bookkeeping.
+A batch goes out as one write per Redis primary, all at once, each down a lane to that server
+(shared.redis_lane), where hiredis packs the batch and parses its replies without redis-py's
+per-command pipeline bookkeeping; over TLS, as a redis-py pipeline per primary.
 An event that could not be written fails its message, which the charger then sends again.
 The event is what a charger's acknowledgement vouches for; the hash is the latest state, so a
 hash write that fails while the message's events went in is not answered with an error (the
@@ -30,6 +30,7 @@ from shared import events as ev
 from shared.redis_batch import Pipelined
 from shared.redis_client import UNAVAILABLE
 from shared.redis_keys import F, Keys
+from shared.redis_lane import Lanes
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +113,11 @@ class StateWriter:
         wait_replicas: int = 0,
         wait_timeout_ms: int = 100,
         lane: Pipelined | None = None,
+        lanes: Lanes | None = None,
     ) -> None:
         self._redis = r
-        self._lane = lane  # a single server's lane; without one, pipelines per primary
+        self._lane = lane  # every batch down this one (a single server's)
+        self._lanes = lanes  # else each primary's, where a lane can serve it; else pipelines
         self._keys = keys
         self._pending: list[_Write] = []
         self._inflight = 0
@@ -260,12 +263,19 @@ class StateWriter:
 
     async def _send_to(self, client: Any, commands: list[_Command]) -> list[_Command]:
         waiting = self._replication.replicas
+        lane = self._lane
+        if lane is None and self._lanes is not None:
+            lane = self._lanes.of(client)
         try:
-            if self._lane is not None:  # a single server: no redirects, no ASKING
-                batch = [command.args for command in commands]
+            if lane is not None:
+                batch: list[tuple[Any, ...]] = []
+                for command in commands:
+                    if command.asking:
+                        batch.append(("ASKING",))
+                    batch.append(command.args)
                 if waiting:
                     batch.append(("WAIT", waiting, self._replication.timeout_ms))
-                results = await self._lane.execute(batch)
+                results = await lane.execute(batch)
             else:
                 pipe = client.pipeline(transaction=False)
                 for command in commands:
@@ -376,6 +386,8 @@ class StateWriter:
     async def _refresh(self) -> None:
         try:
             await self._redis.refresh_topology()
+            if self._lanes is not None:
+                await self._lanes.keep(self._redis.primary_clients())
         except Exception as exc:  # the next failing batch asks again
             log.warning("could not read the cluster's slot map", extra={"error": repr(exc)})
 

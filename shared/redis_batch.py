@@ -29,6 +29,12 @@ class Pipelined(Protocol):
     async def execute(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]: ...
 
 
+class LanesOf(Protocol):
+    """A lane to the server a plain client speaks to, or None (shared.redis_lane.Lanes)."""
+
+    def of(self, client: Any) -> Pipelined | None: ...
+
+
 class _Call:
     __slots__ = ("args", "fut", "key")
 
@@ -63,9 +69,18 @@ class ScriptLoader:
 class Coalescer:
     """Batches independent single-key commands into pipelined round trips."""
 
-    def __init__(self, r: Any, max_inflight: int = 4, lane: Pipelined | None = None) -> None:
+    def __init__(
+        self,
+        r: Any,
+        max_inflight: int = 4,
+        lane: Pipelined | None = None,
+        lanes: LanesOf | None = None,
+    ) -> None:
         self._redis = r
+        if lane is None and lanes is not None and not r.sharded:
+            lane = lanes.of(r)
         self._lane = lane  # a single server's lane: no pooled connection, hiredis both ways
+        self._lanes = lanes  # a cluster's: one to each primary, where a lane can serve it
         self._pending: list[_Call] = []
         self._inflight = 0
         self._max_inflight = max_inflight
@@ -143,11 +158,15 @@ class Coalescer:
 
     async def _send_to(self, client: Any, calls: list[_Call]) -> list[_Call]:
         """Send one primary's calls; return those redirected elsewhere."""
-        pipe = client.pipeline(transaction=False)
-        for call in calls:
-            pipe.execute_command(*call.args)
+        lane = self._lanes.of(client) if self._lanes is not None else None
         try:
-            results = await pipe.execute(raise_on_error=False)
+            if lane is not None:
+                results = await lane.execute([call.args for call in calls])
+            else:
+                pipe = client.pipeline(transaction=False)
+                for call in calls:
+                    pipe.execute_command(*call.args)
+                results = await pipe.execute(raise_on_error=False)
         except Exception as exc:  # the node is lost: no reply is known
             for call in calls:
                 _settle(call, exc)

@@ -13,9 +13,10 @@ some twenty requests share each system call to Redis and back, and a caller's co
 go out together, in order, in one round trip.
 
 A lane serves a single server over TCP or a Unix socket. On a Redis Cluster (keys of one
-request live on different primaries) and over TLS the same calls go through the shared
-coalescer instead (`shared.redis_batch`), which batches across callers on redis-py's
-pipelines and follows MOVED/ASK redirects: `hot_path(client)` picks. A subscriber
+request live on different primaries) the same calls go through the shared coalescer
+(`shared.redis_batch`), which groups them by primary, sends each group down that primary's
+lane (`Lanes`) and follows MOVED/ASK redirects; over TLS it uses redis-py's pipelines:
+`hot_path(client)` picks. A subscriber
 (shared.pubsub) opens a connection of its own to a lane's server with `Lane.open`.
 
 Replies are what redis-py would give with decode_responses (HGETALL as a dict); an error reply
@@ -366,6 +367,35 @@ class Lane:
             self._conn = None
 
 
+class Lanes:
+    """A lane to each server a client's commands go to, opened on first use: the one server,
+    or on a cluster each primary (the plain clients `node_client` and `client_at` hand out).
+    None for a client no lane can serve (TLS)."""
+
+    def __init__(self, eager: bool = False) -> None:
+        self._eager = eager
+        # id(client) -> (client, its lane): holding the client keeps its id from being reused
+        self._lanes: dict[int, tuple[Any, Lane | None]] = {}
+
+    def of(self, client: Any) -> Lane | None:
+        found = self._lanes.get(id(client))
+        if found is None:
+            found = self._lanes[id(client)] = (client, Lane.of(client, self._eager))
+        return found[1]
+
+    async def keep(self, clients: Sequence[Any]) -> None:
+        """Close the lanes of every client but these (a cluster's primaries after its slot
+        map was read again: a node that left is not kept open)."""
+        wanted = {id(client) for client in clients}
+        for gone in [key for key in self._lanes if key not in wanted]:
+            _, lane = self._lanes.pop(gone)
+            if lane is not None:
+                await lane.aclose()
+
+    async def aclose(self) -> None:
+        await self.keep([])
+
+
 def _retrieved(task: asyncio.Task[Any]) -> None:
     # every caller may have gone away: a failed attempt is then nobody's to report
     if not task.cancelled():
@@ -373,12 +403,13 @@ def _retrieved(task: asyncio.Task[Any]) -> None:
 
 
 class CoalescedPath:
-    """The hot path where a lane cannot serve: a cluster (each key on its primary, redirects
-    followed) or TLS; concurrent callers still share round trips."""
+    """The hot path where one lane cannot serve: a cluster (each key on its primary, down a
+    lane to it, redirects followed) or TLS; concurrent callers still share round trips."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, eager: bool = False) -> None:
         self._client = client
-        self._coalescer = Coalescer(client)
+        self._lanes = Lanes(eager)
+        self._coalescer = Coalescer(client, lanes=self._lanes)
 
     async def run(self, calls: Sequence[Call]) -> list[Any]:
         loop = asyncio.get_running_loop()
@@ -403,10 +434,10 @@ class CoalescedPath:
         return await self._coalescer.post(channel, message)
 
     async def aclose(self) -> None:
-        return None
+        await self._lanes.aclose()
 
 
 def hot_path(client: Any, eager: bool = False) -> HotPath:
     """A lane to the client's server where one can serve it, else the coalescer."""
     lane = Lane.of(client, eager)
-    return lane if lane is not None else CoalescedPath(client)
+    return lane if lane is not None else CoalescedPath(client, eager)

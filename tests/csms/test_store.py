@@ -1,5 +1,5 @@
-"""The state writer: concurrent chargers' writes share round trips (a lane on one server,
-pipelines per primary on a cluster), each write is answered once its events are in, and one
+"""The state writer: concurrent chargers' writes share round trips (a lane to the server, or
+to each primary of a cluster), each write is answered once its events are in, and one
 that fails fails alone."""
 
 from __future__ import annotations
@@ -17,20 +17,19 @@ from csms.store import StateWriter
 from shared import events as ev
 from shared.redis_client import UNAVAILABLE, connect
 from shared.redis_keys import F, Keys
-from shared.redis_lane import Lane
+from shared.redis_lane import Lane, Lanes
 from shared.settings import Settings
 from tests.csms.conftest import until
 
 
 @asynccontextmanager
 async def _writer(r: Any, keys: Keys) -> AsyncIterator[StateWriter]:
-    """A writer as a node makes it: on the server's lane where one can serve (not a cluster)."""
-    lane = Lane.of(r)
+    """A writer as a node makes it: down a lane to the server, or to each primary."""
+    lanes = Lanes()
     try:
-        yield StateWriter(r, keys, lane=lane)
+        yield StateWriter(r, keys, lanes=lanes)
     finally:
-        if lane is not None:
-            await lane.aclose()
+        await lanes.aclose()
 
 
 async def test_concurrent_writes_share_round_trips_and_land_whole(
@@ -290,3 +289,25 @@ async def test_on_a_cluster_a_stops_hash_waits_for_its_events(
     with pytest.raises(redis.ConnectionError):
         await writer.write(cp, {F.ENDED: '["1"]', f"{F.TRANSACTION}1": ""}, [_stop(cp)])
     assert await cluster_rds.hget(keys.charger(cp), F.ENDED) is None
+
+
+async def test_on_a_cluster_a_write_sent_where_its_slot_no_longer_is_lands_once(
+    cluster_settings: Settings, cluster_rds: Any, uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slot map read before a slot moved: the lane's primary answers MOVED, and the hash and
+    the event go where it says, each stored once."""
+    keys = Keys.of(cluster_settings)
+    owner = cluster_rds.get_node_from_key(keys.charger(uid))
+    [elsewhere, *_] = [n for n in cluster_rds.get_primaries() if n.name != owner.name]
+    stale = cluster_rds.client_at(elsewhere.host, elsewhere.port)
+    monkeypatch.setattr(cluster_rds, "node_client", lambda _key: stale)
+    event = ev.connection(uid, 1.0, online=True, node="n")
+    async with _writer(cluster_rds, keys) as writer:
+        await writer.write(uid, {"status": "Charging"}, [event])
+    assert await cluster_rds.hget(keys.charger(uid), "status") == "Charging"
+    stored = [
+        fields
+        for _, fields in await cluster_rds.xrange(keys.stream_for(uid))
+        if ev.decode(fields)["cp"] == uid
+    ]
+    assert len(stored) == 1

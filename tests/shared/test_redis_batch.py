@@ -1,9 +1,11 @@
 """The coalescer: concurrent single commands share round trips, each caller gets its own reply
-or error, on one server and on a cluster whose keys live on different primaries."""
+or error, on one server and on a cluster whose keys live on different primaries (down a lane
+to each, as a node sends them, or in redis-py's pipelines, as over TLS)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as redis
@@ -11,33 +13,42 @@ from redis.exceptions import ResponseError
 
 from shared.pubsub import Subscription
 from shared.redis_batch import Coalescer
-from shared.redis_lane import Lane
+from shared.redis_lane import Lane, Lanes
 from shared.settings import Settings
+
+
+@pytest.fixture
+async def lanes() -> AsyncIterator[Lanes]:
+    """The coalescer's lanes as a node gives them: to the server, or to each primary."""
+    made = Lanes()
+    yield made
+    await made.aclose()
+
 
 _SCRIPT = "return {redis.call('HINCRBY', KEYS[1], 'n', ARGV[1]), ARGV[2]}"
 
 
 async def test_concurrent_calls_share_batches_and_get_their_own_replies(
-    backend: tuple[Settings, redis.Redis], uid: str
+    backend: tuple[Settings, redis.Redis], lanes: Lanes, uid: str
 ) -> None:
     _, r = backend
     keys = [f"{{{uid}-{i}}}:h" for i in range(200)]
     for i, key in enumerate(keys):
         await r.hset(key, mapping={"i": str(i)})
-    batcher = Coalescer(r)
+    batcher = Coalescer(r, lanes=lanes)
     replies = await asyncio.gather(*(batcher.execute(k, "HGETALL", k) for k in keys))
     assert replies == [{"i": str(i)} for i in range(200)]
     assert batcher.batches < 20  # not one round trip per call
 
 
 async def test_one_callers_error_is_its_own(
-    backend: tuple[Settings, redis.Redis], uid: str
+    backend: tuple[Settings, redis.Redis], lanes: Lanes, uid: str
 ) -> None:
     _, r = backend
     good, wrong_type = f"{uid}:good", f"{uid}:list"
     await r.set(good, "1")
     await r.rpush(wrong_type, "x")
-    batcher = Coalescer(r)
+    batcher = Coalescer(r, lanes=lanes)
     ok, bad = await asyncio.gather(
         batcher.execute(good, "GET", good),
         batcher.execute(wrong_type, "HGETALL", wrong_type),
@@ -48,11 +59,11 @@ async def test_one_callers_error_is_its_own(
 
 
 async def test_a_script_runs_by_hash_and_is_loaded_when_the_server_lacks_it(
-    backend: tuple[Settings, redis.Redis], uid: str
+    backend: tuple[Settings, redis.Redis], lanes: Lanes, uid: str
 ) -> None:
     _, r = backend
     script = r.register_script(_SCRIPT + f" -- {uid}")  # a hash no server has seen
-    batcher = Coalescer(r)
+    batcher = Coalescer(r, lanes=lanes)
     key = f"{uid}:counter"
     first = await batcher.script(script, [key], [2, "a"])
     second, third = await asyncio.gather(
@@ -64,7 +75,7 @@ async def test_a_script_runs_by_hash_and_is_loaded_when_the_server_lacks_it(
 
 
 async def test_many_callers_of_a_missing_script_load_it_once_and_stay_batched(
-    backend: tuple[Settings, redis.Redis], uid: str
+    backend: tuple[Settings, redis.Redis], lanes: Lanes, uid: str
 ) -> None:
     _, r = backend
     registered = r.register_script(_SCRIPT + f" -- {uid}")  # a hash no server has seen
@@ -77,7 +88,7 @@ async def test_many_callers_of_a_missing_script_load_it_once_and_stay_batched(
             slow_way.append(kwargs)
             return await registered(**kwargs)
 
-    batcher = Coalescer(r)
+    batcher = Coalescer(r, lanes=lanes)
     keys = [f"{{{uid}-{i}}}:n" for i in range(300)]  # on a cluster, on every primary
     replies = await asyncio.gather(*(batcher.script(Spy(), [k], [1, k]) for k in keys))
     assert replies == [[1, k] for k in keys]
@@ -99,12 +110,12 @@ async def test_a_lost_server_fails_every_waiting_caller(settings: Settings, uid:
 
 @pytest.mark.parametrize("calls", [1, 50])
 async def test_a_cancelled_caller_does_not_break_the_batch(
-    backend: tuple[Settings, redis.Redis], uid: str, calls: int
+    backend: tuple[Settings, redis.Redis], lanes: Lanes, uid: str, calls: int
 ) -> None:
     _, r = backend
     key = f"{uid}:k"
     await r.set(key, "v")
-    batcher = Coalescer(r)
+    batcher = Coalescer(r, lanes=lanes)
     doomed = asyncio.ensure_future(batcher.execute(key, "GET", key))
     others = [asyncio.ensure_future(batcher.execute(key, "GET", key)) for _ in range(calls)]
     doomed.cancel()
@@ -166,8 +177,9 @@ async def test_on_a_lane_replies_errors_and_missing_scripts_are_each_callers_own
     assert batcher.batches < 10
 
 
+@pytest.mark.parametrize("via", ["pipelines", "lanes"])
 async def test_a_call_sent_to_a_primary_that_lost_its_slot_follows_the_redirect(
-    cluster_rds: redis.Redis, uid: str, monkeypatch: pytest.MonkeyPatch
+    cluster_rds: redis.Redis, uid: str, monkeypatch: pytest.MonkeyPatch, via: str
 ) -> None:
     """A slot map read before the slot moved: the primary answers MOVED, the call goes on."""
     key = f"{{{uid}}}:moved"
@@ -176,6 +188,11 @@ async def test_a_call_sent_to_a_primary_that_lost_its_slot_follows_the_redirect(
     [elsewhere, *_] = [n for n in cluster_rds.get_primaries() if n.name != owner.name]
     stale = cluster_rds.client_at(elsewhere.host, elsewhere.port)
     monkeypatch.setattr(cluster_rds, "node_client", lambda _key: stale)
-    batcher = Coalescer(cluster_rds)
-    assert await batcher.execute(key, "HGET", key, "n") == "7"
-    assert await batcher.post(f"{{{uid}}}:channel", "nobody listens") == 0
+    lanes = Lanes() if via == "lanes" else None
+    batcher = Coalescer(cluster_rds, lanes=lanes)
+    try:
+        assert await batcher.execute(key, "HGET", key, "n") == "7"
+        assert await batcher.post(f"{{{uid}}}:channel", "nobody listens") == 0
+    finally:
+        if lanes is not None:
+            await lanes.aclose()

@@ -16,7 +16,7 @@ from gateway.ratelimit import _SCRIPT, RateLimiter
 from shared.redis_batch import Coalescer
 from shared.redis_client import UNAVAILABLE
 from shared.redis_keys import Keys
-from shared.redis_lane import CoalescedPath, Lane, _Connection, hot_path
+from shared.redis_lane import CoalescedPath, Lane, Lanes, _Connection, hot_path
 from shared.registry import KeyRecord
 from shared.settings import Settings
 
@@ -296,3 +296,27 @@ async def test_an_eager_connection_writes_each_call_at_once(eager: bool) -> None
     await asyncio.sleep(0)
     assert b"".join(transport.written).count(b"GET") == 2
     assert len(transport.written) == (2 if eager else 1)
+
+
+async def test_lanes_give_each_primary_one_lane_and_close_those_not_kept(
+    cluster_rds: redis.Redis,
+) -> None:
+    lanes = Lanes()
+    primaries = cluster_rds.primary_clients()
+    try:
+        opened = [lanes.of(client) for client in primaries]
+        assert all(isinstance(lane, Lane) for lane in opened)
+        assert len({id(lane) for lane in opened}) == len(primaries) > 1
+        assert [lanes.of(client) for client in primaries] == opened  # the same ones again
+        assert lanes.of(cluster_rds) is None  # the cluster client is no one server
+        for lane in opened:
+            assert await lane.execute([("PING",)]) == ["PONG"]
+        await lanes.keep(primaries[:1])
+        with pytest.raises(redis.ConnectionError, match="closed"):
+            await opened[1].execute([("PING",)])
+        assert await opened[0].execute([("PING",)]) == ["PONG"]
+        assert lanes.of(primaries[1]) is not opened[1]  # asked again: a new one
+    finally:
+        await lanes.aclose()
+    with pytest.raises(redis.ConnectionError, match="closed"):
+        await opened[0].execute([("PING",)])

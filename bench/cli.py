@@ -54,7 +54,13 @@ SCENARIOS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("scenario", nargs="?", choices=[*SCENARIOS, "all"], default="all")
+    parser.add_argument(
+        "scenario",
+        nargs="*",
+        choices=[*SCENARIOS, "all"],
+        default="all",  # a string: argparse checks a list default against the choices whole
+        help="one or more, run in order (ingest before control sets control's load); default all",
+    )
     parser.add_argument("--quick", action="store_true", help="short runs: proves the suite works")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median, min-max)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
@@ -120,7 +126,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     logs = settings.data_dir / "bench-logs"
     logs.mkdir(parents=True, exist_ok=True)
     ctx = Ctx(settings, logs, args.quick, runs=max(1, args.runs))
-    chosen = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    asked = [args.scenario] if isinstance(args.scenario, str) else args.scenario
+    chosen = list(SCENARIOS) if "all" in asked else list(dict.fromkeys(asked))
     started = time.time()
     notes: dict[str, list[str]] = {}
     for name in chosen:
@@ -196,7 +203,7 @@ def _write_report(results: Path, scenarios: Iterable[str]) -> None:
         "# Benchmarks",
         "",
         "Every figure is the median of the runs, with min - max. Reproduce with `make bench`",
-        "(`evcs bench SCENARIO` measures one scenario and refreshes its rows here).",
+        "(`evcs bench SCENARIO...` measures those scenarios and refreshes their rows here).",
         "",
     ]
     # relative to this page: docs/benchmarks/NAME.svg

@@ -14,7 +14,7 @@ import redis.asyncio as redis
 from prometheus_client import Counter
 
 from gateway.errors import ApiError
-from shared.redis_client import UNAVAILABLE
+from shared.redis_client import UNAVAILABLE, script_once
 from shared.redis_keys import Keys
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ return {tonumber(n), redis.call('TTL', KEYS[1])}
 class AuthThrottle:
     def __init__(self, r: redis.Redis, keys: Keys, per_minute: int) -> None:
         self.per_minute = per_minute
+        self._redis = r
         self._keys = keys
         self._count = r.register_script(_COUNT)
         self._state = r.register_script(_STATE)
@@ -52,7 +53,9 @@ class AuthThrottle:
     async def check(self, address: str) -> None:
         """Raise 429 if the address is over its failures; pass when Redis cannot tell."""
         try:
-            failures, ttl = await self._state(keys=[self._keys.auth_failures(address)])
+            failures, ttl = await script_once(
+                self._redis, self._state, [self._keys.auth_failures(address)], []
+            )
         except UNAVAILABLE:
             return  # a lookup without the throttle beats refusing every partner
         if int(failures) >= self.per_minute:
@@ -69,7 +72,9 @@ class AuthThrottle:
         FAILURES.inc()
         try:
             n = int(
-                await self._count(keys=[self._keys.auth_failures(address)], args=[WINDOW_SECONDS])
+                await script_once(
+                    self._redis, self._count, [self._keys.auth_failures(address)], [WINDOW_SECONDS]
+                )
             )
         except UNAVAILABLE:
             return

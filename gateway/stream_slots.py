@@ -16,7 +16,7 @@ from collections import defaultdict
 import redis.asyncio as redis
 
 from shared.process import cancel
-from shared.redis_client import UNAVAILABLE
+from shared.redis_client import UNAVAILABLE, script_once
 from shared.redis_keys import Keys
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class StreamSlots:
         lease = f"{self._prefix}-{next(self._ids)}"
         key = self._keys.open_streams(partner_id)
         args = [self.per_partner, LEASE_SECONDS, lease]
-        if not await self._acquire(keys=[key], args=args):
+        if not await script_once(self._redis, self._acquire, [key], args):
             return None
         self._held[partner_id].add(lease)
         if self._renewer is None:
@@ -90,9 +90,11 @@ class StreamSlots:
             await asyncio.sleep(RENEW_SECONDS)
             for partner_id, leases in list(self._held.items()):
                 try:
-                    await self._renew(
-                        keys=[self._keys.open_streams(partner_id)],
-                        args=[LEASE_SECONDS, *leases],
+                    await script_once(
+                        self._redis,
+                        self._renew,
+                        [self._keys.open_streams(partner_id)],
+                        [LEASE_SECONDS, *leases],
                     )
                 except UNAVAILABLE:
                     log.warning("event stream leases not renewed: Redis unavailable")

@@ -21,10 +21,12 @@ import redis.asyncio as redis
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.commands.core import AsyncScript
 from redis.crc import key_slot
 from redis.exceptions import (
     ClusterDownError,
     MaxConnectionsError,
+    NoScriptError,
     RedisClusterException,
     TryAgainError,
 )
@@ -349,6 +351,15 @@ def connect_sync(url: str, mode: Mode = "auto") -> Any:
         ssl=target.ssl,
         **_login(target),
     )
+
+
+async def script_once(r: Any, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+    """A registered script run by its hash, sent once: a cluster client's own call would send
+    it again after a lost reply, though it may have run. EVAL where the server lacks it."""
+    try:
+        return await r.once(keys[0], "EVALSHA", script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return await r.once(keys[0], "EVAL", script.script, len(keys), *keys, *args)
 
 
 async def delete_matching(r: Any, pattern: str) -> int:

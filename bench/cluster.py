@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from bench import control, procs
+from bench import control, procs, reads
 from bench.context import Ctx
 from bench.ingest import _specs
 from bench.loadgen import Result, run_workers
@@ -248,6 +248,7 @@ def run(ctx: Ctx) -> None:
         _pubsub(ctx, three, 2_000 if ctx.quick else 20_000)
         on_cluster = ctx.on(three.url, three.shards)
         control.run(on_cluster, scenario="cluster", where=f", {three.label}", top=top)
+        reads.run(on_cluster, scenario="cluster", where=f", {three.label}", tag="c")
         _wait_cost(ctx)
     finally:
         for topo in topologies:

@@ -38,8 +38,11 @@ def online_state() -> dict[str, str]:
     }
 
 
-async def seed(ctx: Ctx, partners: int, per_partner: int) -> dict[str, tuple[str, list[str]]]:
-    """Partners with a key each and chargers with a fresh state; bulk-loaded, not one by one."""
+async def seed(
+    ctx: Ctx, partners: int, per_partner: int, tag: str = ""
+) -> dict[str, tuple[str, list[str]]]:
+    """Partners with a key each and chargers with a fresh state; bulk-loaded, not one by one.
+    `tag` keeps their ids apart from another seeding's of the same run."""
     s = ctx.settings
     assert s.database_url and s.redis_url
     pool = await db.create_pool(s.database_url, max_size=2)
@@ -48,10 +51,10 @@ async def seed(ctx: Ctx, partners: int, per_partner: int) -> dict[str, tuple[str
     out: dict[str, tuple[str, list[str]]] = {}
     try:
         for p in range(partners):
-            pid = f"{s.redis_prefix}-p{p}"
+            pid = f"{s.redis_prefix}{tag}-p{p}"
             await registry.create_partner(pool, pid, partner_id=pid)
             _, key = await registry.issue_api_key(pool, pid, actor="bench")
-            ids = [f"{s.redis_prefix}-{p}-{i}" for i in range(per_partner)]
+            ids = [f"{s.redis_prefix}{tag}-{p}-{i}" for i in range(per_partner)]
             await pool.copy_records_to_table(
                 "chargers",
                 records=[(cp, pid, "ocpp1.6") for cp in ids],
@@ -169,10 +172,12 @@ def _sweep(ctx: Ctx, port: int, per_proc: list[list[bytes]], top: float) -> tupl
     return curve, bad
 
 
-def run(ctx: Ctx) -> None:
+def run(ctx: Ctx, scenario: str = "reads", where: str = "", tag: str = "") -> None:
+    """Status reads, single and in batches, at saturation and with 4 in flight; `where` names
+    the Redis (a cluster's) in each metric, and only the reads scenario draws the sweep."""
     per_partner = 1_000 if ctx.quick else 10_000  # batch reads take up to 1,000 ids
-    fleet = asyncio.run(seed(ctx, 10, per_partner))
-    gw = start_gateway(ctx, "gateway.log")
+    fleet = asyncio.run(seed(ctx, 10, per_partner, tag))
+    gw = start_gateway(ctx, f"gateway{tag}.log")
     port = gw.port
     host = f"127.0.0.1:{port}"
     base = "/api/v1/chargers"
@@ -199,17 +204,22 @@ def run(ctx: Ctx) -> None:
         "batch of 100": ("", "< 20"),
         "batch of 1000": ("", ""),
     }
+    if scenario != "reads":  # the targets are the reads scenario's; elsewhere, for comparison
+        targets = {shape: ("", "") for shape in targets}
     try:
         for shape, build in shapes.items():
-            rps = ctx.figure("reads", f"{shape}: requests/s at saturation", "req/s")
+            rps = ctx.figure(scenario, f"{shape}: requests/s at saturation{where}", "req/s")
             core = ctx.figure(
-                "reads", f"{shape}: requests/s per gateway core", "req/s", targets[shape][0]
+                scenario,
+                f"{shape}: requests/s per gateway core{where}",
+                "req/s",
+                targets[shape][0],
             )
-            p50 = ctx.figure("reads", f"{shape}: p50, 4 requests in flight", "ms")
+            p50 = ctx.figure(scenario, f"{shape}: p50, 4 requests in flight{where}", "ms")
             p95 = ctx.figure(
-                "reads", f"{shape}: p95, 4 requests in flight", "ms", targets[shape][1]
+                scenario, f"{shape}: p95, 4 requests in flight{where}", "ms", targets[shape][1]
             )
-            p99 = ctx.figure("reads", f"{shape}: p99, 4 requests in flight", "ms")
+            p99 = ctx.figure(scenario, f"{shape}: p99, 4 requests in flight{where}", "ms")
             bad = 0
             for _ in range(ctx.runs):
                 # 10 partners' requests in 2 load processes; 40 connections saturate the gateway
@@ -242,8 +252,10 @@ def run(ctx: Ctx) -> None:
                 p99.runs.append(percentile(lat, 0.99) / 1e6)
                 bad += sum(r.non_2xx for r in results)
             if bad:
-                ctx.notes.append(f"reads/{shape}: {bad} answers were not 2xx")
-            if shape == "single" and rps.median > 0:  # NaN or 0: nothing answered, no rate
+                ctx.notes.append(f"{scenario}/{shape}{where}: {bad} answers were not 2xx")
+            if (
+                scenario == "reads" and shape == "single" and rps.median > 0
+            ):  # NaN or 0: nothing answered, no rate
                 curve, bad = _sweep(ctx, port, per_proc, rps.median)
                 ctx.series["reads-latency"] = curve
                 if bad:

@@ -38,7 +38,7 @@ from typing import Any, Protocol, TypeVar, cast
 import hiredis
 import redis.asyncio as redis
 from redis._parsers.base import BaseParser
-from redis.exceptions import ResponseError
+from redis.exceptions import AskError, ResponseError, TryAgainError
 
 from shared.redis_batch import Coalescer
 from shared.redis_client import SOCKET_TIMEOUT
@@ -424,11 +424,30 @@ class CoalescedPath:
         return list(replies)
 
     async def hashes(self, keys: Sequence[str]) -> list[dict[str, str]]:
-        # many keys at once: redis-py's pipeline, one per primary on a cluster
-        pipe = self._client.pipeline(transaction=False)
-        for key in keys:
-            pipe.hgetall(key)
-        return list(await pipe.execute())
+        # many keys at once: one write down each primary's lane, all at once
+        groups: dict[int, tuple[Lane, list[int]]] = {}
+        for i, key in enumerate(keys):
+            lane = self._lanes.of(self._client.node_client(key))
+            if lane is None:  # TLS: redis-py's pipeline, one per primary
+                pipe = self._client.pipeline(transaction=False)
+                for k in keys:
+                    pipe.hgetall(k)
+                return list(await pipe.execute())
+            groups.setdefault(id(lane), (lane, []))[1].append(i)
+        found: list[Any] = [None] * len(keys)
+
+        async def read(lane: Lane, at: list[int]) -> None:
+            replies = await lane.execute([("HGETALL", keys[i]) for i in at])
+            for i, reply in zip(at, replies, strict=True):
+                if isinstance(reply, (AskError, TryAgainError)):  # MOVED is an AskError
+                    reply = await self._client.hgetall(keys[i])  # it follows the redirect
+                found[i] = reply
+
+        done = await asyncio.gather(
+            *(read(lane, at) for lane, at in groups.values()), return_exceptions=True
+        )
+        succeeded(done)  # a primary out of reach: raised once every read has ended
+        return succeeded(found)
 
     async def post(self, channel: str, message: str | bytes) -> int:
         return await self._coalescer.post(channel, message)

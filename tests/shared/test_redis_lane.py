@@ -320,3 +320,20 @@ async def test_lanes_give_each_primary_one_lane_and_close_those_not_kept(
         await lanes.aclose()
     with pytest.raises(redis.ConnectionError, match="closed"):
         await opened[0].execute([("PING",)])
+
+
+async def test_many_hashes_on_a_cluster_follow_a_slot_that_moved(
+    cluster_rds: redis.Redis, uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read from a slot map older than a slot's move: the primary answers MOVED for those keys
+    and they are read where the slot is now, each in its place."""
+    keys = [f"{{{uid}-{i}}}:h" for i in range(30)]  # on every primary
+    for i, key in enumerate(keys):
+        await cluster_rds.hset(key, mapping={"i": str(i)})
+    [stale, *_] = cluster_rds.primary_clients()
+    monkeypatch.setattr(cluster_rds, "node_client", lambda _key: stale)
+    path = hot_path(cluster_rds)
+    try:
+        assert await path.hashes(keys) == [{"i": str(i)} for i in range(30)]
+    finally:
+        await path.aclose()

@@ -90,14 +90,20 @@ class Coalescer:
 
     async def execute(self, key: str, *args: Any) -> Any:
         """Run one command on the primary that serves `key`; its reply, or its error raised."""
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        return await self.submit(key, *args)
+
+    def submit(self, key: str, *args: Any) -> asyncio.Future[Any]:
+        """Queue one command for the primary that serves `key`: a future of its reply (or
+        error), without a task per command for callers that ask several at once."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
         self._pending.append(_Call(key, args, fut))
         if self._inflight < self._max_inflight:
             self._inflight += 1
-            task = asyncio.get_running_loop().create_task(self._flush())
+            task = loop.create_task(self._flush())
             self._tasks.add(task)  # a task nobody references can be collected mid-flight
             task.add_done_callback(self._tasks.discard)
-        return await fut
+        return fut
 
     async def script(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         """A registered script, by its hash; loaded once when a server lacks it."""

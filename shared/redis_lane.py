@@ -412,11 +412,8 @@ class CoalescedPath:
         self._coalescer = Coalescer(client, lanes=self._lanes)
 
     async def run(self, calls: Sequence[Call]) -> list[Any]:
-        loop = asyncio.get_running_loop()
         # all queued in this loop iteration: they go out in the same batch
-        futures = [
-            loop.create_task(self._coalescer.execute(key, *command)) for key, command in calls
-        ]
+        futures = [self._coalescer.submit(key, *command) for key, command in calls]
         replies = await asyncio.gather(*futures, return_exceptions=True)
         for reply in replies:
             if isinstance(reply, BaseException) and not isinstance(reply, Exception):

@@ -442,7 +442,8 @@ class Socket(asyncio.Protocol):
         self._timer = None
         if self.ws.state is not State.OPEN or self._closing:
             return
-        if self._heard:
+        if self._heard or not self._reading:
+            # not reading (our listener is behind: the store is slow), we cannot tell
             self._await_silence()
             return
         self.ws.send_ping(os.urandom(4))
@@ -461,9 +462,14 @@ class Socket(asyncio.Protocol):
 
     def _ping_timed_out(self) -> None:
         self._timer = None
-        if self.ws.state is State.OPEN:
-            self._fail(1011, "keepalive ping timeout")
-            self._flush()
+        if self.ws.state is not State.OPEN:
+            return
+        if not self._reading:  # its pong may be waiting in the socket, unread by our choice
+            self._pinged = False
+            self._await_silence()
+            return
+        self._fail(1011, "keepalive ping timeout")
+        self._flush()
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

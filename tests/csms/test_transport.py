@@ -446,3 +446,35 @@ async def test_a_peer_that_pings_but_never_reads_is_read_no_further(serve: Serve
     finally:
         flooding.cancel()
         writer.transport.abort()
+
+
+@pytest.mark.parametrize("paused", ["before the ping", "after the ping"])
+async def test_a_peer_we_do_not_read_is_not_closed_for_a_silence_of_ours(
+    serve: Serve, paused: str
+) -> None:
+    """While the csms reads no further (its store is slow), a charger's pong would sit unread
+    in the socket: the keep-alive waits for reading to resume instead of closing with 1011."""
+    got: list[str | bytes] = []
+    socks: list[Socket] = []
+
+    async def pausing(sock: Socket) -> None:
+        socks.append(sock)
+        sock.listen(got.append)
+        await sock.wait_closed()
+
+    server = await serve(pausing, ping_interval=0.05, ping_timeout=0.5)
+    reader, writer = await _raw(server)
+    await asyncio.wait_for(_until(lambda: bool(socks)), 5)
+    [sock] = socks
+    if paused == "after the ping":  # unanswered, the ping's timeout runs while paused
+        opcode, _ = await asyncio.wait_for(_read_frame(reader), 5)
+        assert opcode is Opcode.PING
+    sock.pause_reading()
+    await asyncio.sleep(1.5)  # thirty intervals, three timeouts: the test is what did not happen
+    assert sock.open
+    sock.resume_reading()
+    writer.write(_frame(Opcode.TEXT, b"still here"))
+    await asyncio.wait_for(_until(lambda: got == ["still here"]), 5)
+    # reading again, the keep-alive holds the peer to its pongs once more
+    assert await asyncio.wait_for(_read_close(reader), 5) == 1011
+    writer.close()

@@ -12,6 +12,7 @@ reply was lost.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from itertools import chain
 from typing import Any, Protocol
@@ -20,6 +21,8 @@ from redis.exceptions import AskError, NoScriptError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shared.redis_client import UNAVAILABLE
+
+log = logging.getLogger(__name__)
 
 
 class Pipelined(Protocol):
@@ -33,6 +36,8 @@ class LanesOf(Protocol):
     """A lane to the server a plain client speaks to, or None (shared.redis_lane.Lanes)."""
 
     def of(self, client: Any) -> Pipelined | None: ...
+
+    async def keep(self, clients: Sequence[Any]) -> None: ...
 
 
 class _Call:
@@ -176,6 +181,7 @@ class Coalescer:
         except Exception as exc:  # the node is lost: no reply is known
             for call in calls:
                 _settle(call, exc)
+            self.refresh_soon()
             return []
         redirected: list[_Call] = []
         for call, result in zip(calls, results, strict=True):
@@ -184,6 +190,24 @@ class Coalescer:
             else:
                 _settle(call, result)
         return redirected
+
+    def refresh_soon(self) -> None:
+        """A cluster's primary stopped answering: read the slot map again, as a replica may
+        have taken its slots, and close the lanes of nodes no longer primaries. Nothing else
+        may do it for a process whose calls all go down lanes (a gateway's)."""
+        if not self._redis.sharded:
+            return
+        task = asyncio.get_running_loop().create_task(self._refresh())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh(self) -> None:
+        try:
+            await self._redis.refresh_topology()
+            if self._lanes is not None:
+                await self._lanes.keep(self._redis.primary_clients())
+        except Exception as exc:  # the next call that fails asks again
+            log.warning("could not read the cluster's slot map", extra={"error": repr(exc)})
 
 
 def _settle(call: _Call, result: Any) -> None:

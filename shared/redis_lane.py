@@ -434,7 +434,11 @@ class CoalescedPath:
         found: list[Any] = [None] * len(keys)
 
         async def read(lane: Lane, at: list[int]) -> None:
-            replies = await lane.execute([("HGETALL", keys[i]) for i in at])
+            try:
+                replies = await lane.execute([("HGETALL", keys[i]) for i in at])
+            except Exception:
+                self._coalescer.refresh_soon()
+                raise
             for i, reply in zip(at, replies, strict=True):
                 if isinstance(reply, (AskError, TryAgainError)):  # MOVED is an AskError
                     reply = await self._client.hgetall(keys[i])  # it follows the redirect

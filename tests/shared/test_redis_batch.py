@@ -13,6 +13,7 @@ from redis.exceptions import ResponseError
 
 from shared.pubsub import Subscription
 from shared.redis_batch import Coalescer
+from shared.redis_client import connect
 from shared.redis_lane import Lane, Lanes
 from shared.settings import Settings
 
@@ -97,8 +98,8 @@ async def test_many_callers_of_a_missing_script_load_it_once_and_stay_batched(
 
 
 async def test_a_lost_server_fails_every_waiting_caller(settings: Settings, uid: str) -> None:
-    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
-    unreachable.node_client = lambda key: unreachable  # type: ignore[attr-defined]
+    # nothing listens there; "standalone" skips asking it whether it is a cluster
+    unreachable = await connect("redis://127.0.0.1:1", mode="standalone")
     batcher = Coalescer(unreachable)
     replies = await asyncio.gather(
         *(batcher.execute(f"{uid}:{i}", "GET", f"{uid}:{i}") for i in range(3)),

@@ -14,7 +14,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from gateway.ratelimit import _SCRIPT, RateLimiter
 from shared.redis_batch import Coalescer
-from shared.redis_client import UNAVAILABLE
+from shared.redis_client import UNAVAILABLE, connect
 from shared.redis_keys import Keys
 from shared.redis_lane import CoalescedPath, Lane, Lanes, _Connection, hot_path
 from shared.registry import KeyRecord
@@ -337,3 +337,39 @@ async def test_many_hashes_on_a_cluster_follow_a_slot_that_moved(
         assert await path.hashes(keys) == [{"i": str(i)} for i in range(30)]
     finally:
         await path.aclose()
+
+
+async def test_a_primary_out_of_reach_has_the_slot_map_read_again(
+    cluster_rds: Any, uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slot map still names a primary that died, and a gateway's calls all go down lanes:
+    nothing else would read the map again, and every request would fail until a restart."""
+    key = f"{{{uid}}}:h"
+    await cluster_rds.hset(key, mapping={"n": "1"})
+    gone = await connect("redis://127.0.0.1:1", mode="standalone")  # nothing listens there
+    owner = cluster_rds.node_client
+    monkeypatch.setattr(cluster_rds, "node_client", lambda _key: gone)
+    read_again = asyncio.Event()
+    refresh = cluster_rds.refresh_topology
+
+    async def refreshed() -> None:
+        monkeypatch.setattr(cluster_rds, "node_client", owner)  # the map names the new owner
+        await refresh()
+        read_again.set()
+
+    monkeypatch.setattr(cluster_rds, "refresh_topology", refreshed)
+    path = hot_path(cluster_rds)
+    try:
+        with pytest.raises(UNAVAILABLE):
+            await path.hashes([key])
+        await asyncio.wait_for(read_again.wait(), 5)
+        assert await path.hashes([key]) == [{"n": "1"}]
+        monkeypatch.setattr(cluster_rds, "node_client", lambda _key: gone)
+        read_again.clear()
+        [lost] = await path.run([(key, ("HGETALL", key))])
+        assert isinstance(lost, UNAVAILABLE)
+        await asyncio.wait_for(read_again.wait(), 5)
+        assert await path.run([(key, ("HGETALL", key))]) == [{"n": "1"}]
+    finally:
+        await path.aclose()
+        await gone.aclose()

@@ -55,6 +55,18 @@ async def fleet_rows(page: Page) -> dict[str, str]:
     return rows
 
 
+async def _filtered(page: Page, ready: str) -> None:
+    """Submit a filter form with Enter and wait until the page it leads to is `ready`. A
+    filter renders the page anew on hashchange, which fires after the hash is set: the page
+    from before is marked, so that it cannot pass for the new one (its forms are dropped)."""
+    await page.evaluate("document.querySelector('main h1').dataset.before = '1'")
+    await page.press("Enter")
+    await page.wait_for(
+        "document.querySelector('main h1') && !document.querySelector('main h1[data-before]')"
+        f" && ({ready})"
+    )
+
+
 async def test_signing_in_shows_the_fleet_with_the_demo_chargers(
     page: Page, console: Console
 ) -> None:
@@ -83,9 +95,9 @@ async def test_signing_in_shows_the_fleet_with_the_demo_chargers(
 
     # the fleet is filtered by the gateway: search the demo chargers by id
     await page.type("input[name=q]", "DEMO")
-    await page.press("Enter")
-    await page.wait_for(
-        "location.hash.includes('q=DEMO') && document.querySelectorAll('tr[data-charger]').length === 3"
+    await _filtered(
+        page,
+        "location.hash.includes('q=DEMO') && document.querySelectorAll('tr[data-charger]').length === 3",
     )
     rows = await fleet_rows(page)
     assert set(rows) == {cp for cp, _ in demo.DEMO_CHARGERS}
@@ -376,9 +388,9 @@ async def test_the_other_pages_render_on_a_desktop_and_a_tablet(
             # register a card, then block it: the list shows it as the token store has it
             token = f"CARD-{datetime.now(UTC):%H%M%S%f}"
             await page.type("form[role=search] input[name=partner]", "demo")
-            await page.press("Enter")
-            await page.wait_for(
-                "location.hash.includes('partner=demo') && !document.querySelector('main .loading')"
+            await _filtered(
+                page,
+                "location.hash.includes('partner=demo') && !document.querySelector('main .loading')",
             )
             await page.type("input[name=id]", token)
             await page.type("form[aria-labelledby=h-new-token] input[name=partnerId]", "demo")

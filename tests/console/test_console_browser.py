@@ -43,7 +43,17 @@ async def sign_in(page: Page, console: Console, name: str = "alice") -> None:
     await page.type("input[name=token]", ADMIN_TOKEN)
     await page.type("input[name=actor]", name)
     await page.press("Enter")
-    await page.wait_for("document.querySelector('h1')?.innerText === 'Fleet'", what="the fleet")
+    await shown(page, "Fleet")
+
+
+async def shown(page: Page, title: str) -> None:
+    """Wait until the page titled `title` is drawn whole: the console then moves the focus to
+    its heading, which would take the keys of anything typed before."""
+    await page.wait_for(
+        f"document.querySelector('main h1')?.innerText === {json.dumps(title)}"
+        " && document.activeElement === document.querySelector('main h1')",
+        what=f"the page {title}",
+    )
 
 
 async def fleet_rows(page: Page) -> dict[str, str]:
@@ -85,7 +95,7 @@ async def test_signing_in_shows_the_fleet_with_the_demo_chargers(
     await page.type("input[name=token]", ADMIN_TOKEN)
     await page.type("input[name=actor]", "alice")
     await page.click("button[type=submit]")
-    await page.wait_for("document.querySelector('h1')?.innerText === 'Fleet'", what="the fleet")
+    await shown(page, "Fleet")
     assert await page.text("#who") == "console:alice"
     [cookie] = await page.cookies()
     assert cookie["name"] == sessions.COOKIE and cookie["httpOnly"]

@@ -27,7 +27,7 @@ from redis.exceptions import AskError, MovedError, TryAgainError
 
 from csms.metrics import REDIS_ERRORS, UNREPLICATED
 from shared import events as ev
-from shared.redis_batch import Pipelined
+from shared.redis_batch import Pipelined, reread_slot_map
 from shared.redis_client import UNAVAILABLE
 from shared.redis_keys import F, Keys
 from shared.redis_lane import Lanes
@@ -379,17 +379,9 @@ class StateWriter:
             self._kick()
 
     def _spawn_refresh(self) -> None:
-        task = asyncio.get_running_loop().create_task(self._refresh())
+        task = asyncio.get_running_loop().create_task(reread_slot_map(self._redis, self._lanes))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _refresh(self) -> None:
-        try:
-            await self._redis.refresh_topology()
-            if self._lanes is not None:
-                await self._lanes.keep(self._redis.primary_clients())
-        except Exception as exc:  # the next failing batch asks again
-            log.warning("could not read the cluster's slot map", extra={"error": repr(exc)})
 
 
 def _marks_repeats(fields: dict[str, str]) -> bool:

@@ -23,6 +23,7 @@ import redis.asyncio as redis
 from redis.exceptions import ResponseError
 
 from shared.process import cancel
+from shared.redis_batch import reread_slot_map
 from shared.redis_client import SOCKET_TIMEOUT
 from shared.redis_lane import IDLE_SECONDS, Lane, tune
 
@@ -85,7 +86,7 @@ class Subscription:
                 )
                 self._gap()
                 await asyncio.sleep(RETRY_DELAY)
-                await self._refresh()
+                await reread_slot_map(self._redis)
 
     def _subscribed(self, ready: asyncio.Future[None]) -> None:
         if not ready.done():
@@ -152,12 +153,6 @@ class Subscription:
                 _hand_on(self._on_message, message["data"], self._name)
             elif kind in ("sunsubscribe", "unsubscribe"):
                 raise ConnectionError("the server ended the subscription (its slot moved)")
-
-    async def _refresh(self) -> None:
-        try:
-            await self._redis.refresh_topology()
-        except Exception as exc:  # the next attempt tries again
-            log.warning("could not read the cluster's slot map", extra={"error": repr(exc)})
 
 
 async def _close(pubsub: Any) -> None:

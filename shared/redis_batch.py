@@ -197,17 +197,20 @@ class Coalescer:
         may do it for a process whose calls all go down lanes (a gateway's)."""
         if not self._redis.sharded:
             return
-        task = asyncio.get_running_loop().create_task(self._refresh())
+        task = asyncio.get_running_loop().create_task(reread_slot_map(self._redis, self._lanes))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _refresh(self) -> None:
-        try:
-            await self._redis.refresh_topology()
-            if self._lanes is not None:
-                await self._lanes.keep(self._redis.primary_clients())
-        except Exception as exc:  # the next call that fails asks again
-            log.warning("could not read the cluster's slot map", extra={"error": repr(exc)})
+
+async def reread_slot_map(r: Any, lanes: LanesOf | None = None) -> None:
+    """Read a cluster's slot map again (after a lost primary or a MOVED) and close the lanes of
+    nodes no longer primaries; a failure is logged, as the next failing call asks again."""
+    try:
+        await r.refresh_topology()
+        if lanes is not None:
+            await lanes.keep(r.primary_clients())
+    except Exception as exc:
+        log.warning("could not read the cluster's slot map", extra={"error": repr(exc)})
 
 
 def _settle(call: _Call, result: Any) -> None:

@@ -10,6 +10,7 @@ starts is remembered under the token ("chargerId txId") until it stops, for Conc
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -212,12 +213,15 @@ class TokenReader:
                 await self._commands.run([(key, ("SET", key, "1", "EX", int(REMOTE_START_GRANT)))])
             )
 
-    async def record(self, change: RunningChange) -> None:
-        key = self._keys.token_tx(change.uid)
-        value = f"{change.charger_id} {change.transaction_id}"
-        if change.running:
-            command: tuple[Any, ...] = ("SET", key, value, "EX", RUNNING_TTL)
-        else:
-            command = ("EVAL", _CLEAR, 1, key, value)
+    async def record(self, changes: Sequence[RunningChange]) -> None:
+        """Mark or clear the tokens' transactions, in order, in one round trip."""
+        calls: list[tuple[str, tuple[Any, ...]]] = []
+        for change in changes:
+            key = self._keys.token_tx(change.uid)
+            value = f"{change.charger_id} {change.transaction_id}"
+            if change.running:
+                calls.append((key, ("SET", key, value, "EX", RUNNING_TTL)))
+            else:
+                calls.append((key, ("EVAL", _CLEAR, 1, key, value)))
         # on the commands' path too: the charger's answer waits for it
-        succeeded(await self._commands.run([(key, command)]))
+        succeeded(await self._commands.run(calls))

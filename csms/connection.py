@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any, Protocol
 
@@ -43,7 +43,7 @@ class Tokens(Protocol):
 
     async def lookup(self, token_id: str, charger_id: str) -> TokenState: ...
 
-    async def record(self, change: RunningChange) -> None: ...
+    async def record(self, changes: Sequence[RunningChange]) -> None: ...
 
 
 class ChargerOffline(Exception):
@@ -139,7 +139,7 @@ class ChargerConnection:
             return
         if kind is Store:
             store: Store = action  # type: ignore[assignment]
-            if store.running is None and store.then is None:
+            if not store.running and store.then is None:
                 then = partial(self._stored, store)
                 if self._store(self.charger_id, store.fields, store.events, then):
                     self._hold()  # until then() is called, always later
@@ -278,20 +278,20 @@ class ChargerConnection:
             frame = self._outcome(store, False)
         else:
             frame = self._outcome(store, True)
-            if store.running is not None:
+            if store.running:
                 await self._record(store.running)
         await self._send(frame)
         if store.then is not None and self._spawn is not None and frame is store.answer:
             # in the background: its answer comes through this very loop
             self._spawn(self._follow_up(*store.then))
 
-    async def _record(self, change: RunningChange) -> None:
-        """A registered token's transaction began or ended (for ConcurrentTx). The message is
-        stored either way: a failure here only leaves the token's marker to its expiry."""
+    async def _record(self, changes: tuple[RunningChange, ...]) -> None:
+        """Registered tokens' transactions began or ended (for ConcurrentTx). The message is
+        stored either way: a failure here only leaves a token's marker to its expiry."""
         if self._tokens is None:
             return
         try:
-            await self._tokens.record(change)
+            await self._tokens.record(changes)
         except Exception as exc:
             log.warning(
                 "could not record a token's transaction",

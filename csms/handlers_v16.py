@@ -107,6 +107,15 @@ def start_transaction(ids: TransactionIds) -> Handler:
             status, state = verdict(ctx, p["idTag"], running_tx)
             info = id_tag_info(status, state.token)
             return Outcome({"idTagInfo": info, "transactionId": int(running_tx)})
+        running: list[RunningChange] = []
+        if running_tx is not None:
+            # A transaction the charger never stopped on this connector: this one replaces
+            # it, and its token no longer runs it (here, or at another charger under
+            # ConcurrentTx).
+            del s.transactions[connector]
+            replaced = s.tx_tokens.pop(connector, None)
+            if replaced is not None:
+                running.append(RunningChange(replaced, s.charger_id, running_tx, False))
         tx_id = str(ids())
         status, state = verdict(ctx, p["idTag"], tx_id)
         # Refused or not, the charger has the transaction (and stops it): it is tracked and
@@ -118,11 +127,10 @@ def start_transaction(ids: TransactionIds) -> Handler:
             f"{F.TX_TOKEN}{connector}": "",
             f"{F.TX_START}{connector}": said,
         }
-        running = None
         if status == ACCEPTED and state.token is not None:
             s.tx_tokens[connector] = state.uid
             fields[f"{F.TX_TOKEN}{connector}"] = state.uid
-            running = RunningChange(state.uid, s.charger_id, tx_id, True)
+            running.append(RunningChange(state.uid, s.charger_id, tx_id, True))
         else:
             s.tx_tokens.pop(connector, None)
         event = ev.tx_start(
@@ -140,7 +148,7 @@ def start_transaction(ids: TransactionIds) -> Handler:
             {"idTagInfo": id_tag_info(status, state.token), "transactionId": int(tx_id)},
             fields,
             [event],
-            running,
+            tuple(running),
         )
 
     return handle
@@ -158,7 +166,7 @@ def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
     connector = s.connector_of(tx)
     fields = s.end(tx)
     events: list[ev.Event] = []
-    running = None
+    running: tuple[RunningChange, ...] = ()
     if "transactionData" in p:
         # Acknowledged readings are kept even for a transaction this node does not know (its
         # state lost): under connector 0, the charger as a whole, with their transaction id.
@@ -173,7 +181,7 @@ def stop_transaction(ctx: Context, p: dict[str, Any]) -> Outcome:
         uid = s.tx_tokens.pop(connector, None)
         if uid is not None:
             fields[f"{F.TX_TOKEN}{connector}"] = ""
-            running = RunningChange(uid, s.charger_id, tx, False)
+            running = (RunningChange(uid, s.charger_id, tx, False),)
     # meterStop is the register in Wh by definition; the energy is meterStop - meterStart
     wh = register_wh(ctx, "meterStop", p["meterStop"])
     events.append(

@@ -89,17 +89,24 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
     id_token = (p.get("idToken") or {}).get("idToken")
     if tx in s.ended:
         return _after_end(ctx, tx, id_token, fields, events)
+    running: list[RunningChange] = []
+    previous = s.transactions.get(evse)
+    if kind != "Ended" and previous is not None and previous != tx:
+        # A transaction the charger never ended on this EVSE: this one replaces it, and its
+        # token no longer runs it (here, or at another charger under ConcurrentTx).
+        uid = _replace(s, evse, previous, fields)
+        if uid is not None:
+            running.append(RunningChange(uid, s.charger_id, previous, False))
     meter_wh = _energy_wh(events)
     status: str | None = None  # the token store's answer, when the event carries a token
     token: Token | None = None
-    running: RunningChange | None = None
     if id_token is not None:
         status, state = verdict(ctx, id_token, tx, starting=kind != "Ended")
         token = state.token
         if kind != "Ended" and status == ACCEPTED and token is not None:
             s.tx_tokens[evse] = state.uid
             fields[f"{F.TX_TOKEN}{evse}"] = state.uid
-            running = RunningChange(state.uid, s.charger_id, tx, True)
+            running.append(RunningChange(state.uid, s.charger_id, tx, True))
     if (
         kind == "Started"
         or (kind == "Updated" and id_token is not None)
@@ -143,7 +150,7 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
                 continue
             uid = _forget(s, place, fields)
             if uid is not None:
-                running = RunningChange(uid, s.charger_id, tx, False)
+                running.append(RunningChange(uid, s.charger_id, tx, False))
         events.append(
             ev.tx_stop(
                 s.charger_id,
@@ -165,14 +172,6 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
             if uid is not None and evse not in s.tx_tokens:
                 s.tx_tokens[evse] = uid
                 fields[f"{F.TX_TOKEN}{evse}"] = uid
-        previous = s.transactions.get(evse)
-        if previous is not None and previous != tx:
-            # a transaction the charger never ended: forget it, so state stays one per EVSE
-            s.last_wh.pop(previous, None)
-            s.meter_start_unknown.discard(previous)
-            if running is None and s.tx_tokens.get(evse) is not None:
-                fields[f"{F.TX_TOKEN}{evse}"] = ""
-                s.tx_tokens.pop(evse)
         s.transactions[evse] = tx
         if meter_wh is not None:
             s.last_wh[tx] = meter_wh
@@ -186,7 +185,19 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
     response: dict[str, Any] = {}
     if status is not None:
         response["idTokenInfo"] = id_token_info(status, token)
-    return Outcome(response, fields, events, running)
+    return Outcome(response, fields, events, tuple(running))
+
+
+def _replace(s: Session, evse: int, previous: str, fields: dict[str, str]) -> str | None:
+    """Forget a transaction another replaces on its EVSE, so state stays one per EVSE; the
+    token it ran for."""
+    del s.transactions[evse]
+    s.last_wh.pop(previous, None)
+    s.meter_start_unknown.discard(previous)
+    uid = s.tx_tokens.pop(evse, None)
+    if uid is not None:
+        fields[f"{F.TX_TOKEN}{evse}"] = ""
+    return uid
 
 
 def _after_end(

@@ -73,8 +73,8 @@ class Store:
     fields: dict[str, str]
     events: list[Event]
     answer: str
-    # once stored: the token's transaction to record or clear (csms/authorization.py)
-    running: RunningChange | None = None
+    # once stored: the tokens' transactions to record or clear (csms/authorization.py)
+    running: tuple[RunningChange, ...] = ()
     then: tuple[str, dict[str, Any]] | None = None  # once answered: a CALL to the charger
     # a transaction's message: the session as it was, put back if the write fails
     before: Saved | None = None

@@ -142,7 +142,8 @@ class Outcome:
     response: dict[str, Any]
     fields: dict[str, str] = field(default_factory=dict)
     events: list[ev.Event] = field(default_factory=list)
-    running: RunningChange | None = None  # a registered token's transaction began or ended
+    # registered tokens' transactions that began or ended (a replaced one ends first)
+    running: tuple[RunningChange, ...] = ()
     then: tuple[str, dict[str, Any]] | None = None  # a CALL to send once this is answered
 
 

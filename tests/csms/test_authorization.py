@@ -136,12 +136,20 @@ async def test_one_round_trip_reads_a_token_and_its_transaction_on_either_topolo
         state = await reader.lookup(tag.lower(), "CP-1")
         assert state.uid == tag and state.running is None
         assert state.token is not None and state.token.group_id == "G"
-        await reader.record(RunningChange(tag, "CP-1", "1", True))
+        await reader.record([RunningChange(tag, "CP-1", "1", True)])
         assert (await reader.lookup(tag, "CP-1")).running == Running("CP-1", "1")
-        await reader.record(RunningChange(tag, "CP-1", "2", False))  # not its transaction
+        await reader.record([RunningChange(tag, "CP-1", "2", False)])  # not its transaction
         assert (await reader.lookup(tag, "CP-1")).running == Running("CP-1", "1")
-        await reader.record(RunningChange(tag, "CP-1", "1", False))
+        # several at once, whatever their slots: a replaced transaction's token is cleared as
+        # its successor's is marked
+        other = f"TOQ-{uid}".upper()
+        await reader.record(
+            [RunningChange(tag, "CP-1", "1", False), RunningChange(other, "CP-1", "3", True)]
+        )
         assert (await reader.lookup(tag, "CP-1")).running is None
+        assert (await reader.lookup(other, "CP-1")).running == Running("CP-1", "3")
+        await reader.record([RunningChange(other, "CP-1", "3", False)])
+        assert (await reader.lookup(other, "CP-1")).running is None
         assert (await reader.lookup("not/a/token", "CP-1")).token is None  # no round trip
         # a remote start's word counts on its charger only, whatever node reads it
         await reader.grant(tag.lower(), "CP-1")
@@ -321,6 +329,43 @@ async def test_a_token_with_a_running_transaction_is_concurrent_elsewhere(
             "status"
         ] == "ConcurrentTx"
         await b.call("TransactionEvent", _tx201("Ended", f"dd-{uid}", 1))
+        assert (await a.call("Authorize", {"idTag": tag}))[2]["idTagInfo"]["status"] == "Accepted"
+    finally:
+        await a.ws.close()
+        await b.ws.close()
+
+
+async def test_a_start_on_a_connector_whose_transaction_never_stopped_frees_its_token(
+    strict: CsmsApp, tokens: dict[str, str], rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    tag = tokens["accepted"]
+    a = await open_raw(strict, f"RPA-{uid}")
+    b = await open_raw(strict, f"RPB-{uid}", "ocpp2.0.1")
+    id_token = {"idToken": tag, "type": "ISO14443"}
+    try:
+        start = {"connectorId": 1, "idTag": tag, "meterStart": 0, "timestamp": TS}
+        first = (await a.call("StartTransaction", start))[2]["transactionId"]
+        # the same card on the same connector, the first session never stopped: it is over
+        again = (await a.call("StartTransaction", {**start, "meterStart": 5}))[2]
+        assert again["idTagInfo"]["status"] == "Accepted" and again["transactionId"] != first
+        assert await rds.get(keys.token_tx(tag)) == f"RPA-{uid} {again['transactionId']}"
+        # another card there: the first card no longer runs anything, here or elsewhere
+        other = {**start, "idTag": f"NOBODY-{uid}", "meterStart": 9}
+        assert (await a.call("StartTransaction", other))[2]["idTagInfo"]["status"] == "Invalid"
+        assert await rds.get(keys.token_tx(tag)) is None
+        assert await rds.hget(keys.charger(f"RPA-{uid}"), F.TX_TOKEN + "1") == ""
+        assert (await b.call("Authorize", {"idToken": id_token}))[2]["idTokenInfo"][
+            "status"
+        ] == "Accepted"
+
+        # the same in 2.0.1, on an EVSE
+        await b.call("TransactionEvent", _tx201("Started", f"r1-{uid}", 0, tag))
+        assert await rds.get(keys.token_tx(tag)) == f"RPB-{uid} r1-{uid}"
+        replaced = await b.call("TransactionEvent", _tx201("Started", f"r2-{uid}", 0, tag))
+        assert replaced[2]["idTokenInfo"]["status"] == "Accepted"
+        assert await rds.get(keys.token_tx(tag)) == f"RPB-{uid} r2-{uid}"
+        await b.call("TransactionEvent", _tx201("Started", f"r3-{uid}", 0))
+        assert await rds.get(keys.token_tx(tag)) is None
         assert (await a.call("Authorize", {"idTag": tag}))[2]["idTagInfo"]["status"] == "Accepted"
     finally:
         await a.ws.close()

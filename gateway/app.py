@@ -22,6 +22,7 @@ from gateway.dispatch import Dispatcher
 from gateway.event_schemas import EVENT_MODELS
 from gateway.feed import EventFeed
 from gateway.jsonio import MAX_BODY_BYTES
+from gateway.local_list_sync import ListSync
 from gateway.middleware import gateway_middleware, prepare_hook
 from gateway.nodes import AliveNodes
 from gateway.openapi import document
@@ -42,6 +43,7 @@ from gateway.state import (
     KEYS,
     LAST_ANSWER,
     LIMITER,
+    LIST_SYNC,
     NODES,
     POOL,
     REDIS,
@@ -117,6 +119,7 @@ def _wire(app: web.Application, r: Any, pool: asyncpg.Pool | None) -> None:
     app[SLOTS] = StreamSlots(r, keys, settings.max_streams_per_partner)
     app[SESSIONS] = Sessions(r, keys, settings.console_session_seconds)
     app[CENSUS] = Census(pool, r, keys, settings.offline_grace)
+    app[LIST_SYNC] = ListSync(pool, r, keys, app[DISPATCH], settings.local_list_sync_seconds)
 
 
 def _forget(app: web.Application) -> Callable[[str | None, str | None], None]:
@@ -145,6 +148,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await app[BUS].start()
         stack.push_async_callback(app[BUS].stop)
         stack.push_async_callback(app[DISPATCH].stop)
+        app[LIST_SYNC].start()  # it sends through the bus and the dispatcher: stops first
+        stack.push_async_callback(app[LIST_SYNC].stop)
         stack.push_async_callback(app[FEED].stop)
         stack.push_async_callback(app[SLOTS].stop)
         yield

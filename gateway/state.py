@@ -13,6 +13,7 @@ from gateway.auth_throttle import AuthThrottle
 from gateway.commands import CommandBus
 from gateway.dispatch import Dispatcher
 from gateway.feed import EventFeed
+from gateway.local_list_sync import ListSync
 from gateway.nodes import AliveNodes
 from gateway.ratelimit import Decision, RateLimiter
 from gateway.sessions import Sessions, SignedIn
@@ -39,6 +40,7 @@ FEED = web.AppKey("feed", EventFeed)
 SLOTS = web.AppKey("slots", StreamSlots)
 SESSIONS = web.AppKey("sessions", Sessions)
 CENSUS = web.AppKey("census", Census)
+LIST_SYNC = web.AppKey("list_sync", ListSync)
 DRAINING = web.AppKey("draining", asyncio.Event)  # set on SIGTERM, before the listener closes
 # [monotonic time of the latest answer while draining]: is a load balancer still sending?
 LAST_ANSWER = web.AppKey("last_answer", list[float])

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     max_streams_per_partner: int = Field(10, ge=1)
     # How long an operator console session lasts from sign-in (then the admin token again).
     console_session_seconds: int = Field(28_800, ge=60, le=7 * 86_400)
+    # How often each gateway re-sends stale local lists (a token they carry changed); also how
+    # long a list stays stale before it goes, so a burst of changes is one update. 0: never.
+    local_list_sync_seconds: float = Field(5.0, ge=0)
 
     # recorder
     recorder_batch: int = Field(5000, ge=1)  # entries per XREADGROUP and per PostgreSQL transaction

@@ -75,6 +75,8 @@ async def settings(server_urls: tuple[str, str]) -> AsyncIterator[Settings]:
         command_timeout=5.0,
         # every test talks from 127.0.0.1: tests of the throttle give it addresses of its own
         auth_failures_per_minute=1_000_000,
+        # tests of local lists send them themselves, or sweep when they choose
+        local_list_sync_seconds=0,
         log_level="WARNING",
     )
     conn = await asyncpg.connect(admin_url)

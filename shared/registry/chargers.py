@@ -13,6 +13,7 @@ from shared.passwords import generate_password, hash_password
 from shared.redis_keys import Keys
 from shared.registry.audit_log import Change, audit, update_audited
 from shared.registry.errors import Conflict, NotFound, RegistryError
+from shared.registry.local_lists import mark_stale
 from shared.registry.projection import announce, project
 from shared.registry.records import ChargerRecord
 
@@ -200,6 +201,7 @@ async def assign_charger(
             charger_id,
             partner_id,
         )
+        await mark_stale(conn, chargers=[charger_id])  # another partner's tokens, or none
         await project(r, keys, row)
     await announce(r, keys, charger=charger_id)
     return _charger(row)

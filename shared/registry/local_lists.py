@@ -5,8 +5,8 @@ the list a charger accepted is kept so the next update can be differential."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import asyncpg
@@ -181,3 +181,63 @@ async def record_accepted(
                 "removed": len(update.removed),
             },
         )
+
+
+# keeping lists in step with the token store (migration 009) --------------------------------
+
+# Locked in one order, so that two token changes marking the same lists cannot deadlock.
+_MARK = (
+    "UPDATE local_lists SET stale_since = now() WHERE charger_id IN ("
+    " SELECT l.charger_id FROM local_lists l {join} WHERE l.stale_since IS NULL {where}"
+    " ORDER BY l.charger_id FOR UPDATE OF l)"
+)
+
+
+async def mark_stale(
+    conn: Any, *, partners: Iterable[str | None] = (), chargers: Sequence[str] = ()
+) -> None:
+    """In the transaction of a token or assignment change: mark stale the lists of the chargers
+    of `partners` (None, the operator's own tokens: every list) and of `chargers`."""
+    owners = set(partners)
+    if None in owners:
+        await conn.execute(_MARK.format(join="", where=""))
+        return
+    if owners:
+        await conn.execute(
+            _MARK.format(
+                join="JOIN chargers c ON c.id = l.charger_id",
+                where="AND c.partner_id = ANY($1::text[])",
+            ),
+            sorted(o for o in owners if o is not None),
+        )
+    if chargers:
+        await conn.execute(
+            _MARK.format(join="", where="AND l.charger_id = ANY($1::text[])"), list(chargers)
+        )
+
+
+async def claim_stale(
+    pool: asyncpg.Pool, limit: int, quiet: timedelta, lease: timedelta
+) -> list[str]:
+    """Claim up to `limit` lists to sync, until `lease` from now: those stale for `quiet` at
+    least (a burst of changes goes out as one update), and claims that lapsed."""
+    rows = await pool.fetch(
+        "UPDATE local_lists SET stale_since = NULL, syncing = true,"
+        " sync_after = now() + $3::interval WHERE charger_id IN ("
+        " SELECT charger_id FROM local_lists WHERE (syncing OR stale_since <= now() - $2::interval)"
+        " AND (sync_after IS NULL OR sync_after <= now())"
+        " ORDER BY charger_id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+        " RETURNING charger_id",
+        limit,
+        quiet,
+        lease,
+    )
+    return [r["charger_id"] for r in rows]
+
+
+async def synced(pool: asyncpg.Pool, charger_id: str) -> None:
+    """The claimed list is in step (a change since marked it stale again, separately)."""
+    await pool.execute(
+        "UPDATE local_lists SET syncing = false, sync_after = NULL WHERE charger_id = $1",
+        charger_id,
+    )

@@ -13,6 +13,7 @@ from shared.ids import PARTNER_ID_RE, new_id
 from shared.redis_keys import Keys
 from shared.registry.audit_log import Change, audit, update_audited
 from shared.registry.errors import Conflict, NotFound, RegistryError
+from shared.registry.local_lists import mark_stale
 from shared.registry.projection import announce, project_all
 from shared.registry.records import Partner
 
@@ -203,6 +204,8 @@ async def delete_partner(
         tokens = await conn.fetch(
             "DELETE FROM tokens WHERE partner_id = $1 RETURNING *", partner_id
         )
+        # the unassigned chargers' lists lose the partner's tokens
+        await mark_stale(conn, chargers=[c["id"] for c in chargers])
         result = {"keysRevoked": int(revoked), "chargersUnassigned": len(chargers)}
         await audit(
             conn, actor, "partner.delete", partner_id, {**result, "tokensDeleted": len(tokens)}

@@ -19,6 +19,7 @@ from shared.ids import token_uid, valid_token_id
 from shared.redis_keys import Keys
 from shared.registry.audit_log import audit
 from shared.registry.errors import Conflict, NotFound, RegistryError
+from shared.registry.local_lists import mark_stale
 from shared.registry.projection import project_token
 from shared.registry.records import TokenRecord
 
@@ -118,6 +119,7 @@ async def create_token(
         if row is None:
             raise Conflict(f"token {token_id} already registered")
         await audit(conn, actor, "token.create", row["id"], _details(values))
+        await mark_stale(conn, partners=[partner_id])
         await project_token(r, keys, row)
     return _token(row)
 
@@ -207,6 +209,7 @@ async def update_token(
             *changes.values(),
         )
         await audit(conn, actor, "token.update", row["id"], _details(changes))
+        await mark_stale(conn, partners=[current["partner_id"], row["partner_id"]])
         await project_token(r, keys, row)
     return _token(row)
 
@@ -256,6 +259,7 @@ async def put_token(
             )
             action = "token.update"
         await audit(conn, actor, action, row["id"], _details(full))
+        await mark_stale(conn, partners=[owner])
         await project_token(r, keys, row)
     return _token(row), current is None
 
@@ -271,5 +275,6 @@ async def delete_token(
         if row is None:
             raise _not_found()
         await audit(conn, actor, "token.delete", row["id"], {"partner_id": row["partner_id"]})
+        await mark_stale(conn, partners=[row["partner_id"]])
         await project_token(r, keys, None, removed=row["id"])
     return _token(row)

@@ -1,0 +1,180 @@
+"""Local lists kept in step with the token store: a token blocked, added or deleted reaches the
+chargers holding a list as a differential update, without an operator sending it; a charger
+offline gets it once back, and one that lost its list gets all of it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as redis
+
+from csms.server import CsmsApp
+from gateway.local_list_sync import ACTOR, ListSync
+from gateway.state import DISPATCH
+from shared import registry
+from shared.redis_keys import F, Keys
+from shared.settings import Settings
+from tests.csms.conftest import RawCharger, open_booted, until
+from tests.gateway.support import Gateway, MakeCharger, MakeGateway, MakePartner, admin_headers
+
+LIST = "/api/v1/admin/chargers/{}/local-list"
+
+
+@pytest.fixture
+async def node(settings: Settings, uid: str) -> AsyncIterator[CsmsApp]:
+    app = CsmsApp(settings.model_copy(update={"csms_port": 0, "node_id": f"lls-{uid}"}))
+    await app.start()
+    yield app
+    await app.stop()
+
+
+async def _first_list(gw: Gateway, raw: RawCharger, cp: str) -> None:
+    """The operator sends the charger its first list (Full, version 1)."""
+    sent = asyncio.ensure_future(gw.client.post(LIST.format(cp), json={}, headers=admin_headers()))
+    call = await raw.recv_call()
+    assert call[2] == "SendLocalList" and call[3]["updateType"] == "Full"
+    await raw.answer(call[1], {"status": "Accepted"})
+    assert (await sent).status == 200
+
+
+async def _receive(raw: RawCharger, answer: str = "Accepted") -> dict[str, Any]:
+    """The next SendLocalList the charger gets, answered `answer`."""
+    call = await raw.recv_call()
+    assert call[2] == "SendLocalList"
+    await raw.answer(call[1], {"status": answer})
+    payload: dict[str, Any] = call[3]
+    return payload
+
+
+def _entries(payload: dict[str, Any]) -> dict[str, Any]:
+    return {e["idTag"]: e.get("idTagInfo") for e in payload["localAuthorizationList"]}
+
+
+async def _held(pool: asyncpg.Pool, cp: str) -> tuple[int, bool]:
+    row = await pool.fetchrow("SELECT version, syncing FROM local_lists WHERE charger_id = $1", cp)
+    assert row is not None
+    return row["version"], row["syncing"]
+
+
+async def test_a_blocked_token_and_a_deleted_partner_reach_the_chargers_holding_a_list(
+    node: CsmsApp,
+    make_gateway: MakeGateway,
+    make_partner: MakePartner,
+    charger: MakeCharger,
+    pool: asyncpg.Pool,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+) -> None:
+    gw = await make_gateway(local_list_sync_seconds=0.1)
+    mine = await make_partner()
+    cp = await charger(mine)
+    card = await registry.create_token(
+        pool, rds, keys, f"S{uid}"[:20], status="Accepted", partner_id=mine.id
+    )
+    raw = await open_booted(node, cp, "ocpp1.6")
+    try:
+        await _first_list(gw, raw, cp)
+
+        await registry.update_token(pool, rds, keys, card.id, {"status": "Blocked"})
+        payload = await asyncio.wait_for(_receive(raw), 10)
+        assert (payload["listVersion"], payload["updateType"]) == (2, "Differential")
+        assert _entries(payload) == {card.id: {"status": "Blocked"}}
+        await until(lambda: _now(pool, cp, (2, False)))
+
+        # the partner goes, and its drivers' tokens with it
+        await registry.delete_partner(pool, rds, keys, mine.id)
+        payload = await asyncio.wait_for(_receive(raw), 10)
+        assert (payload["listVersion"], payload["updateType"]) == (3, "Differential")
+        assert _entries(payload) == {card.id: None}  # removed
+        await until(lambda: _now(pool, cp, (3, False)))
+    finally:
+        await raw.ws.close()
+    actors = await pool.fetch(
+        "SELECT actor FROM partner_commands WHERE charger_id = $1 AND action = 'SendLocalList'"
+        " ORDER BY created_at",
+        cp,
+    )
+    assert [a["actor"] for a in actors] == ["admin", ACTOR, ACTOR]
+
+
+async def _now(pool: asyncpg.Pool, cp: str, expected: tuple[int, bool]) -> bool:
+    return await _held(pool, cp) == expected
+
+
+async def test_an_offline_charger_is_synced_once_back_and_one_that_lost_its_list_gets_all(
+    node: CsmsApp,
+    gw: Gateway,
+    make_partner: MakePartner,
+    charger: MakeCharger,
+    pool: asyncpg.Pool,
+    rds: redis.Redis,
+    keys: Keys,
+    uid: str,
+) -> None:
+    sync = ListSync(pool, rds, keys, gw.app[DISPATCH], every=0)  # swept when the test says
+    mine, theirs = await make_partner(), await make_partner()
+    cp = await charger(mine)
+    raw = await open_booted(node, cp, "ocpp1.6")
+    await _first_list(gw, raw, cp)
+    await raw.ws.close()
+    await until(lambda: _offline(rds, keys, cp))
+
+    added = await registry.create_token(
+        pool, rds, keys, f"A{uid}"[:20], status="Accepted", partner_id=mine.id
+    )
+    await sync.sweep()  # offline: nothing sent, the list stays claimed
+    assert await _held(pool, cp) == (1, True)
+
+    raw = await open_booted(node, cp, "ocpp1.6")
+    try:
+        await sync.sweep()  # its claim has not lapsed yet
+        assert await _held(pool, cp) == (1, True)
+        await pool.execute("UPDATE local_lists SET sync_after = now() WHERE charger_id = $1", cp)
+        sweep = asyncio.ensure_future(sync.sweep())
+        payload = await _receive(raw)
+        await sweep
+        assert (payload["listVersion"], payload["updateType"]) == (2, "Differential")
+        assert _entries(payload) == {added.id: {"status": "Accepted"}}
+        assert await _held(pool, cp) == (2, False)
+
+        # another partner's token is not this charger's business: its list stays in step
+        await registry.create_token(
+            pool, rds, keys, f"B{uid}"[:20], status="Accepted", partner_id=theirs.id
+        )
+        stale = await pool.fetchval("SELECT stale_since FROM local_lists WHERE charger_id = $1", cp)
+        assert stale is None
+
+        # a charger that lost its list answers VersionMismatch: it then gets all of it
+        await registry.update_token(pool, rds, keys, added.id, {"status": "Blocked"})
+        sweep = asyncio.ensure_future(sync.sweep())
+        payload = await _receive(raw, "VersionMismatch")
+        assert payload["updateType"] == "Differential"
+        payload = await _receive(raw)
+        await sweep
+        assert (payload["listVersion"], payload["updateType"]) == (3, "Full")
+        assert _entries(payload)[added.id] == {"status": "Blocked"}
+        assert await _held(pool, cp) == (3, False)
+
+        # a change the list cannot carry (over 20 characters for 1.6) sends nothing
+        await registry.create_token(
+            pool, rds, keys, f"LONG-{uid}-" + "X" * 20, status="Accepted", partner_id=mine.id
+        )
+        await sync.sweep()
+        assert await _held(pool, cp) == (3, False)
+        sent = await pool.fetchval(
+            "SELECT count(*) FROM partner_commands WHERE charger_id = $1"
+            " AND action = 'SendLocalList'",
+            cp,
+        )
+        assert sent == 4  # the first, the Differential once back, the one refused, the Full
+    finally:
+        await raw.ws.close()
+
+
+async def _offline(rds: redis.Redis, keys: Keys, cp: str) -> bool:
+    return await rds.hget(keys.charger(cp), F.ONLINE) != "1"

@@ -276,4 +276,11 @@ class LocalListJson(TypedDict):
     chargerId: str
     versionNumber: Annotated[int, Field(description="0: no list sent yet")]
     sentAt: str | None
+    pending: Annotated[
+        bool,
+        Field(
+            description="A change to the token store has not reached the charger yet: a"
+            " gateway sends it a Differential update once it is connected"
+        ),
+    ]
     entries: list[LocalListEntryJson]

@@ -12,10 +12,11 @@ from datetime import timedelta
 
 import asyncpg
 import redis.asyncio as redis
+from prometheus_client import Counter, Gauge
 
 from gateway.dispatch import Dispatcher
 from gateway.fleet import charger_protocol
-from gateway.local_lists import Planned, plan_list, send_planned
+from gateway.local_lists import Planned, Sent, plan_list, send_planned
 from shared import registry
 from shared.bus import Outcome
 from shared.process import cancel
@@ -31,6 +32,17 @@ AT_ONCE = 20  # chargers sent an update at the same time
 # dead gateway's claim holds a list.
 RETRY_AFTER = timedelta(seconds=60)
 
+UPDATES = Counter(
+    "evcs_gateway_local_list_updates_total",
+    "Local list updates the sync sent, by the charger's answer (or the command's outcome when"
+    " there was none)",
+    ["answer"],
+)
+PENDING = Gauge(
+    "evcs_gateway_local_lists_pending",
+    "Chargers' local lists a token change has not reached yet, at this gateway's last sweep",
+)
+
 
 def in_step(planned: Planned) -> bool:
     """Whether the charger holds the planned list already (a change that touched nothing it
@@ -39,11 +51,22 @@ def in_step(planned: Planned) -> bool:
     return update.update_type == "Differential" and not update.changed and not update.removed
 
 
-def answer_status(sent_response: dict[str, object] | None) -> str | None:
+def answer_status(sent: Sent) -> str | None:
     """The SendLocalList status the charger answered (Accepted, Failed, NotSupported,
-    VersionMismatch)."""
-    status = (sent_response or {}).get("status")
+    VersionMismatch); None when it did not answer."""
+    status = (sent.settled.reply.response or {}).get("status")
     return status if isinstance(status, str) else None
+
+
+_ANSWERS = frozenset({"Accepted", "Failed", "NotSupported", "VersionMismatch"})
+
+
+def _counted(sent: Sent) -> str | None:
+    """The charger's answer, counted (under the outcome when it gave none, or an unknown one:
+    the metric's labels stay few)."""
+    status = answer_status(sent)
+    UPDATES.labels(status if status in _ANSWERS else sent.settled.reply.outcome.value).inc()
+    return status
 
 
 class ListSync:
@@ -96,6 +119,7 @@ class ListSync:
                     log.warning("local list not synced", extra={"charger_id": charger_id})
 
         await asyncio.gather(*(one(c) for c in claimed))
+        PENDING.set(await ll.count_pending(self._pool))
         return len(claimed)
 
     async def _sync(self, charger_id: str) -> None:
@@ -114,11 +138,11 @@ class ListSync:
             await ll.synced(self._pool, charger_id)
             return
         sent = await send_planned(self._pool, self._dispatch, charger_id, protocol, planned, ACTOR)
-        status = answer_status(sent.settled.reply.response)
+        status = _counted(sent)
         if status == "VersionMismatch":  # it lost or replaced its list: send all of it
             full = await plan_list(self._pool, charger, protocol, "Full")
             sent = await send_planned(self._pool, self._dispatch, charger_id, protocol, full, ACTOR)
-            status = answer_status(sent.settled.reply.response)
+            status = _counted(sent)
         if sent.settled.reply.outcome is Outcome.ACCEPTED:
             await ll.synced(self._pool, charger_id)
         elif status == "NotSupported":

@@ -35,6 +35,7 @@ class LocalList(NamedTuple):
     version: int  # 0: none sent yet
     entries: Entries
     sent_at: datetime | None
+    pending: bool = False  # a change to the token store has not reached the charger yet
 
 
 class Update(NamedTuple):
@@ -142,12 +143,14 @@ async def tokens_for(pool: asyncpg.Pool, partner_id: str | None) -> Entries:
 async def held_list(pool: asyncpg.Pool, charger_id: str) -> LocalList:
     """The list the charger last accepted (version 0 and no entries before the first)."""
     row = await pool.fetchrow(
-        "SELECT version, entries, sent_at FROM local_lists WHERE charger_id = $1", charger_id
+        "SELECT version, entries, sent_at, stale_since IS NOT NULL OR syncing AS pending"
+        " FROM local_lists WHERE charger_id = $1",
+        charger_id,
     )
     if row is None:
         return LocalList(0, {}, None)
     entries = {uid: ListEntry(*fields) for uid, fields in row["entries"].items()}
-    return LocalList(row["version"], entries, row["sent_at"])
+    return LocalList(row["version"], entries, row["sent_at"], row["pending"])
 
 
 async def record_accepted(
@@ -233,6 +236,15 @@ async def claim_stale(
         lease,
     )
     return [r["charger_id"] for r in rows]
+
+
+async def count_pending(pool: asyncpg.Pool) -> int:
+    """Lists a change has not reached yet, the fleet over."""
+    return int(
+        await pool.fetchval(
+            "SELECT count(*) FROM local_lists WHERE stale_since IS NOT NULL OR syncing"
+        )
+    )
 
 
 async def synced(pool: asyncpg.Pool, charger_id: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 import redis.asyncio as redis
+from prometheus_client import REGISTRY
 
 from csms.server import CsmsApp
 from gateway.local_list_sync import ACTOR, ListSync
@@ -129,6 +130,9 @@ async def test_an_offline_charger_is_synced_once_back_and_one_that_lost_its_list
     )
     await sync.sweep()  # offline: nothing sent, the list stays claimed
     assert await _held(pool, cp) == (1, True)
+    shown = await gw.client.get(LIST.format(cp), headers=admin_headers())
+    assert (await shown.json())["pending"] is True
+    assert REGISTRY.get_sample_value("evcs_gateway_local_lists_pending") >= 1
 
     raw = await open_booted(node, cp, "ocpp1.6")
     try:
@@ -141,6 +145,8 @@ async def test_an_offline_charger_is_synced_once_back_and_one_that_lost_its_list
         assert (payload["listVersion"], payload["updateType"]) == (2, "Differential")
         assert _entries(payload) == {added.id: {"status": "Accepted"}}
         assert await _held(pool, cp) == (2, False)
+        shown = await gw.client.get(LIST.format(cp), headers=admin_headers())
+        assert (await shown.json())["pending"] is False
 
         # another partner's token is not this charger's business: its list stays in step
         await registry.create_token(
@@ -150,6 +156,7 @@ async def test_an_offline_charger_is_synced_once_back_and_one_that_lost_its_list
         assert stale is None
 
         # a charger that lost its list answers VersionMismatch: it then gets all of it
+        mismatched = _answered("VersionMismatch")
         await registry.update_token(pool, rds, keys, added.id, {"status": "Blocked"})
         sweep = asyncio.ensure_future(sync.sweep())
         payload = await _receive(raw, "VersionMismatch")
@@ -159,6 +166,7 @@ async def test_an_offline_charger_is_synced_once_back_and_one_that_lost_its_list
         assert (payload["listVersion"], payload["updateType"]) == (3, "Full")
         assert _entries(payload)[added.id] == {"status": "Blocked"}
         assert await _held(pool, cp) == (3, False)
+        assert _answered("VersionMismatch") == mismatched + 1
 
         # a change the list cannot carry (over 20 characters for 1.6) sends nothing
         await registry.create_token(
@@ -174,6 +182,12 @@ async def test_an_offline_charger_is_synced_once_back_and_one_that_lost_its_list
         assert sent == 4  # the first, the Differential once back, the one refused, the Full
     finally:
         await raw.ws.close()
+
+
+def _answered(status: str) -> float:
+    """Updates the sync has sent that chargers answered `status`, in this process."""
+    found = REGISTRY.get_sample_value("evcs_gateway_local_list_updates_total", {"answer": status})
+    return found or 0.0
 
 
 async def _offline(rds: redis.Redis, keys: Keys, cp: str) -> bool:

@@ -1796,6 +1796,11 @@ export interface components {
             versionNumber: number;
             /** Sentat */
             sentAt: string | null;
+            /**
+             * Pending
+             * @description A change to the token store has not reached the charger yet: a gateway sends it a Differential update once it is connected
+             */
+            pending: boolean;
             /** Entries */
             entries: components["schemas"]["LocalListEntryJson"][];
         };
@@ -11661,6 +11666,7 @@ export interface operations {
                      *       "chargerId": "CP-0001",
                      *       "versionNumber": 3,
                      *       "sentAt": "2026-03-01T10:15:30.000Z",
+                     *       "pending": false,
                      *       "entries": [
                      *         {
                      *           "idToken": "04A2B3C4D5E6F7",

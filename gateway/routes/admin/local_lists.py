@@ -121,6 +121,7 @@ async def get_list(request: web.Request) -> web.Response:
         "chargerId": charger_id,
         "versionNumber": held.version,
         "sentAt": iso(held.sent_at),
+        "pending": held.pending,
         "entries": [_entry(e) for e in sorted(held.entries.values())],
     }
     return json_response(answer)
@@ -145,6 +146,7 @@ GET_LOCAL_LIST = Endpoint(
                 "chargerId": "CP-0001",
                 "versionNumber": 3,
                 "sentAt": ISO_EXAMPLE,
+                "pending": False,
                 "entries": [
                     {
                         "idToken": "04A2B3C4D5E6F7",

@@ -201,6 +201,8 @@ class LocalList(Model):
     version_number: int
     """0: no list sent yet."""
     sent_at: str | None
+    pending: bool = False
+    """A token change has not reached the charger yet; a gateway sends it once connected."""
     entries: list[LocalListEntry]
 
 

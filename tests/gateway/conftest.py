@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
+from csms.server import CsmsApp
 from gateway.app import create_app
 from shared import registry
 from shared.bus import CommandRequest
@@ -55,6 +56,15 @@ async def make_gateway(
     yield make
     for client in started:
         await client.close()
+
+
+@pytest.fixture
+async def node(settings: Settings, uid: str) -> AsyncIterator[CsmsApp]:
+    """A real csms node on a port of its own, for commands to reach a charger through."""
+    app = CsmsApp(settings.model_copy(update={"csms_port": 0, "node_id": f"node-{uid}"}))
+    await app.start()
+    yield app
+    await app.stop()
 
 
 @pytest.fixture

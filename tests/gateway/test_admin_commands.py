@@ -5,7 +5,6 @@ before anything is sent, recorded, and audited without its secrets."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -17,7 +16,6 @@ from csms.server import CsmsApp
 from shared.ocpp_schemas import CSMS_ACTIONS
 from shared.redaction import MASK
 from shared.redis_keys import F, Keys
-from shared.settings import Settings
 from simulators import SimCharger16, SimCharger201
 from simulators.charger import SimCharger
 from tests.csms.conftest import RawCharger, open_booted
@@ -32,14 +30,6 @@ from tests.gateway.support import (
 )
 
 ADMIN = "/api/v1/admin"
-
-
-@pytest.fixture
-async def node(settings: Settings, uid: str) -> AsyncIterator[CsmsApp]:
-    app = CsmsApp(settings.model_copy(update={"csms_port": 0, "node_id": f"ops-{uid}"}))
-    await app.start()
-    yield app
-    await app.stop()
 
 
 async def _send(gw: Gateway, charger_id: str, body: Any, **params: str) -> Any:

@@ -5,11 +5,9 @@ offline gets it once back, and one that lost its list gets all of it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 import redis.asyncio as redis
 from prometheus_client import REGISTRY
 
@@ -18,19 +16,10 @@ from gateway.local_list_sync import ACTOR, ListSync
 from gateway.state import DISPATCH
 from shared import registry
 from shared.redis_keys import F, Keys
-from shared.settings import Settings
 from tests.csms.conftest import RawCharger, open_booted, until
 from tests.gateway.support import Gateway, MakeCharger, MakeGateway, MakePartner, admin_headers
 
 LIST = "/api/v1/admin/chargers/{}/local-list"
-
-
-@pytest.fixture
-async def node(settings: Settings, uid: str) -> AsyncIterator[CsmsApp]:
-    app = CsmsApp(settings.model_copy(update={"csms_port": 0, "node_id": f"lls-{uid}"}))
-    await app.start()
-    yield app
-    await app.stop()
 
 
 async def _first_list(gw: Gateway, raw: RawCharger, cp: str) -> None:

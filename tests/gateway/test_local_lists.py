@@ -5,30 +5,19 @@ Full first and Differential after, one version per charger, kept only once accep
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import pytest
 import redis.asyncio as redis
 
 from csms.server import CsmsApp
 from shared import registry
 from shared.redis_keys import Keys
-from shared.settings import Settings
 from tests.csms.conftest import RawCharger, open_booted
 from tests.gateway.support import Gateway, MakeCharger, MakePartner, admin_headers
 
 LIST = "/api/v1/admin/chargers/{}/local-list"
-
-
-@pytest.fixture
-async def node(settings: Settings, uid: str) -> AsyncIterator[CsmsApp]:
-    app = CsmsApp(settings.model_copy(update={"csms_port": 0, "node_id": f"ll-{uid}"}))
-    await app.start()
-    yield app
-    await app.stop()
 
 
 async def _push(

@@ -166,6 +166,11 @@ class ChargerConnection:
             self.protocol.not_stored(action)  # the session as the message found it
         return True
 
+    @property
+    def busy(self) -> bool:
+        """A CALL is being stored and answered."""
+        return self._busy
+
     async def until_idle(self) -> None:
         """Until no CALL is being stored and answered."""
         while self._busy:

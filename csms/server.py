@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from contextlib import AsyncExitStack
@@ -19,7 +20,7 @@ from csms.transport import Options, Socket, WsServer
 from shared import ops_http
 from shared.framing import OCPP16, OCPP201, SUBPROTOCOLS
 from shared.process import Service, cancel
-from shared.redis_client import UNAVAILABLE, connect
+from shared.redis_client import SOCKET_TIMEOUT, UNAVAILABLE, connect
 from shared.redis_keys import F
 from shared.settings import Settings
 
@@ -80,6 +81,13 @@ class CsmsServer:
                 f"offer one of the subprotocols {', '.join(SUBPROTOCOLS)}",
             )
         node = self.node
+        older = node.connections.get(charger_id)
+        if older is not None and older.busy:
+            # The charger's older connection here has a write on its way (it left before the
+            # answer): read the state once it lands, or the charger's resend of that message
+            # would find nothing and be taken for a new one (a transaction begun twice).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(older.until_idle(), SOCKET_TIMEOUT)  # landed or failed
         try:
             key = node.keys.charger(charger_id)
             fields: dict[str, str] = await node.coalescer.execute(key, "HGETALL", key)

@@ -3,8 +3,10 @@ and sampled values, every reading converted to Wh whatever unit the charger used
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import orjson
 import pytest
 import redis.asyncio as redis
 
@@ -12,7 +14,7 @@ from csms import meter
 from csms.server import CsmsApp
 from shared import events as ev
 from shared.redis_keys import F, Keys
-from tests.csms.conftest import Connect
+from tests.csms.conftest import Connect, until
 
 TS = "2026-01-01T00:00:00Z"
 
@@ -131,6 +133,39 @@ async def test_ocpp16_a_start_sent_again_after_a_reconnect_is_the_same_transacti
     stop = {"transactionId": later[2]["transactionId"], "meterStop": 900, "timestamp": TS}
     await again.call("StopTransaction", stop)
     assert await rds.hget(keys.charger(cp), f"{F.TX_START}1") == ""
+
+
+async def test_ocpp16_a_start_still_being_stored_when_its_charger_came_back_is_the_same_one(
+    csms: CsmsApp, charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    """The connection dropped while its start was being stored: the next connection to the node
+    reads the charger's state once that write has landed, so the resend gets the same
+    transaction instead of beginning a second one."""
+    cp = f"LATE16-{uid}"
+    start = {"connectorId": 1, "idTag": "T", "meterStart": 100, "timestamp": TS}
+    first = await charger(cp)
+    await first.call("Heartbeat", {})  # attached
+
+    async def storing() -> bool:
+        conn = csms.node.connections.get(cp)
+        return conn is not None and conn.busy
+
+    await rds.execute_command("CLIENT", "PAUSE", "10000", "WRITE")
+    try:
+        await first.ws.send(orjson.dumps([2, "late", "StartTransaction", start]).decode())
+        await until(storing)  # its write is on its way, held by Redis
+        first.ws.transport.abort()  # gone without a word, the answer never sent
+        again = asyncio.ensure_future(charger(cp))
+        # Reading the charger's state now would find no transaction; a handshake that does
+        # not wait for the write is through well within this second.
+        done, _ = await asyncio.wait({again}, timeout=1.0)
+        assert not done
+    finally:
+        await rds.execute_command("CLIENT", "UNPAUSE")
+    repeat = await (await again).call("StartTransaction", start)
+    assert repeat[0] == 3
+    starts = await _events(rds, keys, cp, "tx_start")
+    assert [e["transaction_id"] for e in starts] == [str(repeat[2]["transactionId"])]
 
 
 def _tx201_on(kind: str, seq: int, evse: int | None, **extra: Any) -> dict[str, Any]:

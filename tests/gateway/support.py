@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient
 from gateway.state import NODES
 from shared.bus import CommandReply, CommandRequest
 from shared.redis_keys import F, Keys
+from tests.csms.conftest import RawCharger
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -83,6 +84,31 @@ def assert_error_body(body: dict[str, Any], status: int, error: str, path: str) 
 
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123456789"
+
+
+LOCAL_LIST = "/api/v1/admin/chargers/{}/local-list"
+
+
+async def push_local_list(
+    gw: Gateway, raw: RawCharger, cp: str, answer: str = "Accepted", **body: str
+) -> tuple[dict[str, Any], Any]:
+    """An operator POSTs the list; the charger receives SendLocalList and answers `answer`.
+    The SendLocalList payload and the API's answer."""
+    sent = asyncio.ensure_future(
+        gw.client.post(LOCAL_LIST.format(cp), json=body, headers=admin_headers("ops"))
+    )
+    call = await raw.recv_call()  # checked against the official schema
+    assert call[2] == "SendLocalList"
+    await raw.answer(call[1], {"status": answer})
+    resp = await sent
+    assert resp.status == 200, await resp.text()
+    payload: dict[str, Any] = call[3]
+    return payload, await resp.json()
+
+
+def list_entries16(payload: dict[str, Any]) -> dict[str, Any]:
+    """A 1.6 SendLocalList's entries: idTag -> idTagInfo (None: remove it)."""
+    return {e["idTag"]: e.get("idTagInfo") for e in payload["localAuthorizationList"]}
 
 
 def admin_headers(actor: str | None = None) -> dict[str, str]:

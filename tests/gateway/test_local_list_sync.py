@@ -17,18 +17,16 @@ from gateway.state import DISPATCH
 from shared import registry
 from shared.redis_keys import F, Keys
 from tests.csms.conftest import RawCharger, open_booted, until
-from tests.gateway.support import Gateway, MakeCharger, MakeGateway, MakePartner, admin_headers
-
-LIST = "/api/v1/admin/chargers/{}/local-list"
-
-
-async def _first_list(gw: Gateway, raw: RawCharger, cp: str) -> None:
-    """The operator sends the charger its first list (Full, version 1)."""
-    sent = asyncio.ensure_future(gw.client.post(LIST.format(cp), json={}, headers=admin_headers()))
-    call = await raw.recv_call()
-    assert call[2] == "SendLocalList" and call[3]["updateType"] == "Full"
-    await raw.answer(call[1], {"status": "Accepted"})
-    assert (await sent).status == 200
+from tests.gateway.support import (
+    LOCAL_LIST,
+    Gateway,
+    MakeCharger,
+    MakeGateway,
+    MakePartner,
+    admin_headers,
+    list_entries16,
+    push_local_list,
+)
 
 
 async def _receive(raw: RawCharger, answer: str = "Accepted") -> dict[str, Any]:
@@ -38,10 +36,6 @@ async def _receive(raw: RawCharger, answer: str = "Accepted") -> dict[str, Any]:
     await raw.answer(call[1], {"status": answer})
     payload: dict[str, Any] = call[3]
     return payload
-
-
-def _entries(payload: dict[str, Any]) -> dict[str, Any]:
-    return {e["idTag"]: e.get("idTagInfo") for e in payload["localAuthorizationList"]}
 
 
 async def _held(pool: asyncpg.Pool, cp: str) -> tuple[int, bool]:
@@ -68,19 +62,19 @@ async def test_a_blocked_token_and_a_deleted_partner_reach_the_chargers_holding_
     )
     raw = await open_booted(node, cp, "ocpp1.6")
     try:
-        await _first_list(gw, raw, cp)
+        await push_local_list(gw, raw, cp)
 
         await registry.update_token(pool, rds, keys, card.id, {"status": "Blocked"})
         payload = await asyncio.wait_for(_receive(raw), 10)
         assert (payload["listVersion"], payload["updateType"]) == (2, "Differential")
-        assert _entries(payload) == {card.id: {"status": "Blocked"}}
+        assert list_entries16(payload) == {card.id: {"status": "Blocked"}}
         await until(lambda: _now(pool, cp, (2, False)))
 
         # the partner goes, and its drivers' tokens with it
         await registry.delete_partner(pool, rds, keys, mine.id)
         payload = await asyncio.wait_for(_receive(raw), 10)
         assert (payload["listVersion"], payload["updateType"]) == (3, "Differential")
-        assert _entries(payload) == {card.id: None}  # removed
+        assert list_entries16(payload) == {card.id: None}  # removed
         await until(lambda: _now(pool, cp, (3, False)))
     finally:
         await raw.ws.close()
@@ -89,7 +83,7 @@ async def test_a_blocked_token_and_a_deleted_partner_reach_the_chargers_holding_
         " ORDER BY created_at",
         cp,
     )
-    assert [a["actor"] for a in actors] == ["admin", ACTOR, ACTOR]
+    assert [a["actor"] for a in actors] == ["admin:ops", ACTOR, ACTOR]
 
 
 async def _now(pool: asyncpg.Pool, cp: str, expected: tuple[int, bool]) -> bool:
@@ -110,7 +104,7 @@ async def test_an_offline_charger_is_synced_once_back_and_one_that_lost_its_list
     mine, theirs = await make_partner(), await make_partner()
     cp = await charger(mine)
     raw = await open_booted(node, cp, "ocpp1.6")
-    await _first_list(gw, raw, cp)
+    await push_local_list(gw, raw, cp)
     await raw.ws.close()
     await until(lambda: _offline(rds, keys, cp))
 
@@ -119,7 +113,7 @@ async def test_an_offline_charger_is_synced_once_back_and_one_that_lost_its_list
     )
     await sync.sweep()  # offline: nothing sent, the list stays claimed
     assert await _held(pool, cp) == (1, True)
-    shown = await gw.client.get(LIST.format(cp), headers=admin_headers())
+    shown = await gw.client.get(LOCAL_LIST.format(cp), headers=admin_headers())
     assert (await shown.json())["pending"] is True
     assert REGISTRY.get_sample_value("evcs_gateway_local_lists_pending") >= 1
 
@@ -132,9 +126,9 @@ async def test_an_offline_charger_is_synced_once_back_and_one_that_lost_its_list
         payload = await _receive(raw)
         await sweep
         assert (payload["listVersion"], payload["updateType"]) == (2, "Differential")
-        assert _entries(payload) == {added.id: {"status": "Accepted"}}
+        assert list_entries16(payload) == {added.id: {"status": "Accepted"}}
         assert await _held(pool, cp) == (2, False)
-        shown = await gw.client.get(LIST.format(cp), headers=admin_headers())
+        shown = await gw.client.get(LOCAL_LIST.format(cp), headers=admin_headers())
         assert (await shown.json())["pending"] is False
 
         # another partner's token is not this charger's business: its list stays in step
@@ -153,7 +147,7 @@ async def test_an_offline_charger_is_synced_once_back_and_one_that_lost_its_list
         payload = await _receive(raw)
         await sweep
         assert (payload["listVersion"], payload["updateType"]) == (3, "Full")
-        assert _entries(payload)[added.id] == {"status": "Blocked"}
+        assert list_entries16(payload)[added.id] == {"status": "Blocked"}
         assert await _held(pool, cp) == (3, False)
         assert _answered("VersionMismatch") == mismatched + 1
 

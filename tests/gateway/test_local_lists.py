@@ -4,9 +4,7 @@ Full first and Differential after, one version per charger, kept only once accep
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 import redis.asyncio as redis
@@ -14,29 +12,16 @@ import redis.asyncio as redis
 from csms.server import CsmsApp
 from shared import registry
 from shared.redis_keys import Keys
-from tests.csms.conftest import RawCharger, open_booted
-from tests.gateway.support import Gateway, MakeCharger, MakePartner, admin_headers
-
-LIST = "/api/v1/admin/chargers/{}/local-list"
-
-
-async def _push(
-    gw: Gateway, raw: RawCharger, cp: str, answer: str = "Accepted", **body: str
-) -> tuple[list[Any], Any]:
-    """POST the list; the charger receives SendLocalList and answers `answer`."""
-    sent = asyncio.ensure_future(
-        gw.client.post(LIST.format(cp), json=body, headers=admin_headers("ops"))
-    )
-    call = await raw.recv_call()  # checked against the official schema
-    assert call[2] == "SendLocalList"
-    await raw.answer(call[1], {"status": answer})
-    resp = await sent
-    assert resp.status == 200, await resp.text()
-    return call[3], await resp.json()
-
-
-def _ids16(payload: dict[str, Any]) -> dict[str, Any]:
-    return {e["idTag"]: e.get("idTagInfo") for e in payload["localAuthorizationList"]}
+from tests.csms.conftest import open_booted
+from tests.gateway.support import (
+    LOCAL_LIST,
+    Gateway,
+    MakeCharger,
+    MakePartner,
+    admin_headers,
+    list_entries16,
+    push_local_list,
+)
 
 
 async def test_full_then_differential_with_a_version_per_charger_in_16(
@@ -66,9 +51,9 @@ async def test_full_then_differential_with_a_version_per_charger_in_16(
     )
     raw = await open_booted(node, cp, "ocpp1.6")
 
-    payload, answer = await _push(gw, raw, cp)
+    payload, answer = await push_local_list(gw, raw, cp)
     assert (payload["listVersion"], payload["updateType"]) == (1, "Full")
-    sent = _ids16(payload)
+    sent = list_entries16(payload)
     assert sent[ops.id] == {"status": "Accepted", "parentIdTag": "FLEET"}
     assert sent[own.id] == {"status": "Blocked", "expiryDate": "2031-01-01T00:00:00Z"}
     assert other.id not in sent and too_long.id not in sent  # another partner's; over 20
@@ -80,9 +65,9 @@ async def test_full_then_differential_with_a_version_per_charger_in_16(
     added = await registry.create_token(
         pool, rds, keys, f"N{uid}"[:20], status="Accepted", partner_id=mine.id
     )
-    payload, answer = await _push(gw, raw, cp)
+    payload, answer = await push_local_list(gw, raw, cp)
     assert (payload["listVersion"], payload["updateType"]) == (2, "Differential")
-    assert _ids16(payload) == {
+    assert list_entries16(payload) == {
         own.id: {"status": "Accepted", "expiryDate": "2031-01-01T00:00:00Z"},
         added.id: {"status": "Accepted"},
         ops.id: None,  # no idTagInfo: remove it
@@ -90,16 +75,16 @@ async def test_full_then_differential_with_a_version_per_charger_in_16(
     assert (answer["changed"], answer["removed"]) == (sorted([own.id, added.id]), [ops.id])
 
     # a list the charger refuses is not kept: the next one has the same version
-    payload, answer = await _push(gw, raw, cp, answer="VersionMismatch")
+    payload, answer = await push_local_list(gw, raw, cp, answer="VersionMismatch")
     assert (payload["listVersion"], answer["outcome"]) == (3, "REJECTED")
-    resp = await gw.client.get(LIST.format(cp), headers=admin_headers())
+    resp = await gw.client.get(LOCAL_LIST.format(cp), headers=admin_headers())
     held = await resp.json()
     assert held["versionNumber"] == 2
     ours = {e["idToken"]: e["status"] for e in held["entries"]}
     assert ours[own.id] == "Accepted" and ours[added.id] == "Accepted" and ops.id not in ours
-    payload, _ = await _push(gw, raw, cp, updateType="Full")
+    payload, _ = await push_local_list(gw, raw, cp, updateType="Full")
     assert (payload["listVersion"], payload["updateType"]) == (3, "Full")
-    assert too_long.id not in _ids16(payload)
+    assert too_long.id not in list_entries16(payload)
 
     audit = await gw.client.get(
         "/api/v1/admin/audit",
@@ -132,7 +117,7 @@ async def test_a_201_charger_gets_id_tokens_with_their_type_and_group(
         partner_id=mine.id,
     )
     raw = await open_booted(node, cp, "ocpp2.0.1")
-    payload, answer = await _push(gw, raw, cp)
+    payload, answer = await push_local_list(gw, raw, cp)
     assert (payload["versionNumber"], payload["updateType"]) == (1, "Full")
     [entry] = [e for e in payload["localAuthorizationList"] if e["idToken"]["idToken"] == token.id]
     assert entry == {
@@ -148,12 +133,12 @@ async def test_a_201_charger_gets_id_tokens_with_their_type_and_group(
 async def test_offline_unknown_and_unregistered_chargers(
     gw: Gateway, charger: MakeCharger, make_partner: MakePartner, uid: str
 ) -> None:
-    resp = await gw.client.post(LIST.format(f"NOPE-{uid}"), json={}, headers=admin_headers())
+    resp = await gw.client.post(LOCAL_LIST.format(f"NOPE-{uid}"), json={}, headers=admin_headers())
     assert resp.status == 404
     cp = await charger(await make_partner())  # registered without a protocol, never connected
-    resp = await gw.client.post(LIST.format(cp), json={}, headers=admin_headers())
+    resp = await gw.client.post(LOCAL_LIST.format(cp), json={}, headers=admin_headers())
     assert resp.status == 409
     resp = await gw.client.post(
-        LIST.format(cp), json={"updateType": "Partial"}, headers=admin_headers()
+        LOCAL_LIST.format(cp), json={"updateType": "Partial"}, headers=admin_headers()
     )
     assert resp.status == 400

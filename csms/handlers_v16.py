@@ -90,6 +90,23 @@ def authorize(ctx: Context, p: dict[str, Any]) -> Outcome:
     return Outcome({"idTagInfo": id_tag_info(status, state.token)})
 
 
+def orphan_stop(
+    ctx: Context, connector: int, transaction_id: str, meter_stop_wh: float | None, ts: str
+) -> ev.TxStopEvent:
+    """The end of a transaction the charger never stopped, recorded when another replaces it
+    on its connector: at the new one's start, reason Other. The session stays open to the
+    charger's own stop, should it come late: recorded after this, it is the one kept."""
+    return ev.tx_stop(
+        ctx.session.charger_id,
+        ctx.now,
+        connector=connector,
+        transaction_id=transaction_id,
+        meter_stop_wh=meter_stop_wh,
+        reason="Other",
+        ts=ts,
+    )
+
+
 def start_said(p: dict[str, Any]) -> str:
     """What a StartTransaction says, to know it again: its time, meter and token."""
     return f"{p['timestamp']} {p['meterStart']} {p['idTag']}"
@@ -108,6 +125,7 @@ def start_transaction(ids: TransactionIds) -> Handler:
             info = id_tag_info(status, state.token)
             return Outcome({"idTagInfo": info, "transactionId": int(running_tx)})
         running: list[RunningChange] = []
+        events: list[ev.Event] = []
         if running_tx is not None:
             # A transaction the charger never stopped on this connector: this one replaces
             # it, and its token no longer runs it (here, or at another charger under
@@ -116,6 +134,7 @@ def start_transaction(ids: TransactionIds) -> Handler:
             replaced = s.tx_tokens.pop(connector, None)
             if replaced is not None:
                 running.append(RunningChange(replaced, s.charger_id, running_tx, False))
+            events.append(orphan_stop(ctx, connector, running_tx, None, p["timestamp"]))
         tx_id = str(ids())
         status, state = verdict(ctx, p["idTag"], tx_id)
         # Refused or not, the charger has the transaction (and stops it): it is tracked and
@@ -133,21 +152,23 @@ def start_transaction(ids: TransactionIds) -> Handler:
             running.append(RunningChange(state.uid, s.charger_id, tx_id, True))
         else:
             s.tx_tokens.pop(connector, None)
-        event = ev.tx_start(
-            s.charger_id,
-            ctx.now,
-            connector=connector,
-            transaction_id=tx_id,
-            id_tag=p["idTag"],
-            meter_start_wh=register_wh(ctx, "meterStart", p["meterStart"]),
-            ts=p["timestamp"],
-            auth_status="Invalid" if status == "Unknown" else status,
-            token_partner=state.token.partner_id if state.token else None,
+        events.append(
+            ev.tx_start(
+                s.charger_id,
+                ctx.now,
+                connector=connector,
+                transaction_id=tx_id,
+                id_tag=p["idTag"],
+                meter_start_wh=register_wh(ctx, "meterStart", p["meterStart"]),
+                ts=p["timestamp"],
+                auth_status="Invalid" if status == "Unknown" else status,
+                token_partner=state.token.partner_id if state.token else None,
+            )
         )
         return Outcome(
             {"idTagInfo": id_tag_info(status, state.token), "transactionId": int(tx_id)},
             fields,
-            [event],
+            events,
             tuple(running),
         )
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from csms import notices
 from csms.authorization import ACCEPTED, RunningChange, Token, id_token_info
-from csms.handlers_v16 import meter_outcome
+from csms.handlers_v16 import meter_outcome, orphan_stop
 from csms.meter import energy_wh
 from csms.session import (
     Context,
@@ -94,6 +94,7 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
     if kind != "Ended" and previous is not None and previous != tx:
         # A transaction the charger never ended on this EVSE: this one replaces it, and its
         # token no longer runs it (here, or at another charger under ConcurrentTx).
+        events.insert(0, orphan_stop(ctx, evse, previous, s.last_wh.get(previous), p["timestamp"]))
         uid = _replace(s, evse, previous, fields)
         if uid is not None:
             running.append(RunningChange(uid, s.charger_id, previous, False))

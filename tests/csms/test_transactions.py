@@ -355,3 +355,41 @@ async def test_readings_taken_at_several_times_are_recorded_each_at_its_own(
     ]
     state = await rds.hgetall(keys.charger(cp))
     assert (state[F.KWH], state[F.KWH_TS]) == ("1.0", "2026-01-01T09:00:00Z")
+
+
+async def test_a_transaction_the_charger_never_stopped_ends_when_another_replaces_it(
+    charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    """One connector runs one transaction: a start there ends the one before at its time
+    (reason Other, its last reading as the stop in 2.0.1), and the charger's own stop, should
+    it come late, is recorded after it and kept."""
+    cp = f"ORP16-{uid}"
+    c = await charger(cp)
+    start = {"connectorId": 1, "idTag": "T", "meterStart": 100, "timestamp": TS}
+    first = (await c.call("StartTransaction", start))[2]["transactionId"]
+    later = "2026-01-01T02:00:00Z"
+    second = (await c.call("StartTransaction", {**start, "timestamp": later}))[2]
+    [stop] = await _events(rds, keys, cp, "tx_stop")
+    assert (stop["transaction_id"], stop["reason"], stop["ts"]) == (str(first), "Other", later)
+    assert stop["connector"] == 1 and stop.get("meter_stop_wh") is None
+    late = {"transactionId": first, "meterStop": 400, "timestamp": later}
+    assert (await c.call("StopTransaction", late))[0] == 3
+    stops = await _events(rds, keys, cp, "tx_stop")
+    assert [(e["reason"], e.get("meter_stop_wh")) for e in stops] == [
+        ("Other", None),
+        ("Local", 400.0),
+    ]
+    assert await rds.hget(keys.charger(cp), f"{F.TRANSACTION}1") == str(second["transactionId"])
+
+    cp201 = f"ORP201-{uid}"
+    c = await charger(cp201, "ocpp2.0.1")
+    reading = {"value": 1.5, "unitOfMeasure": {"unit": "kWh"}}
+    await c.call("TransactionEvent", _tx201("Started", 0, reading))
+    replacing = _tx201("Started", 0)
+    replacing["transactionInfo"]["transactionId"] = "tx-next"
+    replacing["timestamp"] = later
+    await c.call("TransactionEvent", replacing)
+    [stop] = await _events(rds, keys, cp201, "tx_stop")
+    assert (stop["transaction_id"], stop["reason"], stop["ts"]) == ("tx-energy", "Other", later)
+    assert stop["meter_stop_wh"] == 1500.0
+    assert await rds.hget(keys.charger(cp201), f"{F.TRANSACTION}1") == "tx-next"

@@ -93,11 +93,14 @@ def transaction_event(ctx: Context, p: dict[str, Any]) -> Outcome:
     previous = s.transactions.get(evse)
     if kind != "Ended" and previous is not None and previous != tx:
         # A transaction the charger never ended on this EVSE: this one replaces it, and its
-        # token no longer runs it (here, or at another charger under ConcurrentTx).
-        events.insert(0, orphan_stop(ctx, evse, previous, s.last_wh.get(previous), p["timestamp"]))
+        # token no longer runs it (here, or at another charger under ConcurrentTx). EVSE 0
+        # holds transactions whose EVSE is not known yet: several may run there at once.
+        last_wh = s.last_wh.get(previous)
         uid = _replace(s, evse, previous, fields)
-        if uid is not None:
-            running.append(RunningChange(uid, s.charger_id, previous, False))
+        if evse != 0:
+            events.insert(0, orphan_stop(ctx, evse, previous, last_wh, p["timestamp"]))
+            if uid is not None:
+                running.append(RunningChange(uid, s.charger_id, previous, False))
     meter_wh = _energy_wh(events)
     status: str | None = None  # the token store's answer, when the event carries a token
     token: Token | None = None

@@ -393,3 +393,17 @@ async def test_a_transaction_the_charger_never_stopped_ends_when_another_replace
     assert (stop["transaction_id"], stop["reason"], stop["ts"]) == ("tx-energy", "Other", later)
     assert stop["meter_stop_wh"] == 1500.0
     assert await rds.hget(keys.charger(cp201), f"{F.TRANSACTION}1") == "tx-next"
+
+
+async def test_ocpp201_two_transactions_whose_evse_is_not_known_yet_both_run(
+    charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    """Started before their cables are in, they name no EVSE: neither ends the other."""
+    cp = f"TWO0-{uid}"
+    c = await charger(cp, "ocpp2.0.1")
+    first = _tx201_on("Started", 0, None)
+    second = _tx201_on("Started", 0, None)
+    second["transactionInfo"] = {"transactionId": "tx-other"}
+    await c.call("TransactionEvent", first)
+    await c.call("TransactionEvent", second)
+    assert await _events(rds, keys, cp, "tx_stop") == []

@@ -1,8 +1,8 @@
 """Keeping chargers' local lists in step with the token store. A token created, changed, blocked
 or deleted (or a partner deleted, or a charger given to another partner) marks the lists it
 concerns stale in the same transaction; every gateway sweeps now and then, claims some stale
-lists and sends each charger that is connected a differential update. A charger offline, or
-one that did not accept, is tried again once its claim lapses."""
+lists and sends each charger that is connected a differential update. A charger offline is
+looked at again a little later, one that did not accept once its claim lapses."""
 
 from __future__ import annotations
 
@@ -28,9 +28,11 @@ log = logging.getLogger(__name__)
 ACTOR = "local-list-sync"  # the command record's and the audit log's actor
 BATCH = 100  # lists claimed per sweep and gateway: a bulk token import cannot flood a fleet
 AT_ONCE = 20  # chargers sent an update at the same time
-# An offline charger, or one that refused, is tried again after this long; also the longest a
-# dead gateway's claim holds a list.
+# A charger that refused is tried again after this long; also the longest a dead gateway's
+# claim holds a list.
 RETRY_AFTER = timedelta(seconds=60)
+# An offline charger is looked at again after this long: once back, it soon gets its update.
+OFFLINE_RETRY = timedelta(seconds=15)
 
 UPDATES = Counter(
     "evcs_gateway_local_list_updates_total",
@@ -132,7 +134,8 @@ class ListSync:
             return
         protocol, online = await charger_protocol(self._pool, self._redis, self._keys, charger_id)
         if protocol is None or not online:
-            return  # when its claim lapses
+            await ll.retry_in(self._pool, charger_id, OFFLINE_RETRY)
+            return
         planned = await plan_list(self._pool, charger, protocol, None)
         if in_step(planned):
             await ll.synced(self._pool, charger_id)

@@ -247,6 +247,15 @@ async def count_pending(pool: asyncpg.Pool) -> int:
     )
 
 
+async def retry_in(pool: asyncpg.Pool, charger_id: str, after: timedelta) -> None:
+    """The claimed list waits `after` before a sweep takes it again (its charger offline)."""
+    await pool.execute(
+        "UPDATE local_lists SET sync_after = now() + $2::interval WHERE charger_id = $1",
+        charger_id,
+        after,
+    )
+
+
 async def synced(pool: asyncpg.Pool, charger_id: str) -> None:
     """The claimed list is in step (a change since marked it stale again, separately)."""
     await pool.execute(

@@ -5,6 +5,7 @@ offline gets it once back, and one that lost its list gets all of it."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -12,7 +13,7 @@ import redis.asyncio as redis
 from prometheus_client import REGISTRY
 
 from csms.server import CsmsApp
-from gateway.local_list_sync import ACTOR, ListSync
+from gateway.local_list_sync import ACTOR, OFFLINE_RETRY, ListSync
 from gateway.state import DISPATCH
 from shared import registry
 from shared.redis_keys import F, Keys
@@ -111,8 +112,12 @@ async def test_an_offline_charger_is_synced_once_back_and_one_that_lost_its_list
     added = await registry.create_token(
         pool, rds, keys, f"A{uid}"[:20], status="Accepted", partner_id=mine.id
     )
-    await sync.sweep()  # offline: nothing sent, the list stays claimed
+    await sync.sweep()  # offline: nothing sent, the list stays claimed, looked at again soon
     assert await _held(pool, cp) == (1, True)
+    wait = await pool.fetchval(
+        "SELECT sync_after - now() FROM local_lists WHERE charger_id = $1", cp
+    )
+    assert timedelta(seconds=5) < wait <= OFFLINE_RETRY
     shown = await gw.client.get(LOCAL_LIST.format(cp), headers=admin_headers())
     assert (await shown.json())["pending"] is True
     assert REGISTRY.get_sample_value("evcs_gateway_local_lists_pending") >= 1

@@ -140,10 +140,14 @@ async def tokens_for(pool: asyncpg.Pool, partner_id: str | None) -> Entries:
     }
 
 
+# A list a change has not reached yet: marked, or claimed by a sync (migration 009's index).
+_PENDING = "(stale_since IS NOT NULL OR syncing)"
+
+
 async def held_list(pool: asyncpg.Pool, charger_id: str) -> LocalList:
     """The list the charger last accepted (version 0 and no entries before the first)."""
     row = await pool.fetchrow(
-        "SELECT version, entries, sent_at, stale_since IS NOT NULL OR syncing AS pending"
+        f"SELECT version, entries, sent_at, {_PENDING} AS pending"
         " FROM local_lists WHERE charger_id = $1",
         charger_id,
     )
@@ -240,11 +244,7 @@ async def claim_stale(
 
 async def count_pending(pool: asyncpg.Pool) -> int:
     """Lists a change has not reached yet, the fleet over."""
-    return int(
-        await pool.fetchval(
-            "SELECT count(*) FROM local_lists WHERE stale_since IS NOT NULL OR syncing"
-        )
-    )
+    return int(await pool.fetchval(f"SELECT count(*) FROM local_lists WHERE {_PENDING}"))
 
 
 async def retry_in(pool: asyncpg.Pool, charger_id: str, after: timedelta) -> None:

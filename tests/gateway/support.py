@@ -97,13 +97,20 @@ async def push_local_list(
     sent = asyncio.ensure_future(
         gw.client.post(LOCAL_LIST.format(cp), json=body, headers=admin_headers("ops"))
     )
-    call = await raw.recv_call()  # checked against the official schema
-    assert call[2] == "SendLocalList"
-    await raw.answer(call[1], {"status": answer})
+    payload = await answer_local_list(raw, answer)
     resp = await sent
     assert resp.status == 200, await resp.text()
-    payload: dict[str, Any] = call[3]
     return payload, await resp.json()
+
+
+async def answer_local_list(raw: RawCharger, answer: str = "Accepted") -> dict[str, Any]:
+    """The next SendLocalList the charger gets (checked against the official schema), answered
+    `answer`: its payload."""
+    call = await raw.recv_call()
+    assert call[2] == "SendLocalList"
+    await raw.answer(call[1], {"status": answer})
+    payload: dict[str, Any] = call[3]
+    return payload
 
 
 def list_entries16(payload: dict[str, Any]) -> dict[str, Any]:

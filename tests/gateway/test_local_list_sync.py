@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 import asyncpg
 import redis.asyncio as redis
@@ -17,7 +16,7 @@ from gateway.local_list_sync import ACTOR, OFFLINE_RETRY, ListSync
 from gateway.state import DISPATCH
 from shared import registry
 from shared.redis_keys import F, Keys
-from tests.csms.conftest import RawCharger, open_booted, until
+from tests.csms.conftest import open_booted, until
 from tests.gateway.support import (
     LOCAL_LIST,
     Gateway,
@@ -25,18 +24,10 @@ from tests.gateway.support import (
     MakeGateway,
     MakePartner,
     admin_headers,
+    answer_local_list,
     list_entries16,
     push_local_list,
 )
-
-
-async def _receive(raw: RawCharger, answer: str = "Accepted") -> dict[str, Any]:
-    """The next SendLocalList the charger gets, answered `answer`."""
-    call = await raw.recv_call()
-    assert call[2] == "SendLocalList"
-    await raw.answer(call[1], {"status": answer})
-    payload: dict[str, Any] = call[3]
-    return payload
 
 
 async def _held(pool: asyncpg.Pool, cp: str) -> tuple[int, bool]:
@@ -66,14 +57,14 @@ async def test_a_blocked_token_and_a_deleted_partner_reach_the_chargers_holding_
         await push_local_list(gw, raw, cp)
 
         await registry.update_token(pool, rds, keys, card.id, {"status": "Blocked"})
-        payload = await asyncio.wait_for(_receive(raw), 10)
+        payload = await asyncio.wait_for(answer_local_list(raw), 10)
         assert (payload["listVersion"], payload["updateType"]) == (2, "Differential")
         assert list_entries16(payload) == {card.id: {"status": "Blocked"}}
         await until(lambda: _now(pool, cp, (2, False)))
 
         # the partner goes, and its drivers' tokens with it
         await registry.delete_partner(pool, rds, keys, mine.id)
-        payload = await asyncio.wait_for(_receive(raw), 10)
+        payload = await asyncio.wait_for(answer_local_list(raw), 10)
         assert (payload["listVersion"], payload["updateType"]) == (3, "Differential")
         assert list_entries16(payload) == {card.id: None}  # removed
         await until(lambda: _now(pool, cp, (3, False)))
@@ -128,7 +119,7 @@ async def test_an_offline_charger_is_synced_once_back_and_one_that_lost_its_list
         assert await _held(pool, cp) == (1, True)
         await pool.execute("UPDATE local_lists SET sync_after = now() WHERE charger_id = $1", cp)
         sweep = asyncio.ensure_future(sync.sweep())
-        payload = await _receive(raw)
+        payload = await answer_local_list(raw)
         await sweep
         assert (payload["listVersion"], payload["updateType"]) == (2, "Differential")
         assert list_entries16(payload) == {added.id: {"status": "Accepted"}}
@@ -147,9 +138,9 @@ async def test_an_offline_charger_is_synced_once_back_and_one_that_lost_its_list
         mismatched = _answered("VersionMismatch")
         await registry.update_token(pool, rds, keys, added.id, {"status": "Blocked"})
         sweep = asyncio.ensure_future(sync.sweep())
-        payload = await _receive(raw, "VersionMismatch")
+        payload = await answer_local_list(raw, "VersionMismatch")
         assert payload["updateType"] == "Differential"
-        payload = await _receive(raw)
+        payload = await answer_local_list(raw)
         await sweep
         assert (payload["listVersion"], payload["updateType"]) == (3, "Full")
         assert list_entries16(payload)[added.id] == {"status": "Blocked"}

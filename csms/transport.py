@@ -246,6 +246,15 @@ class Socket(asyncio.Protocol):
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
         self._server.sockets.discard(self)
+        # Undo the cycles a connection makes, so that it is freed by reference counting: the
+        # listener (its charger's connection) refers back to this socket; the protocol's
+        # parser, suspended for good once closed, and the end-of-stream error's traceback
+        # both refer to the protocol. Left to the cycle collector, the connections a storm
+        # drops were a full collection that stopped the csms for 1.7 s (19,000 chargers).
+        self._listener = None
+        ws.parser.close()
+        if ws.parser_exc is not None:
+            ws.parser_exc.__traceback__ = None
 
     def pause_writing(self) -> None:
         self._writing = False

@@ -5,7 +5,10 @@ ahead of the messages still waiting for the store."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 import pytest
@@ -13,11 +16,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.http11 import Request, Response
 
 from csms.connection import ChargerConnection
+from csms.server import CsmsApp
 from csms.store import Then
 from csms.transport import Options, Socket, WsServer
 from shared.events import Event
 from shared.framing import OCPP16, CallResult
-from tests.csms.conftest import until
+from tests.csms.conftest import open_booted, until
 from tests.csms.test_protocol import STATUS_16, TS_16, frame, protocol
 
 
@@ -175,3 +179,26 @@ async def test_what_an_accepted_trigger_asked_for_is_taken_even_in_the_same_read
     ws.send_data()
     assert orjson.loads(await ws.recv())[:2] == [3, "s1"]
     assert isinstance(await trigger, CallResult)
+
+
+async def test_a_charger_that_drops_leaves_nothing_for_the_cycle_collector(csms: CsmsApp) -> None:
+    """Its connection, protocol and socket are freed as it goes: a storm's dropped chargers
+    left to a full collection stopped a csms for 1.7 s (see csms/transport.py)."""
+    raw = await open_booted(csms, "CP-GONE")
+    await raw.call("StatusNotification", {**STATUS_16, "timestamp": TS_16})
+    conn = csms.node.connections["CP-GONE"]
+    held: list[weakref.ref[Any]] = [
+        weakref.ref(o) for o in (conn, conn.protocol, conn.ws, conn.ws.ws)
+    ]
+    del conn
+    gc.collect()
+    gc.disable()
+    try:
+        raw.ws.transport.abort()
+
+        async def freed() -> bool:
+            return all(ref() is None for ref in held)
+
+        await until(freed)
+    finally:
+        gc.enable()

@@ -1,14 +1,25 @@
 """Running a long-lived process: the event loop, one shape for starting and stopping a
-service, stopping on SIGTERM/SIGINT, and cancelling tasks for sure."""
+service, stopping on SIGTERM/SIGINT, cancelling tasks for sure, and a heap settled after
+start-up whose collections are timed."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import signal
+import time
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from typing import Any, Self
+
+from prometheus_client import Histogram
+
+GC_PAUSES = Histogram(
+    "evcs_gc_pause_seconds",
+    "Stops of the whole process for Python's cycle collector, by generation",
+    ["generation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
 
 
 def run(main: Coroutine[Any, Any, Any]) -> None:
@@ -84,10 +95,28 @@ def settle_heap() -> None:
 
     A full collection walks every tracked object with the event loop stopped: over a fresh
     csms's ~70,000 start-up objects that is tens of milliseconds, the tail of every latency
-    figure. Frozen objects are still freed by reference counting; only cycles among them stay."""
+    figure. Frozen objects are still freed by reference counting; only cycles among them stay.
+    Every collection from then on is timed (evcs_gc_pause_seconds)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 10, 10)
+    if not any(isinstance(callback, PauseTimer) for callback in gc.callbacks):
+        gc.callbacks.append(PauseTimer())
+
+
+class PauseTimer:
+    """Times each collection into GC_PAUSES (a gc.callbacks entry): every connection the
+    process holds waits that long, so it is the first thing to look at in a latency spike."""
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self._by_generation = [GC_PAUSES.labels(str(g)) for g in range(3)]
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self._by_generation[info["generation"]].observe(time.perf_counter() - self._started)
 
 
 def serve(service: Service) -> None:

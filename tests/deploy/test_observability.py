@@ -93,7 +93,12 @@ def test_dashboard_queries_only_metrics_that_exist() -> None:
         _families()
     )
     # histograms and counters with no observations yet still expose their family name
-    exposed |= {f"{n}_bucket" for n, f in _families().items() if f.type == "histogram"}
+    exposed |= {
+        f"{n}{part}"
+        for n, f in _families().items()
+        if f.type == "histogram"
+        for part in ("_bucket", "_sum", "_count")
+    }
     exposed |= {f"{n}_total" for n, f in _families().items() if f.type == "counter"}
     used: set[str] = set()
     for panel in _panels(dashboard):

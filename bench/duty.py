@@ -16,7 +16,6 @@ import math
 import os
 import random
 import time
-import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from bench import procs
 from bench.context import Ctx, start_csms
 from bench.fleet import raise_fd_limit
 from bench.loadgen import BOOT, FreshMeter
+from bench.scrape import metric_total
 from bench.stats import Figure, percentile
 from bench.workers import run_in_processes
 from bench.wsclient import FrameCounter, masked_text_frame, now_ns, open_ws
@@ -213,16 +213,8 @@ def _online(count_files: list[Path]) -> int:
 
 def _worker_connections(port: int) -> int | None:
     """Connections one csms worker holds, as its metrics say; None if it does not answer."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return None
-    return sum(
-        int(float(line.rsplit(" ", 1)[1]))
-        for line in text.splitlines()
-        if line.startswith("evcs_csms_connections{")
-    )
+    held = metric_total(port, "evcs_csms_connections{")
+    return None if held is None else int(held)
 
 
 def _tree_usage(pid: int) -> tuple[float, int]:

@@ -12,6 +12,8 @@ from bench import procs
 from bench.context import Ctx, start_csms
 from bench.loadgen import Spec, run_workers
 from bench.sampler import Peak
+from bench.scrape import metric_total
+from shared.ports import free_port
 
 
 def raise_fd_limit(wanted: int = 200_000) -> int:
@@ -82,12 +84,50 @@ def storm(ctx: Ctx) -> None:
     ):
         back = ctx.figure("storm", name, "s", target)
         lost = ctx.figure("storm", f"chargers not back, {workers} csms worker(s)", "chargers", "0")
-        csms = start_csms(ctx, f"storm{workers}", f"storm{workers}.log", workers=workers)
+        stopped = ctx.figure(
+            "storm", f"csms stopped for garbage collection per storm, {workers} worker(s)", "ms"
+        )
+        ops = free_port()
+        ports = [ops + i for i in range(workers)]
+        csms = start_csms(
+            ctx, f"storm{workers}", f"storm{workers}.log", workers=workers, EVCS_OPS_PORT=str(ops)
+        )
         try:
             for n in range(ctx.runs):
+                before = [_collecting(port) for port in ports]
                 template = Spec("127.0.0.1", csms.port, [], storm=True, concurrency=1000)
                 results = run_workers(_split(template, total, loaders, f"S{workers}-{n}"))
                 back.runs.append(max(r.reconnect_seconds for r in results))
                 lost.runs.append(sum(r.connected - r.reconnected for r in results))
+                _drained(ports)
+                stopped.runs.append(
+                    1000 * max(_collecting(p) - b for p, b in zip(ports, before, strict=True))
+                )
         finally:
             csms.stop()
+    ctx.notes.append(
+        "storm: a run connects and boots every charger, drops them all, waits until all are back"
+        " and closes them; the csms's stop for garbage collection is the total of the worker"
+        " that stopped longest (evcs_gc_pause_seconds), from the run's start until none holds a"
+        " connection"
+    )
+
+
+def _collecting(port: int, timeout: float = 30.0) -> float:
+    """Seconds a csms worker has stood still for garbage collection since it started (its
+    operations port opens just after its chargers' port)."""
+    deadline = time.monotonic() + timeout
+    while (total := metric_total(port, "evcs_gc_pause_seconds_sum")) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"storm: the csms worker on ops port {port} does not answer")
+        time.sleep(0.1)
+    return total
+
+
+def _drained(ports: list[int], timeout: float = 60.0) -> None:
+    """Wait until the workers hold no connection: the last close of a run is theirs to free."""
+    deadline = time.monotonic() + timeout
+    while any(metric_total(port, "evcs_csms_connections{") for port in ports):
+        if time.monotonic() > deadline:
+            raise RuntimeError("storm: the csms still holds connections a minute after the run")
+        time.sleep(0.1)

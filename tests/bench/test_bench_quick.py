@@ -40,6 +40,8 @@ async def test_quick_benchmark_prints_its_table(settings: Settings, tmp_path) ->
     # partners read from the cluster too, and every read was answered
     assert "| cluster | batch of 100: requests/s at saturation, cluster, 3 primaries |" in table
     assert "answers were not 2xx" not in table, table
+    # the csms's stops for garbage collection were read during the storm
+    assert "| storm | csms stopped for garbage collection per storm, 1 worker(s) |" in table
     # the fleet came back whole after its csms restart
     assert "| fleet | chargers not back after the restart | 0.00 |" in table, table
     # the commands were timed while the telemetry load ran, and that load was answered

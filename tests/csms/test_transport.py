@@ -517,3 +517,22 @@ async def test_an_ended_connection_is_freed_without_the_cycle_collector(
         await asyncio.wait_for(_until(lambda: all(ref() is None for ref in held)), 5)
     finally:
         gc.enable()
+
+
+async def test_a_wait_for_the_close_given_up_leaves_the_others_waiting(serve: Serve) -> None:
+    opened: list[Socket] = []
+
+    async def handler(sock: Socket) -> None:
+        opened.append(sock)
+        await sock.wait_closed()
+
+    server = await serve(handler)
+    _, writer = await _raw(server)
+    await asyncio.wait_for(_until(lambda: bool(opened)), 5)
+    given_up, kept = opened[0].wait_closed(), opened[0].wait_closed()
+    given_up.cancel()
+    assert not kept.done()
+    writer.transport.abort()
+    await asyncio.wait_for(kept, 5)
+    await asyncio.wait_for(_until(lambda: not server.sockets), 5)
+    assert opened[0].wait_closed().done()  # and a wait that begins after the close is over

@@ -20,6 +20,7 @@ from csms.txids import TransactionIds
 from shared import ocpp_schemas
 from shared.framing import OCPP16, OCPP201
 from shared.ocpp_schemas import Validator
+from shared.process import spawn
 from shared.redis_batch import Coalescer
 from shared.redis_keys import Keys
 from shared.redis_lane import Lanes, hot_path
@@ -116,9 +117,7 @@ class Node:
         )
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        spawn(self._tasks, coro)
 
     async def shutdown(self, timeout: float = 10.0, drain: float = 1.0) -> None:
         """Answer the charger CALLs in hand and hear the answers to commands sent, then close

@@ -27,7 +27,8 @@ from redis.exceptions import AskError, MovedError, TryAgainError
 
 from csms.metrics import REDIS_ERRORS, UNREPLICATED
 from shared import events as ev
-from shared.redis_batch import Pipelined, reread_slot_map
+from shared.process import spawn
+from shared.redis_batch import Pipelined, reread_soon
 from shared.redis_client import UNAVAILABLE
 from shared.redis_keys import F, Keys
 from shared.redis_lane import Lanes
@@ -160,9 +161,7 @@ class StateWriter:
             asyncio.get_running_loop().call_soon(self._start_flush)
 
     def _start_flush(self) -> None:
-        task = asyncio.get_running_loop().create_task(self._flush())
-        self._tasks.add(task)  # a task nobody references can be collected mid-flight
-        task.add_done_callback(self._tasks.discard)
+        spawn(self._tasks, self._flush())
 
     async def _flush(self) -> None:
         try:
@@ -379,9 +378,7 @@ class StateWriter:
             self._kick()
 
     def _spawn_refresh(self) -> None:
-        task = asyncio.get_running_loop().create_task(reread_slot_map(self._redis, self._lanes))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        reread_soon(self._redis, self._lanes, self._tasks)
 
 
 def _marks_repeats(fields: dict[str, str]) -> bool:

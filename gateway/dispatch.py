@@ -21,7 +21,7 @@ from gateway.command_log import Order
 from gateway.commands import REPLY_MARGIN, CommandBus, Location, Settled
 from gateway.grouped_write import GroupedWrite
 from shared import events as ev
-from shared.process import cancel
+from shared.process import cancel, spawn
 from shared.redaction import redacted
 from shared.redis_keys import Keys
 from shared.settings import Settings
@@ -151,9 +151,7 @@ class Dispatcher:
 
     def run_later(self, partner_id: str | None, orders: Sequence[Order]) -> None:
         """Run the commands in the background (asynchronous mode); outcomes go to the record."""
-        task = asyncio.get_running_loop().create_task(self._run_logged(partner_id, orders))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        spawn(self._background, self._run_logged(partner_id, orders))
 
     async def _run_logged(self, partner_id: str | None, orders: Sequence[Order]) -> None:
         try:

@@ -28,7 +28,7 @@ from gateway.feed_events import (
     parse_entry_id,
     to_feed_event,
 )
-from shared.process import cancel
+from shared.process import cancel, spawn
 from shared.redis_client import BLOCK_MS
 from shared.redis_keys import F, Keys
 
@@ -222,9 +222,7 @@ class EventFeed:
     def leave(self, listener: Listener) -> None:
         self._listeners.discard(listener)
         if not self._listeners and self._reader is not None:
-            stopping = asyncio.get_running_loop().create_task(cancel(self._reader))
-            self._stopping.add(stopping)  # referenced until done, or it may be collected
-            stopping.add_done_callback(self._stopping.discard)
+            spawn(self._stopping, cancel(self._reader))
             self._reader = None
             self._started = None
 

@@ -41,6 +41,15 @@ async def wait_for_signal() -> None:
     await stop.wait()
 
 
+def spawn(tasks: set[asyncio.Task[Any]], coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    """Run `coro` in a task held in `tasks` until it ends: the loop keeps only a weak reference
+    to a task, and one nobody else holds can be collected mid-flight."""
+    task = asyncio.get_running_loop().create_task(coro)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return task
+
+
 async def cancel(*tasks: asyncio.Task[Any] | None) -> None:
     """Cancel the tasks and wait until each has ended.
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from redis.exceptions import AskError, NoScriptError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from shared.process import spawn
 from shared.redis_client import UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,7 @@ class Coalescer:
         self._pending.append(_Call(key, args, fut))
         if self._inflight < self._max_inflight:
             self._inflight += 1
-            task = loop.create_task(self._flush())
-            self._tasks.add(task)  # a task nobody references can be collected mid-flight
-            task.add_done_callback(self._tasks.discard)
+            spawn(self._tasks, self._flush())
         return fut
 
     async def script(self, script: Any, keys: list[str], args: list[Any]) -> Any:
@@ -195,11 +194,13 @@ class Coalescer:
         """A cluster's primary stopped answering: read the slot map again, as a replica may
         have taken its slots, and close the lanes of nodes no longer primaries. Nothing else
         may do it for a process whose calls all go down lanes (a gateway's)."""
-        if not self._redis.sharded:
-            return
-        task = asyncio.get_running_loop().create_task(reread_slot_map(self._redis, self._lanes))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if self._redis.sharded:
+            reread_soon(self._redis, self._lanes, self._tasks)
+
+
+def reread_soon(r: Any, lanes: LanesOf | None, tasks: set[asyncio.Task[Any]]) -> None:
+    """reread_slot_map in the background, its task held in `tasks` until it ends."""
+    spawn(tasks, reread_slot_map(r, lanes))
 
 
 async def reread_slot_map(r: Any, lanes: LanesOf | None = None) -> None:

@@ -234,6 +234,20 @@ async def test_a_silent_peer_is_pinged_every_interval(serve: Serve) -> None:
     writer.close()
 
 
+async def test_a_peer_that_comes_after_every_other_has_gone_is_pinged_too(
+    serve: Serve,
+) -> None:
+    """One sweep looks for the silent connections of a server, not a timer each; it ends with
+    the last connection and starts again with the next."""
+    server = await serve(ping_interval=0.05, ping_timeout=2.0)
+    for _ in range(2):
+        reader, writer = await _raw(server)
+        while (await asyncio.wait_for(_read_frame(reader), 5))[0] is not Opcode.PING:
+            pass
+        writer.close()
+        await asyncio.wait_for(_until(lambda: not server.sockets), 5)
+
+
 async def test_a_peer_that_keeps_talking_is_not_pinged(serve: Serve) -> None:
     """Its messages show it is alive: a fleet on duty costs no pings. (A ping here would go
     unanswered and end the connection after ping_timeout.)"""

@@ -217,6 +217,14 @@ def _worker_connections(port: int) -> int | None:
     return None if held is None else int(held)
 
 
+def _collecting(ops_ports: list[int]) -> list[float]:
+    """Seconds each csms worker has stood still for garbage collection since it started."""
+    totals = [metric_total(port, "evcs_gc_pause_seconds_sum") for port in ops_ports]
+    if None in totals:
+        raise RuntimeError("fleet: a csms worker does not answer on its operations port")
+    return [t for t in totals if t is not None]
+
+
 def _tree_usage(pid: int) -> tuple[float, int]:
     """CPU seconds and resident bytes of a process and its children."""
     cpu, rss = 0.0, 0
@@ -345,6 +353,9 @@ def run(ctx: Ctx) -> None:
         "cpu": ctx.figure("fleet", "csms CPU at duty, all workers", "cores"),
         "per_msg": ctx.figure("fleet", "csms CPU per message at duty (pings included)", "µs"),
         "busy": ctx.figure("fleet", "machine CPU busy at duty (everything)", "cores"),
+        "gc": ctx.figure(
+            "fleet", "csms time stopped for garbage collection at duty, busiest worker", "%"
+        ),
         "rss": ctx.figure("fleet", "csms memory, all workers", "MiB"),
         "per_conn": ctx.figure(
             "fleet", "csms memory per connected charger, over the workers' own", "KiB", "<= 20"
@@ -392,7 +403,10 @@ def _one_run(
         connected = line.wait_for(csms.pid, total, 900)
         connect_seconds = connected.t - line.t0
         line.events.append((connected.t, "all connected"))
+        collected, since = _collecting(ops_ports), time.monotonic()
         a, b = line.hold(csms.pid, steady)
+        stopped = [now - then for now, then in zip(_collecting(ops_ports), collected, strict=True)]
+        stopped_share = max(stopped) / (time.monotonic() - since)
         restart_at = time.time()
         line.events.append((restart_at, "csms restart"))
         # Like a service manager's restart: the old workers close their chargers and are gone
@@ -439,6 +453,7 @@ def _one_run(
     f["cpu"].runs.append(cores)
     f["per_msg"].runs.append(cores / max(1.0, rate) * 1e6)
     f["busy"].runs.append((b.busy - a.busy) / seconds)
+    f["gc"].runs.append(100 * stopped_share)
     f["rss"].runs.append(b.rss / 2**20)
     f["per_conn"].runs.append((b.rss - idle_rss) / max(1, b.connected) / 1024)
     f["stop"].runs.append(stopped_at - restart_at)

@@ -623,4 +623,8 @@ class WsServer:
             await asyncio.sleep(tick)
             now = loop.time()
             for sock in [s for s in self.sockets if 0.0 < s._silent_at <= now]:
-                sock._ping()
+                try:
+                    sock._ping()
+                except Exception:  # one connection's failure must not end every one's keep-alive
+                    log.exception("keep-alive ping failed")
+                    sock.transport.abort()

@@ -248,6 +248,33 @@ async def test_a_peer_that_comes_after_every_other_has_gone_is_pinged_too(
         await asyncio.wait_for(_until(lambda: not server.sockets), 5)
 
 
+async def test_a_ping_that_fails_ends_its_connection_and_spares_the_others(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[Socket] = []
+
+    async def hold(sock: Socket) -> None:
+        opened.append(sock)
+        await sock.wait_closed()
+
+    ping = Socket._ping
+
+    def failing_for_the_first(sock: Socket) -> None:
+        if sock is opened[0]:
+            raise RuntimeError("a bug in one connection's keep-alive")
+        ping(sock)
+
+    monkeypatch.setattr(Socket, "_ping", failing_for_the_first)
+    server = await serve(hold, ping_interval=0.05, ping_timeout=2.0)
+    first_reader, _ = await _raw(server)
+    await asyncio.wait_for(_until(lambda: len(opened) == 1), 5)
+    second_reader, second_writer = await _raw(server)
+    assert await asyncio.wait_for(first_reader.read(), 5) == b""  # aborted
+    while (await asyncio.wait_for(_read_frame(second_reader), 5))[0] is not Opcode.PING:
+        pass
+    second_writer.close()
+
+
 async def test_a_peer_that_keeps_talking_is_not_pinged(serve: Serve) -> None:
     """Its messages show it is alive: a fleet on duty costs no pings. (A ping here would go
     unanswered and end the connection after ping_timeout.)"""

@@ -26,7 +26,7 @@ from bench import procs
 from bench.context import Ctx, start_csms
 from bench.fleet import raise_fd_limit
 from bench.loadgen import BOOT, FreshMeter
-from bench.scrape import metric_total
+from bench.scrape import gc_seconds, metric_total
 from bench.stats import Figure, percentile
 from bench.workers import run_in_processes
 from bench.wsclient import FrameCounter, masked_text_frame, now_ns, open_ws
@@ -217,14 +217,6 @@ def _worker_connections(port: int) -> int | None:
     return None if held is None else int(held)
 
 
-def _collecting(ops_ports: list[int]) -> list[float]:
-    """Seconds each csms worker has stood still for garbage collection since it started."""
-    totals = [metric_total(port, "evcs_gc_pause_seconds_sum") for port in ops_ports]
-    if None in totals:
-        raise RuntimeError("fleet: a csms worker does not answer on its operations port")
-    return [t for t in totals if t is not None]
-
-
 def _tree_usage(pid: int) -> tuple[float, int]:
     """CPU seconds and resident bytes of a process and its children."""
     cpu, rss = 0.0, 0
@@ -403,9 +395,9 @@ def _one_run(
         connected = line.wait_for(csms.pid, total, 900)
         connect_seconds = connected.t - line.t0
         line.events.append((connected.t, "all connected"))
-        collected, since = _collecting(ops_ports), time.monotonic()
+        collected, since = [gc_seconds(p) for p in ops_ports], time.monotonic()
         a, b = line.hold(csms.pid, steady)
-        stopped = [now - then for now, then in zip(_collecting(ops_ports), collected, strict=True)]
+        stopped = [gc_seconds(p) - then for p, then in zip(ops_ports, collected, strict=True)]
         stopped_share = max(stopped) / (time.monotonic() - since)
         restart_at = time.time()
         line.events.append((restart_at, "csms restart"))

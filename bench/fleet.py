@@ -12,7 +12,7 @@ from bench import procs
 from bench.context import Ctx, start_csms
 from bench.loadgen import Spec, run_workers
 from bench.sampler import Peak
-from bench.scrape import metric_total
+from bench.scrape import gc_seconds, metric_total
 from shared.ports import free_port
 
 
@@ -94,14 +94,14 @@ def storm(ctx: Ctx) -> None:
         )
         try:
             for n in range(ctx.runs):
-                before = [_collecting(port) for port in ports]
+                before = [gc_seconds(port) for port in ports]
                 template = Spec("127.0.0.1", csms.port, [], storm=True, concurrency=1000)
                 results = run_workers(_split(template, total, loaders, f"S{workers}-{n}"))
                 back.runs.append(max(r.reconnect_seconds for r in results))
                 lost.runs.append(sum(r.connected - r.reconnected for r in results))
                 _drained(ports)
                 stopped.runs.append(
-                    1000 * max(_collecting(p) - b for p, b in zip(ports, before, strict=True))
+                    1000 * max(gc_seconds(p) - b for p, b in zip(ports, before, strict=True))
                 )
         finally:
             csms.stop()
@@ -111,17 +111,6 @@ def storm(ctx: Ctx) -> None:
         " that stopped longest (evcs_gc_pause_seconds), from the run's start until none holds a"
         " connection"
     )
-
-
-def _collecting(port: int, timeout: float = 30.0) -> float:
-    """Seconds a csms worker has stood still for garbage collection since it started (its
-    operations port opens just after its chargers' port)."""
-    deadline = time.monotonic() + timeout
-    while (total := metric_total(port, "evcs_gc_pause_seconds_sum")) is None:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"storm: the csms worker on ops port {port} does not answer")
-        time.sleep(0.1)
-    return total
 
 
 def _drained(ports: list[int], timeout: float = 60.0) -> None:

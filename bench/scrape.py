@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.request
 
 
@@ -16,3 +17,14 @@ def metric_total(port: int, prefix: str) -> float | None:
     return sum(
         float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
     )
+
+
+def gc_seconds(port: int, timeout: float = 30.0) -> float:
+    """Seconds the process has stood still for garbage collection since it started
+    (evcs_gc_pause_seconds); its operations port may open just after its main one."""
+    deadline = time.monotonic() + timeout
+    while (total := metric_total(port, "evcs_gc_pause_seconds_sum")) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the process on operations port {port} does not answer")
+        time.sleep(0.1)
+    return total

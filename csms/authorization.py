@@ -9,10 +9,12 @@ starts is remembered under the token ("chargerId txId") until it stops, for Conc
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from shared.framing import OCPP16
@@ -209,9 +211,24 @@ class TokenReader:
         if valid_token_id(token_id):
             key = self._keys.token_grant(token_uid(token_id), charger_id)
             # on the commands' own connection: a remote start waits for this before its CALL
-            succeeded(
-                await self._commands.run([(key, ("SET", key, "1", "EX", int(REMOTE_START_GRANT)))])
-            )
+            succeeded(await self._commands.run([(key, self._granting(key))]))
+
+    def grant_now(self, token_id: str, charger_id: str) -> bool:
+        """grant() asked at once, without waiting for Redis: ahead of the CALL that names the
+        token and of the charger's lookup of it, which this connection serves in order. False
+        if it cannot be asked so (then await grant())."""
+        if not valid_token_id(token_id):
+            return True
+        key = self._keys.token_grant(token_uid(token_id), charger_id)
+        asked = self._commands.issue([self._granting(key)])
+        if asked is None:
+            return False
+        asked.add_done_callback(partial(_granted, charger_id))
+        return True
+
+    @staticmethod
+    def _granting(key: str) -> tuple[Any, ...]:
+        return ("SET", key, "1", "EX", int(REMOTE_START_GRANT))
 
     async def record(self, changes: Sequence[RunningChange]) -> None:
         """Mark or clear the tokens' transactions, in order, in one round trip."""
@@ -225,3 +242,17 @@ class TokenReader:
                 calls.append((key, ("EVAL", _CLEAR, 1, key, value)))
         # on the commands' path too: the charger's answer waits for it
         succeeded(await self._commands.run(calls))
+
+
+def _granted(charger_id: str, asked: asyncio.Future[list[Any]]) -> None:
+    """A grant asked without waiting: a failure is logged, as grant()'s caller logs it."""
+    if asked.cancelled():
+        return
+    failed = asked.exception()
+    if failed is None:
+        failed = next((r for r in asked.result() if isinstance(r, Exception)), None)
+    if failed is not None:
+        log.warning(
+            "could not record a remote start's token",
+            extra={"charger_id": charger_id, "error": repr(failed)},
+        )

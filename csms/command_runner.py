@@ -9,6 +9,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -21,7 +22,7 @@ from csms.presence import Presence, Spawn
 from csms.store import StateWriter
 from shared import events as ev
 from shared.bus import CommandReply, CommandRequest, Evict, Outcome
-from shared.framing import CallError
+from shared.framing import CallError, CallResult
 from shared.pubsub import Subscription
 from shared.redaction import redacted
 from shared.redis_keys import F, Keys
@@ -102,19 +103,82 @@ class CommandRunner:
         if self._repeats.again((request.id, request.hops), time.monotonic()):
             log.warning("a command delivered twice ran once", extra={"command_id": request.id})
             return
-        self._spawn(self._run(request))
+        if not self._start_now(request):
+            self._spawn(self._run(request))
+
+    def _start_now(self, request: CommandRequest) -> bool:
+        """Send the command's CALL in the turn of the loop that read it, and publish its reply
+        in the one that reads the charger's answer, with no task's turn between: a command
+        waits behind no telemetry the loop reads meanwhile. False if it cannot start so (no
+        CALL can be sent at once, or Redis cannot be asked at once); execute() then runs it."""
+        conn = self._held(request.charger_id)
+        if conn is None or conn.closed:
+            return False
+        built = commands.build(request.action, request.params, conn.session, request.id)
+        if isinstance(built, commands.Refusal):
+            return False
+        token = commands.remote_start_token(built)
+        if token is not None and self._tokens is not None:
+            # before the CALL, on the connection that serves the charger's lookup after it
+            if not self._tokens.grant_now(token, request.charger_id):
+                return False
+        ran = _Running(request, built, time.perf_counter())
+        sent = conn.call_now(built.action, built.payload, partial(self._answered, ran, conn))
+        if sent is None:
+            return False  # a grant asked above is asked again: the same key, the same expiry
+        self._spawn(self._await_answer(ran, conn, *sent))
+        return True
+
+    def _answered(self, ran: _Running, conn: ChargerConnection, answer: Answer) -> None:
+        """The charger's answer, as it is read: the reply goes out now."""
+        ran.reply = _reply(ran.request, ran.built.action, conn, answer)
+        ran.posted = self._post_now(ran.request, ran.reply)
+
+    def _post_now(self, request: CommandRequest, reply: CommandReply) -> bool:
+        asked = self._commands.issue([("PUBLISH", request.reply_to, reply.model_dump_json())])
+        if asked is None:
+            return False
+        asked.add_done_callback(partial(_published, request.id))
+        return True
+
+    async def _await_answer(
+        self,
+        ran: _Running,
+        conn: ChargerConnection,
+        message_id: str,
+        answer: asyncio.Future[Answer],
+    ) -> None:
+        request, action = ran.request, ran.built.action
+        try:
+            async with asyncio.timeout(request.timeout):
+                settled = await answer
+            reply = ran.reply or _reply(request, action, conn, settled)
+        except TimeoutError:  # or it came just as time ran out: the reply sent stands
+            reply = ran.reply or _timed_out(request, action)
+        except ChargerOffline:
+            reply = _gone(request, action)
+        finally:
+            conn.end_call(message_id)
+        await self._finish(request, reply, ran.started, ran.posted)
 
     async def _run(self, request: CommandRequest) -> None:
         started = time.perf_counter()
         reply = await self.execute(request)
         if reply is None:
             return  # handed on to the charger's new node, which answers and records it
+        await self._finish(request, reply, started)
+
+    async def _finish(
+        self, request: CommandRequest, reply: CommandReply, started: float, posted: bool = False
+    ) -> None:
+        """Count the command, publish its reply unless that is done, and record its outcome."""
         metrics.COMMANDS.labels(request.action.value, reply.outcome.value).inc()
         metrics.COMMAND_SECONDS.observe(time.perf_counter() - started)
-        try:
-            await self._commands.post(request.reply_to, reply.model_dump_json())
-        except Exception:
-            log.warning("could not publish command reply", extra={"command_id": request.id})
+        if not posted:
+            try:
+                await self._commands.post(request.reply_to, reply.model_dump_json())
+            except Exception:
+                log.warning("could not publish command reply", extra={"command_id": request.id})
         event = ev.command(
             request.charger_id,
             time.time(),
@@ -159,37 +223,15 @@ class CommandRunner:
             try:
                 answer = await conn.call(built.action, built.payload, deadline - loop.time())
             except TimeoutError:
-                return CommandReply(
-                    id=request.id,
-                    outcome=Outcome.TIMEOUT,
-                    ocpp_action=built.action,
-                    message="the charger did not answer in time",
-                )
+                return _timed_out(request, built.action)
             except ChargerOffline as exc:
                 if not exc.sent and loop.time() < deadline:
                     # Never sent: try the charger's newer connection here, or its new node.
                     newer = self._held(request.charger_id)
                     conn = None if newer is conn else newer
                     continue
-                return CommandReply(
-                    id=request.id,
-                    outcome=Outcome.EVSE_OFFLINE,
-                    ocpp_action=built.action,
-                    message="the charger disconnected before answering",
-                )
-            break
-        result, why = commands.settle(conn.session.protocol, built.action, answer)
-        if isinstance(answer, CallError):
-            response = {"errorCode": answer.code, "description": answer.description}
-        else:
-            response = answer.payload
-        return CommandReply(
-            id=request.id,
-            outcome=result,
-            ocpp_action=built.action,
-            response=response,
-            message=why,
-        )
+                return _gone(request, built.action)
+            return _reply(request, built.action, conn, answer)
 
     async def _grant(self, token: str | None, charger_id: str) -> None:
         if token is None or self._tokens is None:
@@ -217,3 +259,66 @@ class CommandRunner:
             log.warning("could not hand a command on", extra={"command_id": request.id})
             return False
         return bool(receivers)
+
+
+Answer = CallResult | CallError
+
+
+class _Running:
+    """A command whose CALL went out at once, until its task ends it."""
+
+    __slots__ = ("built", "posted", "reply", "request", "started")
+
+    def __init__(self, request: CommandRequest, built: commands.OcppCall, started: float) -> None:
+        self.request = request
+        self.built = built
+        self.started = started
+        self.reply: CommandReply | None = None  # made as the answer is read
+        self.posted = False  # and published then
+
+
+def _reply(
+    request: CommandRequest, action: str, conn: ChargerConnection, answer: Answer
+) -> CommandReply:
+    """The reply to a command the charger answered."""
+    result, why = commands.settle(conn.session.protocol, action, answer)
+    if isinstance(answer, CallError):
+        response = {"errorCode": answer.code, "description": answer.description}
+    else:
+        response = answer.payload
+    return CommandReply(
+        id=request.id,
+        outcome=result,
+        ocpp_action=action,
+        response=response,
+        message=why,
+    )
+
+
+def _timed_out(request: CommandRequest, action: str) -> CommandReply:
+    return CommandReply(
+        id=request.id,
+        outcome=Outcome.TIMEOUT,
+        ocpp_action=action,
+        message="the charger did not answer in time",
+    )
+
+
+def _gone(request: CommandRequest, action: str) -> CommandReply:
+    return CommandReply(
+        id=request.id,
+        outcome=Outcome.EVSE_OFFLINE,
+        ocpp_action=action,
+        message="the charger disconnected before answering",
+    )
+
+
+def _published(command_id: str, asked: asyncio.Future[list[Any]]) -> None:
+    """A reply published without waiting: a failure is logged, as _finish logs it."""
+    if asked.cancelled():
+        return
+    failed = asked.exception()
+    if failed is None:
+        failed = next((r for r in asked.result() if isinstance(r, Exception)), None)
+    if failed is not None:
+        log.warning("could not publish command reply", extra={"command_id": command_id})

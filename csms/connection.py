@@ -79,7 +79,13 @@ class ChargerConnection:
         self._task: asyncio.Task[None] | None = None  # the slow path's, while it runs
         self._pending: dict[str, asyncio.Future[CallResult | CallError]] = {}
         self._triggers: dict[str, dict[str, Any]] = {}  # pending TriggerMessage CALLs' payloads
-        self._call_lock = asyncio.Lock()
+        # One CALL outstanding at a time: who holds the turn, and who waits for it (made when
+        # needed). An asyncio.Lock could not be taken outside a task, and was one more object
+        # per idle connection for the cycle collector.
+        self._calling = False
+        self._turns: deque[asyncio.Future[None]] | None = None
+        # answers taken the moment they are read (call_now), by message id; made when needed
+        self._hooks: dict[str, Callable[[CallResult | CallError], None]] | None = None
         self.queued = 0  # commands waiting for the one outstanding CALL to be answered
         # what until_idle() waits on, made only then: an asyncio.Event costs ~0.9 KiB
         self._idle: asyncio.Future[None] | None = None
@@ -232,6 +238,12 @@ class ChargerConnection:
         fut = self._pending.get(answer.id)
         if fut is None or fut.done():
             return False
+        hook = self._hooks.pop(answer.id, None) if self._hooks else None
+        if hook is not None:
+            try:
+                hook(answer)
+            except Exception:  # a bug: the command's task still hears the answer
+                log.exception("answer hook failed", extra={"charger_id": self.charger_id})
         asked = self._triggers.pop(answer.id, None)
         if asked is not None and isinstance(answer, CallResult):
             if answer.payload.get("status") == "Accepted":
@@ -334,13 +346,77 @@ class ChargerConnection:
         async with asyncio.timeout(timeout):
             self.queued += 1
             try:
-                await self._call_lock.acquire()
+                await self._take_turn()
             finally:
                 self.queued -= 1
             try:
                 return await self._send_call(action, payload)
             finally:
-                self._call_lock.release()
+                self._end_turn()
+
+    def call_now(
+        self,
+        action: str,
+        payload: dict[str, Any],
+        answered: Callable[[CallResult | CallError], None],
+    ) -> tuple[str, asyncio.Future[CallResult | CallError]] | None:
+        """Write a CALL in this turn of the loop if nothing is ahead of it (no CALL outstanding,
+        the socket taking writes): its message id and answer, else None (use call()).
+
+        `answered` runs with the answer as soon as it is read, a turn of the loop before the
+        future's waiter could; end_call(message_id) ends it either way.
+        """
+        if self.closed or self._calling:
+            return None
+        message_id = uuid.uuid4().hex
+        if not self.ws.send_now(framing.call(message_id, action, payload)):
+            return None
+        self._calling = True
+        fut: asyncio.Future[CallResult | CallError] = asyncio.get_running_loop().create_future()
+        self._pending[message_id] = fut
+        if action == "TriggerMessage":
+            self._triggers[message_id] = payload
+        if self._hooks is None:
+            self._hooks = {}
+        self._hooks[message_id] = answered
+        return message_id, fut
+
+    def end_call(self, message_id: str) -> None:
+        """The CALL call_now sent is done with: the next command may send its own."""
+        self._pending.pop(message_id, None)
+        self._triggers.pop(message_id, None)
+        if self._hooks is not None:
+            self._hooks.pop(message_id, None)
+            if not self._hooks:
+                self._hooks = None
+        self._end_turn()
+
+    async def _take_turn(self) -> None:
+        """Until this caller may send the one outstanding CALL; first come, first served."""
+        if not self._calling:
+            self._calling = True
+            return
+        turns = self._turns
+        if turns is None:
+            turns = self._turns = deque()
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        turns.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._end_turn()  # handed the turn as it gave up: on to the next
+            raise
+
+    def _end_turn(self) -> None:
+        turns = self._turns
+        while turns:
+            turn = turns.popleft()
+            if not turn.done():  # else its caller gave up waiting
+                turn.set_result(None)  # the turn passes straight on
+                return
+        self._turns = None
+        self._calling = False
 
     async def _send_call(self, action: str, payload: dict[str, Any]) -> CallResult | CallError:
         if self.closed:

@@ -69,6 +69,11 @@ class HotPath(Protocol):
         """Publish (SPUBLISH on a cluster); the number of subscribers that got it."""
         ...
 
+    def issue(self, commands: Sequence[tuple[Any, ...]]) -> asyncio.Future[list[Any]] | None:
+        """Ask now, without a turn of the loop, in order with every call before and after:
+        the replies' future; None where that cannot be (no open connection, a cluster)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -268,16 +273,28 @@ class Lane:
         if not commands:
             return []
         conn = self._conn
-        if (
-            conn is None
-            or conn.lost is not None
-            or (not conn.waiting and conn._loop.time() - conn.active_at > IDLE_SECONDS)
-        ):
+        if conn is None or not self._usable(conn):
             conn = await self._reconnect()
+        return await self._send(conn, commands)
+
+    def issue(self, commands: Sequence[tuple[Any, ...]]) -> asyncio.Future[list[Any]] | None:
+        conn = self._conn
+        if not commands or conn is None or not self._usable(conn):
+            return None
+        return self._send(conn, commands)
+
+    def _usable(self, conn: _Connection) -> bool:
+        return conn.lost is None and (
+            bool(conn.waiting) or conn._loop.time() - conn.active_at <= IDLE_SECONDS
+        )
+
+    def _send(
+        self, conn: _Connection, commands: Sequence[tuple[Any, ...]]
+    ) -> asyncio.Future[list[Any]]:
         fut = conn.send(commands)
         if self._watchdog is None:
             self._watchdog = conn._loop.call_later(self._timeout, self._check)
-        return await fut
+        return fut
 
     def _check(self) -> None:
         """No reply for the oldest caller within the timeout: the connection is given up."""
@@ -452,6 +469,9 @@ class CoalescedPath:
 
     async def post(self, channel: str, message: str | bytes) -> int:
         return await self._coalescer.post(channel, message)
+
+    def issue(self, commands: Sequence[tuple[Any, ...]]) -> asyncio.Future[list[Any]] | None:
+        return None  # the coalescer sends with the rest of the loop's turn, or follows a redirect
 
     async def aclose(self) -> None:
         await self._lanes.aclose()

@@ -122,7 +122,7 @@ def test_evcs_csms_refuses_unknown_tokens_unless_told_otherwise(
 
 @pytest.mark.parametrize("topology", ["standalone", "cluster"], indirect=True)
 async def test_one_round_trip_reads_a_token_and_its_transaction_on_either_topology(
-    backend: tuple[Settings, redis.Redis], pool: asyncpg.Pool, uid: str
+    backend: tuple[Settings, redis.Redis], pool: asyncpg.Pool, uid: str, topology: str
 ) -> None:
     settings, r = backend
     keys = Keys.of(settings)
@@ -155,6 +155,12 @@ async def test_one_round_trip_reads_a_token_and_its_transaction_on_either_topolo
         await reader.grant(tag.lower(), "CP-1")
         assert (await reader.lookup(tag, "CP-1")).granted
         assert not (await reader.lookup(tag, "CP-2")).granted
+        # asked without a wait on one server's connection, and read after it in order; a
+        # cluster's coalescer cannot ask at once, and says so
+        now = reader.grant_now(tag, "CP-3")
+        assert now is (topology == "standalone")
+        if now:
+            assert (await reader.lookup(tag, "CP-3")).granted
     finally:
         await commands.aclose()
         await registry.delete_token(pool, r, keys, tag)
@@ -441,6 +447,28 @@ async def test_a_remote_start_vouches_for_its_token_on_that_charger(
     finally:
         await c.ws.close()
         await other.ws.close()
+
+
+async def test_a_remote_start_vouches_for_its_token_the_moment_the_charger_has_the_call(
+    strict: CsmsApp, command: Command, uid: str
+) -> None:
+    """The node does not wait for Redis to store the token's grant before it sends the CALL:
+    the charger's lookup, on the same connection to Redis, is read after it all the same."""
+    cp, tag = f"RSNOW-{uid}", f"NOW-{uid}"
+    c = await open_raw(strict, cp)
+    try:
+        await c.call("Heartbeat", {})
+        started = asyncio.create_task(
+            command(strict.node.node_id, cp, Action.START, {"connectorId": 1, "idTag": tag})
+        )
+        frame = await c.recv_call()
+        # before it answers the remote start
+        authorized = (await c.call("Authorize", {"idTag": tag}))[2]["idTagInfo"]
+        await c.answer(frame[1], {"status": "Accepted"})
+        assert (await started).outcome is Outcome.ACCEPTED
+        assert authorized == {"status": "Accepted"}
+    finally:
+        await c.ws.close()
 
 
 async def test_a_remote_start_vouches_for_its_token_on_whichever_node_the_charger_is_next(

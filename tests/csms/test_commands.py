@@ -12,7 +12,7 @@ from csms.server import CsmsApp
 from shared import events as ev
 from shared.bus import Action, CommandRequest, Outcome
 from shared.redis_keys import Keys
-from tests.csms.conftest import Connect
+from tests.csms.conftest import Connect, until
 
 TS = "2026-01-01T00:00:00Z"
 
@@ -51,10 +51,14 @@ async def test_start_reaches_the_charger_and_its_answer_comes_back(
     reply = await asyncio.wait_for(queue.get(), 5)
     assert reply.id == f"c1-{uid}" and reply.outcome is Outcome.ACCEPTED
     assert reply.response == {"status": "Accepted"}
-    await asyncio.sleep(0.05)
-    entries = [ev.decode(f) for _, f in await rds.xrange(keys.stream(0))]
-    recorded = [e for e in entries if e["type"] == "command" and e["command_id"] == f"c1-{uid}"]
-    assert recorded and recorded[0]["outcome"] == "ACCEPTED" and recorded[0]["partner_id"] == "p1"
+
+    async def recorded() -> list[ev.Event]:
+        entries = [ev.decode(f) for _, f in await rds.xrange(keys.stream(0))]
+        return [e for e in entries if e["type"] == "command" and e["command_id"] == f"c1-{uid}"]
+
+    await until(recorded)  # the outcome is recorded after the reply is sent
+    [event] = await recorded()
+    assert event["outcome"] == "ACCEPTED" and event["partner_id"] == "p1"
 
 
 async def test_stop_uses_the_running_transaction(

@@ -92,6 +92,55 @@ async def test_a_commands_answer_is_taken_ahead_of_messages_waiting_for_the_stor
     assert h.stored[0][0]["type"] == "status"
 
 
+async def test_a_call_sent_now_has_its_answer_taken_in_the_read_itself(
+    held: tuple[Held, ClientConnection],
+) -> None:
+    """A command's CALL goes out in the turn of the loop that asked for it, and its answer is
+    handed over from the socket's read, not a task's next turn."""
+    h, ws = held
+    conn = await h.conn
+    heard: list[tuple[object, asyncio.Task[object] | None, bool]] = []
+    sent = conn.call_now(
+        "ClearCache", {}, lambda a: heard.append((a, asyncio.current_task(), answer.done()))
+    )
+    assert sent is not None
+    message_id, answer = sent
+    call = orjson.loads(await ws.recv())
+    assert call[1:] == [message_id, "ClearCache", {}]
+    await ws.send(orjson.dumps([3, message_id, {"status": "Accepted"}]))
+    result = await asyncio.wait_for(answer, 5)
+    assert isinstance(result, CallResult) and result.payload == {"status": "Accepted"}
+    # called from the read: in no task, before anything waiting for the answer could run
+    assert heard == [(result, None, False)]
+    conn.end_call(message_id)
+
+
+async def test_one_call_at_a_time_whether_sent_now_or_awaited(
+    held: tuple[Held, ClientConnection],
+) -> None:
+    h, ws = held
+    conn = await h.conn
+    sent = conn.call_now("ClearCache", {}, lambda a: None)
+    assert sent is not None
+    assert conn.call_now("ClearCache", {}, lambda a: None) is None  # one is outstanding
+    given_up = asyncio.create_task(conn.call("ClearCache", {}, 0.2))
+    waiting = asyncio.create_task(conn.call("ChangeAvailability", {"connectorId": 0}, 5))
+    first = orjson.loads(await ws.recv())
+    with pytest.raises(TimeoutError):  # gave up in the queue: it never went out
+        await given_up
+    await ws.send(orjson.dumps([3, first[1], {"status": "Accepted"}]))
+    await sent[1]
+    conn.end_call(first[1])  # the turn passes on, past the caller that gave up
+    second = orjson.loads(await ws.recv())
+    assert second[2] == "ChangeAvailability"
+    assert conn.call_now("ClearCache", {}, lambda a: None) is None  # still outstanding
+    await ws.send(orjson.dumps([3, second[1], {"status": "Accepted"}]))
+    assert isinstance(await asyncio.wait_for(waiting, 5), CallResult)
+    again = conn.call_now("ClearCache", {}, lambda a: None)  # free again
+    assert again is not None
+    conn.end_call(again[0])
+
+
 async def test_without_a_command_in_flight_an_answer_like_frame_waits_its_turn(
     held: tuple[Held, ClientConnection],
 ) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from shared.framing import OCPP16
 from shared.ids import token_uid, valid_token_id
 from shared.redis_keys import TF, Keys
-from shared.redis_lane import HotPath, succeeded
+from shared.redis_lane import HotPath, failure, succeeded
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +215,10 @@ class TokenReader:
 
     def grant_now(self, token_id: str, charger_id: str) -> bool:
         """grant() asked at once, without waiting for Redis: ahead of the CALL that names the
-        token and of the charger's lookup of it, which this connection serves in order. False
-        if it cannot be asked so (then await grant())."""
+        token, on the connection that serves the charger's lookup of it after, in order. (A
+        charger that moved to another node looks up on that node's connection: by then the
+        grant has been in Redis for a round trip to the charger at least.) False if it cannot
+        be asked so (then await grant())."""
         if not valid_token_id(token_id):
             return True
         key = self._keys.token_grant(token_uid(token_id), charger_id)
@@ -246,11 +248,7 @@ class TokenReader:
 
 def _granted(charger_id: str, asked: asyncio.Future[list[Any]]) -> None:
     """A grant asked without waiting: a failure is logged, as grant()'s caller logs it."""
-    if asked.cancelled():
-        return
-    failed = asked.exception()
-    if failed is None:
-        failed = next((r for r in asked.result() if isinstance(r, Exception)), None)
+    failed = failure(asked)
     if failed is not None:
         log.warning(
             "could not record a remote start's token",

@@ -9,6 +9,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -17,16 +18,16 @@ from pydantic import ValidationError
 
 from csms import commands, metrics
 from csms.authorization import TokenReader
-from csms.connection import ChargerConnection, ChargerOffline
+from csms.connection import Answer, ChargerConnection, ChargerOffline
 from csms.presence import Presence, Spawn
 from csms.store import StateWriter
 from shared import events as ev
 from shared.bus import CommandReply, CommandRequest, Evict, Outcome
-from shared.framing import CallError, CallResult
+from shared.framing import CallError
 from shared.pubsub import Subscription
 from shared.redaction import redacted
 from shared.redis_keys import F, Keys
-from shared.redis_lane import HotPath
+from shared.redis_lane import HotPath, failure
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,10 @@ class CommandRunner:
         sent = conn.call_now(built.action, built.payload, partial(self._answered, ran, conn))
         if sent is None:
             return False  # a grant asked above is asked again: the same key, the same expiry
-        self._spawn(self._await_answer(ran, conn, *sent))
+        message_id, answer = sent
+        task = self._spawn(self._await_answer(ran, conn, message_id, answer))
+        # a task cancelled before its first step runs no `finally`: the turn must pass on
+        task.add_done_callback(lambda _: conn.end_call(message_id))
         return True
 
     def _answered(self, ran: _Running, conn: ChargerConnection, answer: Answer) -> None:
@@ -135,6 +139,7 @@ class CommandRunner:
         ran.posted = self._post_now(ran.request, ran.reply)
 
     def _post_now(self, request: CommandRequest, reply: CommandReply) -> bool:
+        """Publish the reply without a turn of the loop, if the lane can; False if not."""
         asked = self._commands.issue([("PUBLISH", request.reply_to, reply.model_dump_json())])
         if asked is None:
             return False
@@ -148,6 +153,8 @@ class CommandRunner:
         message_id: str,
         answer: asyncio.Future[Answer],
     ) -> None:
+        """Wait for the answer of a CALL sent at once (or the timeout, or the charger gone),
+        then end the command as _run does."""
         request, action = ran.request, ran.built.action
         try:
             async with asyncio.timeout(request.timeout):
@@ -261,20 +268,15 @@ class CommandRunner:
         return bool(receivers)
 
 
-Answer = CallResult | CallError
-
-
+@dataclass(slots=True)
 class _Running:
     """A command whose CALL went out at once, until its task ends it."""
 
-    __slots__ = ("built", "posted", "reply", "request", "started")
-
-    def __init__(self, request: CommandRequest, built: commands.OcppCall, started: float) -> None:
-        self.request = request
-        self.built = built
-        self.started = started
-        self.reply: CommandReply | None = None  # made as the answer is read
-        self.posted = False  # and published then
+    request: CommandRequest
+    built: commands.OcppCall
+    started: float
+    reply: CommandReply | None = None  # made as the answer is read
+    posted: bool = False  # and published then
 
 
 def _reply(
@@ -296,6 +298,7 @@ def _reply(
 
 
 def _timed_out(request: CommandRequest, action: str) -> CommandReply:
+    """The charger did not answer within the command's timeout."""
     return CommandReply(
         id=request.id,
         outcome=Outcome.TIMEOUT,
@@ -305,6 +308,7 @@ def _timed_out(request: CommandRequest, action: str) -> CommandReply:
 
 
 def _gone(request: CommandRequest, action: str) -> CommandReply:
+    """The charger's connection closed with the CALL sent and unanswered."""
     return CommandReply(
         id=request.id,
         outcome=Outcome.EVSE_OFFLINE,
@@ -315,10 +319,5 @@ def _gone(request: CommandRequest, action: str) -> CommandReply:
 
 def _published(command_id: str, asked: asyncio.Future[list[Any]]) -> None:
     """A reply published without waiting: a failure is logged, as _finish logs it."""
-    if asked.cancelled():
-        return
-    failed = asked.exception()
-    if failed is None:
-        failed = next((r for r in asked.result() if isinstance(r, Exception)), None)
-    if failed is not None:
+    if failure(asked) is not None:
         log.warning("could not publish command reply", extra={"command_id": command_id})

@@ -29,6 +29,9 @@ from shared.ids import token_uid
 
 log = logging.getLogger(__name__)
 
+# The charger's answer to a CALL of ours.
+Answer = CallResult | CallError
+
 # A charger has this long to answer a CALL its own message called for.
 FOLLOW_UP_TIMEOUT = 30.0
 
@@ -65,7 +68,7 @@ class ChargerConnection:
         store: Submit,
         taking_calls: Callable[[], bool],
         tokens: Tokens | None = None,
-        spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None,
+        spawn: Callable[[Coroutine[Any, Any, None]], object] | None = None,
     ) -> None:
         self.ws = ws
         self.protocol = protocol
@@ -77,7 +80,7 @@ class ChargerConnection:
         self._busy = False  # a message is being handled; those read meanwhile wait in order
         self._backlog: deque[str | bytes] | None = None  # made when needed: ~0.6 KiB each
         self._task: asyncio.Task[None] | None = None  # the slow path's, while it runs
-        self._pending: dict[str, asyncio.Future[CallResult | CallError]] = {}
+        self._pending: dict[str, asyncio.Future[Answer]] = {}
         self._triggers: dict[str, dict[str, Any]] = {}  # pending TriggerMessage CALLs' payloads
         # One CALL outstanding at a time: who holds the turn, and who waits for it (made when
         # needed). An asyncio.Lock could not be taken outside a task, and was one more object
@@ -85,7 +88,7 @@ class ChargerConnection:
         self._calling = False
         self._turns: deque[asyncio.Future[None]] | None = None
         # answers taken the moment they are read (call_now), by message id; made when needed
-        self._hooks: dict[str, Callable[[CallResult | CallError], None]] | None = None
+        self._hooks: dict[str, Callable[[Answer], None]] | None = None
         self.queued = 0  # commands waiting for the one outstanding CALL to be answered
         # what until_idle() waits on, made only then: an asyncio.Event costs ~0.9 KiB
         self._idle: asyncio.Future[None] | None = None
@@ -120,7 +123,7 @@ class ChargerConnection:
             if not fut.done():
                 fut.set_exception(ChargerOffline(sent=True))
 
-    def awaiting(self) -> list[asyncio.Future[CallResult | CallError]]:
+    def awaiting(self) -> list[asyncio.Future[Answer]]:
         """The answers our CALLs (commands) wait for."""
         return list(self._pending.values())
 
@@ -252,6 +255,8 @@ class ChargerConnection:
                 # command's task next runs.
                 self.protocol.accepted_trigger(asked)
         fut.set_result(answer)
+        if hook is not None:
+            self.end_call(answer.id)  # answered: the next command's CALL may go now
         return True
 
     async def _slowly(self, action: Action) -> None:
@@ -336,9 +341,7 @@ class ChargerConnection:
             # to one of our CALLs among them), and then the loop ends.
             pass
 
-    async def call(
-        self, action: str, payload: dict[str, Any], timeout: float
-    ) -> CallResult | CallError:
+    async def call(self, action: str, payload: dict[str, Any], timeout: float) -> Answer:
         """Send a CALL and wait for its answer; one at a time per charger, as OCPP requires.
 
         The timeout covers waiting behind earlier commands too, so the caller hears back in time.
@@ -358,13 +361,14 @@ class ChargerConnection:
         self,
         action: str,
         payload: dict[str, Any],
-        answered: Callable[[CallResult | CallError], None],
-    ) -> tuple[str, asyncio.Future[CallResult | CallError]] | None:
+        answered: Callable[[Answer], None],
+    ) -> tuple[str, asyncio.Future[Answer]] | None:
         """Write a CALL in this turn of the loop if nothing is ahead of it (no CALL outstanding,
         the socket taking writes): its message id and answer, else None (use call()).
 
         `answered` runs with the answer as soon as it is read, a turn of the loop before the
-        future's waiter could; end_call(message_id) ends it either way.
+        future's waiter could, and the turn passes on then; end_call(message_id) ends a CALL
+        that was not answered (a timeout, the connection closed).
         """
         if self.closed or self._calling:
             return None
@@ -372,7 +376,7 @@ class ChargerConnection:
         if not self.ws.send_now(framing.call(message_id, action, payload)):
             return None
         self._calling = True
-        fut: asyncio.Future[CallResult | CallError] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._pending[message_id] = fut
         if action == "TriggerMessage":
             self._triggers[message_id] = payload
@@ -382,8 +386,10 @@ class ChargerConnection:
         return message_id, fut
 
     def end_call(self, message_id: str) -> None:
-        """The CALL call_now sent is done with: the next command may send its own."""
-        self._pending.pop(message_id, None)
+        """The CALL call_now sent is done with: the next command may send its own. Once
+        only: its answer, its caller and a guard for a caller that never ran may all say so."""
+        if self._pending.pop(message_id, None) is None:
+            return
         self._triggers.pop(message_id, None)
         if self._hooks is not None:
             self._hooks.pop(message_id, None)
@@ -418,11 +424,11 @@ class ChargerConnection:
         self._turns = None
         self._calling = False
 
-    async def _send_call(self, action: str, payload: dict[str, Any]) -> CallResult | CallError:
+    async def _send_call(self, action: str, payload: dict[str, Any]) -> Answer:
         if self.closed:
             raise ChargerOffline(sent=False)
         message_id = uuid.uuid4().hex
-        fut: asyncio.Future[CallResult | CallError] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._pending[message_id] = fut
         if action == "TriggerMessage":
             self._triggers[message_id] = payload

@@ -116,8 +116,8 @@ class Node:
             ws, protocol, self.writer.submit, lambda: not self.closing, self.tokens, self._spawn
         )
 
-    def _spawn(self, coro: Any) -> None:
-        spawn(self._tasks, coro)
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        return spawn(self._tasks, coro)
 
     async def shutdown(self, timeout: float = 10.0, drain: float = 1.0) -> None:
         """Answer the charger CALLs in hand and hear the answers to commands sent, then close

@@ -19,7 +19,7 @@ from shared.redis_keys import F, Keys
 
 log = logging.getLogger(__name__)
 
-Spawn = Callable[[Coroutine[Any, Any, Any]], None]
+Spawn = Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]]
 
 # Makes the connection the charger's and returns [its generation, previous node, previous
 # online flag]. A generation is "<n>/<node>" with n counting up per charger, so any node can

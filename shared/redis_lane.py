@@ -70,8 +70,9 @@ class HotPath(Protocol):
         ...
 
     def issue(self, commands: Sequence[tuple[Any, ...]]) -> asyncio.Future[list[Any]] | None:
-        """Ask now, without a turn of the loop, in order with every call before and after:
-        the replies' future; None where that cannot be (no open connection, a cluster)."""
+        """Ask now, without a turn of the loop, on the connection that serves this path's calls
+        before and after it, so Redis runs them in that order: the replies' future. None where
+        that cannot be (no open connection, one quiet too long, a cluster)."""
         ...
 
     async def aclose(self) -> None: ...
@@ -84,6 +85,16 @@ def _pairs(flat: list[Any]) -> dict[Any, Any]:
 
 # Replies redis-py reshapes (its response callbacks), for the commands the hot path sends.
 _SHAPES: dict[str, Callable[[Any], Any]] = {"HGETALL": _pairs}
+
+
+def failure(asked: asyncio.Future[list[Any]]) -> BaseException | None:
+    """What failed of a call nobody awaits (issue()): the connection, or the first error reply."""
+    if asked.cancelled():
+        return None
+    failed = asked.exception()
+    if failed is None:
+        failed = next((r for r in asked.result() if isinstance(r, Exception)), None)
+    return failed
 
 
 def succeeded(replies: list[Any]) -> list[Any]:

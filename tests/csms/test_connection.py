@@ -112,7 +112,13 @@ async def test_a_call_sent_now_has_its_answer_taken_in_the_read_itself(
     assert isinstance(result, CallResult) and result.payload == {"status": "Accepted"}
     # called from the read: in no task, before anything waiting for the answer could run
     assert heard == [(result, None, False)]
+    # answered: the next command's CALL may go at once, and ending this one again changes
+    # nothing for it
+    after = conn.call_now("ClearCache", {}, lambda a: None)
+    assert after is not None
     conn.end_call(message_id)
+    assert conn.call_now("ClearCache", {}, lambda a: None) is None
+    conn.end_call(after[0])
 
 
 async def test_one_call_at_a_time_whether_sent_now_or_awaited(
@@ -128,9 +134,9 @@ async def test_one_call_at_a_time_whether_sent_now_or_awaited(
     first = orjson.loads(await ws.recv())
     with pytest.raises(TimeoutError):  # gave up in the queue: it never went out
         await given_up
+    # its answer passes the turn on, past the caller that gave up
     await ws.send(orjson.dumps([3, first[1], {"status": "Accepted"}]))
     await sent[1]
-    conn.end_call(first[1])  # the turn passes on, past the caller that gave up
     second = orjson.loads(await ws.recv())
     assert second[2] == "ChangeAvailability"
     assert conn.call_now("ClearCache", {}, lambda a: None) is None  # still outstanding

@@ -145,6 +145,30 @@ async def test_concurrent_callers_share_writes_and_keep_their_order(
         await rds.delete(*keys)
 
 
+async def test_a_call_issued_now_is_run_before_the_calls_after_it(
+    backend: tuple[Settings, redis.Redis], uid: str
+) -> None:
+    """What a csms relies on to send a remote start's CALL before Redis has stored its grant:
+    the charger's lookup comes later on the same connection, and Redis answers in order."""
+    _, r = backend
+    path = hot_path(r, eager=True)
+    key = f"{{{uid}}}:granted"
+    try:
+        if getattr(r, "sharded", False):
+            assert path.issue([("SET", key, "1")]) is None  # the coalescer cannot ask at once
+            return
+        assert path.issue([("SET", key, "1")]) is None  # no connection yet: nothing asked
+        assert await path.run([(key, ("EXISTS", key))]) == [0]
+        asked = path.issue([("SET", key, "1")])
+        assert asked is not None
+        # asked after it, awaited before it: it finds the key set
+        assert await path.run([(key, ("GET", key))]) == ["1"]
+        assert await asked == ["OK"]
+    finally:
+        await path.aclose()
+        await r.delete(key)
+
+
 async def test_a_command_that_cannot_be_sent_sends_nothing_and_takes_no_reply(
     rds: redis.Redis, uid: str
 ) -> None:

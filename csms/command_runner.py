@@ -161,9 +161,9 @@ class CommandRunner:
                 settled = await answer
             reply = ran.reply or _reply(request, action, conn, settled)
         except TimeoutError:  # or it came just as time ran out: the reply sent stands
-            reply = ran.reply or _timed_out(request, action)
+            reply = ran.reply or _unanswered(request, action, TIMED_OUT)
         except ChargerOffline:
-            reply = _gone(request, action)
+            reply = _unanswered(request, action, GONE)
         finally:
             conn.end_call(message_id)
         await self._finish(request, reply, ran.started, ran.posted)
@@ -230,14 +230,14 @@ class CommandRunner:
             try:
                 answer = await conn.call(built.action, built.payload, deadline - loop.time())
             except TimeoutError:
-                return _timed_out(request, built.action)
+                return _unanswered(request, built.action, TIMED_OUT)
             except ChargerOffline as exc:
                 if not exc.sent and loop.time() < deadline:
                     # Never sent: try the charger's newer connection here, or its new node.
                     newer = self._held(request.charger_id)
                     conn = None if newer is conn else newer
                     continue
-                return _gone(request, built.action)
+                return _unanswered(request, built.action, GONE)
             return _reply(request, built.action, conn, answer)
 
     async def _grant(self, token: str | None, charger_id: str) -> None:
@@ -297,24 +297,15 @@ def _reply(
     )
 
 
-def _timed_out(request: CommandRequest, action: str) -> CommandReply:
-    """The charger did not answer within the command's timeout."""
-    return CommandReply(
-        id=request.id,
-        outcome=Outcome.TIMEOUT,
-        ocpp_action=action,
-        message="the charger did not answer in time",
-    )
+# Why a CALL that went out has no answer: the charger was silent past the command's timeout,
+# or its connection closed first.
+TIMED_OUT = (Outcome.TIMEOUT, "the charger did not answer in time")
+GONE = (Outcome.EVSE_OFFLINE, "the charger disconnected before answering")
 
 
-def _gone(request: CommandRequest, action: str) -> CommandReply:
-    """The charger's connection closed with the CALL sent and unanswered."""
-    return CommandReply(
-        id=request.id,
-        outcome=Outcome.EVSE_OFFLINE,
-        ocpp_action=action,
-        message="the charger disconnected before answering",
-    )
+def _unanswered(request: CommandRequest, action: str, why: tuple[Outcome, str]) -> CommandReply:
+    outcome, message = why
+    return CommandReply(id=request.id, outcome=outcome, ocpp_action=action, message=message)
 
 
 def _published(command_id: str, asked: asyncio.Future[list[Any]]) -> None:

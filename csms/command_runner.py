@@ -113,8 +113,8 @@ class CommandRunner:
         waits behind no telemetry the loop reads meanwhile. False if it cannot start so (no
         CALL can be sent at once, or Redis cannot be asked at once); execute() then runs it."""
         conn = self._held(request.charger_id)
-        if conn is None or conn.closed:
-            return False
+        if conn is None or conn.closed or conn.calling:
+            return False  # behind another CALL: built and granted once, by execute()
         built = commands.build(request.action, request.params, conn.session, request.id)
         if isinstance(built, commands.Refusal):
             return False
@@ -126,7 +126,9 @@ class CommandRunner:
         ran = _Running(request, built, time.perf_counter())
         sent = conn.call_now(built.action, built.payload, partial(self._answered, ran, conn))
         if sent is None:
-            return False  # a grant asked above is asked again: the same key, the same expiry
+            # the socket does not take writes now: the grant asked above is asked again, the
+            # same key with the same expiry
+            return False
         message_id, answer = sent
         task = self._spawn(self._await_answer(ran, conn, message_id, answer))
         # a task cancelled before its first step runs no `finally`: the turn must pass on

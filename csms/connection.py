@@ -370,20 +370,32 @@ class ChargerConnection:
         future's waiter could, and the turn passes on then; end_call(message_id) ends a CALL
         that was not answered (a timeout, the connection closed).
         """
-        if self.closed or self._calling:
+        if self.closed or self.calling:
             return None
         message_id = uuid.uuid4().hex
         if not self.ws.send_now(framing.call(message_id, action, payload)):
             return None
         self._calling = True
-        fut: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._pending[message_id] = fut
-        if action == "TriggerMessage":
-            self._triggers[message_id] = payload
+        fut = self._expect_answer(message_id, action, payload)
         if self._hooks is None:
             self._hooks = {}
         self._hooks[message_id] = answered
         return message_id, fut
+
+    def _expect_answer(
+        self, message_id: str, action: str, payload: dict[str, Any]
+    ) -> asyncio.Future[Answer]:
+        """The future the answer to this CALL of ours will settle."""
+        fut: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._pending[message_id] = fut
+        if action == "TriggerMessage":
+            self._triggers[message_id] = payload
+        return fut
+
+    @property
+    def calling(self) -> bool:
+        """A CALL of ours is outstanding (or a command has the turn to send one)."""
+        return self._calling
 
     def end_call(self, message_id: str) -> None:
         """The CALL call_now sent is done with: the next command may send its own. Once
@@ -428,10 +440,7 @@ class ChargerConnection:
         if self.closed:
             raise ChargerOffline(sent=False)
         message_id = uuid.uuid4().hex
-        fut: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._pending[message_id] = fut
-        if action == "TriggerMessage":
-            self._triggers[message_id] = payload
+        fut = self._expect_answer(message_id, action, payload)
         try:
             try:
                 await self.ws.send(framing.call(message_id, action, payload))

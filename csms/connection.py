@@ -388,9 +388,20 @@ class ChargerConnection:
         """The future the answer to this CALL of ours will settle."""
         fut: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._pending[message_id] = fut
+        self.ws.prompt = True  # its answer is read at once, not behind others' telemetry
         if action == "TriggerMessage":
             self._triggers[message_id] = payload
         return fut
+
+    def _forget(self, message_id: str) -> bool:
+        """Wait no more for the answer to this CALL; False if nothing was waiting for it."""
+        pending = self._pending
+        if pending.pop(message_id, None) is None:
+            return False
+        self._triggers.pop(message_id, None)
+        if not pending:
+            self.ws.prompt = False
+        return True
 
     @property
     def calling(self) -> bool:
@@ -400,9 +411,8 @@ class ChargerConnection:
     def end_call(self, message_id: str) -> None:
         """The CALL call_now sent is done with: the next command may send its own. Once
         only: its answer, its caller and a guard for a caller that never ran may all say so."""
-        if self._pending.pop(message_id, None) is None:
+        if not self._forget(message_id):
             return
-        self._triggers.pop(message_id, None)
         if self._hooks is not None:
             self._hooks.pop(message_id, None)
             if not self._hooks:
@@ -448,8 +458,7 @@ class ChargerConnection:
                 raise ChargerOffline(sent=False) from None
             return await fut
         finally:
-            self._pending.pop(message_id, None)
-            self._triggers.pop(message_id, None)
+            self._forget(message_id)
 
     def _answered(self, data: str | bytes) -> bool:
         """The answer to a CALL of ours, taken as it is read rather than behind the charger's

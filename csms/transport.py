@@ -1,9 +1,12 @@
 """The csms's WebSocket server: websockets' Sans-I/O protocol on a bare asyncio.Protocol.
 
-Messages are parsed where they are read and handed to the connection's listener in the same
-call, with no task woken per message; an answer is written at once, without a lock or a
-drain, while the socket takes writes. This is the asyncio layer of websockets without its
-per-message futures, send lock and keep-alive task (bench/echo.py measures both).
+Messages are parsed and handed to the connection's listener with no task woken per message;
+an answer is written at once, without a lock or a drain, while the socket takes writes.
+Telemetry is read in slices after the loop has dispatched every socket that was ready (see
+WsServer.later): a socket whose charger owes an answer, and the commands that come through
+Redis, are taken in the dispatch itself and never wait behind a burst of telemetry. This is
+the asyncio layer of websockets without its per-message futures, send lock and keep-alive
+task (bench/echo.py measures both).
 
 What nearly every frame is, a whole unfragmented text or binary message, is read and written
 here; the protocol reads everything else (control frames, fragments, a frame split across
@@ -16,6 +19,7 @@ import asyncio
 import logging
 import os
 import ssl
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +41,9 @@ log = logging.getLogger(__name__)
 
 # Messages read before the handler listens, past which the socket stops reading until it does.
 EARLY_LIMIT = 16
+# How long one slice of the reads left for later may run before the loop looks for what is
+# ready again (seconds): the most a command's envelope or a charger's answer waits for it.
+SLICE = 0.001
 
 ProcessRequest = Callable[["Socket", Request], Awaitable[Response | None]]
 Handler = Callable[["Socket"], Awaitable[None]]
@@ -100,7 +107,9 @@ class Socket(asyncio.Protocol):
         "_task",
         "_text",
         "_timer",
+        "_unread",
         "_writing",
+        "prompt",
         "remote_address",
         "request",
         "transport",
@@ -136,6 +145,9 @@ class Socket(asyncio.Protocol):
         self._fed = False  # and the protocol has read it: the frame is not read here
         self._owed = 0  # bytes of a frame the protocol has begun to read and needs the rest of
         self._timer: asyncio.TimerHandle | None = None  # handshake, pong or close
+        self._unread: list[bytes] | None = None  # read, left for the server's next slice
+        # read at once rather than in a slice: the listener waits for an answer on it
+        self.prompt = False
         # when to ping unless a frame came meanwhile (loop time; 0: not waiting): the server
         # sweeps every connection for it, with no timer of each connection's own
         self._silent_at = 0.0
@@ -153,6 +165,24 @@ class Socket(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._heard = True
+        unread = self._unread
+        if unread is not None:  # what came before is still to be read: after it
+            unread.append(data)
+            if self.prompt:
+                self.read_unread()
+        elif self._framing and not self.prompt:
+            self._unread = [data]
+            self._server.later(self)
+        else:
+            self._take(data)
+
+    def read_unread(self) -> None:
+        """Read what was left for later (WsServer.later), if anything still is."""
+        unread, self._unread = self._unread, None
+        if unread:
+            self._take(unread[0] if len(unread) == 1 else b"".join(unread))
+
+    def _take(self, data: bytes) -> None:
         if self._framing:
             self._read_frames(data)
         else:
@@ -240,15 +270,17 @@ class Socket(asyncio.Protocol):
             self._carry, self._fed = start, True
 
     def eof_received(self) -> bool:
+        self.read_unread()
         self.ws.receive_eof()
         self._flush()
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         ws = self.ws
+        self._gone = True
+        self.read_unread()  # what the charger sent before it left is handled, not answered
         ws.receive_eof()  # the state becomes CLOSED, with code 1006 if none was sent
         self._cancel_timer()
-        self._gone = True
         waiters, self._closed_waiters = self._closed_waiters, None
         for waiter in waiters or ():
             if not waiter.done():
@@ -403,6 +435,8 @@ class Socket(asyncio.Protocol):
     def _write_text(self, message: str) -> None:
         """A server's text frame (unmasked, unfragmented, no extension was negotiated), after
         anything the protocol has queued."""
+        if self._gone:  # a message read after the TCP close is handled, its answer dropped
+            return
         if self.ws.writes:
             self._flush()
         payload = message.encode()
@@ -439,7 +473,7 @@ class Socket(asyncio.Protocol):
     def _flush(self) -> None:
         ws = self.ws
         out = ws.data_to_send()
-        if not out:
+        if not out or self._gone:
             return
         transport = self.transport
         if out[-1] == b"":
@@ -572,6 +606,8 @@ class WsServer:
         self.closing = False
         self._server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._later: deque[Socket] = deque()  # sockets with reads left for a slice, in order
+        self._slicing = False  # a slice is due in the loop
 
     async def listen(
         self,
@@ -607,6 +643,32 @@ class WsServer:
         while self.tasks:
             await asyncio.wait(list(self.tasks))
         await cancel(self._sweeper)
+
+    def later(self, sock: Socket) -> None:
+        """Read `sock`'s data in a slice after this dispatch of ready sockets, rather than now."""
+        self._later.append(sock)
+        if not self._slicing:
+            self._slicing = True
+            asyncio.get_running_loop().call_soon(self._slice)
+
+    def _slice(self) -> None:
+        """Read the sockets left for later, in the order they were, for at most SLICE seconds;
+        the rest go on in another slice once the loop has dispatched what is ready."""
+        later = self._later
+        until = time.perf_counter() + SLICE
+        while later:
+            sock = later.popleft()
+            try:
+                sock.read_unread()
+            except Exception:  # a bug in one connection: it ends, the others are read
+                log.exception("reading a connection failed")
+                sock.transport.abort()
+            if time.perf_counter() > until:
+                break
+        if later:
+            asyncio.get_running_loop().call_soon(self._slice)
+        else:
+            self._slicing = False
 
     def sweep_silences(self) -> None:
         """Make sure a sweep looks for silent connections: one pass for them all rather than a

@@ -147,6 +147,28 @@ async def test_one_call_at_a_time_whether_sent_now_or_awaited(
     conn.end_call(again[0])
 
 
+async def test_a_charger_that_owes_an_answer_is_read_at_once_until_it_is_settled(
+    held: tuple[Held, ClientConnection],
+) -> None:
+    """Its socket is read as the loop dispatches it, ahead of other chargers' telemetry
+    (csms.transport), only while an answer is owed: answered, or given up on."""
+    h, ws = held
+    conn = await h.conn
+    assert not conn.ws.prompt
+    sent = conn.call_now("ClearCache", {}, lambda a: None)
+    assert sent is not None and conn.ws.prompt
+    call = orjson.loads(await ws.recv())
+    await ws.send(orjson.dumps([3, call[1], {"status": "Accepted"}]))
+    await asyncio.wait_for(sent[1], 5)
+    assert not conn.ws.prompt
+    awaited = asyncio.create_task(conn.call("ClearCache", {}, 0.2))
+    await ws.recv()
+    assert conn.ws.prompt
+    with pytest.raises(TimeoutError):  # never answered
+        await awaited
+    assert not conn.ws.prompt
+
+
 async def test_without_a_command_in_flight_an_answer_like_frame_waits_its_turn(
     held: tuple[Held, ClientConnection],
 ) -> None:

@@ -403,7 +403,9 @@ class Socket(asyncio.Protocol):
 
     @property
     def open(self) -> bool:
-        return self.ws.state is State.OPEN
+        """The WebSocket is open and its TCP connection not lost: while connection_lost reads
+        what was left unread, the messages are handled but cannot be answered."""
+        return self.ws.state is State.OPEN and not self._gone
 
     @property
     def reading(self) -> bool:
@@ -417,26 +419,24 @@ class Socket(asyncio.Protocol):
 
     def send_now(self, message: str) -> bool:
         """Write a text frame at once if the socket takes writes; False if it must wait."""
-        if self.ws.state is not State.OPEN or not self._writing:
+        if not self._writing or self._gone or self.ws.state is not State.OPEN:
             return False
         self._write_text(message)
         return True
 
     async def send(self, message: str) -> None:
         """Write a text frame, waiting while the peer does not read; raises Closed."""
-        while not self._writing and self.ws.state is State.OPEN:
+        while not self._writing and self.open:
             if self._drain is None:
                 self._drain = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._drain)
-        if self.ws.state is not State.OPEN:
+        if not self.open:
             raise Closed
         self._write_text(message)
 
     def _write_text(self, message: str) -> None:
         """A server's text frame (unmasked, unfragmented, no extension was negotiated), after
         anything the protocol has queued."""
-        if self._gone:  # a message read after the TCP close is handled, its answer dropped
-            return
         if self.ws.writes:
             self._flush()
         payload = message.encode()

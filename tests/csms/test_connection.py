@@ -23,6 +23,7 @@ from shared.events import Event
 from shared.framing import OCPP16, CallResult
 from tests.csms.conftest import open_booted, until
 from tests.csms.test_protocol import STATUS_16, TS_16, frame, protocol
+from tests.csms.test_transport_frames import _frame
 
 
 class Held:
@@ -234,6 +235,29 @@ async def test_a_transaction_message_left_unanswered_is_not_stored_after_the_cha
     # the statuses are kept, as the charger may not send them again; the start is not
     assert [[e["type"] for e in evs] for evs in h.stored] == [["status"], ["status"]]
     assert conn.session.transactions == {}
+
+
+async def test_a_transaction_message_still_unread_when_the_connection_is_lost_is_not_stored(
+    held: tuple[Held, ClientConnection],
+) -> None:
+    """Read from the network but left for the transport's next slice when the TCP connection
+    is lost: it is handled then, but can no longer be answered, so it is left to the resend
+    like any transaction message the charger left before its answer."""
+    h, ws = held
+    h.gate.set()
+    stop = {"transactionId": 7, "meterStop": 10, "timestamp": TS_16}  # no token to look up
+    await ws.send(frame("s1", "StatusNotification", STATUS_16))
+    conn = await h.conn
+    assert orjson.loads(await ws.recv())[1] == "s1"
+    sock = conn.ws
+    sock.transport.abort()  # its connection_lost is due in the loop's next callbacks...
+    sock.data_received(  # ...ahead of the slice this read is left for
+        _frame(0x1, frame("t1", "StopTransaction", stop))
+        + _frame(0x1, frame("s2", "StatusNotification", STATUS_16))
+    )
+    await asyncio.wait_for(sock.wait_closed(), 5)
+    await conn.until_idle()
+    assert [[e["type"] for e in evs] for evs in h.stored] == [["status"], ["status"]]
 
 
 @pytest.mark.parametrize("held", [False], indirect=True, ids=["boot pending"])

@@ -44,6 +44,9 @@ EARLY_LIMIT = 16
 # How long one slice of the reads left for later may run before the loop looks for what is
 # ready again (seconds): the most a command's envelope or a charger's answer waits for it.
 SLICE = 0.001
+# Bytes read from one socket and left for a slice, past which it is not read until they are
+# handed on: a charger that floods waits for its turn like the others, in bounded memory.
+UNREAD_LIMIT = 65536
 
 ProcessRequest = Callable[["Socket", Request], Awaitable[Response | None]]
 Handler = Callable[["Socket"], Awaitable[None]]
@@ -108,6 +111,7 @@ class Socket(asyncio.Protocol):
         "_text",
         "_timer",
         "_unread",
+        "_unread_bytes",
         "_writing",
         "prompt",
         "remote_address",
@@ -146,6 +150,7 @@ class Socket(asyncio.Protocol):
         self._owed = 0  # bytes of a frame the protocol has begun to read and needs the rest of
         self._timer: asyncio.TimerHandle | None = None  # handshake, pong or close
         self._unread: list[bytes] | None = None  # read, left for the server's next slice
+        self._unread_bytes = 0
         # read at once rather than in a slice: the listener waits for an answer on it
         self.prompt = False
         # when to ping unless a frame came meanwhile (loop time; 0: not waiting): the server
@@ -170,17 +175,26 @@ class Socket(asyncio.Protocol):
             unread.append(data)
             if self.prompt:
                 self.read_unread()
+                return
+            self._unread_bytes += len(data)
         elif self._framing and not self.prompt:
             self._unread = [data]
+            self._unread_bytes = len(data)
             self._server.later(self)
         else:
             self._take(data)
+            return
+        if self._unread_bytes > UNREAD_LIMIT:
+            self.transport.pause_reading()  # until read_unread
 
     def read_unread(self) -> None:
         """Read what was left for later (WsServer.later), if anything still is."""
         unread, self._unread = self._unread, None
-        if unread:
-            self._take(unread[0] if len(unread) == 1 else b"".join(unread))
+        if not unread:
+            return
+        self._take(unread[0] if len(unread) == 1 else b"".join(unread))
+        if self._unread_bytes > UNREAD_LIMIT and self._reading and self._writing and not self._gone:
+            self.transport.resume_reading()  # paused for the limit, and by nothing else
 
     def _take(self, data: bytes) -> None:
         if self._framing:
@@ -278,7 +292,10 @@ class Socket(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         ws = self.ws
         self._gone = True
-        self.read_unread()  # what the charger sent before it left is handled, not answered
+        try:
+            self.read_unread()  # what the charger sent before it left is handled, not answered
+        except Exception:  # a bug: the connection is still let go of below
+            log.exception("reading a connection failed")
         ws.receive_eof()  # the state becomes CLOSED, with code 1006 if none was sent
         self._cancel_timer()
         waiters, self._closed_waiters = self._closed_waiters, None
@@ -523,7 +540,8 @@ class Socket(asyncio.Protocol):
 
     def _ping_timed_out(self) -> None:
         self._timer = None
-        if self.ws.state is not State.OPEN:
+        self.read_unread()  # its pong may have come and be waiting for a slice
+        if self.ws.state is not State.OPEN or not self._pinged:
             return
         if not self._reading:  # its pong may be waiting in the socket, unread by our choice
             self._pinged = False

@@ -162,7 +162,7 @@ async def test_a_charger_that_owes_an_answer_is_read_at_once_until_it_is_settled
     await ws.send(orjson.dumps([3, call[1], {"status": "Accepted"}]))
     await asyncio.wait_for(sent[1], 5)
     assert not conn.ws.prompt
-    awaited = asyncio.create_task(conn.call("ClearCache", {}, 0.2))
+    awaited = asyncio.create_task(conn.call("ClearCache", {}, 0.5))
     await ws.recv()
     assert conn.ws.prompt
     with pytest.raises(TimeoutError):  # never answered

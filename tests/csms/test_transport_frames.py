@@ -58,9 +58,14 @@ Reading = tuple[list[str | bytes], bytes, State, int | None]
 
 
 async def _read(
-    reads: list[bytes], *, fast: bool, upgrade: tuple[bytes, ...] = (REQUEST,)
+    reads: list[bytes],
+    *,
+    fast: bool,
+    upgrade: tuple[bytes, ...] = (REQUEST,),
+    each: bool = True,
 ) -> Reading:
-    """The messages a socket hands on, what it writes after the upgrade, its final state."""
+    """The messages a socket hands on, what it writes after the upgrade, its final state;
+    `each`: every read is read as it comes (else they wait for the server's slice, joined)."""
     got: list[str | bytes] = []
     listening = asyncio.Event()
 
@@ -77,6 +82,7 @@ async def _read(
     await asyncio.wait_for(listening.wait(), 5)
     assert sock._framing is (upgrade == (REQUEST,))
     sock._framing = sock._framing and fast
+    sock.prompt = each
     upgraded = len(wire.out)
     for data in reads:
         sock.data_received(data)
@@ -174,7 +180,9 @@ async def test_any_stream_cut_anywhere_is_read_as_the_protocol_reads_it_frame_by
         if rng.random() < 0.3:  # the peer stops partway through its last frame
             frames[-1] = frames[-1][: rng.randrange(1, len(frames[-1]) + 1)]
         expected = await _read(frames, fast=False)  # a read per frame, all by the protocol
-        assert await _read(_cut(rng, b"".join(frames)), fast=True) == expected
+        reads = _cut(rng, b"".join(frames))
+        assert await _read(reads, fast=True) == expected
+        assert await _read(reads, fast=True, each=False) == expected  # joined in a slice
 
 
 async def test_whole_messages_in_one_read_are_read_by_the_transport() -> None:

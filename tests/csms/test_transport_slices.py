@@ -46,7 +46,10 @@ async def _close(server: WsServer, socks: list[Socket]) -> None:
     await asyncio.wait_for(server.wait_closed(), 5)
 
 
-async def test_a_read_is_handed_on_after_the_dispatch_in_the_order_it_came() -> None:
+async def test_a_read_is_handed_on_after_the_dispatch_in_the_order_it_came(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(transport, "SLICE", 10.0)  # one slice, however slow the machine
     server, socks, got = await _sockets(2)
     socks[0].data_received(_msg("a1"))
     socks[1].data_received(_msg("b1"))
@@ -90,13 +93,45 @@ async def test_a_slice_that_runs_out_of_time_leaves_the_rest_to_the_next(
 async def test_what_was_left_unread_when_the_peer_closes_is_still_handed_on() -> None:
     server, socks, got = await _sockets(1)
     sock = socks[0]
-    sock.data_received(_msg("last words"))
+    sock.data_received(_msg("last words") + _frame(0x9, b"ping"))
     wire = sock.transport
     written = len(wire.out)
     sock.connection_lost(None)
     assert got == [(0, "last words")]
-    assert len(wire.out) == written  # nothing is written to a closed connection
+    assert len(wire.out) == written  # no pong, nor anything else, to a closed connection
+    assert not sock.send_now("an answer")
     await asyncio.wait_for(server.wait_closed(), 5)
+
+
+async def test_a_socket_that_sends_more_than_the_limit_before_its_slice_is_read_no_further(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, socks, got = await _sockets(1)
+    sock, wire = socks[0], socks[0].transport
+    paused: list[bool] = []
+    monkeypatch.setattr(wire, "pause_reading", lambda: paused.append(True), raising=False)
+    monkeypatch.setattr(wire, "resume_reading", lambda: paused.append(False), raising=False)
+    chunk = b"".join(_msg("x" * 1000) for _ in range(16))  # ~16 KiB
+    for _ in range(transport.UNREAD_LIMIT // len(chunk)):
+        sock.data_received(chunk)
+    assert paused == []
+    sock.data_received(chunk)  # past the limit: not read until what it sent is handed on
+    assert paused == [True]
+    await asyncio.sleep(0)
+    assert len(got) == 16 * (transport.UNREAD_LIMIT // len(chunk) + 1)
+    assert paused == [True, False]
+    await _close(server, socks)
+
+
+async def test_a_pong_waiting_for_its_slice_keeps_the_connection() -> None:
+    server, socks, _ = await _sockets(1)
+    sock = socks[0]
+    sock._ping()
+    assert sock._pinged
+    sock.data_received(_frame(0xA, b"pong"))  # left for a slice...
+    sock._ping_timed_out()  # ...when the pong's time is up
+    assert not sock._pinged and sock.open
+    await _close(server, socks)
 
 
 async def test_what_was_left_unread_before_an_end_of_stream_is_handed_on_first() -> None:

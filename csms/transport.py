@@ -192,7 +192,7 @@ class Socket(asyncio.Protocol):
         unread, self._unread = self._unread, None
         if not unread:
             return
-        self._take(unread[0] if len(unread) == 1 else b"".join(unread))
+        self._take(b"".join(unread))  # one read is handed on as it is, not copied
         if self._unread_bytes > UNREAD_LIMIT and self._reading and self._writing and not self._gone:
             self.transport.resume_reading()  # paused for the limit, and by nothing else
 

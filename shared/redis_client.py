@@ -320,13 +320,17 @@ async def connect(url: str, *, max_connections: int = 64, mode: Mode = "auto") -
 
 
 def _standalone(url: str, max_connections: int) -> StandaloneRedis:
+    scheme = url.partition(":")[0]
+    options = dict(_CONNECTION)
+    if scheme == "unix":
+        del options["socket_keepalive"]  # a TCP option: a unix socket's connection refuses it
     pool = redis.BlockingConnectionPool.from_url(
         url,
-        connection_class=_FAST[url.partition(":")[0]],
+        connection_class=_FAST[scheme],
         decode_responses=True,
         max_connections=max_connections,
         timeout=10,  # a reconnection storm queues for Redis rather than failing
-        **_CONNECTION,
+        **options,
     )
     client: StandaloneRedis = StandaloneRedis.from_pool(pool)  # aclose() closes the pool too
     return client
@@ -337,6 +341,8 @@ def connect_sync(url: str, mode: Mode = "auto") -> Any:
     import redis as sync_redis
     from redis.cluster import ClusterNode as SyncNode
 
+    if url.startswith("unix://"):
+        return sync_redis.Redis.from_url(url, decode_responses=True)
     target = parse_url(url)
     clustered = mode == "cluster"
     if mode == "auto":

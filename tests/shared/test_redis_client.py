@@ -19,8 +19,10 @@ from redis.crc import key_slot
 from shared import embedded
 from shared.embedded_cluster import SLOTS
 from shared.ports import free_port
-from shared.redis_client import UNAVAILABLE, RedisUnavailable, connect, parse_url
+from shared.pubsub import Subscription
+from shared.redis_client import UNAVAILABLE, RedisUnavailable, connect, connect_sync, parse_url
 from shared.redis_keys import Keys, shard_tag
+from shared.redis_lane import Lane, hot_path
 from shared.settings import Settings
 
 
@@ -62,6 +64,50 @@ def slotless_node() -> Iterator[str]:
     yield f"redis://127.0.0.1:{port}/0"
     embedded.stop_server(folder)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def unix_socket_url() -> Iterator[str]:
+    """A server on this machine reached through a unix socket, its database 2 named."""
+    folder = Path(tempfile.mkdtemp(prefix="evcs-unix-"))
+    port = free_port()
+    socket_path = folder / "redis.sock"
+    embedded.spawn_server(
+        folder, port, "everysec", "--unixsocket", str(socket_path), "--unixsocketperm", "700"
+    )
+    embedded.wait_for_server(folder, port)
+    yield f"unix://{socket_path}?db=2"
+    embedded.stop_server(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+async def test_a_server_on_a_unix_socket_serves_every_path(unix_socket_url: str, uid: str) -> None:
+    """redis-py's pool, the hot path's lane and a subscription all reach it, in its database."""
+    client = await connect(unix_socket_url)
+    lane = hot_path(client)
+    assert isinstance(lane, Lane)
+    got: list[str | bytes] = []
+    arrived = asyncio.Event()
+
+    def on_message(data: str | bytes) -> None:
+        got.append(data)
+        arrived.set()
+
+    subscription = Subscription(client, f"t:{uid}", on_message)
+    try:
+        await client.set(f"{uid}:k", "v")
+        assert (await client.client_info())["db"] == 2
+        assert await lane.run([(f"{uid}:k", ("GET", f"{uid}:k"))]) == ["v"]  # database 2 too
+        await subscription.start()
+        assert await lane.execute([("PUBLISH", f"t:{uid}", "here")]) == [1]
+        await asyncio.wait_for(arrived.wait(), 10)
+        assert got == ["here"]
+        with connect_sync(unix_socket_url) as blocking:  # scripts' and benchmarks' client
+            assert blocking.get(f"{uid}:k") == "v"
+    finally:
+        await subscription.stop()
+        await lane.aclose()
+        await client.aclose()
 
 
 async def test_a_cluster_that_does_not_serve_every_slot_is_refused_at_start(

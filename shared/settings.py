@@ -26,8 +26,6 @@ class Settings(BaseSettings):
 
     # Storage. Unset URLs mean "the embedded servers under data_dir" (see shared.embedded).
     database_url: str | None = None
-    # redis://host:6379/0, rediss:// for TLS, or unix:///path/redis.sock?db=0 for a server on
-    # the same machine.
     redis_url: str | None = None
     data_dir: Path = Path(".evcs")
     redis_prefix: str = Field("evcs", pattern=r"^[A-Za-z0-9_.-]{1,32}$")

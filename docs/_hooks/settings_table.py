@@ -18,8 +18,9 @@ NOTES = {
     " embedded PostgreSQL under `data_dir` (for `evcs dev`; `evcs csms`, `gateway` and"
     " `recorder` need one).",
     "redis_url": "Redis URL (`redis://host:6379/0`, `rediss://` for TLS): one server, or any"
-    " node of a Redis Cluster (several comma-separated hosts help start while one is down)."
-    " Unset: the embedded server under `data_dir`.",
+    " node of a Redis Cluster (several comma-separated hosts help start while one is down);"
+    " or `unix:///path/redis.sock?db=0` for a server on the same machine. Unset: the"
+    " embedded server under `data_dir`.",
     "redis_mode": "`auto` asks the server whether it runs a Redis Cluster; `standalone` or"
     " `cluster` skip the question.",
     "redis_wait_replicas": "Answer a charger only once this many replicas hold its message"

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bench import (
+    calibration,
     charts,
     cluster,
     control,
@@ -129,16 +130,22 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     asked = [args.scenario] if isinstance(args.scenario, str) else args.scenario
     chosen = list(SCENARIOS) if "all" in asked else list(dict.fromkeys(asked))
     started = time.time()
+    repeat = 1 if args.quick else 3
+    loop = [calibration.loop_seconds(repeat)]
+    shown = calibration.published(_latest(RESULTS, chosen))
+    print(calibration.compare(loop[0], shown), file=sys.stderr, flush=True)
     notes: dict[str, list[str]] = {}
     for name in chosen:
         print(f"running {name}…", file=sys.stderr, flush=True)
         before = len(ctx.notes)
         SCENARIOS[name](ctx)
         notes[name] = ctx.notes[before:]
+    loop.append(calibration.loop_seconds(repeat))
     text = table(ctx.figures)
     print(text)
     for note in ctx.notes:
         print(f"note: {note}")
+    print(f"{calibration.compare(loop[1], shown)}, at the end", file=sys.stderr)
     if args.no_write or args.quick:
         return 0
     machine = f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}"
@@ -150,6 +157,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             {
                 "commit": _commit(),
                 "machine": machine,
+                "loop_seconds": [round(t, 3) for t in loop],
                 "versions": _versions(),
                 "started": stamp,
                 "figures": [f.as_dict() for f in ctx.figures],
@@ -204,6 +212,8 @@ def _write_report(results: Path, scenarios: Iterable[str]) -> None:
         "",
         "Every figure is the median of the runs, with min - max. Reproduce with `make bench`",
         "(`evcs bench SCENARIO...` measures those scenarios and refreshes their rows here).",
+        "A run times a fixed pure-Python loop (10 million additions) at its start and end, shown",
+        "beside its machine: on a day the loop is slower, every figure is too.",
         "",
     ]
     # relative to this page: docs/benchmarks/NAME.svg
@@ -215,7 +225,9 @@ def _write_report(results: Path, scenarios: Iterable[str]) -> None:
         "|---|---|---|---|",
     ]
     body += [
-        f"| {p['scenario']} | {p['started']} | {p['machine']} | {p['commit']} |" for p in parts
+        f"| {p['scenario']} | {p['started']} | {p['machine']}"
+        f"{calibration.describe(p.get('loop_seconds'))} | {p['commit']} |"
+        for p in parts
     ]
     versions = sorted({p["versions"] for p in parts})
     body += ["", f"Versions: {'; '.join(versions)}.", "", table(figures), ""]

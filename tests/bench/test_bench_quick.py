@@ -35,6 +35,8 @@ async def test_quick_benchmark_prints_its_table(settings: Settings, tmp_path) ->
     out, err = await asyncio.wait_for(process.communicate(), 420)
     assert process.returncode == 0, err.decode()[-3000:]
     table = out.decode()
+    # the machine's speed, timed at the start and at the end
+    assert err.decode().count("additions in a Python loop took") == 2, err.decode()[-3000:]
     assert "| ingest | csms per core |" in table
     assert "| cluster | ingest, cluster, 3 primaries |" in table
     # partners read from the cluster too, and every read was answered

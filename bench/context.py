@@ -76,13 +76,14 @@ def start_csms(
     return procs.start("csms", command, environ, port, ctx.logs / log_name, ready)
 
 
-def start_gateway(ctx: Ctx, log_name: str) -> procs.Proc:
+def start_gateway(ctx: Ctx, log_name: str, **extra: str) -> procs.Proc:
     """A gateway process on a free port; rate limits out of the way (reads are measured, not
-    the limiter's refusals)."""
+    the limiter's refusals); `extra`, more of its environment."""
     port = free_port()
     env = ctx.env(
         EVCS_GATEWAY_PORT=str(port),
         EVCS_RATE_LIMIT_MINUTE="1000000000",
         EVCS_RATE_LIMIT_HOUR="1000000000",
+        **extra,
     )
     return procs.start("gateway", ["evcs", "gateway"], env, port, ctx.logs / log_name)

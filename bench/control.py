@@ -13,8 +13,10 @@ from bench import procs
 from bench.charts import latest_figures, load_runs
 from bench.context import RESULTS, Ctx, start_csms, start_gateway
 from bench.loadgen import Result, Spec, run_workers
-from bench.stats import percentile
+from bench.scrape import Buckets, histogram
+from bench.stats import bucket_quantile, percentile
 from shared import db, registry
+from shared.ports import free_port
 from shared.redis_client import connect
 from shared.redis_keys import Keys
 
@@ -94,6 +96,31 @@ async def _cycle(
                 await asyncio.sleep(0.3)
 
 
+# The gateway's timing of each stage of a command (gateway/dispatch.py)
+STAGES = "evcs_gateway_command_stage_seconds"
+
+
+def _stages(readings: list[tuple[Buckets, Buckets]]) -> str:
+    """p50 / p99 of each stage over every run, from the differences of the histogram's
+    readings around the runs."""
+    parts = []
+    for stage in ("record", "send", "outcome"):
+        before: dict[float, float] = {}
+        after: dict[float, float] = {}
+        for first, last in readings:
+            for le, count in first.get(stage, []):
+                before[le] = before.get(le, 0.0) + count
+            for le, count in last.get(stage, []):
+                after[le] = after.get(le, 0.0) + count
+        b, a = sorted(before.items()), sorted(after.items())
+        p50, p99 = (1000 * bucket_quantile(b, a, q) for q in (0.5, 0.99))
+        parts.append(f"{stage} {p50:.2f} / {p99:.1f} ms")
+    return (
+        "p50 / p99 of a command's stages (its histogram's power-of-two buckets, every run,"
+        " each charger's first on and off included): " + ", ".join(parts)
+    )
+
+
 def _closed_loop(ctx: Ctx) -> float:
     """The csms's closed-loop rate: this run's ingest figure, else the last published one."""
     for f in ctx.figures:
@@ -114,8 +141,10 @@ def run(ctx: Ctx, scenario: str = "control", where: str = "", top: float | None 
     key = asyncio.run(_seed(ctx, partner, ids))
     csms = start_csms(ctx, "ctl", "csms-control.log")
     csms_port = csms.port
-    gw = start_gateway(ctx, "gateway-control.log")
+    gw_ops = free_port()
+    gw = start_gateway(ctx, "gateway-control.log", EVCS_OPS_PORT=str(gw_ops))
     gw_port = gw.port
+    stages: list[tuple[Buckets, Buckets]] = []  # the gateway's stage histogram around each run
     sims = procs.start_unbound(
         "sim",
         [
@@ -177,8 +206,12 @@ def run(ctx: Ctx, scenario: str = "control", where: str = "", top: float | None 
 
             watched = {"csms": csms.pid, "gateway": gw.pid}
             before = {name: procs.sched_seconds(pid) for name, pid in watched.items()}
+            stages_before = histogram(gw_ops, STAGES, "stage")
             started = time.monotonic()
             asyncio.run(all_chargers())
+            stages_after = histogram(gw_ops, STAGES, "stage")
+            if stages_before is not None and stages_after is not None:
+                stages.append((stages_before, stages_after))
             for name, pid in watched.items():
                 ran, waited = procs.sched_seconds(pid)
                 sched[name][0] += ran - before[name][0]
@@ -223,6 +256,8 @@ def run(ctx: Ctx, scenario: str = "control", where: str = "", top: float | None 
             for name, (ran, waited, elapsed) in sched.items()
         )
     )
+    if stages:
+        ctx.notes.append(f"control: in the gateway, {_stages(stages)}")
     if failures:
         ctx.notes.append(
             f"control: {len(failures)} commands were not 200 (statuses {sorted(set(failures))})"

@@ -34,6 +34,26 @@ def percentile(sorted_values: list[int], q: float) -> float:
     return float(sorted_values[k])
 
 
+def bucket_quantile(
+    before: list[tuple[float, float]], after: list[tuple[float, float]], q: float
+) -> float:
+    """The q-quantile of what a cumulative histogram counted between two readings, interpolated
+    linearly within its bucket (as Prometheus' histogram_quantile does); NaN if nothing was."""
+    counts = [(le, b - a) for (le, b), (_, a) in zip(after, before, strict=True)]
+    total = counts[-1][1] if counts else 0
+    if total <= 0:
+        return float("nan")
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for le, count in counts:
+        if count >= rank:
+            if le == float("inf"):
+                return lower  # past the last bound: all that can be said
+            return lower + (le - lower) * (rank - below) / max(count - below, 1e-12)
+        lower, below = le, count
+    return lower
+
+
 def fmt(value: float) -> str:
     if value != value:  # NaN
         return "-"

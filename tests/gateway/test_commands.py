@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
+from prometheus_client import REGISTRY
 
 from csms.node import Node
 from gateway.state import BUS
@@ -41,6 +42,15 @@ async def _online_charger(
     return await charger(partner, **online_state(node))
 
 
+def _stages_timed() -> list[float]:
+    """How many commands the gateway has timed in each stage (this process's metrics)."""
+    return [
+        REGISTRY.get_sample_value("evcs_gateway_command_stage_seconds_count", {"stage": stage})
+        or 0.0
+        for stage in ("record", "send", "outcome")
+    ]
+
+
 async def test_on_is_accepted_with_the_chargers_answer(
     gw: Gateway,
     partner: Partner,
@@ -60,12 +70,15 @@ async def test_on_is_accepted_with_the_chargers_answer(
         ),
     )
     cp = await _online_charger(gw, partner, charger, rds, keys, node.node_id)
+    timed = _stages_timed()
     resp = await gw.client.post(
         f"/api/v1/chargers/{cp}/control",
         json={"action": "on", "connectorId": 1, "idTag": "TAG-1"},
         headers=partner.headers,
     )
     assert resp.status == 200
+    # each of its stages timed once, for an operator's dashboard
+    assert _stages_timed() == [n + 1 for n in timed]
     body = await resp.json()
     [request] = node.received
     assert body == {

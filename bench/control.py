@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 import aiohttp
 
@@ -74,13 +75,19 @@ async def _seed(ctx: Ctx, partner: str, ids: list[str]) -> str:
 
 
 async def _cycle(
-    base: str, key: str, cp: str, until: float, latencies: list[float], failures: list[int]
+    base: str,
+    key: str,
+    cp: str,
+    until: float,
+    latencies: list[float],
+    failures: list[int],
+    warmed: Callable[[], None],
 ) -> None:
-    """On, off, on, ... until `until`. The first on/off is not counted: it opens the
-    connections every later command reuses (HTTP, and the pools behind the gateway and the
-    csms), which a running system has open already."""
+    """On, off, on, ... until `until`. The first on/off is not counted (`warmed` is called
+    after it): it opens the connections every later command reuses (HTTP, and the pools behind
+    the gateway and the csms), which a running system has open already."""
     async with aiohttp.ClientSession(headers={"x-api-key": key}) as http:
-        warm: list[float] = []  # the first on and off
+        warm = 0  # of the first on and off, done
         while time.monotonic() < until:
             for action in ("on", "off"):
                 t0 = time.perf_counter()
@@ -89,7 +96,13 @@ async def _cycle(
                 ) as resp:
                     await resp.read()
                     ok = resp.status == 200
-                (latencies if len(warm) == 2 else warm).append((time.perf_counter() - t0) * 1000)
+                took = (time.perf_counter() - t0) * 1000
+                if warm < 2:
+                    warm += 1
+                    if warm == 2:
+                        warmed()
+                else:
+                    latencies.append(took)
                 if not ok:
                     failures.append(resp.status)
                 # let the charger start (or end) its transaction before the opposite command
@@ -114,10 +127,10 @@ def _stages(readings: list[tuple[Buckets, Buckets]]) -> str:
                 after[le] = after.get(le, 0.0) + count
         b, a = sorted(before.items()), sorted(after.items())
         p50, p99 = (1000 * bucket_quantile(b, a, q) for q in (0.5, 0.99))
-        parts.append(f"{stage} {p50:.2f} / {p99:.1f} ms")
+        parts.append(f"{stage} {p50:.1f} / {p99:.0f} ms")
     return (
-        "p50 / p99 of a command's stages (its histogram's power-of-two buckets, every run,"
-        " each charger's first on and off included): " + ", ".join(parts)
+        "p50 / p99 of a command's stages (from its histogram, whose buckets double in width;"
+        " every run, after each charger's first on and off): " + ", ".join(parts)
     )
 
 
@@ -200,15 +213,38 @@ def run(ctx: Ctx, scenario: str = "control", where: str = "", top: float | None 
             latencies: list[float] = []
             until = time.monotonic() + MEASURED * ctx.seconds
 
-            async def all_chargers(lat: list[float] = latencies, until: float = until) -> None:
+            async def all_chargers(
+                lat: list[float] = latencies, until: float = until
+            ) -> Buckets | None:
+                """Every charger's cycle; the gateway's stage histogram read once every
+                charger's first on and off are done, so that they are not counted there either."""
                 base = f"http://127.0.0.1:{gw_port}/api/v1"
-                await asyncio.gather(*(_cycle(base, key, cp, until, lat, failures) for cp in ids))
+                cold = len(ids)
+                all_warm = asyncio.Event()
+
+                def warmed() -> None:
+                    nonlocal cold
+                    cold -= 1
+                    if not cold:
+                        all_warm.set()
+
+                async def read_when_warm() -> Buckets | None:
+                    await all_warm.wait()
+                    return await asyncio.to_thread(histogram, gw_ops, STAGES, "stage")
+
+                reading = asyncio.create_task(read_when_warm())
+                await asyncio.gather(
+                    *(_cycle(base, key, cp, until, lat, failures, warmed) for cp in ids)
+                )
+                if not all_warm.is_set():  # a run too short for every charger to warm
+                    reading.cancel()
+                    return None
+                return await reading
 
             watched = {"csms": csms.pid, "gateway": gw.pid}
             before = {name: procs.sched_seconds(pid) for name, pid in watched.items()}
-            stages_before = histogram(gw_ops, STAGES, "stage")
             started = time.monotonic()
-            asyncio.run(all_chargers())
+            stages_before = asyncio.run(all_chargers())
             stages_after = histogram(gw_ops, STAGES, "stage")
             if stages_before is not None and stages_after is not None:
                 stages.append((stages_before, stages_after))

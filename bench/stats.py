@@ -38,8 +38,14 @@ def bucket_quantile(
     before: list[tuple[float, float]], after: list[tuple[float, float]], q: float
 ) -> float:
     """The q-quantile of what a cumulative histogram counted between two readings, interpolated
-    linearly within its bucket (as Prometheus' histogram_quantile does); NaN if nothing was."""
+    linearly within its bucket (as Prometheus' histogram_quantile does); NaN if nothing was,
+    or if the readings do not belong together (other buckets, or a count that went down: the
+    process restarted in between)."""
+    if [le for le, _ in before] != [le for le, _ in after] or not 0 <= q <= 1:
+        return float("nan")
     counts = [(le, b - a) for (le, b), (_, a) in zip(after, before, strict=True)]
+    if any(count < 0 for _, count in counts):
+        return float("nan")
     total = counts[-1][1] if counts else 0
     if total <= 0:
         return float("nan")

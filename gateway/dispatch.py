@@ -33,11 +33,12 @@ COMMANDS = Counter(
 )
 
 # Where a command's time goes, for an operator asking whether slow commands wait on PostgreSQL or
-# on the csms and the charger. One observation per call: a batch is timed as a whole.
+# on the csms and the charger. A stage that fails is timed too: a PostgreSQL outage shows here.
 STAGES = Histogram(
     "evcs_gateway_command_stage_seconds",
-    "Time partner and operator commands spent in each stage: record (committed before sending),"
-    " send (over the bus to the charger and back) and outcome (recorded)",
+    "Time each command request (a batch as a whole) spent in each stage: record (committed"
+    " before sending), send (until the charger's answer, or the gateway's own for a charger it"
+    " cannot reach) and outcome (recorded)",
     ["stage"],
     buckets=(*(0.00025 * 2**i for i in range(15)), 10.0, 30.0),  # 0.25 ms .. 4.1 s, doubling
 )
@@ -88,8 +89,10 @@ class Dispatcher:
             self._taken = GroupedWrite(self.pool, command_log.TAKEN)
         rows = command_log.taken_rows(partner_id, orders, mode, self.deadline, actor)
         started = time.perf_counter()
-        await self._taken.write(rows)
-        _RECORD.observe(time.perf_counter() - started)
+        try:
+            await self._taken.write(rows)
+        finally:
+            _RECORD.observe(time.perf_counter() - started)
 
     async def run(
         self,
@@ -115,14 +118,15 @@ class Dispatcher:
                 )
 
         started = time.perf_counter()
-        settled = list(await asyncio.gather(*(one(o) for o in orders)))
-        sent = time.perf_counter()
-        _SEND.observe(sent - started)
+        try:
+            settled = list(await asyncio.gather(*(one(o) for o in orders)))
+        finally:
+            sent = time.perf_counter()
+            _SEND.observe(sent - started)
         for order, s in zip(orders, settled, strict=True):
             COMMANDS.labels(order.action.value, s.reply.outcome.value).inc()
         try:
             await self._finish(partner_id, orders, settled)
-            _OUTCOME.observe(time.perf_counter() - sent)
         except Exception:
             # The commands ran: their outcomes are the answer, and an error instead would
             # free the Idempotency-Key for a retry that runs them again. A node's outcome is
@@ -131,6 +135,8 @@ class Dispatcher:
                 "command outcomes not recorded",
                 extra={"command_ids": [o.command_id for o in orders]},
             )
+        finally:
+            _OUTCOME.observe(time.perf_counter() - sent)
         return settled
 
     async def _finish(

@@ -332,6 +332,8 @@ def _standalone(url: str, max_connections: int) -> StandaloneRedis:
         timeout=10,  # a reconnection storm queues for Redis rather than failing
         **options,
     )
+    # from_url puts back its own class for unix:// and rediss://, dropping hiredis's packing
+    pool.connection_class = _FAST[scheme]
     client: StandaloneRedis = StandaloneRedis.from_pool(pool)  # aclose() closes the pool too
     return client
 

@@ -48,6 +48,8 @@ async def test_quick_benchmark_prints_its_table(settings: Settings, tmp_path) ->
     assert "| fleet | chargers not back after the restart | 0.00 |" in table, table
     # the commands were timed while the telemetry load ran, and that load was answered
     assert "| control | telemetry answered while measured |" in table, table
+    # and the gateway timed each stage of those commands
+    assert "note: control: in the gateway, p50 / p99 of a command's stages" in table, table
     rows = [line for line in table.splitlines() if line.startswith(("| ingest", "| control"))]
     # every figure was measured ("n/a" marks a figure with no runs)
     assert rows and all("n/a" not in row for row in rows), table

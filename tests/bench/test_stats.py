@@ -27,3 +27,10 @@ def test_past_the_last_bound_the_bound_is_all_there_is_and_nothing_counted_is_na
     before = [(0.001, 0.0), (INF, 0.0)]
     assert bucket_quantile(before, [(0.001, 0.0), (INF, 5.0)], 0.5) == 0.001
     assert math.isnan(bucket_quantile(before, before, 0.5))
+
+
+def test_readings_that_do_not_belong_together_give_nan() -> None:
+    before = [(0.001, 10.0), (INF, 10.0)]
+    assert math.isnan(bucket_quantile(before, [(0.001, 4.0), (INF, 12.0)], 0.5))  # restarted
+    assert math.isnan(bucket_quantile(before, [(0.002, 20.0), (INF, 20.0)], 0.5))  # other buckets
+    assert math.isnan(bucket_quantile(before, [(0.001, 20.0), (INF, 20.0)], 1.5))

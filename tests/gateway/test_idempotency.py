@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
+from prometheus_client import REGISTRY
 
 from gateway import command_log, idempotency
 from gateway.commands import REPLY_MARGIN
@@ -75,6 +76,11 @@ async def test_a_repeat_replays_the_first_answer_without_sending_again(
     assert other.status == 200 and len(node.received) == 2
 
 
+def _outcomes_timed() -> float:
+    sample = "evcs_gateway_command_stage_seconds_count"
+    return REGISTRY.get_sample_value(sample, {"stage": "outcome"}) or 0.0
+
+
 async def test_a_command_whose_outcome_could_not_be_recorded_is_answered_and_kept(
     gw: Gateway,
     partner: Partner,
@@ -95,8 +101,10 @@ async def test_a_command_whose_outcome_could_not_be_recorded_is_answered_and_kep
 
     monkeypatch.setattr(command_log, "record_outcomes", postgres_gone)
     path = f"/api/v1/chargers/{cp}/control"
+    timed = _outcomes_timed()
     first = await gw.client.post(path, json={"action": "on"}, headers=_headers(partner, "k-pg"))
     assert first.status == 200 and (await first.json())["outcome"] == "ACCEPTED"
+    assert _outcomes_timed() == timed + 1  # the failed record's time shows on the dashboard
     monkeypatch.undo()
     again = await gw.client.post(path, json={"action": "on"}, headers=_headers(partner, "k-pg"))
     assert again.headers["Idempotent-Replayed"] == "true"

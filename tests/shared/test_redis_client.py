@@ -20,7 +20,14 @@ from shared import embedded
 from shared.embedded_cluster import SLOTS
 from shared.ports import free_port
 from shared.pubsub import Subscription
-from shared.redis_client import UNAVAILABLE, RedisUnavailable, connect, connect_sync, parse_url
+from shared.redis_client import (
+    UNAVAILABLE,
+    FastUnixConnection,
+    RedisUnavailable,
+    connect,
+    connect_sync,
+    parse_url,
+)
 from shared.redis_keys import Keys, shard_tag
 from shared.redis_lane import Lane, hot_path
 from shared.settings import Settings
@@ -84,6 +91,7 @@ def unix_socket_url() -> Iterator[str]:
 async def test_a_server_on_a_unix_socket_serves_every_path(unix_socket_url: str, uid: str) -> None:
     """redis-py's pool, the hot path's lane and a subscription all reach it, in its database."""
     client = await connect(unix_socket_url)
+    assert client.connection_pool.connection_class is FastUnixConnection  # packed by hiredis
     lane = hot_path(client)
     assert isinstance(lane, Lane)
     got: list[str | bytes] = []

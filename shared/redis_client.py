@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import hiredis
 import redis.asyncio as redis
@@ -96,11 +96,24 @@ class Target:
     username: str | None
     password: str | None
     ssl: bool
+    tls: dict[str, Any] = field(default_factory=dict)  # the URL's ssl_* options (rediss://)
+
+
+# What a rediss:// URL may say of its TLS (e.g. ?ssl_ca_certs=/etc/evcs/redis-ca.pem): every
+# connection is made with them, the start-up probe and a cluster's nodes' too.
+TLS_OPTIONS = (
+    "ssl_ca_certs",
+    "ssl_ca_path",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_cert_reqs",
+    "ssl_check_hostname",
+)
 
 
 def parse_url(url: str) -> Target:
-    """redis[s]://[user:password@]host:port[,host:port...][/db]; several hosts only help a
-    cluster client find a node that answers."""
+    """redis[s]://[user:password@]host:port[,host:port...][/db][?ssl_ca_certs=...]; several
+    hosts only help a cluster client find a node that answers."""
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
         raise RedisUnavailable(f"EVCS_REDIS_URL must start with redis:// or rediss://: {url!r}")
@@ -115,17 +128,25 @@ def parse_url(url: str) -> Target:
     path = parts.path.strip("/")
     if path and not path.isdigit():
         raise RedisUnavailable(f"EVCS_REDIS_URL names database {path!r}; expected a number")
+    ssl = parts.scheme == "rediss"
+    query = parse_qs(parts.query)
+    tls: dict[str, Any] = {k: query[k][-1] for k in TLS_OPTIONS if ssl and k in query}
+    if "ssl_check_hostname" in tls:
+        tls["ssl_check_hostname"] = tls["ssl_check_hostname"].lower() in ("1", "true", "yes")
     return Target(
         hosts=hosts,
         db=int(path or 0),
         username=unquote(user) or None,
         password=unquote(password) if password else None,
-        ssl=parts.scheme == "rediss",
+        ssl=ssl,
+        tls=tls,
     )
 
 
 def _login(target: Target) -> dict[str, Any]:
-    return {"username": target.username, "password": target.password}
+    """What a connection needs besides its address: the login, and over TLS the URL's own
+    TLS options."""
+    return {"username": target.username, "password": target.password, **target.tls}
 
 
 class StandaloneRedis(redis.Redis):  # type: ignore[misc]
@@ -166,6 +187,7 @@ class ClusterRedis(RedisCluster):  # type: ignore[misc]
         self._node_pool_size = max_connections
         self._node_clients: dict[str, StandaloneRedis] = {}
         self._login = {k: kwargs.get(k) for k in ("username", "password")}
+        self._login |= {k: kwargs[k] for k in TLS_OPTIONS if k in kwargs}
         self._login["connection_class"] = FastSSLConnection if kwargs.get("ssl") else FastConnection
         self._refreshed = 0.0
         self._refreshing: asyncio.Lock | None = None

@@ -17,7 +17,8 @@ NOTES = {
     "database_url": "PostgreSQL URL (`postgresql://user:pass@host:5432/db`). Unset: the"
     " embedded PostgreSQL under `data_dir` (for `evcs dev`; `evcs csms`, `gateway` and"
     " `recorder` need one).",
-    "redis_url": "Redis URL (`redis://host:6379/0`, `rediss://` for TLS): one server, or any"
+    "redis_url": "Redis URL (`redis://host:6379/0`, `rediss://` for TLS, with"
+    " `?ssl_ca_certs=/path/ca.pem` for a private CA): one server, or any"
     " node of a Redis Cluster (several comma-separated hosts help start while one is down);"
     " or `unix:///path/redis.sock?db=0` for a server on the same machine. Unset: the"
     " embedded server under `data_dir`.",

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as redis
@@ -46,6 +47,20 @@ def test_a_url_may_name_several_hosts_and_a_login() -> None:
 def test_a_malformed_url_is_refused_with_a_reason(url: str) -> None:
     with pytest.raises(RedisUnavailable):
         parse_url(url)
+
+
+def test_a_tls_url_carries_its_own_tls_options() -> None:
+    target = parse_url("rediss://h:1/0?ssl_ca_certs=/etc/evcs/ca.pem&ssl_check_hostname=false")
+    assert target.tls == {"ssl_ca_certs": "/etc/evcs/ca.pem", "ssl_check_hostname": False}
+    assert parse_url("redis://h:1/0?ssl_ca_certs=/etc/evcs/ca.pem").tls == {}  # no TLS there
+
+
+async def test_the_start_up_probe_uses_the_urls_tls_options(settings: Settings) -> None:
+    """A private CA named in the URL is the one the first connection verifies with: here one
+    that does not exist, which fails before any TLS is spoken."""
+    address = urlsplit(str(settings.redis_url)).netloc.rpartition("@")[2]
+    with pytest.raises(RedisUnavailable, match="No such file or directory"):
+        await connect(f"rediss://{address}/0?ssl_ca_certs=/nonexistent/evcs-ca.pem")
 
 
 async def test_nothing_listening_is_one_clear_error() -> None:

@@ -113,19 +113,22 @@ async def _cycle(
 STAGES = "evcs_gateway_command_stage_seconds"
 
 
+def _pooled(readings: list[Buckets], stage: str) -> list[tuple[float, float]]:
+    """One stage's buckets summed over several readings."""
+    pooled: dict[float, float] = {}
+    for reading in readings:
+        for le, count in reading.get(stage, []):
+            pooled[le] = pooled.get(le, 0.0) + count
+    return sorted(pooled.items())
+
+
 def _stages(readings: list[tuple[Buckets, Buckets]]) -> str:
     """p50 / p99 of each stage over every run, from the differences of the histogram's
     readings around the runs."""
     parts = []
+    firsts, lasts = [first for first, _ in readings], [last for _, last in readings]
     for stage in ("record", "send", "outcome"):
-        before: dict[float, float] = {}
-        after: dict[float, float] = {}
-        for first, last in readings:
-            for le, count in first.get(stage, []):
-                before[le] = before.get(le, 0.0) + count
-            for le, count in last.get(stage, []):
-                after[le] = after.get(le, 0.0) + count
-        b, a = sorted(before.items()), sorted(after.items())
+        b, a = _pooled(firsts, stage), _pooled(lasts, stage)
         p50, p99 = (1000 * bucket_quantile(b, a, q) for q in (0.5, 0.99))
         parts.append(f"{stage} {p50:.1f} / {p99:.0f} ms")
     return (

@@ -150,7 +150,9 @@ class ChargerConnection:
             store: Store = action  # type: ignore[assignment]
             if not store.running and store.then is None:
                 then = partial(self._stored, store)
-                if self._store(self.charger_id, store.fields, store.events, then):
+                if self._store(
+                    self.charger_id, store.fields, store.events, then, self._fence(store)
+                ):
                     self._hold()  # until then() is called, always later
                 else:  # nothing to write
                     self._write(self._outcome(store, True))
@@ -164,6 +166,10 @@ class ChargerConnection:
         if action is not None:  # a token lookup, or a store with more to do after it
             self._hold()
             self._task = asyncio.get_running_loop().create_task(self._slowly(action))
+
+    def _fence(self, store: Store) -> str:
+        """A transaction's message is refused once this connection is replaced (csms/store.py)."""
+        return self.session.generation if store.before is not None else ""
 
     def _left_before_answer(self, action: Store | Lookup) -> bool:
         """Whether the charger left with a transaction's message unanswered: it sends that
@@ -295,7 +301,9 @@ class ChargerConnection:
 
     async def _store_and_answer(self, store: Store) -> None:
         try:
-            await written(self._store, self.charger_id, store.fields, store.events)
+            await written(
+                self._store, self.charger_id, store.fields, store.events, self._fence(store)
+            )
         except Exception:
             frame = self._outcome(store, False)
         else:

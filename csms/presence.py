@@ -22,15 +22,21 @@ log = logging.getLogger(__name__)
 Spawn = Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]]
 
 # Makes the connection the charger's and returns [its generation, previous node, previous
-# online flag]. A generation is "<n>/<node>" with n counting up per charger, so any node can
-# tell which of two connections is newer.
+# online flag, the whole hash or nothing]. A generation is "<n>/<node>" with n counting up per
+# charger, so any node can tell which of two connections is newer. The hash, as it was before
+# this connection made it its own, comes back when a fenced transaction write (csms/store.py)
+# landed since the handshake read it (ARGV[4], the count that read saw): from here on, the older
+# connection's writes are refused, so what this connection carries on from is complete.
 _ATTACH = f"""
-local old = redis.call('HMGET', KEYS[1], '{F.NODE}', '{F.GENERATION}', '{F.ONLINE}')
+local old = redis.call('HMGET', KEYS[1], '{F.NODE}', '{F.GENERATION}', '{F.ONLINE}',
+                       '{F.TX_VERSION}')
+local fresh = {{}}
+if (old[4] or '') ~= ARGV[4] then fresh = redis.call('HGETALL', KEYS[1]) end
 local n = tonumber(string.match(old[2] or '', '^(%d+)/')) or 0
 local gen = tostring(n + 1) .. '/' .. ARGV[1]
 redis.call('HSET', KEYS[1], '{F.NODE}', ARGV[1], '{F.GENERATION}', gen, '{F.ONLINE}', '1',
            '{F.PROTOCOL}', ARGV[2], '{F.SEEN}', ARGV[3])
-return {{gen, old[1] or '', old[3] or ''}}
+return {{gen, old[1] or '', old[3] or '', fresh}}
 """
 
 # Clears the online flag only if the hash still names this connection: a charger that has
@@ -85,8 +91,10 @@ class Presence:
         # registry write finds it; an older connection keeps the slot until compared below.
         self.connections.setdefault(cp, conn)
         try:
-            generation, old_node, old_online = await self._batch.script(
-                self._attach, [self._keys.charger(cp)], [self.node_id, s.protocol, repr(now)]
+            generation, old_node, old_online, fresh = await self._batch.script(
+                self._attach,
+                [self._keys.charger(cp)],
+                [self.node_id, s.protocol, repr(now), s.tx_version],
             )
         except BaseException:
             self._evictions.pop(cp, None)
@@ -94,6 +102,8 @@ class Presence:
                 del self.connections[cp]
             raise
         s.generation = str(generation)
+        if fresh:  # an older connection's transaction landed after the handshake's read
+            s.carry_over(dict(zip(fresh[::2], fresh[1::2], strict=True)))
         evicted = self._evictions.pop(cp, "")
         if generation_number(evicted) > generation_number(s.generation):
             if self.connections.get(cp) is conn:

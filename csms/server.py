@@ -10,7 +10,6 @@ from contextlib import AsyncExitStack
 from http import HTTPStatus
 from typing import Any
 
-import orjson
 from websockets.http11 import Request, Response
 
 from csms import auth, metrics, tls
@@ -178,34 +177,7 @@ class CsmsServer:
             boot_accepted=known or node.settings.boot_unknown == "Accepted",
             known=known,
         )
-        # Carry on from the last connection: statuses, running and ended transactions.
-        if fields.get(F.PROTOCOL) == protocol:
-            meters: dict[int, str] = {}
-            for name, value in fields.items():
-                if not value:
-                    continue
-                try:
-                    if name.startswith(F.RAW):
-                        session.raw_status[int(name[len(F.RAW) :])] = value
-                    elif name.startswith(F.CHARGING_STATE):
-                        session.charging_state[int(name[len(F.CHARGING_STATE) :])] = value
-                    elif name.startswith(F.TRANSACTION):
-                        session.transactions[int(name[len(F.TRANSACTION) :])] = value
-                    elif name.startswith(F.TX_TOKEN):
-                        session.tx_tokens[int(name[len(F.TX_TOKEN) :])] = value
-                    elif name.startswith(F.TX_START):
-                        session.tx_starts[int(name[len(F.TX_START) :])] = value
-                    elif name.startswith(F.TX_METER):
-                        meters[int(name[len(F.TX_METER) :])] = value
-                    elif name == F.ENDED:
-                        session.ended = tuple(map(str, orjson.loads(value)))
-                except (ValueError, TypeError):
-                    continue  # a field this version did not write
-            for evse, state in meters.items():
-                try:
-                    session.restore_meter(evse, state)
-                except ValueError:
-                    continue
+        session.carry_over(fields)
         return session
 
     async def start(self, host: str, port: int) -> WsServer:

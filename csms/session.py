@@ -74,6 +74,45 @@ class Session:
     # was lost with its connection) or reports on a transaction after its end changes nothing.
     ended: tuple[str, ...] = ()
 
+    # F.TX_VERSION as the handshake read it (csms/presence.py reads the state again if it moved)
+    tx_version: str = ""
+
+    def carry_over(self, fields: dict[str, str]) -> None:
+        """Carry on from the charger's last connection, as its hash says: statuses, running
+        and ended transactions (only if it spoke the same protocol)."""
+        self.tx_version = fields.get(F.TX_VERSION, "")
+        self.raw_status, self.charging_state, self.transactions = {}, {}, {}
+        self.tx_tokens, self.tx_starts, self.ended = {}, {}, ()
+        self.meter_start_unknown, self.last_wh = set(), {}
+        if fields.get(F.PROTOCOL) != self.protocol:
+            return
+        meters: dict[int, str] = {}
+        for name, value in fields.items():
+            if not value:
+                continue
+            try:
+                if name.startswith(F.RAW):
+                    self.raw_status[int(name[len(F.RAW) :])] = value
+                elif name.startswith(F.CHARGING_STATE):
+                    self.charging_state[int(name[len(F.CHARGING_STATE) :])] = value
+                elif name.startswith(F.TRANSACTION):
+                    self.transactions[int(name[len(F.TRANSACTION) :])] = value
+                elif name.startswith(F.TX_TOKEN):
+                    self.tx_tokens[int(name[len(F.TX_TOKEN) :])] = value
+                elif name.startswith(F.TX_START):
+                    self.tx_starts[int(name[len(F.TX_START) :])] = value
+                elif name.startswith(F.TX_METER):
+                    meters[int(name[len(F.TX_METER) :])] = value
+                elif name == F.ENDED:
+                    self.ended = tuple(map(str, orjson.loads(value)))
+            except (ValueError, TypeError):
+                continue  # a field this version did not write
+        for evse, state in meters.items():
+            try:
+                self.restore_meter(evse, state)
+            except ValueError:
+                continue
+
     def saved(self) -> Saved:
         """What a transaction's messages change, to put back with `restore`."""
         return (

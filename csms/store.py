@@ -10,6 +10,13 @@ hash write that fails while the message's events went in is not answered with an
 retry would store the events twice) but written again with the next batch. MOVED, ASK and
 TRYAGAIN (a slot moving during resharding, a replica promoted after a failover) are followed:
 a redirected command was not carried out, so sending it again stores it once.
+
+On a single server, a transaction's message that marks what a resend would repeat is fenced:
+its events and fields go in one script that refuses them once a newer connection of the
+charger has attached (anywhere), so a resend on that connection never meets a write of the old
+one landing late. A cluster keeps the hash
+and the stream on different primaries, where one script cannot reach both
+(docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -49,8 +56,25 @@ Then = Callable[[BaseException | None], None]
 
 
 # StateWriter.submit: queue a charger's hash fields and events, call back once they are in or
-# not; False, with no call back, when there is nothing to write.
-Submit = Callable[[str, dict[str, str] | None, list[ev.Event], Then], bool]
+# not; False, with no call back, when there is nothing to write. The last argument fences the
+# write with the connection's generation ("" for none).
+Submit = Callable[[str, dict[str, str] | None, list[ev.Event], Then, str], bool]
+
+# KEYS: the charger's hash, its stream; ARGV: the generation the write belongs to, the number
+# of fields, the fields' names and values, the events. Refused (0) unless the generation is
+# still the charger's; the events go in before the fields, as in a batch.
+_FENCED = f"""
+if redis.call('HGET', KEYS[1], '{F.GENERATION}') ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[2])
+for i = 3 + 2 * n, #ARGV do redis.call('XADD', KEYS[2], '*', '{ev.FIELD}', ARGV[i]) end
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + 2 * n)) end
+redis.call('HINCRBY', KEYS[1], '{F.TX_VERSION}', 1)
+return 1
+"""
+
+
+class Fenced(Exception):
+    """A newer connection of the charger attached: this write of an older one is refused."""
 
 
 def _settle(fut: asyncio.Future[None], failed: BaseException | None) -> None:
@@ -64,11 +88,15 @@ def _settle(fut: asyncio.Future[None], failed: BaseException | None) -> None:
 
 
 async def written(
-    submit: Submit, charger_id: str, fields: dict[str, str] | None, events: list[ev.Event]
+    submit: Submit,
+    charger_id: str,
+    fields: dict[str, str] | None,
+    events: list[ev.Event],
+    fence: str = "",
 ) -> None:
     """Submit and wait: return once they are in, raise what kept them out."""
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    if submit(charger_id, fields, events, partial(_settle, done)):
+    if submit(charger_id, fields, events, partial(_settle, done), fence):
         await done
 
 
@@ -81,6 +109,7 @@ class _Write:
     failed: BaseException | None = None
     newer: dict[str, str] | None = None  # a rewrite's: fields the charger's later writes set
     hash_failed: bool = False  # a message's hash write failed: written again if its events are in
+    fence: str = ""  # the connection's generation: refused once it is no longer the charger's
 
 
 @dataclass(slots=True)
@@ -91,6 +120,7 @@ class _Command:
     is_event: bool
     target: tuple[str, int] | None = None  # where a redirect said to go; else the slot map's
     asking: bool = False  # an ASK redirect: ASKING goes first
+    fenced: bool = False  # the _FENCED script: 0 means refused
 
 
 @dataclass(slots=True)
@@ -141,17 +171,23 @@ class StateWriter:
         await written(self.submit, charger_id, fields, events)
 
     def submit(
-        self, charger_id: str, fields: dict[str, str] | None, events: list[ev.Event], then: Then
+        self,
+        charger_id: str,
+        fields: dict[str, str] | None,
+        events: list[ev.Event],
+        then: Then,
+        fence: str = "",
     ) -> bool:
         """Queue them for the next batch and call `then` once the batch is done (always later,
         never from here); False, and no call, when there is nothing to write. A callback
-        rather than a future: a future's callback costs the loop a handle per message."""
+        rather than a future: a future's callback costs the loop a handle per message. A
+        `fence` (a connection's generation) refuses them once that connection is replaced."""
         if not fields and not events:
             return False
         if self._rewriting and fields:
             for rewrite in self._rewriting.get(charger_id, ()):
                 rewrite.newer = {**(rewrite.newer or {}), **fields}
-        self._pending.append(_Write(charger_id, fields, events, then))
+        self._pending.append(_Write(charger_id, fields, events, then, fence=fence))
         self._kick()
         return True
 
@@ -212,6 +248,9 @@ class StateWriter:
                 # charger's customData): that message is not stored, the batch goes on
                 w.failed = exc
                 continue
+            if w.fence and w.fields and _marks_repeats(w.fields) and not self._redis.sharded:
+                todo.append(self._fenced(w, encoded))
+                continue
             if w.fields:
                 if encoded and self._redis.sharded and _marks_repeats(w.fields):
                     after_events.append(w)
@@ -224,6 +263,13 @@ class StateWriter:
         await self._rounds(todo)
         if after_events:
             await self._rounds([self._hset(w) for w in after_events if w.failed is None])
+
+    def _fenced(self, w: _Write, encoded: list[bytes]) -> _Command:
+        key = self._keys.charger(w.charger_id)
+        fields = w.fields or {}
+        stream = self._keys.stream_for(w.charger_id)
+        args = ("EVAL", _FENCED, 2, key, stream, w.fence, len(fields), *chain(*fields.items()))
+        return _Command(w, key, (*args, *encoded), True, fenced=True)
 
     def _hset(self, w: _Write) -> _Command:
         key = self._keys.charger(w.charger_id)
@@ -307,6 +353,8 @@ class StateWriter:
                 again.append(command)
             elif isinstance(result, Exception):
                 self._fail(command, result)
+            elif command.fenced and not result:
+                self._fail(command, Fenced("a newer connection of the charger attached"))
         if self._redis.sharded and any(c.target and not c.asking for c in again):
             self._spawn_refresh()  # a slot moved for good: later batches go there directly
         return again

@@ -70,6 +70,9 @@ class F:
     TX_METER = "wh:"
     TX_START = "txs:"  # 1.6: what the running transaction's StartTransaction said, per connector
     ENDED = "ended"  # JSON list of the latest transaction ids that ended, latest last
+    # counts a single server's fenced transaction writes (csms/store.py): a connection whose
+    # handshake read an older count reads the state again as it attaches
+    TX_VERSION = "txv"
 
 
 # Fields of a token's hash (Keys.token): its registry row, as csms reads it on every Authorize.

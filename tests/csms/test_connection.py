@@ -37,7 +37,12 @@ class Held:
         self.conn: asyncio.Future[ChargerConnection] = asyncio.get_running_loop().create_future()
 
     def store(
-        self, charger_id: str, fields: dict[str, str] | None, evs: list[Event], then: Then
+        self,
+        charger_id: str,
+        fields: dict[str, str] | None,
+        evs: list[Event],
+        then: Then,
+        fence: str = "",
     ) -> bool:
         async def through_the_gate() -> None:
             await self.gate.wait()

@@ -78,6 +78,40 @@ async def test_a_write_that_fails_fails_alone(
     assert await r.hget(keys.charger(good), "status") == "y"
 
 
+async def _stream_events(r: redis.Redis, keys: Keys, cp: str) -> list[str]:
+    return [
+        e["type"] for _, f in await r.xrange(keys.stream_for(cp)) if (e := ev.decode(f))["cp"] == cp
+    ]
+
+
+async def test_on_one_server_a_transactions_write_of_a_replaced_connection_is_refused(
+    settings: Settings, rds: redis.Redis, uid: str
+) -> None:
+    """A write fenced by a connection's generation lands whole while that connection is the
+    charger's, counting itself in the hash, and not at all once a newer one has attached."""
+    keys = Keys.of(settings)
+    cp = f"{uid}-fenced"
+    await rds.hset(keys.charger(cp), F.GENERATION, "1/a")
+    start = {f"{F.TX_START}1": "said", f"{F.TRANSACTION}1": "7"}
+    ts = "2026-01-01T00:00:00Z"
+    began = ev.tx_start(
+        cp, 1.0, connector=1, transaction_id="7", id_tag="T", meter_start_wh=0, ts=ts
+    )
+    ended = ev.tx_stop(
+        cp, 2.0, connector=1, transaction_id="7", meter_stop_wh=5, reason="Local", ts=ts
+    )
+    async with _writer(rds, keys) as writer:
+        await store.written(writer.submit, cp, start, [began], "1/a")
+        assert await rds.hget(keys.charger(cp), F.TX_VERSION) == "1"
+        await rds.hset(keys.charger(cp), F.GENERATION, "2/b")  # a newer connection attached
+        with pytest.raises(store.Fenced):
+            await store.written(writer.submit, cp, {F.ENDED: '["7"]'}, [ended], "1/a")
+    state = await rds.hgetall(keys.charger(cp))
+    assert state[f"{F.TRANSACTION}1"] == "7" and F.ENDED not in state
+    assert state[F.TX_VERSION] == "1"
+    assert await _stream_events(rds, keys, cp) == ["tx_start"]
+
+
 async def test_each_submitted_write_is_called_back_later_even_when_another_callback_fails(
     backend: tuple[Settings, redis.Redis], uid: str
 ) -> None:

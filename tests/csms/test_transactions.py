@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import pytest
 import redis.asyncio as redis
 
 from csms import meter
+from csms.connection import ChargerConnection
 from csms.server import CsmsApp
+from evcs.chaos.proxy import LinkProxy
 from shared import events as ev
 from shared.redis_keys import F, Keys
-from tests.csms.conftest import Connect, until
+from shared.settings import Settings
+from tests.csms.conftest import Connect, StartCsms, open_raw, until
 
 TS = "2026-01-01T00:00:00Z"
 
@@ -166,6 +170,79 @@ async def test_ocpp16_a_start_still_being_stored_when_its_charger_came_back_is_t
     assert repeat[0] == 3
     starts = await _events(rds, keys, cp, "tx_start")
     assert [e["transaction_id"] for e in starts] == [str(repeat[2]["transactionId"])]
+
+
+@pytest.mark.parametrize("lands", ["before it attaches", "after it attached"])
+async def test_ocpp16_a_start_still_being_stored_when_its_charger_moved_node_is_stored_once(
+    start_csms: StartCsms, settings: Settings, rds: redis.Redis, keys: Keys, uid: str, lands: str
+) -> None:
+    """The connection dropped while its start was on its way to Redis, held there by a cut
+    link, and the charger came back on another node. Landing before the new connection
+    attaches, the start is what that connection carries on from, so the resend is the same
+    transaction; landing after, it is refused, so the resend begins it. One transaction."""
+    assert settings.redis_url
+    where = urlsplit(settings.redis_url)
+    link = LinkProxy(where.hostname or "127.0.0.1", where.port or 6379)
+    await link.start()
+    try:
+        through_link = where._replace(netloc=f"127.0.0.1:{link.port}").geturl()
+        a = await start_csms(node_id=f"a-{uid}", redis_url=through_link)
+        b = await start_csms(node_id=f"b-{uid}")
+        cp = f"MOVED16-{uid}"
+        # a tag no token could have (its "#"): not looked up, so what the cut holds is the write
+        start = {"connectorId": 1, "idTag": "T#1", "meterStart": 100, "timestamp": TS}
+        first = await open_raw(a, cp)
+        await first.call("Heartbeat", {})
+        held = a.node.connections[cp]
+        link.cut("drop")
+        await first.ws.send(orjson.dumps([2, "late", "StartTransaction", start]).decode())
+
+        async def storing() -> bool:
+            return held.busy
+
+        async def landed() -> bool:
+            return not held.busy
+
+        await until(storing)
+        first.ws.transport.abort()  # gone without a word, the answer never sent
+
+        async def land() -> None:
+            link.restore()
+            await until(landed)  # stored or refused
+
+        if lands == "before it attaches":
+            attach = b.node.presence.attach
+
+            async def attach_once_landed(conn: ChargerConnection) -> None:
+                await land()  # after the handshake read the charger's state
+                await attach(conn)
+
+            b.node.presence.attach = attach_once_landed  # type: ignore[method-assign]
+        again = await open_raw(b, cp)
+        await again.call("Heartbeat", {})  # attached
+        if lands == "after it attached":
+            await land()
+        print("HASH", await rds.hgetall(keys.charger(cp)))
+        print(
+            "EV",
+            [
+                (e["type"])
+                for _, f in await rds.xrange(keys.stream(0))
+                if (e := ev.decode(f))["cp"] == cp
+            ],
+        )
+        repeat = await again.call("StartTransaction", start)
+        assert repeat[0] == 3
+        starts = await _events(rds, keys, cp, "tx_start")
+        assert [e["transaction_id"] for e in starts] == [str(repeat[2]["transactionId"])]
+        await again.call("StopTransaction", {**_stop(repeat), "meterStop": 900})
+        assert not b.node.connections[cp].session.transactions
+    finally:
+        await link.stop()
+
+
+def _stop(started: list[Any]) -> dict[str, Any]:
+    return {"transactionId": started[2]["transactionId"], "meterStop": 0, "timestamp": TS}
 
 
 def _tx201_on(kind: str, seq: int, evse: int | None, **extra: Any) -> dict[str, Any]:

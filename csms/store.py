@@ -387,6 +387,8 @@ class StateWriter:
     def _settle(self, batch: list[_Write]) -> None:
         failures = [w for w in batch if w.failed is not None]
         if failures:
+            failures = _redis_failures(failures)
+        if failures:
             log.warning(
                 "redis write failed",
                 extra={
@@ -427,6 +429,14 @@ class StateWriter:
 
     def _spawn_refresh(self) -> None:
         reread_soon(self._redis, self._lanes, self._tasks)
+
+
+def _redis_failures(failed: list[_Write]) -> list[_Write]:
+    """The writes Redis failed; those fenced off are logged apart (their chargers moved on)."""
+    for w in failed:
+        if isinstance(w.failed, Fenced):
+            log.info("write of a replaced connection refused", extra={"charger_id": w.charger_id})
+    return [w for w in failed if not isinstance(w.failed, Fenced)]
 
 
 def _marks_repeats(fields: dict[str, str]) -> bool:

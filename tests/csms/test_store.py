@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
+from prometheus_client import REGISTRY
 
 from csms import store
 from csms.store import StateWriter
@@ -88,7 +89,8 @@ async def test_on_one_server_a_transactions_write_of_a_replaced_connection_is_re
     settings: Settings, rds: redis.Redis, uid: str
 ) -> None:
     """A write fenced by a connection's generation lands whole while that connection is the
-    charger's, counting itself in the hash, and not at all once a newer one has attached."""
+    charger's, counting itself in the hash, and not at all once a newer one has attached; a
+    refusal is not counted as Redis failing."""
     keys = Keys.of(settings)
     cp = f"{uid}-fenced"
     await rds.hset(keys.charger(cp), F.GENERATION, "1/a")
@@ -104,8 +106,10 @@ async def test_on_one_server_a_transactions_write_of_a_replaced_connection_is_re
         await store.written(writer.submit, cp, start, [began], "1/a")
         assert await rds.hget(keys.charger(cp), F.TX_VERSION) == "1"
         await rds.hset(keys.charger(cp), F.GENERATION, "2/b")  # a newer connection attached
+        errors = REGISTRY.get_sample_value("evcs_csms_redis_errors_total")
         with pytest.raises(store.Fenced):
             await store.written(writer.submit, cp, {F.ENDED: '["7"]'}, [ended], "1/a")
+        assert REGISTRY.get_sample_value("evcs_csms_redis_errors_total") == errors
     state = await rds.hgetall(keys.charger(cp))
     assert state[f"{F.TRANSACTION}1"] == "7" and F.ENDED not in state
     assert state[F.TX_VERSION] == "1"

@@ -21,7 +21,7 @@ from csms import metrics
 from csms.authorization import RunningChange, TokenState
 from csms.protocol import TRANSACTIONAL, Action, ChargerProtocol, Lookup, Send, Settle, Store
 from csms.session import Session
-from csms.store import Submit, written
+from csms.store import Fenced, Submit, written
 from csms.transport import Closed, Socket
 from shared import framing
 from shared.framing import CallError, CallResult
@@ -167,6 +167,14 @@ class ChargerConnection:
             self._hold()
             self._task = asyncio.get_running_loop().create_task(self._slowly(action))
 
+    def _superseded(self) -> None:
+        """A write of this connection was fenced off: the registry names a newer one. Closed,
+        as that one's node will have it closed anyway; and should the registry have lost this
+        connection instead (Redis back from an older file), the charger reconnects and is
+        current again rather than refused every transaction."""
+        if self._spawn is not None:
+            self._spawn(self.close(1000, "replaced by a newer connection"))
+
     def _fence(self, store: Store) -> str:
         """A transaction's message is refused once this connection is replaced (csms/store.py)."""
         return self.session.generation if store.before is not None else ""
@@ -222,6 +230,8 @@ class ChargerConnection:
             self._write(self._outcome(store, failed is None))
         except Exception:  # a bug: this one goes unanswered, the connection carries on
             log.exception("could not answer", extra={"charger_id": self.charger_id})
+        if isinstance(failed, Fenced):
+            self._superseded()
         if not self._busy:  # else the answer waits for the charger to read, then goes on
             self._release()
 
@@ -304,8 +314,10 @@ class ChargerConnection:
             await written(
                 self._store, self.charger_id, store.fields, store.events, self._fence(store)
             )
-        except Exception:
+        except Exception as exc:
             frame = self._outcome(store, False)
+            if isinstance(exc, Fenced):
+                self._superseded()
         else:
             frame = self._outcome(store, True)
             if store.running:

@@ -25,8 +25,9 @@ Spawn = Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]]
 # online flag, the whole hash or nothing]. A generation is "<n>/<node>" with n counting up per
 # charger, so any node can tell which of two connections is newer. The hash, as it was before
 # this connection made it its own, comes back when a fenced transaction write (csms/store.py)
-# landed since the handshake read it (ARGV[4], the count that read saw): from here on, the older
-# connection's writes are refused, so what this connection carries on from is complete.
+# landed since the handshake read it (ARGV[4], the count that read saw). From here on the older
+# connection's fenced writes are refused, so this connection carries on from every transaction
+# start and end that was stored.
 _ATTACH = f"""
 local old = redis.call('HMGET', KEYS[1], '{F.NODE}', '{F.GENERATION}', '{F.ONLINE}',
                        '{F.TX_VERSION}')

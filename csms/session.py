@@ -81,9 +81,7 @@ class Session:
         """Carry on from the charger's last connection, as its hash says: statuses, running
         and ended transactions (only if it spoke the same protocol)."""
         self.tx_version = fields.get(F.TX_VERSION, "")
-        self.raw_status, self.charging_state, self.transactions = {}, {}, {}
-        self.tx_tokens, self.tx_starts, self.ended = {}, {}, ()
-        self.meter_start_unknown, self.last_wh = set(), {}
+        self.restore(({}, {}, {}, set(), {}, {}, {}, ()))
         if fields.get(F.PROTOCOL) != self.protocol:
             return
         meters: dict[int, str] = {}

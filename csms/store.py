@@ -14,9 +14,8 @@ a redirected command was not carried out, so sending it again stores it once.
 On a single server, a transaction's message that marks what a resend would repeat is fenced:
 its events and fields go in one script that refuses them once a newer connection of the
 charger has attached (anywhere), so a resend on that connection never meets a write of the old
-one landing late. A cluster keeps the hash
-and the stream on different primaries, where one script cannot reach both
-(docs/reliability.md).
+one landing late. A cluster keeps the hash and the stream on different primaries, where one
+script cannot reach both (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -108,8 +107,22 @@ class _Write:
     then: Then | None  # None: a hash rewrite nobody waits for
     failed: BaseException | None = None
     newer: dict[str, str] | None = None  # a rewrite's: fields the charger's later writes set
+    # a rewrite's: fields a later fenced write sets, never written again by anyone else (it
+    # lands after the rewrite on a single server, or is refused)
+    fenced_later: set[str] | None = None
     hash_failed: bool = False  # a message's hash write failed: written again if its events are in
     fence: str = ""  # the connection's generation: refused once it is no longer the charger's
+
+    def followed_by(self, fields: dict[str, str], fenced: bool) -> None:
+        """A rewrite: the charger's later write sets `fields`."""
+        if fenced:
+            self.fenced_later = (self.fenced_later or set()) | fields.keys()
+            if self.newer:
+                self.newer = {k: v for k, v in self.newer.items() if k not in fields}
+        else:
+            self.newer = {**(self.newer or {}), **fields}
+            if self.fenced_later:
+                self.fenced_later -= fields.keys()
 
 
 @dataclass(slots=True)
@@ -185,8 +198,9 @@ class StateWriter:
         if not fields and not events:
             return False
         if self._rewriting and fields:
+            fenced = self._fences(fields, fence)
             for rewrite in self._rewriting.get(charger_id, ()):
-                rewrite.newer = {**(rewrite.newer or {}), **fields}
+                rewrite.followed_by(fields, fenced)
         self._pending.append(_Write(charger_id, fields, events, then, fence=fence))
         self._kick()
         return True
@@ -214,16 +228,13 @@ class StateWriter:
         if not self._unwritten:
             return batch
         unwritten, self._unwritten = self._unwritten, {}
-        newer: dict[str, dict[str, str]] = {}
+        rewrites = {cp: _Write(cp, fields, [], None) for cp, fields in unwritten.items()}
         for w in batch:
-            if w.fields and w.charger_id in unwritten:
-                newer[w.charger_id] = {**newer.get(w.charger_id, {}), **w.fields}
-        rewrites = []
-        for cp, fields in unwritten.items():
-            rewrite = _Write(cp, fields, [], None, newer=newer.get(cp))
+            if w.fields and w.charger_id in rewrites:
+                rewrites[w.charger_id].followed_by(w.fields, self._fences(w.fields, w.fence))
+        for cp, rewrite in rewrites.items():
             self._rewriting.setdefault(cp, []).append(rewrite)
-            rewrites.append(rewrite)
-        return rewrites + batch  # one key's commands keep their order in a pipeline
+        return [*rewrites.values(), *batch]  # one key's commands keep their order in a pipeline
 
     async def _execute(self, batch: list[_Write]) -> None:
         try:
@@ -248,7 +259,7 @@ class StateWriter:
                 # charger's customData): that message is not stored, the batch goes on
                 w.failed = exc
                 continue
-            if w.fence and w.fields and _marks_repeats(w.fields) and not self._redis.sharded:
+            if w.fields and self._fences(w.fields, w.fence):
                 todo.append(self._fenced(w, encoded))
                 continue
             if w.fields:
@@ -263,6 +274,10 @@ class StateWriter:
         await self._rounds(todo)
         if after_events:
             await self._rounds([self._hset(w) for w in after_events if w.failed is None])
+
+    def _fences(self, fields: dict[str, str], fence: str) -> bool:
+        """Whether a write of these fields goes through _FENCED."""
+        return bool(fence) and not self._redis.sharded and _marks_repeats(fields)
 
     def _fenced(self, w: _Write, encoded: list[bytes]) -> _Command:
         key = self._keys.charger(w.charger_id)
@@ -378,16 +393,15 @@ class StateWriter:
         in_flight.remove(rewrite)
         if not in_flight:
             del self._rewriting[rewrite.charger_id]
-        newer = rewrite.newer or {}
         kept = {} if rewrite.failed is None else dict(rewrite.fields or {})
-        kept.update(newer)
+        for name in rewrite.fenced_later or ():
+            kept.pop(name, None)
+        kept.update(rewrite.newer or {})
         if kept:
             self._keep(rewrite.charger_id, kept)
 
     def _settle(self, batch: list[_Write]) -> None:
-        failures = [w for w in batch if w.failed is not None]
-        if failures:
-            failures = _redis_failures(failures)
+        failures = _not_fenced([w for w in batch if w.failed is not None])
         if failures:
             log.warning(
                 "redis write failed",
@@ -431,7 +445,7 @@ class StateWriter:
         reread_soon(self._redis, self._lanes, self._tasks)
 
 
-def _redis_failures(failed: list[_Write]) -> list[_Write]:
+def _not_fenced(failed: list[_Write]) -> list[_Write]:
     """The writes Redis failed; those fenced off are logged apart (their chargers moved on)."""
     for w in failed:
         if isinstance(w.failed, Fenced):

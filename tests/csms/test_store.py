@@ -94,24 +94,16 @@ async def test_on_one_server_a_transactions_write_of_a_replaced_connection_is_re
     keys = Keys.of(settings)
     cp = f"{uid}-fenced"
     await rds.hset(keys.charger(cp), F.GENERATION, "1/a")
-    start = {f"{F.TX_START}1": "said", f"{F.TRANSACTION}1": "7"}
-    ts = "2026-01-01T00:00:00Z"
-    began = ev.tx_start(
-        cp, 1.0, connector=1, transaction_id="7", id_tag="T", meter_start_wh=0, ts=ts
-    )
-    ended = ev.tx_stop(
-        cp, 2.0, connector=1, transaction_id="7", meter_stop_wh=5, reason="Local", ts=ts
-    )
     async with _writer(rds, keys) as writer:
-        await store.written(writer.submit, cp, start, [began], "1/a")
+        await store.written(writer.submit, cp, _START, [_began(cp)], "1/a")
         assert await rds.hget(keys.charger(cp), F.TX_VERSION) == "1"
         await rds.hset(keys.charger(cp), F.GENERATION, "2/b")  # a newer connection attached
         errors = REGISTRY.get_sample_value("evcs_csms_redis_errors_total")
         with pytest.raises(store.Fenced):
-            await store.written(writer.submit, cp, {F.ENDED: '["7"]'}, [ended], "1/a")
+            await store.written(writer.submit, cp, {F.ENDED: '["1"]'}, [_stop(cp)], "1/a")
         assert REGISTRY.get_sample_value("evcs_csms_redis_errors_total") == errors
     state = await rds.hgetall(keys.charger(cp))
-    assert state[f"{F.TRANSACTION}1"] == "7" and F.ENDED not in state
+    assert state[f"{F.TRANSACTION}1"] == "1" and F.ENDED not in state
     assert state[F.TX_VERSION] == "1"
     assert await _stream_events(rds, keys, cp) == ["tx_start"]
 
@@ -224,6 +216,45 @@ def _stop(cp: str) -> ev.TxStopEvent:
     return ev.tx_stop(
         cp, 1.0, connector=1, transaction_id="1", meter_stop_wh=9.0, reason="Local", ts=TS
     )
+
+
+_START = {f"{F.TX_START}1": "said", f"{F.TRANSACTION}1": "1"}
+
+
+def _began(cp: str) -> ev.TxStartEvent:
+    return ev.tx_start(
+        cp, 1.0, connector=1, transaction_id="1", id_tag="T", meter_start_wh=0.0, ts=TS
+    )
+
+
+async def test_a_refused_writes_fields_are_not_written_by_a_rewrite_in_flight(
+    settings: Settings, rds: redis.Redis, uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rewrite of older fields writes again what the charger's later writes set, lest it
+    landed over them; never the fields of a write fenced off, which are not to be stored."""
+    monkeypatch.setattr(store, "RETRY_FIELDS_AFTER", 0.01)
+    keys = Keys.of(settings)
+    key = keys.charger(uid)
+    lane = Lane.of(rds)
+    assert lane is not None
+    slow = _HeldOnce(lane, lambda batch: [c[:2] for c in batch] == [("HSET", key)], True)
+    writer = StateWriter(rds, keys, lane=slow)  # type: ignore[arg-type]
+    online = [ev.connection(uid, 1.0, online=True, node="n")]
+    try:
+        await rds.set(key, "not a hash")  # its HSET answers WRONGTYPE; the event goes in
+        await writer.write(uid, {F.RAW + "1": "Available"}, online)
+        await asyncio.wait_for(slow.holding.wait(), 10)  # written again, held
+        await rds.delete(key)
+        await rds.hset(key, F.GENERATION, "2/b")  # a newer connection attached
+        with pytest.raises(store.Fenced):
+            await store.written(writer.submit, uid, _START, [_began(uid)], "1/a")
+        slow.go.set()
+        await _quiet(writer)
+        state = await rds.hgetall(key)
+        assert state[F.RAW + "1"] == "Available"
+        assert f"{F.TRANSACTION}1" not in state and f"{F.TX_START}1" not in state
+    finally:
+        await lane.aclose()
 
 
 class _Failing:
@@ -349,3 +380,14 @@ async def test_on_a_cluster_a_write_sent_where_its_slot_no_longer_is_lands_once(
         if ev.decode(fields)["cp"] == uid
     ]
     assert len(stored) == 1
+
+
+def test_a_rewrite_follows_each_field_to_the_latest_later_write_of_it() -> None:
+    """Fields a later plain write set are written again after the rewrite; those whose latest
+    later write was fenced are left to it, stored or refused."""
+    rewrite = store._Write("cp", {"a": "0", "b": "0", "c": "0"}, [], None)
+    rewrite.followed_by({"a": "1", "b": "1"}, fenced=False)
+    rewrite.followed_by({"b": "2", "c": "2"}, fenced=True)
+    rewrite.followed_by({"c": "3"}, fenced=False)
+    assert rewrite.newer == {"a": "1", "c": "3"}
+    assert rewrite.fenced_later == {"b"}

@@ -222,27 +222,47 @@ async def test_ocpp16_a_start_still_being_stored_when_its_charger_moved_node_is_
         await again.call("Heartbeat", {})  # attached
         if lands == "after it attached":
             await land()
-        print("HASH", await rds.hgetall(keys.charger(cp)))
-        print(
-            "EV",
-            [
-                (e["type"])
-                for _, f in await rds.xrange(keys.stream(0))
-                if (e := ev.decode(f))["cp"] == cp
-            ],
-        )
+        first_start = await _events(rds, keys, cp, "tx_start")
+        if lands == "before it attaches":  # stored, and carried on from
+            assert len(first_start) == 1
+            assert b.node.connections[cp].session.transactions == {
+                1: first_start[0]["transaction_id"]
+            }
+        else:  # refused
+            assert first_start == []
+            assert await rds.hget(keys.charger(cp), F.TX_VERSION) is None
         repeat = await again.call("StartTransaction", start)
         assert repeat[0] == 3
         starts = await _events(rds, keys, cp, "tx_start")
         assert [e["transaction_id"] for e in starts] == [str(repeat[2]["transactionId"])]
-        await again.call("StopTransaction", {**_stop(repeat), "meterStop": 900})
+        stop = {"transactionId": repeat[2]["transactionId"], "meterStop": 900, "timestamp": TS}
+        await again.call("StopTransaction", stop)
         assert not b.node.connections[cp].session.transactions
     finally:
         await link.stop()
 
 
-def _stop(started: list[Any]) -> dict[str, Any]:
-    return {"transactionId": started[2]["transactionId"], "meterStop": 0, "timestamp": TS}
+async def test_ocpp16_a_connection_the_registry_no_longer_names_is_closed_at_its_next_start(
+    csms: CsmsApp, charger: Connect, rds: redis.Redis, keys: Keys, uid: str
+) -> None:
+    """Its start is refused as from a replaced connection, and the connection closed; had the
+    registry lost it rather than moved on (Redis back from an older file), the charger comes
+    back current and its resend is stored."""
+    cp = f"LOST16-{uid}"
+    start = {"connectorId": 1, "idTag": "T#1", "meterStart": 100, "timestamp": TS}
+    first = await charger(cp)
+    await first.call("Heartbeat", {})  # attached
+    await rds.hset(keys.charger(cp), F.GENERATION, "0/elsewhere")
+    refused = await first.call("StartTransaction", start)
+    assert refused[0] == 4 and refused[2] == "InternalError"
+    await asyncio.wait_for(first.ws.wait_closed(), 5)
+    assert first.ws.close_code == 1000
+    assert await _events(rds, keys, cp, "tx_start") == []
+    again = await charger(cp)
+    stored = await again.call("StartTransaction", start)
+    assert stored[0] == 3
+    starts = await _events(rds, keys, cp, "tx_start")
+    assert [e["transaction_id"] for e in starts] == [str(stored[2]["transactionId"])]
 
 
 def _tx201_on(kind: str, seq: int, evse: int | None, **extra: Any) -> dict[str, Any]:

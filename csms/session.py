@@ -105,11 +105,23 @@ class Session:
                     self.ended = tuple(map(str, orjson.loads(value)))
             except (ValueError, TypeError):
                 continue  # a field this version did not write
+        if self.ended:
+            self._forget_ended()
         for evse, state in meters.items():
             try:
                 self.restore_meter(evse, state)
             except ValueError:
                 continue
+
+    def _forget_ended(self) -> None:
+        """A transaction the hash says ended is not running, whatever its fields say: a late
+        unfenced write of an older node (a 2.0.1 update) can put them back after the end."""
+        ended = set(self.ended)
+        for evse, tx in list(self.transactions.items()):
+            if tx in ended:
+                del self.transactions[evse]
+                self.tx_tokens.pop(evse, None)
+                self.tx_starts.pop(evse, None)
 
     def saved(self) -> Saved:
         """What a transaction's messages change, to put back with `restore`."""

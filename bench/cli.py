@@ -148,7 +148,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{calibration.compare(loop[1], shown)}, at the end", file=sys.stderr)
     if args.no_write or args.quick:
         return 0
-    machine = f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}"
     out = RESULTS
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
@@ -156,7 +155,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         json.dumps(
             {
                 "commit": _commit(),
-                "machine": machine,
+                "machine": machine(),
                 "loop_seconds": [round(t, 3) for t in loop],
                 "versions": _versions(),
                 "started": stamp,
@@ -170,6 +169,23 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     )
     _write_report(out, SCENARIOS)
     return 0
+
+
+# "1" when the kernel shares CPU time between sessions first: the embedded Redis and PostgreSQL
+# run in sessions of their own, so latency figures read differently (bench/analysis.md,
+# sixteenth pass)
+AUTOGROUP = Path("/proc/sys/kernel/sched_autogroup_enabled")
+
+
+def machine() -> str:
+    """What the figures ran on, as the report's machine column shows it."""
+    text = f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}"
+    try:
+        if AUTOGROUP.read_text().strip() == "1":
+            text += ", autogroup on"
+    except OSError:
+        pass  # not Linux, or no autogroup in this kernel
+    return text
 
 
 def _cores() -> int:
@@ -213,7 +229,9 @@ def _write_report(results: Path, scenarios: Iterable[str]) -> None:
         "Every figure is the median of the runs, with min - max. Reproduce with `make bench`",
         "(`evcs bench SCENARIO...` measures those scenarios and refreshes their rows here).",
         "A run times a fixed pure-Python loop (10 million additions) at its start and end, shown",
-        "beside its machine: on a day the loop is slower, every figure is too.",
+        "beside its machine: on a day the loop is slower, every figure is too. The machine says",
+        '"autogroup on" when the kernel shared CPU time between sessions first, as Debian\'s',
+        "does by default; latency under load then reads a little worse (sixteenth pass, below).",
         "",
     ]
     # relative to this page: docs/benchmarks/NAME.svg

@@ -260,7 +260,7 @@ class StateWriter:
                 w.failed = exc
                 continue
             if w.fields and self._fences(w.fields, w.fence):
-                todo.append(self._fenced(w, encoded))
+                todo.append(self._fenced_command(w, encoded))
                 continue
             if w.fields:
                 if encoded and self._redis.sharded and _marks_repeats(w.fields):
@@ -279,7 +279,7 @@ class StateWriter:
         """Whether a write of these fields goes through _FENCED."""
         return bool(fence) and not self._redis.sharded and _marks_repeats(fields)
 
-    def _fenced(self, w: _Write, encoded: list[bytes]) -> _Command:
+    def _fenced_command(self, w: _Write, encoded: list[bytes]) -> _Command:
         key = self._keys.charger(w.charger_id)
         fields = w.fields or {}
         stream = self._keys.stream_for(w.charger_id)
@@ -401,7 +401,9 @@ class StateWriter:
             self._keep(rewrite.charger_id, kept)
 
     def _settle(self, batch: list[_Write]) -> None:
-        failures = _not_fenced([w for w in batch if w.failed is not None])
+        failures = [w for w in batch if w.failed is not None]
+        if failures:  # most batches have none: no call for them
+            failures = _not_fenced(failures)
         if failures:
             log.warning(
                 "redis write failed",

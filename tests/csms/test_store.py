@@ -199,11 +199,7 @@ async def test_a_rewrite_of_older_fields_never_leaves_them_over_a_newer_write(
         await rds.delete(key)
         await writer.write(uid, {"status": "Charging"}, online)  # the newer message
         slow.go.set()
-
-        async def quiet() -> bool:  # nothing in flight, nothing held for later
-            return not (writer._inflight or writer._unwritten or writer._retry_timer)
-
-        await until(quiet, 10)
+        await _quiet(writer)
         assert await rds.hget(key, "status") == "Charging"
     finally:
         await lane.aclose()
